@@ -1,0 +1,136 @@
+//! App-side delivery: servers the sidecar calls to learn the app's subscriptions and deliver its
+//! events, over gRPC (`AppCallback`) or HTTP (`/dapr/subscribe` + routes).
+
+mod grpc;
+mod http;
+
+use crate::handler::run_handler;
+use crate::{Error, Result, Subscription, TopicEvent, TopicEventStatus, TopicHandler};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// The protocol the sidecar uses to reach the app (`--app-protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppProtocol {
+    Grpc,
+    Http,
+}
+
+impl std::str::FromStr for AppProtocol {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "grpc" => Ok(Self::Grpc),
+            "http" => Ok(Self::Http),
+            other => Err(Error::InvalidArgument(format!("unknown app protocol {other:?}; expected \"grpc\" or \"http\""))),
+        }
+    }
+}
+
+/// The app's subscriptions, and which handler gets an event delivered to a route.
+pub(crate) struct Router {
+    subscriptions: Vec<Subscription>,
+    /// `APP_API_TOKEN`: when set, deliveries must carry it as `dapr-api-token`.
+    app_api_token: Option<String>,
+}
+
+impl Router {
+    fn handler_for(&self, pubsub: &str, topic: &str, path: &str) -> Option<&Arc<dyn TopicHandler>> {
+        let same_topic = |s: &&Subscription| s.pubsub_name == pubsub && s.topic == topic;
+        let by_path = |s: &&Subscription| s.route() == path || s.route().trim_start_matches('/') == path.trim_start_matches('/');
+        // An empty path means the sidecar saw no routes: the topic's default (rule-less) handler.
+        let found = if path.is_empty() {
+            self.subscriptions.iter().filter(same_topic).find(|s| s.options.rule.is_none())
+        } else {
+            self.subscriptions.iter().filter(same_topic).find(by_path).or_else(|| self.subscriptions.iter().find(by_path))
+        };
+        found.map(|s| &s.handler)
+    }
+
+    fn handler_for_path(&self, path: &str) -> Option<&Subscription> {
+        self.subscriptions.iter().find(|s| s.route() == path)
+    }
+
+    async fn deliver(&self, event: TopicEvent) -> Option<TopicEventStatus> {
+        let handler = self.handler_for(&event.pubsub_name, &event.topic, &event.path)?.clone();
+        Some(run_handler(handler.as_ref(), event).await)
+    }
+
+    fn token_ok(&self, presented: Option<&str>) -> bool {
+        match &self.app_api_token {
+            None => true,
+            Some(expected) => presented == Some(expected.as_str()),
+        }
+    }
+}
+
+/// A running app callback server. [`AppServer::stop`] shuts it down gracefully.
+pub struct AppServer {
+    local_addr: SocketAddr,
+    protocol: AppProtocol,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<()>>>,
+}
+
+impl AppServer {
+    /// Binds `addr` (port 0 picks a free port) and serves `subscriptions` until stopped.
+    /// `APP_API_TOKEN` from the environment, when set, is required on every delivery.
+    pub async fn start(protocol: AppProtocol, addr: SocketAddr, subscriptions: Vec<Subscription>) -> Result<Self> {
+        let token = std::env::var("APP_API_TOKEN").ok().filter(|t| !t.is_empty());
+        Self::start_with_token(protocol, addr, subscriptions, token).await
+    }
+
+    pub async fn start_with_token(protocol: AppProtocol, addr: SocketAddr, subscriptions: Vec<Subscription>, app_api_token: Option<String>) -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Server(format!("cannot listen on {addr}: {e}")))?;
+        let local_addr = listener.local_addr().map_err(|e| Error::Server(e.to_string()))?;
+        let router = Arc::new(Router { subscriptions, app_api_token });
+        let (tx, rx) = oneshot::channel::<()>();
+        let stop = async move {
+            let _ = rx.await;
+        };
+        let task = match protocol {
+            AppProtocol::Grpc => tokio::spawn(grpc::serve(listener, router, stop)),
+            AppProtocol::Http => tokio::spawn(http::serve(listener, router, stop)),
+        };
+        tracing::info!(%local_addr, ?protocol, "app callback server listening");
+        Ok(Self { local_addr, protocol, shutdown: Some(tx), task: Some(task) })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn protocol(&self) -> AppProtocol {
+        self.protocol
+    }
+
+    /// Stops taking new deliveries, lets those in flight finish, and returns.
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.wait().await
+    }
+
+    /// Waits until the server ends (after [`AppServer::stop`] or a fatal error).
+    pub async fn wait(&mut self) -> Result<()> {
+        match self.task.take() {
+            Some(task) => task.await.map_err(|e| Error::Server(e.to_string()))?,
+            None => Ok(()),
+        }
+    }
+
+    /// A handle that stops this server from elsewhere (e.g. a signal handler).
+    pub fn take_stop_handle(&mut self) -> Option<oneshot::Sender<()>> {
+        self.shutdown.take()
+    }
+}
+
+impl Drop for AppServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

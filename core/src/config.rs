@@ -1,0 +1,104 @@
+//! Where the sidecar is and how to talk to it, from explicit options or the environment variables
+//! the official SDKs read (contract §5).
+
+use std::time::Duration;
+
+pub const DEFAULT_GRPC_PORT: u16 = 50001;
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientOptions {
+    /// `http://host:port` or `https://host:port`.
+    pub endpoint: String,
+    /// Sent as `dapr-api-token` on every call when set.
+    pub api_token: Option<String>,
+    /// Deadline for each unary call; `None` waits as long as the call takes.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self::from_env()
+    }
+}
+
+impl ClientOptions {
+    /// `DAPR_GRPC_ENDPOINT`, else `DAPR_RUNTIME_HOST` (default 127.0.0.1) with `DAPR_GRPC_PORT`
+    /// (default 50001); `DAPR_API_TOKEN`; `DAPR_API_TIMEOUT_SECONDS`.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let endpoint = match get("DAPR_GRPC_ENDPOINT") {
+            Some(ep) => normalize_endpoint(&ep),
+            None => {
+                let host = get("DAPR_RUNTIME_HOST").unwrap_or_else(|| DEFAULT_HOST.to_string());
+                let port = get("DAPR_GRPC_PORT").and_then(|p| p.parse::<u16>().ok()).unwrap_or(DEFAULT_GRPC_PORT);
+                format!("http://{host}:{port}")
+            }
+        };
+        let timeout = get("DAPR_API_TIMEOUT_SECONDS")
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|s| *s > 0.0)
+            .map(Duration::from_secs_f64);
+        Self { endpoint, api_token: get("DAPR_API_TOKEN"), timeout }
+    }
+
+    /// Points at `address`, which may be `host:port`, `http(s)://host:port` or `dns:host:port`.
+    pub fn with_address(mut self, address: &str) -> Self {
+        self.endpoint = normalize_endpoint(address);
+        self
+    }
+
+    pub fn with_api_token(mut self, token: Option<String>) -> Self {
+        self.api_token = token;
+        self
+    }
+
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+}
+
+/// Dapr SDK endpoint forms to a URI tonic accepts; `?tls=true` and `https` select TLS.
+fn normalize_endpoint(raw: &str) -> String {
+    let raw = raw.trim();
+    let (raw, query) = raw.split_once('?').unwrap_or((raw, ""));
+    let tls = query.split('&').any(|kv| kv.eq_ignore_ascii_case("tls=true"));
+    let raw = raw.strip_prefix("dns:").map(|r| r.trim_start_matches('/')).unwrap_or(raw);
+    if raw.starts_with("http://") || raw.starts_with("https://") {
+        let raw = raw.trim_end_matches('/');
+        if tls { raw.replacen("http://", "https://", 1) } else { raw.to_string() }
+    } else {
+        let host_port = if raw.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+            raw.to_string()
+        } else {
+            format!("{raw}:{}", if tls { 443 } else { 80 })
+        };
+        format!("{}://{host_port}", if tls { "https" } else { "http" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn opts(vars: &[(&str, &str)]) -> ClientOptions {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        ClientOptions::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn endpoint_follows_the_sdk_precedence() {
+        assert_eq!(opts(&[]).endpoint, "http://127.0.0.1:50001");
+        assert_eq!(opts(&[("DAPR_GRPC_PORT", "60002")]).endpoint, "http://127.0.0.1:60002");
+        let o = opts(&[("DAPR_GRPC_PORT", "60002"), ("DAPR_GRPC_ENDPOINT", "localhost:1234"), ("DAPR_API_TOKEN", "t")]);
+        assert_eq!(o.endpoint, "http://localhost:1234");
+        assert_eq!(o.api_token.as_deref(), Some("t"));
+        assert_eq!(opts(&[("DAPR_GRPC_ENDPOINT", "https://x.example:443/")]).endpoint, "https://x.example:443");
+        assert_eq!(opts(&[("DAPR_GRPC_ENDPOINT", "dns:x:5?tls=true")]).endpoint, "https://x:5");
+    }
+}

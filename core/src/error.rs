@@ -1,0 +1,68 @@
+use std::time::Duration;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything a dapr-rs call can fail with. Bindings turn each into their language's exception,
+/// keeping the gRPC code and Dapr `errorCode`.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// The sidecar answered with an error status.
+    #[error("{message} ({code:?}{})", error_code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
+    Api { code: tonic::Code, error_code: Option<String>, message: String },
+    /// The sidecar could not be reached (not started, wrong address, gone).
+    #[error("the Dapr sidecar at {endpoint} is unavailable: {message}")]
+    Unavailable { endpoint: String, message: String },
+    #[error("timed out after {after:?} waiting for the Dapr sidecar at {endpoint}")]
+    Timeout { endpoint: String, after: Duration },
+    #[error("invalid Dapr endpoint {endpoint:?}: {message}")]
+    InvalidEndpoint { endpoint: String, message: String },
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The app callback server could not start or stopped with an error.
+    #[error("app server: {0}")]
+    Server(String),
+    #[error("the operation was cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    pub(crate) fn from_status(status: tonic::Status, endpoint: &str) -> Self {
+        match status.code() {
+            tonic::Code::Unavailable => Self::Unavailable { endpoint: endpoint.into(), message: status.message().into() },
+            tonic::Code::Cancelled => Self::Cancelled,
+            code => Self::Api {
+                code,
+                error_code: dapr_rs_proto::error_code::from_grpc_status(&status),
+                message: status.message().into(),
+            },
+        }
+    }
+
+    /// The gRPC status code this error corresponds to.
+    pub fn grpc_code(&self) -> tonic::Code {
+        match self {
+            Self::Api { code, .. } => *code,
+            Self::Unavailable { .. } => tonic::Code::Unavailable,
+            Self::Timeout { .. } => tonic::Code::DeadlineExceeded,
+            Self::InvalidEndpoint { .. } | Self::InvalidArgument(_) => tonic::Code::InvalidArgument,
+            Self::Server(_) => tonic::Code::Internal,
+            Self::Cancelled => tonic::Code::Cancelled,
+        }
+    }
+
+    /// The Dapr `errorCode` (e.g. `ERR_PUBSUB_NOT_FOUND`) when the sidecar sent one.
+    pub fn error_code(&self) -> Option<&str> {
+        match self {
+            Self::Api { error_code, .. } => error_code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The message without the code decorations `Display` adds.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Api { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+}

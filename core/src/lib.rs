@@ -1,0 +1,32 @@
+//! dapr-rs-core: the one client every dapr-rs binding wraps.
+//!
+//! - [`DaprClient`]: publish (single, bulk, many in flight on one HTTP/2 channel), wait for the
+//!   sidecar, read its metadata, open streaming subscriptions.
+//! - [`app`]: the app-side callback servers (gRPC `AppCallback`, HTTP `/dapr/subscribe`) that
+//!   deliver events to [`TopicHandler`]s.
+//!
+//! Wire facts (CloudEvent shape, content types, error codes, reply mapping) come from
+//! `dapr-rs-proto`; nothing here restates them.
+
+pub mod app;
+mod client;
+mod config;
+mod error;
+mod event;
+mod handler;
+mod streaming;
+mod subscription;
+
+pub use client::{BulkPublishEntry, BulkPublishFailure, DaprClient, PublishRequest};
+pub use config::ClientOptions;
+pub use error::{Error, Result};
+pub use event::{EventData, TopicEvent};
+pub use handler::{HandlerError, TopicHandler, handler_fn};
+pub use streaming::{StreamMessage, StreamResponder, SubscriptionStream};
+pub use subscription::{RoutingRule, Subscription, SubscriptionOptions};
+
+pub use dapr_rs_proto as proto;
+pub use dapr_rs_proto::content_type;
+pub use dapr_rs_proto::error_code::ErrorCode;
+/// What a handler answers: ack, redeliver later, or drop (dead-letter if configured).
+pub use dapr_rs_proto::outcome::DeliveryOutcome as TopicEventStatus;

@@ -1,0 +1,189 @@
+//! Streaming subscriptions over `SubscribeTopicEventsAlpha1` (contract §1.3): no app port, the
+//! app pulls events and answers each by id. A background task owns the gRPC stream and reopens it
+//! when the sidecar goes away, so callers see one uninterrupted sequence of messages.
+
+use crate::{DaprClient, Error, Result, SubscriptionOptions, TopicEvent, TopicEventStatus};
+use dapr_rs_proto::runtime::subscribe_topic_events_request_alpha1::SubscribeTopicEventsRequestType as Req;
+use dapr_rs_proto::runtime::subscribe_topic_events_response_alpha1::SubscribeTopicEventsResponseType as Resp;
+use dapr_rs_proto::runtime::{
+    SubscribeTopicEventsRequestAlpha1, SubscribeTopicEventsRequestInitialAlpha1, SubscribeTopicEventsRequestProcessedAlpha1,
+    TopicEventResponse,
+};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// How many delivered-but-unread events a stream buffers before it stops reading from the sidecar.
+const BUFFERED_EVENTS: usize = 64;
+
+/// An open streaming subscription. Dropping it (or [`SubscriptionStream::close`]) ends it.
+pub struct SubscriptionStream {
+    events: mpsc::Receiver<Result<TopicEvent>>,
+    responder: StreamResponder,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Answers events of one stream; cheap to clone and usable from any task.
+#[derive(Clone)]
+pub struct StreamResponder {
+    tx: mpsc::UnboundedSender<(String, TopicEventStatus)>,
+}
+
+impl StreamResponder {
+    /// Tells the sidecar what became of event `id`. Answers for a connection that has since been
+    /// lost are dropped: the sidecar redelivers those events on the new connection.
+    pub fn respond(&self, id: &str, status: TopicEventStatus) -> Result<()> {
+        self.tx.send((id.to_owned(), status)).map_err(|_| Error::Cancelled)
+    }
+}
+
+/// An event read from a stream, with the means to answer it.
+pub struct StreamMessage {
+    pub event: TopicEvent,
+    pub responder: StreamResponder,
+}
+
+impl StreamMessage {
+    pub fn respond(&self, status: TopicEventStatus) -> Result<()> {
+        self.responder.respond(&self.event.id, status)
+    }
+}
+
+impl SubscriptionStream {
+    pub(crate) async fn open(client: DaprClient, pubsub_name: String, topic: String, options: SubscriptionOptions) -> Result<Self> {
+        if pubsub_name.is_empty() || topic.is_empty() {
+            return Err(Error::InvalidArgument("a streaming subscription needs a pubsub name and a topic".into()));
+        }
+        let initial = SubscribeTopicEventsRequestInitialAlpha1 {
+            pubsub_name,
+            topic,
+            metadata: options.metadata,
+            dead_letter_topic: options.dead_letter_topic,
+        };
+        let (events_tx, events) = mpsc::channel(BUFFERED_EVENTS);
+        let (resp_tx, resp_rx) = mpsc::unbounded_channel();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let task = tokio::spawn(run(client, initial, events_tx, resp_rx, ready_tx));
+        match ready_rx.await {
+            Ok(Ok(())) => Ok(Self { events, responder: StreamResponder { tx: resp_tx }, task }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::Cancelled),
+        }
+    }
+
+    /// The next event; `None` once the stream is closed. An `Err` is final.
+    pub async fn next(&mut self) -> Option<Result<StreamMessage>> {
+        let item = self.events.recv().await?;
+        Some(item.map(|event| StreamMessage { event, responder: self.responder.clone() }))
+    }
+
+    pub fn responder(&self) -> StreamResponder {
+        self.responder.clone()
+    }
+
+    pub fn close(&mut self) {
+        self.task.abort();
+        self.events.close();
+    }
+}
+
+impl Drop for SubscriptionStream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Errors after which reconnecting cannot help.
+fn is_final(code: tonic::Code) -> bool {
+    use tonic::Code::*;
+    matches!(code, InvalidArgument | NotFound | PermissionDenied | Unauthenticated | FailedPrecondition | AlreadyExists | Unimplemented)
+}
+
+async fn run(
+    client: DaprClient,
+    initial: SubscribeTopicEventsRequestInitialAlpha1,
+    events_tx: mpsc::Sender<Result<TopicEvent>>,
+    mut resp_rx: mpsc::UnboundedReceiver<(String, TopicEventStatus)>,
+    ready_tx: oneshot::Sender<Result<()>>,
+) {
+    let mut ready_tx = Some(ready_tx);
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let (out_tx, out_rx) = mpsc::channel::<SubscribeTopicEventsRequestAlpha1>(BUFFERED_EVENTS);
+        let first = SubscribeTopicEventsRequestAlpha1 { subscribe_topic_events_request_type: Some(Req::InitialRequest(initial.clone())) };
+        let _ = out_tx.send(first).await;
+        let opened = async {
+            let mut inbound = client.grpc().subscribe_topic_events_alpha1(ReceiverStream::new(out_rx)).await?.into_inner();
+            match inbound.message().await? {
+                Some(m) if matches!(m.subscribe_topic_events_response_type, Some(Resp::InitialResponse(_))) => Ok(inbound),
+                _ => Err(tonic::Status::unavailable("the sidecar closed the stream before acknowledging the subscription")),
+            }
+        }
+        .await;
+        let mut inbound = match opened {
+            Ok(s) => s,
+            Err(status) => {
+                let err = client.status_error(status.clone());
+                if let Some(tx) = ready_tx.take() {
+                    // The first attempt reports to the caller; a sidecar that is not up yet is an error too.
+                    let _ = tx.send(Err(err));
+                    return;
+                }
+                if is_final(status.code()) {
+                    let _ = events_tx.send(Err(err)).await;
+                    return;
+                }
+                tracing::debug!(error = %status, "streaming subscription: reconnecting");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+                if events_tx.is_closed() {
+                    return;
+                }
+                continue;
+            }
+        };
+        if let Some(tx) = ready_tx.take() {
+            let _ = tx.send(Ok(()));
+        }
+        backoff = Duration::from_millis(50);
+        // Pump until the connection ends or the caller goes away.
+        let end: Option<tonic::Status> = loop {
+            tokio::select! {
+                msg = inbound.next() => match msg {
+                    Some(Ok(m)) => {
+                        if let Some(Resp::EventMessage(ev)) = m.subscribe_topic_events_response_type {
+                            if events_tx.send(Ok(TopicEvent::from(ev))).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Some(Err(status)) => break Some(status),
+                    None => break None,
+                },
+                answer = resp_rx.recv() => match answer {
+                    Some((id, status)) => {
+                        let processed = SubscribeTopicEventsRequestProcessedAlpha1 {
+                            id,
+                            status: Some(TopicEventResponse { status: status.to_status() as i32 }),
+                        };
+                        let req = SubscribeTopicEventsRequestAlpha1 { subscribe_topic_events_request_type: Some(Req::EventProcessed(processed)) };
+                        if out_tx.send(req).await.is_err() {
+                            break None;
+                        }
+                    }
+                    None => return,
+                },
+                _ = events_tx.closed() => return,
+            }
+        };
+        if let Some(status) = &end {
+            if is_final(status.code()) {
+                let _ = events_tx.send(Err(client.status_error(status.clone()))).await;
+                return;
+            }
+        }
+        tracing::debug!(?end, "streaming subscription lost; reconnecting");
+        tokio::time::sleep(backoff).await;
+    }
+}

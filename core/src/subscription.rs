@@ -1,0 +1,121 @@
+use crate::TopicHandler;
+use dapr_rs_proto::runtime::{TopicRoutes, TopicRule, TopicSubscription};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A routing rule: events for which the CEL expression `match_expr` holds go to this handler.
+/// Rules of one topic are tried by ascending `priority`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingRule {
+    pub match_expr: String,
+    pub priority: i32,
+}
+
+/// What a subscription asks of the sidecar besides its pubsub and topic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubscriptionOptions {
+    pub dead_letter_topic: Option<String>,
+    /// Subscription metadata, e.g. `rawPayload=true`.
+    pub metadata: HashMap<String, String>,
+    /// When set, the handler only gets events matching it; without a rule it is the default route.
+    pub rule: Option<RoutingRule>,
+    /// Route path; derived from pubsub and topic when `None`.
+    pub route: Option<String>,
+}
+
+/// A handler registered for one pubsub/topic (and route).
+#[derive(Clone)]
+pub struct Subscription {
+    pub pubsub_name: String,
+    pub topic: String,
+    pub options: SubscriptionOptions,
+    pub handler: Arc<dyn TopicHandler>,
+}
+
+impl Subscription {
+    pub fn new(pubsub_name: impl Into<String>, topic: impl Into<String>, handler: Arc<dyn TopicHandler>) -> Self {
+        Self { pubsub_name: pubsub_name.into(), topic: topic.into(), options: SubscriptionOptions::default(), handler }
+    }
+
+    pub fn with_options(mut self, options: SubscriptionOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The path the sidecar delivers this handler's events to (an HTTP route for HTTP apps).
+    pub fn route(&self) -> String {
+        let route = match &self.options.route {
+            Some(r) => r.clone(),
+            None => {
+                let base = format!("/events/{}/{}", self.pubsub_name, self.topic);
+                match &self.options.rule {
+                    Some(rule) => format!("{base}/rule-{}", rule.priority),
+                    None => base,
+                }
+            }
+        };
+        if route.starts_with('/') { route } else { format!("/{route}") }
+    }
+}
+
+/// Groups handlers by pubsub/topic into the subscriptions announced to the sidecar.
+pub(crate) fn topic_subscriptions(subs: &[Subscription]) -> Vec<TopicSubscription> {
+    let mut out: Vec<TopicSubscription> = Vec::new();
+    let mut rules: Vec<Vec<(i32, TopicRule)>> = Vec::new();
+    for sub in subs {
+        let idx = match out.iter().position(|t| t.pubsub_name == sub.pubsub_name && t.topic == sub.topic) {
+            Some(i) => i,
+            None => {
+                out.push(TopicSubscription {
+                    pubsub_name: sub.pubsub_name.clone(),
+                    topic: sub.topic.clone(),
+                    routes: Some(TopicRoutes::default()),
+                    ..Default::default()
+                });
+                rules.push(Vec::new());
+                out.len() - 1
+            }
+        };
+        let ts = &mut out[idx];
+        ts.metadata.extend(sub.options.metadata.clone());
+        if let Some(dlt) = &sub.options.dead_letter_topic {
+            ts.dead_letter_topic = dlt.clone();
+        }
+        match &sub.options.rule {
+            Some(rule) => rules[idx].push((rule.priority, TopicRule { r#match: rule.match_expr.clone(), path: sub.route() })),
+            None => ts.routes.get_or_insert_with(Default::default).default = sub.route(),
+        }
+    }
+    for (ts, mut rs) in out.iter_mut().zip(rules) {
+        rs.sort_by_key(|(p, _)| *p);
+        ts.routes.get_or_insert_with(Default::default).rules = rs.into_iter().map(|(_, r)| r).collect();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{TopicEventStatus, handler_fn};
+
+    #[test]
+    fn handlers_of_one_topic_share_a_subscription_with_ordered_rules() {
+        let h = handler_fn(|_| async { Ok(TopicEventStatus::Success) });
+        let with_rule = |p: i32, m: &str| SubscriptionOptions {
+            rule: Some(RoutingRule { match_expr: m.into(), priority: p }),
+            ..Default::default()
+        };
+        let subs = vec![
+            Subscription::new("ps", "orders", h.clone()),
+            Subscription::new("ps", "orders", h.clone()).with_options(with_rule(2, "event.type == 'b'")),
+            Subscription::new("ps", "orders", h.clone()).with_options(with_rule(1, "event.type == 'a'")),
+            Subscription::new("ps", "other", h).with_options(SubscriptionOptions { dead_letter_topic: Some("dlq".into()), ..Default::default() }),
+        ];
+        let ts = topic_subscriptions(&subs);
+        assert_eq!(ts.len(), 2);
+        let routes = ts[0].routes.as_ref().unwrap();
+        assert_eq!(routes.default, "/events/ps/orders");
+        assert_eq!(routes.rules.iter().map(|r| r.r#match.as_str()).collect::<Vec<_>>(), ["event.type == 'a'", "event.type == 'b'"]);
+        assert_eq!(ts[1].dead_letter_topic, "dlq");
+    }
+}

@@ -1,0 +1,380 @@
+//! The CloudEvent envelope as daprd writes and reads it (contract §4 and §8).
+
+use crate::content_type::{self, DataEncoding};
+use crate::runtime::TopicEventRequest;
+use crate::struct_json::json_map_to_struct;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+pub const SPEC_VERSION: &str = "1.0";
+pub const DEFAULT_TYPE: &str = "com.dapr.event.sent";
+pub const DEFAULT_SOURCE: &str = "Dapr";
+
+/// Attributes that are not extensions when a CloudEvent becomes a `TopicEventRequest`.
+const CORE_ATTRIBUTES: [&str; 7] = ["id", "source", "type", "specversion", "datacontenttype", "data", "data_base64"];
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CloudEventError {
+    #[error("the body of an application/cloudevents+json publish must be a JSON object: {0}")]
+    NotAnObject(String),
+    #[error("invalid publish metadata {key}={value:?}: {reason}")]
+    Metadata { key: String, value: String, reason: String },
+}
+
+/// What the publishing sidecar knows when it wraps a payload.
+#[derive(Debug, Clone)]
+pub struct EnvelopeContext<'a> {
+    /// The publisher's app id (`source`).
+    pub source: &'a str,
+    pub pubsub_name: &'a str,
+    pub topic: &'a str,
+    /// W3C `traceparent` of the publish; generated when empty.
+    pub traceparent: &'a str,
+    pub tracestate: &'a str,
+    pub now: SystemTime,
+}
+
+/// Publish metadata keys that change the envelope, parsed once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishOptions {
+    pub raw_payload: bool,
+    pub ttl: Option<Duration>,
+}
+
+impl PublishOptions {
+    pub fn from_metadata(metadata: &HashMap<String, String>) -> Result<Self, CloudEventError> {
+        let mut opts = Self::default();
+        for (key, value) in metadata {
+            let bad = |reason: &str| CloudEventError::Metadata { key: key.clone(), value: value.clone(), reason: reason.into() };
+            if key.eq_ignore_ascii_case("rawPayload") {
+                opts.raw_payload = parse_go_bool(value).ok_or_else(|| bad("expected a boolean"))?;
+            } else if key.eq_ignore_ascii_case("ttlInSeconds") || key.eq_ignore_ascii_case("ttl") {
+                let ttl = parse_ttl(value).ok_or_else(|| bad("expected whole seconds > 0 or a duration such as 90s or 1h30m"))?;
+                opts.ttl = Some(ttl);
+            }
+        }
+        Ok(opts)
+    }
+}
+
+/// Go's `strconv.ParseBool`, which daprd uses for metadata flags.
+pub fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Whole seconds (> 0) or a Go duration (`1h30m`, `90s`, `500ms`).
+pub fn parse_ttl(s: &str) -> Option<Duration> {
+    if let Ok(secs) = s.trim().parse::<i64>() {
+        return (secs > 0).then(|| Duration::from_secs(secs as u64));
+    }
+    parse_go_duration(s).filter(|d| !d.is_zero())
+}
+
+/// Go's `time.ParseDuration` for non-negative values.
+pub fn parse_go_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut rest = s.strip_prefix('+').unwrap_or(s);
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if num_len == 0 {
+            return None;
+        }
+        let value: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += value * scale;
+        rest = &rest[unit_len..];
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
+/// `time` / `expiration` format: RFC 3339, UTC, second precision.
+pub fn format_time(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// A fresh W3C traceparent for a publish that arrived without one.
+pub fn new_traceparent() -> String {
+    let trace = uuid::Uuid::new_v4().simple().to_string();
+    let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    format!("00-{trace}-{span}-00")
+}
+
+/// Wraps a published payload in the CloudEvent daprd would write to the broker.
+/// `metadata` is the publish metadata (for `cloudevent.*` overrides and TTL).
+pub fn envelope(
+    ctx: &EnvelopeContext<'_>,
+    data: &[u8],
+    data_content_type: &str,
+    metadata: &HashMap<String, String>,
+    ttl: Option<Duration>,
+) -> Result<Map<String, Json>, CloudEventError> {
+    let generated_traceparent;
+    let traceparent = if ctx.traceparent.is_empty() {
+        generated_traceparent = new_traceparent();
+        generated_traceparent.as_str()
+    } else {
+        ctx.traceparent
+    };
+    let mut ce = if content_type::is_cloudevent_json(data_content_type) {
+        let mut ce = match serde_json::from_slice::<Json>(data) {
+            Ok(Json::Object(map)) => map,
+            Ok(_) => return Err(CloudEventError::NotAnObject("got another JSON value".into())),
+            Err(e) => return Err(CloudEventError::NotAnObject(e.to_string())),
+        };
+        let defaults = [("source", DEFAULT_SOURCE), ("type", DEFAULT_TYPE), ("specversion", SPEC_VERSION)];
+        for (key, value) in defaults {
+            ce.entry(key).or_insert_with(|| Json::String(value.into()));
+        }
+        ce.entry("id").or_insert_with(|| Json::String(uuid::Uuid::new_v4().to_string()));
+        if !ce.contains_key("traceid") {
+            ce.insert("traceid".into(), traceparent.into());
+            ce.insert("traceparent".into(), traceparent.into());
+        }
+        ce.insert("tracestate".into(), ctx.tracestate.into());
+        ce.insert("time".into(), format_time(ctx.now).into());
+        ce
+    } else {
+        let content_type = if data_content_type.is_empty() { content_type::TEXT_PLAIN } else { data_content_type };
+        let over = |name: &str| override_value(metadata, name);
+        let source = if ctx.source.is_empty() { DEFAULT_SOURCE } else { ctx.source };
+        let trace = over("traceparent").or_else(|| over("traceid")).unwrap_or(traceparent);
+        let mut ce = Map::new();
+        ce.insert("id".into(), over("id").map(str::to_owned).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()).into());
+        ce.insert("source".into(), over("source").unwrap_or(source).into());
+        ce.insert("type".into(), over("type").unwrap_or(DEFAULT_TYPE).into());
+        ce.insert("specversion".into(), SPEC_VERSION.into());
+        ce.insert("datacontenttype".into(), content_type.into());
+        ce.insert("traceid".into(), trace.into());
+        ce.insert("traceparent".into(), trace.into());
+        ce.insert("tracestate".into(), over("tracestate").unwrap_or(ctx.tracestate).into());
+        ce.insert("time".into(), format_time(ctx.now).into());
+        if let Some(subject) = over("subject") {
+            ce.insert("subject".into(), subject.into());
+        }
+        insert_data(&mut ce, data, content_type);
+        ce
+    };
+    // daprd always owns these two, so a subscriber can trust them.
+    ce.insert("topic".into(), ctx.topic.into());
+    ce.insert("pubsubname".into(), ctx.pubsub_name.into());
+    if let Some(ttl) = ttl {
+        ce.insert("expiration".into(), format_time(ctx.now + ttl).into());
+    }
+    Ok(ce)
+}
+
+/// `cloudevent.<name>` publish metadata, matched case-insensitively.
+fn override_value<'m>(metadata: &'m HashMap<String, String>, name: &str) -> Option<&'m str> {
+    metadata.iter().find_map(|(k, v)| {
+        let attr = k.get(..11).filter(|p| p.eq_ignore_ascii_case("cloudevent."))?;
+        let _ = attr;
+        k[11..].eq_ignore_ascii_case(name).then_some(v.as_str())
+    })
+}
+
+fn insert_data(ce: &mut Map<String, Json>, data: &[u8], content_type: &str) {
+    match content_type::data_encoding(content_type) {
+        DataEncoding::Json => {
+            let value = serde_json::from_slice::<Json>(data)
+                .unwrap_or_else(|_| Json::String(String::from_utf8_lossy(data).into_owned()));
+            ce.insert("data".into(), value);
+        }
+        DataEncoding::Base64 => {
+            ce.insert("data_base64".into(), BASE64.encode(data).into());
+        }
+        // Text that is not UTF-8 travels as base64 so no byte is lost.
+        DataEncoding::Text => match std::str::from_utf8(data) {
+            Ok(text) => {
+                ce.insert("data".into(), text.into());
+            }
+            Err(_) => {
+                ce.insert("data_base64".into(), BASE64.encode(data).into());
+            }
+        },
+    }
+}
+
+/// The CloudEvent daprd synthesises for a `rawPayload` subscription.
+pub fn raw_envelope(pubsub_name: &str, topic: &str, raw: &[u8], broker_metadata: &HashMap<String, String>) -> Map<String, Json> {
+    let mut ce = Map::new();
+    ce.insert("id".into(), uuid::Uuid::new_v4().to_string().into());
+    ce.insert("source".into(), DEFAULT_SOURCE.into());
+    ce.insert("type".into(), DEFAULT_TYPE.into());
+    ce.insert("specversion".into(), SPEC_VERSION.into());
+    ce.insert("datacontenttype".into(), content_type::OCTET_STREAM.into());
+    ce.insert("data_base64".into(), BASE64.encode(raw).into());
+    ce.insert("topic".into(), topic.into());
+    ce.insert("pubsubname".into(), pubsub_name.into());
+    for key in ["traceid", "traceparent", "tracestate"] {
+        if let Some(v) = broker_metadata.get(key) {
+            ce.insert(key.into(), v.as_str().into());
+        }
+    }
+    ce
+}
+
+/// True when the event carries an `expiration` that has passed.
+pub fn is_expired(ce: &Map<String, Json>, now: SystemTime) -> bool {
+    ce.get("expiration")
+        .and_then(Json::as_str)
+        .and_then(|s| humantime::parse_rfc3339_weak(s).ok())
+        .is_some_and(|exp| exp <= now)
+}
+
+fn attr<'a>(ce: &'a Map<String, Json>, key: &str) -> &'a str {
+    ce.get(key).and_then(Json::as_str).unwrap_or("")
+}
+
+/// The payload bytes of a CloudEvent: `data_base64` decoded, string data as its text, other JSON
+/// re-serialised. (daprd leaves non-string data of a non-JSON type empty; we keep it, never losing data.)
+pub fn data_bytes(ce: &Map<String, Json>) -> Vec<u8> {
+    if let Some(b64) = ce.get("data_base64").and_then(Json::as_str) {
+        return BASE64.decode(b64).unwrap_or_default();
+    }
+    let json_type = {
+        let ct = attr(ce, "datacontenttype");
+        content_type::is_json(ct) || content_type::is_cloudevent_json(ct)
+    };
+    match ce.get("data") {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::String(s)) if !json_type => s.as_bytes().to_vec(),
+        Some(other) => serde_json::to_vec(other).unwrap_or_default(),
+    }
+}
+
+/// A stored CloudEvent as the gRPC `TopicEventRequest` an app receives.
+pub fn to_topic_event_request(ce: &Map<String, Json>, pubsub_name: &str, topic: &str, path: &str) -> TopicEventRequest {
+    let extensions: Map<String, Json> =
+        ce.iter().filter(|(k, _)| !CORE_ATTRIBUTES.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    TopicEventRequest {
+        id: attr(ce, "id").into(),
+        source: attr(ce, "source").into(),
+        r#type: attr(ce, "type").into(),
+        spec_version: attr(ce, "specversion").into(),
+        data_content_type: attr(ce, "datacontenttype").into(),
+        data: data_bytes(ce).into(),
+        topic: topic.into(),
+        pubsub_name: pubsub_name.into(),
+        path: path.into(),
+        extensions: Some(json_map_to_struct(&extensions)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> EnvelopeContext<'static> {
+        EnvelopeContext {
+            source: "orderprocessing",
+            pubsub_name: "order_pub_sub",
+            topic: "orders",
+            traceparent: "",
+            tracestate: "",
+            now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        }
+    }
+
+    #[test]
+    fn wraps_json_as_a_value() {
+        let ce = envelope(&ctx(), b"{\"orderId\": 12345678901234567890}", "application/json", &HashMap::new(), None).unwrap();
+        assert_eq!(ce["source"], "orderprocessing");
+        assert_eq!(ce["type"], DEFAULT_TYPE);
+        assert_eq!(ce["specversion"], "1.0");
+        assert_eq!(ce["topic"], "orders");
+        assert_eq!(ce["pubsubname"], "order_pub_sub");
+        assert_eq!(ce["time"], "2023-11-14T22:13:20Z");
+        assert_eq!(ce["traceid"], ce["traceparent"]);
+        assert_eq!(serde_json::to_string(&ce["data"]).unwrap(), "{\"orderId\":12345678901234567890}");
+        assert_eq!(data_bytes(&ce), b"{\"orderId\":12345678901234567890}");
+    }
+
+    #[test]
+    fn text_binary_and_invalid_json() {
+        let ce = envelope(&ctx(), b"hello", "", &HashMap::new(), None).unwrap();
+        assert_eq!(ce["datacontenttype"], "text/plain");
+        assert_eq!(ce["data"], "hello");
+        let ce = envelope(&ctx(), &[0, 159, 146, 150], "application/octet-stream", &HashMap::new(), None).unwrap();
+        assert_eq!(ce["data_base64"], "AJ+Slg==");
+        assert!(!ce.contains_key("data"));
+        assert_eq!(data_bytes(&ce), vec![0, 159, 146, 150]);
+        let ce = envelope(&ctx(), b"{oops", "application/json", &HashMap::new(), None).unwrap();
+        assert_eq!(ce["data"], "{oops");
+    }
+
+    #[test]
+    fn overrides_and_ttl() {
+        let md: HashMap<String, String> =
+            [("CloudEvent.Id", "my-id"), ("cloudevent.type", "my.type"), ("cloudevent.subject", "s")]
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect();
+        let ce = envelope(&ctx(), b"x", "text/plain", &md, Some(Duration::from_secs(60))).unwrap();
+        assert_eq!(ce["id"], "my-id");
+        assert_eq!(ce["type"], "my.type");
+        assert_eq!(ce["subject"], "s");
+        assert_eq!(ce["expiration"], "2023-11-14T22:14:20Z");
+        assert!(!is_expired(&ce, ctx().now));
+        assert!(is_expired(&ce, ctx().now + Duration::from_secs(61)));
+    }
+
+    #[test]
+    fn cloudevent_passthrough_fills_in_what_daprd_fills_in() {
+        let body = br#"{"id":"abc","source":"me","data":{"a":1},"datacontenttype":"application/json","topic":"wrong"}"#;
+        let ce = envelope(&ctx(), body, "application/cloudevents+json", &HashMap::new(), None).unwrap();
+        assert_eq!(ce["id"], "abc");
+        assert_eq!(ce["source"], "me");
+        assert_eq!(ce["type"], DEFAULT_TYPE);
+        assert_eq!(ce["topic"], "orders");
+        assert!(ce.contains_key("traceparent"));
+        assert!(matches!(envelope(&ctx(), b"[1]", "application/cloudevents+json", &HashMap::new(), None), Err(CloudEventError::NotAnObject(_))));
+    }
+
+    #[test]
+    fn publish_options_parse_or_name_the_bad_key() {
+        let md = |k: &str, v: &str| HashMap::from([(k.to_string(), v.to_string())]);
+        assert!(PublishOptions::from_metadata(&md("rawPayload", "true")).unwrap().raw_payload);
+        assert_eq!(PublishOptions::from_metadata(&md("ttlInSeconds", "120")).unwrap().ttl, Some(Duration::from_secs(120)));
+        assert_eq!(PublishOptions::from_metadata(&md("ttl", "1h30m")).unwrap().ttl, Some(Duration::from_secs(5400)));
+        let err = PublishOptions::from_metadata(&md("rawPayload", "maybe")).unwrap_err();
+        assert!(err.to_string().contains("rawPayload"));
+        assert!(PublishOptions::from_metadata(&md("ttlInSeconds", "0")).is_err());
+    }
+
+    #[test]
+    fn topic_event_request_carries_extensions() {
+        let ce = envelope(&ctx(), b"42", "application/json", &HashMap::new(), None).unwrap();
+        let req = to_topic_event_request(&ce, "order_pub_sub", "orders", "/orders");
+        assert_eq!(req.data.as_ref(), b"42");
+        assert_eq!(req.source, "orderprocessing");
+        assert_eq!(req.path, "/orders");
+        let ext = req.extensions.unwrap();
+        assert!(ext.fields.contains_key("traceparent"));
+        assert!(ext.fields.contains_key("topic"));
+        assert!(!ext.fields.contains_key("data"));
+    }
+}

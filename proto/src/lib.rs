@@ -1,0 +1,37 @@
+//! Dapr-compatible wire types (generated once from `proto/dapr/...`) and the few wire rules that
+//! both the client (`dapr-rs-core`) and the sidecar need: CloudEvent shape, content-type rules,
+//! error codes with their HTTP/gRPC status, and the meaning of an app's delivery reply.
+//! Every fact here comes from `shared/reference/dapr-pubsub-contract.md`.
+
+pub mod cloudevent;
+pub mod content_type;
+pub mod error_code;
+pub mod outcome;
+pub mod struct_json;
+
+/// Generated code, laid out by proto package as Dapr's own SDKs are.
+pub mod dapr {
+    pub mod proto {
+        pub mod common {
+            pub mod v1 {
+                tonic::include_proto!("dapr.proto.common.v1");
+            }
+        }
+        pub mod runtime {
+            pub mod v1 {
+                tonic::include_proto!("dapr.proto.runtime.v1");
+            }
+        }
+    }
+}
+
+pub use dapr::proto::common::v1 as common;
+pub use dapr::proto::runtime::v1 as runtime;
+
+/// Encoded `FileDescriptorSet` of every Dapr proto here, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/dapr_descriptor.bin"));
+
+/// Header / gRPC metadata key carrying `DAPR_API_TOKEN` and `APP_API_TOKEN`.
+pub const API_TOKEN_HEADER: &str = "dapr-api-token";
+/// Version reported in metadata; the Dapr runtime version whose behaviour we follow.
+pub const RUNTIME_VERSION: &str = concat!("dapr-rs-", env!("CARGO_PKG_VERSION"));

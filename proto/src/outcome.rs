@@ -1,0 +1,98 @@
+//! What an app's reply to a delivery means (contract §1.3 and §3.4): the one mapping from gRPC and
+//! HTTP replies, and from a handler's result, to ack / retry / drop.
+
+use crate::runtime::topic_event_response::TopicEventResponseStatus;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryOutcome {
+    Success,
+    Retry,
+    Drop,
+}
+
+impl DeliveryOutcome {
+    /// The gRPC enum value sent in `TopicEventResponse.status`.
+    pub fn to_status(self) -> TopicEventResponseStatus {
+        match self {
+            Self::Success => TopicEventResponseStatus::Success,
+            Self::Retry => TopicEventResponseStatus::Retry,
+            Self::Drop => TopicEventResponseStatus::Drop,
+        }
+    }
+
+    /// An unknown enum value is a retry.
+    pub fn from_status_value(value: i32) -> Self {
+        match TopicEventResponseStatus::try_from(value) {
+            Ok(TopicEventResponseStatus::Success) => Self::Success,
+            Ok(TopicEventResponseStatus::Drop) => Self::Drop,
+            _ => Self::Retry,
+        }
+    }
+
+    /// A gRPC error from OnTopicEvent: Unimplemented drops, anything else retries.
+    pub fn from_grpc_error(code: tonic::Code) -> Self {
+        if code == tonic::Code::Unimplemented { Self::Drop } else { Self::Retry }
+    }
+
+    /// An HTTP reply to a single-event delivery.
+    pub fn from_http_reply(status: u16, body: &[u8]) -> Self {
+        match status {
+            200..=299 => match serde_json::from_slice::<serde_json::Value>(body) {
+                Ok(serde_json::Value::Object(map)) => match map.get("status") {
+                    None | Some(serde_json::Value::Null) => Self::Success,
+                    Some(serde_json::Value::String(s)) => Self::from_http_status_word(s),
+                    Some(_) => Self::Retry,
+                },
+                _ => Self::Success,
+            },
+            404 => Self::Drop,
+            _ => Self::Retry,
+        }
+    }
+
+    /// `SUCCESS` / `RETRY` / `DROP` as an HTTP app writes them; anything else (including empty) is a retry.
+    pub fn from_http_status_word(word: &str) -> Self {
+        match word.to_ascii_uppercase().as_str() {
+            "SUCCESS" => Self::Success,
+            "DROP" => Self::Drop,
+            _ => Self::Retry,
+        }
+    }
+
+    pub fn as_http_status_word(self) -> &'static str {
+        match self {
+            Self::Success => "SUCCESS",
+            Self::Retry => "RETRY",
+            Self::Drop => "DROP",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeliveryOutcome as O;
+
+    #[test]
+    fn http_replies_map_as_daprd_does() {
+        assert_eq!(O::from_http_reply(200, b""), O::Success);
+        assert_eq!(O::from_http_reply(204, b"not json"), O::Success);
+        assert_eq!(O::from_http_reply(200, br#"{"other":1}"#), O::Success);
+        assert_eq!(O::from_http_reply(200, br#"{"status":"SUCCESS"}"#), O::Success);
+        assert_eq!(O::from_http_reply(200, br#"{"status":"RETRY"}"#), O::Retry);
+        assert_eq!(O::from_http_reply(200, br#"{"status":"DROP"}"#), O::Drop);
+        assert_eq!(O::from_http_reply(200, br#"{"status":"WHAT"}"#), O::Retry);
+        assert_eq!(O::from_http_reply(404, b""), O::Drop);
+        assert_eq!(O::from_http_reply(500, b""), O::Retry);
+        assert_eq!(O::from_http_reply(400, b""), O::Retry);
+    }
+
+    #[test]
+    fn grpc_replies_map_as_daprd_does() {
+        assert_eq!(O::from_status_value(0), O::Success);
+        assert_eq!(O::from_status_value(1), O::Retry);
+        assert_eq!(O::from_status_value(2), O::Drop);
+        assert_eq!(O::from_status_value(7), O::Retry);
+        assert_eq!(O::from_grpc_error(tonic::Code::Unimplemented), O::Drop);
+        assert_eq!(O::from_grpc_error(tonic::Code::Internal), O::Retry);
+    }
+}
