@@ -1,1 +1,75 @@
-fn main(){}
+//! `dapr-rs`: a Dapr-compatible pub/sub sidecar (`dapr-rs sidecar`) and a launcher that runs an
+//! app beside one (`dapr-rs run`).
+
+mod api;
+mod config;
+mod delivery;
+mod launcher;
+mod publisher;
+mod pubsub;
+mod resources;
+mod sidecar;
+mod state;
+
+use clap::{Parser, Subcommand};
+use config::{SidecarArgs, SidecarConfig};
+
+#[derive(Parser)]
+#[command(name = "dapr-rs", version, about = "A Dapr-compatible pub/sub sidecar")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the sidecar alone (as daprd).
+    Sidecar(SidecarArgs),
+    /// Run an app with a sidecar beside it (as `dapr run`).
+    Run(launcher::RunArgs),
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,dapr_rs_sidecar={level},dapr_rs={level}")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .compact()
+        .init();
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Sidecar(args) => {
+                init_logging(&args.log_level);
+                run_sidecar(SidecarConfig::from_args(&args)).await
+            }
+            Command::Run(args) => {
+                init_logging(&args.sidecar.log_level);
+                launcher::run(args).await
+            }
+        }
+    });
+    std::process::ExitCode::from(code)
+}
+
+async fn run_sidecar(config: SidecarConfig) -> u8 {
+    let sidecar = match sidecar::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dapr-rs: {e}");
+            return 1;
+        }
+    };
+    tokio::select! {
+        _ = sidecar.stopped() => {}
+        signal = launcher::termination_signal() => tracing::info!(signal, "stopping"),
+    }
+    sidecar.shutdown().await;
+    0
+}

@@ -1,0 +1,101 @@
+//! The gRPC API (`dapr.proto.runtime.v1.Dapr`), with server reflection as daprd has.
+
+use super::{metadata, streaming};
+use crate::publisher::{self, PublishInput};
+use crate::state::SidecarState;
+use dapr_rs_proto::error_code::ErrorCode;
+use dapr_rs_proto::runtime::dapr_server::{Dapr, DaprServer};
+use dapr_rs_proto::runtime::{
+    BulkPublishRequest, BulkPublishResponse, GetMetadataRequest, GetMetadataResponse, PublishEventRequest, SetMetadataRequest, ShutdownRequest,
+    SubscribeTopicEventsRequestAlpha1,
+};
+use std::sync::Arc;
+use tonic::{Request, Response, Status, Streaming};
+
+#[derive(Clone)]
+struct DaprApi(Arc<SidecarState>);
+
+fn header(req: &Request<impl Sized>, key: &str) -> String {
+    req.metadata().get(key).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+}
+
+#[tonic::async_trait]
+impl Dapr for DaprApi {
+    async fn publish_event(&self, req: Request<PublishEventRequest>) -> Result<Response<()>, Status> {
+        let (traceparent, tracestate) = (header(&req, "traceparent"), header(&req, "tracestate"));
+        let r = req.into_inner();
+        let input = PublishInput {
+            pubsub_name: r.pubsub_name,
+            topic: r.topic,
+            data: r.data,
+            content_type: r.data_content_type,
+            metadata: r.metadata,
+            traceparent,
+            tracestate,
+        };
+        publisher::publish(&self.0, input).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn bulk_publish_event_alpha1(&self, _req: Request<BulkPublishRequest>) -> Result<Response<BulkPublishResponse>, Status> {
+        Err(dapr_rs_proto::error_code::to_grpc_status(ErrorCode::NotImplemented, "bulk publish is not implemented yet"))
+    }
+
+    async fn bulk_publish_event(&self, _req: Request<BulkPublishRequest>) -> Result<Response<BulkPublishResponse>, Status> {
+        Err(dapr_rs_proto::error_code::to_grpc_status(ErrorCode::NotImplemented, "bulk publish is not implemented yet"))
+    }
+
+    type SubscribeTopicEventsAlpha1Stream = streaming::ResponseStream;
+
+    async fn subscribe_topic_events_alpha1(
+        &self,
+        req: Request<Streaming<SubscribeTopicEventsRequestAlpha1>>,
+    ) -> Result<Response<Self::SubscribeTopicEventsAlpha1Stream>, Status> {
+        Ok(Response::new(streaming::open(self.0.clone(), req.into_inner()).await?))
+    }
+
+    async fn get_metadata(&self, _req: Request<GetMetadataRequest>) -> Result<Response<GetMetadataResponse>, Status> {
+        Ok(Response::new(metadata::describe(&self.0)))
+    }
+
+    async fn set_metadata(&self, _req: Request<SetMetadataRequest>) -> Result<Response<()>, Status> {
+        Err(Status::unimplemented("SetMetadata is not implemented"))
+    }
+
+    async fn shutdown(&self, _req: Request<ShutdownRequest>) -> Result<Response<()>, Status> {
+        tracing::info!("shutdown requested over gRPC");
+        self.0.shutdown.cancel();
+        Ok(Response::new(()))
+    }
+}
+
+/// Rejects calls without the right `dapr-api-token` when `DAPR_API_TOKEN` is set.
+#[derive(Clone)]
+struct TokenCheck(Option<Arc<str>>);
+
+impl tonic::service::Interceptor for TokenCheck {
+    fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
+        match &self.0 {
+            Some(expected) if req.metadata().get(dapr_rs_proto::API_TOKEN_HEADER).and_then(|v| v.to_str().ok()) != Some(expected) => {
+                Err(Status::unauthenticated("invalid api token"))
+            }
+            _ => Ok(req),
+        }
+    }
+}
+
+pub async fn serve(state: Arc<SidecarState>, listener: tokio::net::TcpListener) -> Result<(), tonic::transport::Error> {
+    let token = TokenCheck(state.config.api_token.as_deref().map(Arc::from));
+    let dapr = DaprServer::new(DaprApi(state.clone())).max_decoding_message_size(usize::MAX).max_encoding_message_size(usize::MAX);
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(dapr_rs_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the embedded descriptor set is valid");
+    let shutdown = state.shutdown.clone();
+    tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(tonic::service::interceptor::InterceptedService::new(dapr, token))
+        .add_service(reflection)
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown.cancelled_owned())
+        .await
+}

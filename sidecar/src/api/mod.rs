@@ -1,0 +1,6 @@
+//! The Dapr APIs the sidecar serves to its app: gRPC (`dapr.proto.runtime.v1.Dapr`) and HTTP.
+
+pub mod grpc;
+pub mod http;
+mod metadata;
+mod streaming;

@@ -1,0 +1,100 @@
+//! `SubscribeTopicEventsAlpha1` (contract §1.3): a STREAMING subscription whose events go down the
+//! stream and whose answers come back on it, matched by event id.
+
+use crate::delivery::{EventSink, programmatic};
+use crate::state::{SidecarState, SubscriptionInfo};
+use async_trait::async_trait;
+use dapr_rs_proto::cloudevent;
+use dapr_rs_proto::outcome::DeliveryOutcome;
+use dapr_rs_proto::runtime::subscribe_topic_events_request_alpha1::SubscribeTopicEventsRequestType as Req;
+use dapr_rs_proto::runtime::subscribe_topic_events_response_alpha1::SubscribeTopicEventsResponseType as Resp;
+use dapr_rs_proto::runtime::{PubsubSubscriptionType, SubscribeTopicEventsRequestAlpha1, SubscribeTopicEventsResponseAlpha1, SubscribeTopicEventsResponseInitialAlpha1};
+use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+use tonic::{Status, Streaming};
+
+pub type ResponseStream = tokio_stream::wrappers::ReceiverStream<Result<SubscribeTopicEventsResponseAlpha1, Status>>;
+
+/// Path a streamed event is delivered to (daprd registers streams with route `/`).
+const STREAM_ROUTE: &str = "/";
+
+struct StreamSink {
+    tx: mpsc::Sender<Result<SubscribeTopicEventsResponseAlpha1, Status>>,
+    waiting: Mutex<HashMap<String, oneshot::Sender<DeliveryOutcome>>>,
+}
+
+#[async_trait]
+impl EventSink for StreamSink {
+    async fn deliver(&self, ce: &Map<String, Json>, _body: &[u8], pubsub_name: &str, topic: &str, path: &str) -> DeliveryOutcome {
+        let event = cloudevent::to_topic_event_request(ce, pubsub_name, topic, path);
+        let (answer_tx, answer_rx) = oneshot::channel();
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner()).insert(event.id.clone(), answer_tx);
+        let id = event.id.clone();
+        let msg = SubscribeTopicEventsResponseAlpha1 { subscribe_topic_events_response_type: Some(Resp::EventMessage(event)) };
+        if self.tx.send(Ok(msg)).await.is_err() {
+            self.waiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            return DeliveryOutcome::Retry;
+        }
+        // A stream that closes before answering leaves the event to redelivery.
+        answer_rx.await.unwrap_or(DeliveryOutcome::Retry)
+    }
+}
+
+pub async fn open(state: Arc<SidecarState>, mut inbound: Streaming<SubscribeTopicEventsRequestAlpha1>) -> Result<ResponseStream, Status> {
+    let first = inbound.message().await?.ok_or_else(|| Status::invalid_argument("the stream ended before its initial request"))?;
+    let Some(Req::InitialRequest(init)) = first.subscribe_topic_events_request_type else {
+        return Err(Status::invalid_argument("the first message of a subscription stream must be initial_request"));
+    };
+    if init.pubsub_name.is_empty() || init.topic.is_empty() {
+        return Err(Status::invalid_argument("initial_request needs pubsub_name and topic"));
+    }
+    state.pubsub_for(&init.pubsub_name, &init.topic)?;
+    let (tx, rx) = mpsc::channel(64);
+    let sink = Arc::new(StreamSink { tx: tx.clone(), waiting: Mutex::default() });
+    let info = SubscriptionInfo {
+        pubsub_name: init.pubsub_name.clone(),
+        topic: init.topic.clone(),
+        metadata: init.metadata,
+        rules: vec![(String::new(), STREAM_ROUTE.into())],
+        dead_letter_topic: init.dead_letter_topic.unwrap_or_default(),
+        kind: PubsubSubscriptionType::Streaming,
+    };
+    let id = programmatic::subscribe(&state, info, sink.clone()).await.map_err(Status::internal)?;
+    let initial = SubscribeTopicEventsResponseAlpha1 {
+        subscribe_topic_events_response_type: Some(Resp::InitialResponse(SubscribeTopicEventsResponseInitialAlpha1 {})),
+    };
+    let _ = tx.send(Ok(initial)).await;
+    tokio::spawn(async move {
+        let grace = state.config.grace;
+        loop {
+            let msg = tokio::select! {
+                m = inbound.message() => m,
+                _ = tx.closed() => break,
+                _ = state.shutdown.cancelled() => break,
+            };
+            match msg {
+                Ok(Some(SubscribeTopicEventsRequestAlpha1 { subscribe_topic_events_request_type: Some(Req::EventProcessed(p)) })) => {
+                    let outcome = p.status.map(|s| DeliveryOutcome::from_status_value(s.status)).unwrap_or(DeliveryOutcome::Success);
+                    if let Some(waiter) = sink.waiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&p.id) {
+                        let _ = waiter.send(outcome);
+                    }
+                }
+                Ok(Some(SubscribeTopicEventsRequestAlpha1 { subscribe_topic_events_request_type: Some(Req::InitialRequest(_)) })) => {
+                    let _ = tx.send(Err(Status::invalid_argument("a subscription stream takes one initial_request"))).await;
+                    break;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if let Some(sub) = state.remove_subscription(id) {
+            // Unanswered events go back to the broker: dropping their waiters answers RETRY.
+            sink.waiting.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            sub.handle.stop(grace).await;
+        }
+        tracing::info!(pubsub = %init.pubsub_name, topic = %init.topic, "streaming subscription closed");
+    });
+    Ok(tokio_stream::wrappers::ReceiverStream::new(rx))
+}

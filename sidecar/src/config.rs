@@ -1,0 +1,110 @@
+//! Sidecar settings: daprd's flags (contract §5), shared by `dapr-rs sidecar` and `dapr-rs run`.
+
+use clap::{Args, ValueEnum};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `--app-protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum AppProtocol {
+    #[default]
+    Http,
+    Grpc,
+}
+
+impl AppProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Grpc => "grpc",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SidecarArgs {
+    /// The app's id: the CloudEvent source and the default consumer group.
+    #[arg(short = 'a', long)]
+    pub app_id: Option<String>,
+    /// The port the app listens on for deliveries; none means no app channel (streaming only).
+    #[arg(short = 'p', long)]
+    pub app_port: Option<u16>,
+    #[arg(short = 'P', long, value_enum, default_value_t = AppProtocol::Http)]
+    pub app_protocol: AppProtocol,
+    /// Where the app listens.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub app_channel_address: String,
+    /// Dapr HTTP API port (0 picks a free one).
+    #[arg(short = 'H', long)]
+    pub dapr_http_port: Option<u16>,
+    /// Dapr gRPC API port (0 picks a free one).
+    #[arg(short = 'G', long)]
+    pub dapr_grpc_port: Option<u16>,
+    /// Component (and subscription) YAML directories or files; repeatable.
+    #[arg(short = 'd', long = "resources-path", visible_alias = "components-path", num_args = 1)]
+    pub resources_paths: Vec<PathBuf>,
+    /// Address the Dapr APIs listen on.
+    #[arg(long = "dapr-listen-addresses", default_value = "127.0.0.1")]
+    pub listen_address: IpAddr,
+    /// Most deliveries in flight to the app at once (-1: no limit).
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pub app_max_concurrency: i64,
+    /// Time in-flight deliveries get to finish at shutdown.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub graceful_shutdown_seconds: Duration,
+    /// trace, debug, info, warn, error.
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return Ok(Duration::from_secs_f64(secs));
+    }
+    dapr_rs_proto::cloudevent::parse_go_duration(s).ok_or_else(|| format!("{s:?} is not a duration (e.g. 5s)"))
+}
+
+/// The settings a running sidecar uses, with every default resolved.
+#[derive(Debug, Clone)]
+pub struct SidecarConfig {
+    pub app_id: String,
+    pub app_port: Option<u16>,
+    pub app_protocol: AppProtocol,
+    pub app_channel_address: String,
+    pub http_port: u16,
+    pub grpc_port: u16,
+    pub listen_address: IpAddr,
+    pub resources_paths: Vec<PathBuf>,
+    pub max_concurrency: Option<usize>,
+    pub grace: Duration,
+    /// `DAPR_API_TOKEN`: required on API calls when set.
+    pub api_token: Option<String>,
+    /// `APP_API_TOKEN`: sent to the app on every delivery when set.
+    pub app_api_token: Option<String>,
+}
+
+impl SidecarConfig {
+    pub fn from_args(args: &SidecarArgs) -> Self {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Self {
+            app_id: args.app_id.clone().unwrap_or_default(),
+            app_port: args.app_port.filter(|p| *p > 0),
+            app_protocol: args.app_protocol,
+            app_channel_address: args.app_channel_address.clone(),
+            http_port: args.dapr_http_port.unwrap_or(3500),
+            grpc_port: args.dapr_grpc_port.unwrap_or(50001),
+            listen_address: args.listen_address,
+            resources_paths: if args.resources_paths.is_empty() { default_resources_path() } else { args.resources_paths.clone() },
+            max_concurrency: usize::try_from(args.app_max_concurrency).ok().filter(|n| *n > 0),
+            grace: args.graceful_shutdown_seconds,
+            api_token: env("DAPR_API_TOKEN"),
+            app_api_token: env("APP_API_TOKEN"),
+        }
+    }
+}
+
+/// `~/.dapr/components` like `dapr run`, when it exists.
+fn default_resources_path() -> Vec<PathBuf> {
+    home::home_dir().map(|h| h.join(".dapr").join("components")).filter(|p| p.is_dir()).into_iter().collect()
+}

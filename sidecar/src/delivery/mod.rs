@@ -1,0 +1,10 @@
+//! Inbound delivery: from a component's message to the app (over its app channel) or to a
+//! streaming subscriber, with the reply mapping, retries and dead-lettering of the contract.
+
+pub mod app_channel;
+mod event_delivery;
+pub mod programmatic;
+mod routing;
+
+pub use event_delivery::{EventDelivery, EventSink, RetryPolicy};
+pub use routing::Routes;

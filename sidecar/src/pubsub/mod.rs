@@ -1,0 +1,110 @@
+//! Pub/sub components: one module per broker behind the one [`PubSub`] trait (as Dapr's
+//! components-contrib does). The sidecar's API and delivery code only ever see the trait.
+
+pub mod in_memory;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A message as the broker stores it: the CloudEvent JSON (or raw bytes) plus publish metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrokerMessage {
+    pub topic: String,
+    pub data: Bytes,
+    pub metadata: HashMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// The component's metadata is wrong; names the key.
+    #[error("invalid metadata: {0}")]
+    Config(String),
+    /// The broker could not be reached or refused the operation.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The handler said the message was not processed: leave it for redelivery.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotProcessed(pub String);
+
+/// Called by a component for every message of a subscription. `Ok` acknowledges the message;
+/// `Err` leaves it to the broker's redelivery (at-least-once). May be called concurrently.
+#[async_trait]
+pub trait MessageHandler: Send + Sync + 'static {
+    async fn handle(&self, msg: BrokerMessage) -> Result<(), NotProcessed>;
+}
+
+/// What a subscription asks of a component.
+#[derive(Debug, Clone)]
+pub struct SubscribeRequest {
+    pub topic: String,
+    /// Consumer group: instances with the same group share messages; each group gets every message.
+    pub consumer_group: String,
+    /// Subscription metadata (component-specific keys).
+    pub metadata: HashMap<String, String>,
+    /// Upper bound on handler calls in flight for this subscription.
+    pub max_concurrency: usize,
+}
+
+/// A live subscription. [`Subscription::stop`] stops taking new messages and waits for the
+/// handler calls in flight (up to `grace`), leaving anything unfinished to redelivery.
+#[async_trait]
+pub trait Subscription: Send + Sync {
+    async fn stop(&self, grace: Duration);
+}
+
+#[async_trait]
+pub trait PubSub: Send + Sync + 'static {
+    /// Stores a message; returns only once the broker has accepted it.
+    async fn publish(&self, msg: BrokerMessage) -> Result<(), BrokerError>;
+
+    async fn subscribe(&self, req: SubscribeRequest, handler: Arc<dyn MessageHandler>) -> Result<Box<dyn Subscription>, BrokerError>;
+
+    /// Releases connections; called once at shutdown after every subscription has stopped.
+    async fn close(&self) {}
+}
+
+/// Component-level settings the sidecar fills in (contract §6): resolved metadata plus defaults.
+#[derive(Debug, Clone, Default)]
+pub struct ComponentConfig {
+    pub name: String,
+    pub component_type: String,
+    pub metadata: HashMap<String, String>,
+    /// The app id, the default `consumerID`.
+    pub app_id: String,
+}
+
+impl ComponentConfig {
+    /// A metadata value by key, matched case-insensitively as daprd does.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.metadata.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
+    }
+
+    /// `consumerID`, defaulting to the app id.
+    pub fn consumer_id(&self) -> String {
+        self.get("consumerID").filter(|v| !v.is_empty()).map(str::to_owned).unwrap_or_else(|| self.app_id.clone())
+    }
+}
+
+/// The component types this sidecar knows.
+pub const SUPPORTED_TYPES: &[&str] = &["pubsub.in-memory", "pubsub.sqlite"];
+
+/// Builds the component for `config.component_type`.
+pub async fn open(config: &ComponentConfig) -> Result<Arc<dyn PubSub>, BrokerError> {
+    match config.component_type.as_str() {
+        "pubsub.in-memory" => Ok(Arc::new(in_memory::InMemoryPubSub::new())),
+        "pubsub.sqlite" => Ok(Arc::new(sqlite::SqlitePubSub::open(config).await?)),
+        other => Err(BrokerError::Config(format!(
+            "unsupported component type {other:?}; supported: {}",
+            SUPPORTED_TYPES.join(", ")
+        ))),
+    }
+}

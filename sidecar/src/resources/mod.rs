@@ -1,0 +1,185 @@
+//! Resource YAML from `--resources-path` (contract §6): `Component`s (and, later, `Subscription`s)
+//! in the format of Dapr's component files, `scopes` honoured.
+
+mod component;
+
+pub use component::LoadedComponent;
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", file.display())]
+pub struct ResourceError {
+    pub file: PathBuf,
+    pub message: String,
+}
+
+/// Everything loaded from the resources paths for one app.
+#[derive(Debug, Default)]
+pub struct Resources {
+    pub components: Vec<LoadedComponent>,
+}
+
+/// The fields every Dapr resource has.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResourceDoc {
+    #[serde(default)]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    metadata: ResourceMeta,
+    #[serde(default)]
+    spec: serde_yaml_ng::Value,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ResourceMeta {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+}
+
+/// Loads every `*.yaml` / `*.yml` file of `paths` (files or directories, not recursive) for `app_id`.
+pub fn load(paths: &[PathBuf], app_id: &str) -> Result<Resources, ResourceError> {
+    let mut resources = Resources::default();
+    for path in paths {
+        for file in yaml_files(path)? {
+            load_file(&file, app_id, &mut resources)?;
+        }
+    }
+    // Two components with one name would make publishes ambiguous; daprd refuses that too.
+    let mut names = std::collections::HashSet::new();
+    for c in &resources.components {
+        if !names.insert(c.config.name.clone()) {
+            return Err(ResourceError { file: c.file.clone(), message: format!("a component named {:?} is defined twice", c.config.name) });
+        }
+    }
+    Ok(resources)
+}
+
+fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, ResourceError> {
+    let err = |message: String| ResourceError { file: path.to_owned(), message };
+    if path.is_file() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let entries = std::fs::read_dir(path).map_err(|e| err(format!("cannot read the resources path: {e}")))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn load_file(file: &Path, app_id: &str, out: &mut Resources) -> Result<(), ResourceError> {
+    let err = |message: String| ResourceError { file: file.to_owned(), message };
+    let text = std::fs::read_to_string(file).map_err(|e| err(format!("cannot read: {e}")))?;
+    for (index, doc) in serde_yaml_ng::Deserializer::from_str(&text).enumerate() {
+        let value = serde_yaml_ng::Value::deserialize(doc).map_err(|e| err(format!("invalid YAML: {e}")))?;
+        if value.is_null() {
+            continue; // an empty document, e.g. a trailing `---`
+        }
+        let doc: ResourceDoc = serde_yaml_ng::from_value(value).map_err(|e| err(format!("document {}: {e}", index + 1)))?;
+        if !doc.scopes.is_empty() && !doc.scopes.iter().any(|s| s == app_id) {
+            tracing::debug!(file = %file.display(), name = %doc.metadata.name, "resource is scoped to other apps; skipped");
+            continue;
+        }
+        match doc.kind.as_str() {
+            "Component" => {
+                if doc.metadata.name.is_empty() {
+                    return Err(err(format!("document {}: a Component needs metadata.name", index + 1)));
+                }
+                let component = component::parse(&doc.metadata.name, doc.metadata.namespace.as_deref(), doc.spec, app_id)
+                    .map_err(|m| err(format!("component {:?}: {m}", doc.metadata.name)))?;
+                out.components.push(LoadedComponent { file: file.to_owned(), ..component });
+            }
+            "" => return Err(err(format!("document {}: missing `kind` (expected Component)", index + 1))),
+            other => {
+                tracing::warn!(file = %file.display(), kind = other, api_version = %doc.api_version, "resource kind not supported yet; ignored")
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    const QUICKSTART: &str = r#"
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: order_pub_sub
+spec:
+  type: pubsub.sqlite
+  version: v1
+  metadata:
+  - name: path
+    value: /tmp/x.db
+  - name: maxLen
+    value: 10
+  - name: fromEnv
+    envRef: DAPR_RS_TEST_ENV_REF
+scopes:
+  - orderprocessing
+  - checkout
+"#;
+
+    #[test]
+    fn loads_the_quickstart_component_and_honours_scopes() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "pubsub.yaml", QUICKSTART);
+        write(dir.path(), "notes.txt", "not yaml");
+        unsafe { std::env::set_var("DAPR_RS_TEST_ENV_REF", "from-env") };
+        let r = load(&[dir.path().to_owned()], "checkout").unwrap();
+        assert_eq!(r.components.len(), 1);
+        let c = &r.components[0].config;
+        assert_eq!(c.name, "order_pub_sub");
+        assert_eq!(c.component_type, "pubsub.sqlite");
+        assert_eq!(c.get("path"), Some("/tmp/x.db"));
+        assert_eq!(c.get("maxlen"), Some("10"));
+        assert_eq!(c.get("fromEnv"), Some("from-env"));
+        assert_eq!(c.consumer_id(), "checkout");
+        assert!(load(&[dir.path().to_owned()], "someone-else").unwrap().components.is_empty());
+    }
+
+    #[test]
+    fn malformed_files_name_the_file_and_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "bad.yaml", "kind: Component\nmetadata: {name: x}\nspec:\n  type: [not, a, string]\n");
+        let e = load(&[dir.path().to_owned()], "app").unwrap_err();
+        assert!(e.to_string().contains("bad.yaml"), "{e}");
+        assert!(e.to_string().contains("type"), "{e}");
+        write(dir.path(), "bad.yaml", "kind: Component\nmetadata: {name: x\n");
+        let e = load(&[dir.path().to_owned()], "app").unwrap_err();
+        assert!(e.to_string().contains("bad.yaml") && e.to_string().contains("invalid YAML"), "{e}");
+        write(dir.path(), "bad.yaml", "kind: Component\nmetadata: {name: x}\nspec: {version: v1}\n");
+        let e = load(&[dir.path().to_owned()], "app").unwrap_err();
+        assert!(e.to_string().contains("spec.type"), "{e}");
+    }
+
+    #[test]
+    fn templates_are_expanded() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "c.yaml",
+            "kind: Component\nmetadata: {name: ps}\nspec:\n  type: pubsub.in-memory\n  metadata:\n  - {name: consumerID, value: 'grp-{appID}'}\n  - {name: u, value: '{uuid}'}\n",
+        );
+        let r = load(&[dir.path().to_owned()], "myapp").unwrap();
+        let c = &r.components[0].config;
+        assert_eq!(c.consumer_id(), "grp-myapp");
+        assert_eq!(c.get("u").unwrap().len(), 36);
+    }
+}

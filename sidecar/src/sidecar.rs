@@ -1,0 +1,108 @@
+//! Starting and stopping one sidecar: resources → components → APIs → the app's subscriptions.
+
+use crate::config::SidecarConfig;
+use crate::state::{LoadedPubSub, SidecarState};
+use crate::{api, delivery, pubsub, resources};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Resources(#[from] resources::ResourceError),
+    #[error("component {name} ({component_type}) from {file} failed to initialise: {message}")]
+    Component { name: String, component_type: String, file: String, message: String },
+    #[error("cannot listen on {addr} for the {api} API: {message}")]
+    Listen { api: &'static str, addr: SocketAddr, message: String },
+}
+
+/// A started sidecar; [`RunningSidecar::shutdown`] stops it gracefully.
+pub struct RunningSidecar {
+    pub state: Arc<SidecarState>,
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    servers: tokio::task::JoinSet<()>,
+}
+
+pub async fn start(config: SidecarConfig) -> Result<RunningSidecar, StartError> {
+    let loaded = resources::load(&config.resources_paths, &config.app_id)?;
+    let mut components = BTreeMap::new();
+    for c in loaded.components {
+        let ty = c.config.component_type.clone();
+        if !ty.starts_with("pubsub.") {
+            tracing::warn!(name = %c.config.name, r#type = %ty, "only pub/sub components are supported; ignored");
+            continue;
+        }
+        match pubsub::open(&c.config).await {
+            Ok(ps) => {
+                tracing::info!(name = %c.config.name, r#type = %ty, "component loaded");
+                let consumer_group = c.config.consumer_id();
+                components.insert(
+                    c.config.name.clone(),
+                    LoadedPubSub { name: c.config.name.clone(), component_type: ty, version: c.version.clone(), consumer_group, pubsub: ps },
+                );
+            }
+            Err(e) if c.ignore_errors => tracing::warn!(name = %c.config.name, error = %e, "component failed to initialise; ignored (ignoreErrors)"),
+            Err(e) => {
+                return Err(StartError::Component {
+                    name: c.config.name.clone(),
+                    component_type: ty,
+                    file: c.file.display().to_string(),
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    let bind = |api: &'static str, port: u16| {
+        let addr = SocketAddr::new(config.listen_address, port);
+        async move {
+            tokio::net::TcpListener::bind(addr).await.map_err(|e| StartError::Listen { api, addr, message: e.to_string() })
+        }
+    };
+    let http_listener = bind("HTTP", config.http_port).await?;
+    let grpc_listener = bind("gRPC", config.grpc_port).await?;
+    let http_addr = http_listener.local_addr().expect("a bound listener has an address");
+    let grpc_addr = grpc_listener.local_addr().expect("a bound listener has an address");
+    let state = Arc::new(SidecarState::new(config, components));
+
+    let mut servers = tokio::task::JoinSet::new();
+    let s = state.clone();
+    servers.spawn(async move {
+        let app = api::http::router(s.clone());
+        if let Err(e) = axum::serve(http_listener, app).with_graceful_shutdown(s.shutdown.clone().cancelled_owned()).await {
+            tracing::error!(error = %e, "HTTP API stopped");
+        }
+    });
+    let s = state.clone();
+    servers.spawn(async move {
+        if let Err(e) = api::grpc::serve(s, grpc_listener).await {
+            tracing::error!(error = %e, "gRPC API stopped");
+        }
+    });
+    tokio::spawn(delivery::programmatic::start_app_subscriptions(state.clone()));
+    tracing::info!(app_id = %state.config.app_id, %http_addr, %grpc_addr, "dapr-rs sidecar started");
+    Ok(RunningSidecar { state, http_addr, grpc_addr, servers })
+}
+
+impl RunningSidecar {
+    /// Resolves when something asked the sidecar to stop (Shutdown API, signal, launcher).
+    pub async fn stopped(&self) {
+        self.state.shutdown.cancelled().await
+    }
+
+    /// Stops taking messages, lets deliveries in flight finish within the grace period, then
+    /// closes components and APIs.
+    pub async fn shutdown(mut self) {
+        self.state.shutdown.cancel();
+        let grace = self.state.config.grace;
+        let stops = self.state.take_subscriptions().into_iter().map(|s| async move { s.handle.stop(grace).await });
+        futures::future::join_all(stops).await;
+        for c in self.state.components.values() {
+            c.pubsub.close().await;
+        }
+        let _ = tokio::time::timeout(grace, async { while self.servers.join_next().await.is_some() {} }).await;
+        self.servers.abort_all();
+        tracing::info!("dapr-rs sidecar stopped");
+    }
+}

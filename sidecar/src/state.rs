@@ -1,0 +1,100 @@
+//! What a running sidecar shares between its APIs and its delivery code.
+
+use crate::config::SidecarConfig;
+use crate::publisher::ApiError;
+use crate::pubsub::{PubSub, Subscription};
+use dapr_rs_proto::error_code::ErrorCode;
+use dapr_rs_proto::runtime::PubsubSubscriptionType;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
+
+pub struct LoadedPubSub {
+    pub name: String,
+    pub component_type: String,
+    pub version: String,
+    /// `consumerID`: the consumer group this app's subscriptions join.
+    pub consumer_group: String,
+    pub pubsub: Arc<dyn PubSub>,
+}
+
+/// A subscription as metadata reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionInfo {
+    pub pubsub_name: String,
+    pub topic: String,
+    pub metadata: HashMap<String, String>,
+    /// (CEL match, path), in evaluation order; the default route is last with an empty match.
+    pub rules: Vec<(String, String)>,
+    pub dead_letter_topic: String,
+    pub kind: PubsubSubscriptionType,
+}
+
+pub struct ActiveSubscription {
+    pub info: SubscriptionInfo,
+    pub handle: Box<dyn Subscription>,
+}
+
+pub struct SidecarState {
+    pub config: SidecarConfig,
+    pub components: BTreeMap<String, LoadedPubSub>,
+    subscriptions: Mutex<BTreeMap<u64, ActiveSubscription>>,
+    next_subscription: AtomicU64,
+    /// Set once the app channel is up and its subscriptions are registered.
+    pub app_ready: AtomicBool,
+    /// Cancelled to shut the sidecar down (Shutdown API, signal, or the launcher).
+    pub shutdown: CancellationToken,
+}
+
+impl SidecarState {
+    pub fn new(config: SidecarConfig, components: BTreeMap<String, LoadedPubSub>) -> Self {
+        Self {
+            config,
+            components,
+            subscriptions: Mutex::default(),
+            next_subscription: AtomicU64::new(1),
+            app_ready: AtomicBool::new(false),
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// The component a publish or subscription names, checked as daprd checks it.
+    pub fn pubsub_for(&self, pubsub_name: &str, topic: &str) -> Result<Arc<dyn PubSub>, ApiError> {
+        if self.components.is_empty() {
+            return Err(ApiError::new(ErrorCode::PubsubNotConfigured, "no pubsub is configured"));
+        }
+        if pubsub_name.is_empty() {
+            return Err(ApiError::new(ErrorCode::PubsubEmpty, "pubsub name is empty"));
+        }
+        let Some(c) = self.components.get(pubsub_name) else {
+            return Err(ApiError::new(ErrorCode::PubsubNotFound, format!("pubsub {pubsub_name} is not found")));
+        };
+        if topic.is_empty() {
+            return Err(ApiError::new(ErrorCode::TopicNameEmpty, format!("topic is empty in pubsub {pubsub_name}")));
+        }
+        Ok(c.pubsub.clone())
+    }
+
+    pub fn add_subscription(&self, sub: ActiveSubscription) -> u64 {
+        let id = self.next_subscription.fetch_add(1, Ordering::Relaxed);
+        self.subscriptions.lock().unwrap_or_else(|e| e.into_inner()).insert(id, sub);
+        id
+    }
+
+    pub fn remove_subscription(&self, id: u64) -> Option<ActiveSubscription> {
+        self.subscriptions.lock().unwrap_or_else(|e| e.into_inner()).remove(&id)
+    }
+
+    pub fn take_subscriptions(&self) -> Vec<ActiveSubscription> {
+        std::mem::take(&mut *self.subscriptions.lock().unwrap_or_else(|e| e.into_inner())).into_values().collect()
+    }
+
+    pub fn subscription_infos(&self) -> Vec<SubscriptionInfo> {
+        self.subscriptions.lock().unwrap_or_else(|e| e.into_inner()).values().map(|s| s.info.clone()).collect()
+    }
+
+    pub fn is_app_ready(&self) -> bool {
+        self.app_ready.load(Ordering::Acquire)
+    }
+}
