@@ -1,0 +1,143 @@
+//! Test support: real `dapr-rs` sidecar processes on free loopback ports, and a tiny HTTP client.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Writes a component file into `dir`.
+pub fn component(dir: &Path, name: &str, ty: &str, metadata: &[(&str, &str)]) {
+    let mut yaml = format!("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: {ty}\n  version: v1\n  metadata:\n");
+    for (k, v) in metadata {
+        yaml.push_str(&format!("  - name: {k}\n    value: \"{v}\"\n"));
+    }
+    std::fs::write(dir.join(format!("{name}.yaml")), yaml).unwrap();
+}
+
+pub struct Sidecar {
+    pub child: Child,
+    pub http_port: u16,
+    pub grpc_port: u16,
+    pub app_id: String,
+}
+
+pub struct SidecarBuilder {
+    app_id: String,
+    app_port: Option<u16>,
+    protocol: &'static str,
+    resources: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl SidecarBuilder {
+    pub fn new(app_id: &str, resources: &Path) -> Self {
+        Self { app_id: app_id.into(), app_port: None, protocol: "grpc", resources: resources.into(), env: vec![] }
+    }
+    pub fn app(mut self, port: u16, protocol: &'static str) -> Self {
+        self.app_port = Some(port);
+        self.protocol = protocol;
+        self
+    }
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+    pub fn command(&self, http: u16, grpc: u16) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dapr-rs"));
+        cmd.args(["sidecar", "--app-id", &self.app_id, "--app-protocol", self.protocol, "--resources-path"])
+            .arg(&self.resources)
+            .args(["--dapr-http-port", &http.to_string(), "--dapr-grpc-port", &grpc.to_string()])
+            .env("RUST_LOG", "info")
+            .env_remove("DAPR_API_TOKEN")
+            .env_remove("APP_API_TOKEN");
+        if let Some(p) = self.app_port {
+            cmd.args(["--app-port", &p.to_string()]);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+    /// Starts the sidecar and waits until its outbound APIs answer.
+    pub fn start(self) -> Sidecar {
+        let (http, grpc) = (free_port(), free_port());
+        let child = self.command(http, grpc).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().unwrap();
+        let mut sc = Sidecar { child, http_port: http, grpc_port: grpc, app_id: self.app_id };
+        sc.wait_http("/v1.0/healthz/outbound", 204, Duration::from_secs(20));
+        sc
+    }
+}
+
+impl Sidecar {
+    pub fn grpc_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_port)
+    }
+    pub fn client(&self) -> dapr_rs_core::DaprClient {
+        dapr_rs_core::DaprClient::new(dapr_rs_core::ClientOptions::from_lookup(|_| None).with_address(&self.grpc_endpoint())).unwrap()
+    }
+    pub fn http(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+        http_request(self.http_port, method, path, headers, body)
+    }
+    /// Polls `path` until it answers `status`.
+    pub fn wait_http(&mut self, path: &str, status: u16, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                panic!("the sidecar exited ({exit}) while waiting for {path}");
+            }
+            if try_http_request(self.http_port, "GET", path, &[], b"").ok().map(|r| r.0) == Some(status) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{path} did not answer {status} within {timeout:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    /// Sends SIGTERM and waits for the exit code.
+    pub fn stop(mut self) -> Option<i32> {
+        unsafe { libc_kill(self.child.id() as i32, 15) };
+        let code = self.child.wait().unwrap().code();
+        std::mem::forget(self);
+        code
+    }
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+/// A minimal HTTP/1.1 request over a fresh connection; returns (status, body).
+pub fn http_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    try_http_request(port, method, path, headers, body).expect("HTTP request")
+}
+
+pub fn try_http_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    s.write_all(body)?;
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp)?;
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| std::io::Error::other("no status line"))?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
