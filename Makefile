@@ -1,0 +1,44 @@
+# dapr-rs: the two commands a user needs are `make quickstart` and `make test`.
+# Everything else here is what they are made of.
+
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+PY := $(CURDIR)/.venv/bin/python
+SIDECAR := $(CARGO_TARGET_DIR)/release/dapr-rs
+export DAPR_RS_BIN := $(SIDECAR)
+
+.PHONY: quickstart test deps sidecar python test-rust test-python lint bench clean
+
+## quickstart: build, start both quickstart apps under `dapr-rs run` on the embedded broker, show the flow.
+quickstart: deps sidecar python
+	scripts/quickstart.sh python
+
+## test: every test of the repository.
+test: deps sidecar python test-rust test-python
+
+deps:
+	scripts/install-deps.sh
+
+sidecar:
+	cargo build --release -p dapr-rs-sidecar
+
+# What a user runs: `pip install ./bindings-python` (a release build by maturin).
+python: deps
+	$(PY) -m pip install -q ./bindings-python
+
+test-rust:
+	cargo test --workspace --exclude dapr-rs-python
+
+test-python: python sidecar
+	$(PY) -m pytest bindings-python/tests tests -q
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+bench: deps sidecar python
+	scripts/bench.sh
+
+clean:
+	cargo clean
+	rm -rf .venv

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what `make test` and `make quickstart` need on a fresh Debian machine that has Rust,
+# Python 3 and Node: system packages (apt) and the Python test environment (.venv, from PyPI).
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v curl >/dev/null || need_apt+=(curl)
+command -v cc >/dev/null || need_apt+=(build-essential)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "install-deps: apt-get install ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# Python: one venv for the binding, its tests and the official SDK used for interop.
+PY_REQS="maturin==1.16.* pytest==9.* dapr[grpc]==1.19.0 dapr-ext-grpc==1.18.* grpcio"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.deps-$(echo "$PY_REQS" | md5sum | cut -c1-12)
+if [ ! -f "$stamp" ]; then
+  echo "install-deps: pip install $PY_REQS"
+  .venv/bin/python -m pip install -q --upgrade pip
+  # shellcheck disable=SC2086
+  .venv/bin/python -m pip install -q $PY_REQS
+  touch "$stamp"
+fi
