@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Benchmarks of issue #2's targets, on this machine, in one run; results go to stdout and to
+# bench/REPORT.md. Not a test: nothing here fails on a slow number.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+cargo build -q --release -p dapr-rs-sidecar -p dapr-rs-bench
+bin=$CARGO_TARGET_DIR/release
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+component() { # dir type [path]
+  mkdir -p "$1"
+  { echo "apiVersion: dapr.io/v1alpha1"; echo "kind: Component"; echo "metadata: {name: order_pub_sub}"; echo "spec:";
+    echo "  type: $2"; echo "  version: v1"; echo "  metadata:";
+    [ -n "${3:-}" ] && { echo "  - name: path"; echo "    value: \"$3\""; }; true; } > "$1/pubsub.yaml"
+}
+sidecar() { # app-id resources grpc-port http-port [app-port]
+  local args=(sidecar --app-id "$1" --resources-path "$2" --dapr-grpc-port "$3" --dapr-http-port "$4" --log-level warn)
+  [ -n "${5:-}" ] && args+=(--app-port "$5" --app-protocol grpc)
+  "$bin/dapr-rs" "${args[@]}" > "$work/$1.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 200); do curl -sf -o /dev/null "http://127.0.0.1:$4/v1.0/healthz/outbound" && return; sleep 0.05; done
+  echo "sidecar $1 did not start" >&2; cat "$work/$1.log" >&2; exit 1
+}
+results=()
+record() { echo "$1"; results+=("$1"); }
+
+# 1. Rust client, 100 in flight, through our sidecar on pubsub.in-memory.
+component "$work/mem" pubsub.in-memory
+g=$(port); h=$(port)
+sidecar memory "$work/mem" "$g" "$h"
+record "$("$bin/publish_throughput" --address "127.0.0.1:$g" --count 200000 --in-flight 100)"
+record "$("$bin/publish_throughput" --address "127.0.0.1:$g" --count 20000 --in-flight 1)"
+
+# 2. Publisher sidecar → pubsub.sqlite → subscriber sidecar → app.
+component "$work/sqlite" pubsub.sqlite "$work/bench.db"
+pg=$(port); ph=$(port); sg=$(port); sh=$(port); app=$(port)
+sidecar publisher "$work/sqlite" "$pg" "$ph"
+sidecar subscriber "$work/sqlite" "$sg" "$sh" "$app"
+record "$("$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --count 50000 --in-flight 100)"
+record "$("$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --count 10000 --rate 1000 --topic bench-paced)"
+
+# 3. An idle sidecar's resident memory.
+sleep 2
+rss=$(awk '/VmRSS/ {print $2}' "/proc/${pids[0]}/status")
+record "idle sidecar (in-memory, after the run): $((rss / 1024)) MB resident"
+ig=$(port); ih=$(port)
+sidecar idle "$work/sqlite" "$ig" "$ih"
+sleep 2
+rss=$(awk '/VmRSS/ {print $2}' "/proc/${pids[-1]}/status")
+record "idle sidecar (pubsub.sqlite, fresh): $((rss / 1024)) MB resident"
+
+{
+  echo
+  echo "## $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
+  echo
+  for r in "${results[@]}"; do echo "- $r"; done
+} >> bench/REPORT.md
