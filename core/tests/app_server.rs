@@ -1,0 +1,124 @@
+//! The app callback servers as a sidecar sees them: a real tonic client for gRPC and raw HTTP
+//! for the HTTP channel, with the reply mapping of the contract.
+
+use dapr_rs_core::app::{AppProtocol, AppServer};
+use dapr_rs_core::proto::runtime::app_callback_client::AppCallbackClient;
+use dapr_rs_core::proto::runtime::{TopicEventRequest, topic_event_response::TopicEventResponseStatus};
+use dapr_rs_core::{RoutingRule, Subscription, SubscriptionOptions, TopicEvent, TopicEventStatus, handler_fn};
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+/// Answers by the payload: "ok" → SUCCESS, "retry" → RETRY, "drop" → DROP, "fail" → Err, "panic" → panic.
+fn scripted() -> Arc<dyn dapr_rs_core::TopicHandler> {
+    handler_fn(|ev: TopicEvent| async move {
+        match ev.data.as_ref() {
+            b"ok" => Ok(TopicEventStatus::Success),
+            b"retry" => Ok(TopicEventStatus::Retry),
+            b"drop" => Ok(TopicEventStatus::Drop),
+            b"panic" => panic!("handler bug"),
+            _ => Err("handler failed".into()),
+        }
+    })
+}
+
+fn subscriptions() -> Vec<Subscription> {
+    let rule = SubscriptionOptions { rule: Some(RoutingRule { match_expr: "event.type == \"important\"".into(), priority: 1 }), ..Default::default() };
+    vec![
+        Subscription::new("ps", "orders", scripted()),
+        Subscription::new("ps", "orders", scripted()).with_options(rule),
+        Subscription::new("ps", "audit", scripted())
+            .with_options(SubscriptionOptions { dead_letter_topic: Some("audit-dlq".into()), ..Default::default() }),
+    ]
+}
+
+async fn start(protocol: AppProtocol, token: Option<&str>) -> AppServer {
+    AppServer::start_with_token(protocol, "127.0.0.1:0".parse().unwrap(), subscriptions(), token.map(str::to_owned)).await.unwrap()
+}
+
+#[tokio::test]
+async fn grpc_lists_subscriptions_and_maps_handler_outcomes() {
+    let server = start(AppProtocol::Grpc, None).await;
+    let mut client = AppCallbackClient::connect(format!("http://{}", server.local_addr())).await.unwrap();
+    let subs = client.list_topic_subscriptions(()).await.unwrap().into_inner().subscriptions;
+    assert_eq!(subs.len(), 2);
+    let orders = &subs[0];
+    let routes = orders.routes.as_ref().unwrap();
+    assert_eq!(routes.default, "/events/ps/orders");
+    assert_eq!(routes.rules.len(), 1);
+    assert_eq!(routes.rules[0].r#match, "event.type == \"important\"");
+    assert_eq!(subs[1].dead_letter_topic, "audit-dlq");
+
+    let event = |data: &'static str, path: &str| TopicEventRequest {
+        id: "1".into(),
+        pubsub_name: "ps".into(),
+        topic: "orders".into(),
+        path: path.into(),
+        data: bytes::Bytes::from_static(data.as_bytes()),
+        ..Default::default()
+    };
+    let status = |r: dapr_rs_core::proto::runtime::TopicEventResponse| r.status;
+    for (data, want) in [
+        ("ok", TopicEventResponseStatus::Success),
+        ("retry", TopicEventResponseStatus::Retry),
+        ("drop", TopicEventResponseStatus::Drop),
+        ("fail", TopicEventResponseStatus::Retry),
+        ("panic", TopicEventResponseStatus::Retry),
+    ] {
+        let got = client.on_topic_event(event(data, "/events/ps/orders")).await.unwrap().into_inner();
+        assert_eq!(status(got), want as i32, "payload {data}");
+    }
+    // The rule's route and the empty path (no routes) reach handlers too.
+    let rule_route = routes.rules[0].path.clone();
+    assert_eq!(status(client.on_topic_event(event("ok", &rule_route)).await.unwrap().into_inner()), 0);
+    assert_eq!(status(client.on_topic_event(event("ok", "")).await.unwrap().into_inner()), 0);
+    // An event nobody subscribed to is an error (a retry for the sidecar), not a silent success.
+    let mut stray = event("ok", "/nowhere");
+    stray.topic = "unknown".into();
+    assert_eq!(client.on_topic_event(stray).await.unwrap_err().code(), tonic::Code::NotFound);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn grpc_requires_the_app_api_token_when_set() {
+    let server = start(AppProtocol::Grpc, Some("app-secret")).await;
+    let mut client = AppCallbackClient::connect(format!("http://{}", server.local_addr())).await.unwrap();
+    assert_eq!(client.list_topic_subscriptions(()).await.unwrap_err().code(), tonic::Code::Unauthenticated);
+    let mut req = tonic::Request::new(());
+    req.metadata_mut().insert("dapr-api-token", "app-secret".parse().unwrap());
+    assert_eq!(client.list_topic_subscriptions(req).await.unwrap().into_inner().subscriptions.len(), 2);
+    server.stop().await.unwrap();
+}
+
+fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/cloudevents+json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, out.split_once("\r\n\r\n").unwrap().1.to_owned())
+}
+
+#[tokio::test]
+async fn http_announces_routes_and_answers_statuses() {
+    let server = start(AppProtocol::Http, None).await;
+    let addr = server.local_addr();
+    let (status, body) = tokio::task::spawn_blocking(move || http(addr, "GET", "/dapr/subscribe", "")).await.unwrap();
+    assert_eq!(status, 200);
+    let subs: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(subs[0]["pubsubname"], "ps");
+    assert_eq!(subs[0]["routes"]["default"], "/events/ps/orders");
+    assert_eq!(subs[1]["deadLetterTopic"], "audit-dlq");
+    for (data, want) in [("ok", "SUCCESS"), ("retry", "RETRY"), ("drop", "DROP"), ("fail", "RETRY")] {
+        let ce = serde_json::json!({"id": "1", "source": "s", "type": "t", "specversion": "1.0", "datacontenttype": "text/plain",
+            "data": data, "topic": "orders", "pubsubname": "ps"})
+        .to_string();
+        let (status, body) = tokio::task::spawn_blocking(move || http(addr, "POST", "/events/ps/orders", &ce)).await.unwrap();
+        assert_eq!(status, 200);
+        let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(reply["status"], want, "payload {data}");
+    }
+    // Unknown routes are 404: the sidecar drops (or dead-letters) rather than retrying forever.
+    let (status, _) = tokio::task::spawn_blocking(move || http(addr, "POST", "/nowhere", "{}")).await.unwrap();
+    assert_eq!(status, 404);
+    server.stop().await.unwrap();
+}
