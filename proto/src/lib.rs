@@ -18,6 +18,8 @@ pub mod dapr {
             }
         }
         pub mod runtime {
+            // Generated: `EventMessage` is much larger than the other variant, as upstream defines it.
+            #[allow(clippy::large_enum_variant)]
             pub mod v1 {
                 tonic::include_proto!("dapr.proto.runtime.v1");
             }
