@@ -1,1 +1,23 @@
+//! `dapr_rs._native`: the private native module behind the `dapr_rs` package. It converts Python
+//! values into `dapr-rs-core` calls and back; every protocol rule stays in core.
 
+mod app;
+mod client;
+mod errors;
+mod event;
+mod handler;
+mod runtime;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<client::PyDaprClient>()?;
+    m.add_class::<app::PyApp>()?;
+    m.add_class::<event::PyTopicEvent>()?;
+    errors::init_class(py)?;
+    m.add("DaprError", py.get_type::<errors::DaprError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -66,10 +66,17 @@ struct Inner {
     bulk_alpha_only: AtomicBool,
 }
 
-/// Channels by endpoint, shared by every client of the process.
+/// Channels by endpoint, shared by every client of the process. A forked child starts afresh: the
+/// parent's channels are driven by tasks of a runtime whose threads the child does not have.
 fn channel_for(endpoint: &str) -> Result<Channel> {
-    static CHANNELS: OnceLock<Mutex<HashMap<String, Channel>>> = OnceLock::new();
-    let mut channels = CHANNELS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    static CHANNELS: OnceLock<Mutex<(u32, HashMap<String, Channel>)>> = OnceLock::new();
+    let mut guard = CHANNELS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let (owner, channels) = &mut *guard;
+    if *owner != std::process::id() {
+        // Forgotten, not dropped: dropping would wake tasks of the parent's runtime.
+        std::mem::forget(std::mem::take(channels));
+        *owner = std::process::id();
+    }
     if let Some(ch) = channels.get(endpoint) {
         return Ok(ch.clone());
     }

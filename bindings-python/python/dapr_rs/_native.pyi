@@ -1,0 +1,116 @@
+"""The native core of dapr_rs (hand-written stubs). Use the `dapr_rs` facade instead."""
+
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+
+__version__: str
+
+_Buffer = Union[bytes, bytearray]
+
+class DaprError(Exception):
+    """A Dapr call failed."""
+
+    grpc_code: int
+    """The gRPC status code (e.g. 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED, 3 INVALID_ARGUMENT)."""
+    error_code: Optional[str]
+    """The Dapr errorCode (e.g. 'ERR_PUBSUB_NOT_FOUND') when the sidecar sent one."""
+    message: str
+    """The message without the code decorations of str(error)."""
+
+class TopicEvent:
+    """One delivered event (a CloudEvent), read-only."""
+
+    def __init__(
+        self,
+        *,
+        data: Optional[bytes] = None,
+        data_content_type: str = "",
+        id: str = "",
+        source: str = "",
+        type: str = "",
+        spec_version: str = "1.0",
+        topic: str = "",
+        pubsub_name: str = "",
+        path: str = "",
+        extensions: Optional[Mapping[str, Any]] = None,
+    ) -> None: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def spec_version(self) -> str: ...
+    @property
+    def data_content_type(self) -> str: ...
+    @property
+    def data(self) -> bytes:
+        """The payload bytes."""
+    @property
+    def topic(self) -> str: ...
+    @property
+    def pubsub_name(self) -> str: ...
+    @property
+    def path(self) -> str:
+        """The matched route (empty when the subscription has no routes)."""
+    @property
+    def extensions(self) -> Dict[str, Any]:
+        """Every other CloudEvent attribute (traceparent, time, custom extensions…)."""
+    def decoded_data(self) -> Any:
+        """The payload by its content type: JSON → parsed value, text → str, else bytes."""
+    def data_json(self) -> Any:
+        """The payload parsed as JSON whatever its content type; ValueError if it is not JSON."""
+    # cloudevents v1.Event getters
+    def Data(self) -> bytes: ...
+    def EventID(self) -> str: ...
+    def Source(self) -> str: ...
+    def EventType(self) -> str: ...
+    def SpecVersion(self) -> str: ...
+    def ContentType(self) -> str: ...
+    def Subject(self) -> str:
+        """The topic."""
+    def Extensions(self) -> Dict[str, Any]: ...
+
+class DaprClient:
+    def __init__(self, address: Optional[str] = None, api_token: Optional[str] = None, timeout_s: Optional[float] = None) -> None: ...
+    @property
+    def endpoint(self) -> str: ...
+    def publish_event(
+        self,
+        pubsub_name: str,
+        topic_name: str,
+        data: _Buffer,
+        data_content_type: str,
+        publish_metadata: Optional[Dict[str, str]] = None,
+    ) -> None: ...
+    def bulk_publish(
+        self,
+        pubsub_name: str,
+        topic_name: str,
+        entries: List[Tuple[str, _Buffer, str, Optional[Dict[str, str]]]],
+        publish_metadata: Optional[Dict[str, str]] = None,
+    ) -> List[Tuple[str, str]]:
+        """Entries are (entry_id, data, content_type, metadata); returns failed (entry_id, error)."""
+    def wait_for_sidecar(self, timeout_s: float) -> None: ...
+    def shutdown(self) -> None: ...
+
+class App:
+    def __init__(self) -> None: ...
+    def register(
+        self,
+        pubsub_name: str,
+        topic: str,
+        handler: Callable[[TopicEvent], Any],
+        dead_letter_topic: Optional[str] = None,
+        metadata: Optional[Dict[str, str]] = None,
+        match_expr: Optional[str] = None,
+        priority: int = 0,
+        route: Optional[str] = None,
+    ) -> None: ...
+    def start(self, port: int, protocol: str = "grpc", host: str = "0.0.0.0") -> int:
+        """Serves in the background; returns the bound port."""
+    def run(self, port: int, protocol: str = "grpc", host: str = "0.0.0.0") -> None:
+        """Serves until stop() or a signal handler raises (the server is stopped first)."""
+    def stop(self) -> None: ...
+    @property
+    def port(self) -> Optional[int]: ...
