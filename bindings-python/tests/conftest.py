@@ -1,24 +1,21 @@
-"""Fixtures that drive dapr_rs without a sidecar: the official Dapr SDK's generated gRPC stubs
-call our App (as daprd would), and a fake sidecar in Python answers our DaprClient."""
+"""Fixtures for the binding's tests. The official Dapr SDK's generated gRPC stubs call our App (as
+daprd would, an interop check); client tests run against the real `dapr-rs` sidecar (the shared
+harness in tests/sidecar_harness.py), delivering to a real dapr_rs.App."""
 
 from __future__ import annotations
 
-import socket
-from concurrent import futures
-from typing import Callable, Iterator, List, Optional
+import queue
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import grpc
 import pytest
-from dapr.proto.runtime.v1 import appcallback_pb2_grpc, dapr_pb2_grpc, metadata_pb2, pubsub_pb2
-from google.protobuf import empty_pb2
+from dapr.proto.runtime.v1 import appcallback_pb2_grpc
 
 import dapr_rs
+from sidecar_harness import Sidecar, free_port, write_component
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+PUBSUB = "order_pub_sub"
 
 
 @pytest.fixture
@@ -53,43 +50,82 @@ def callback() -> Iterator[Callable[[dapr_rs.App], appcallback_pb2_grpc.AppCallb
         app.stop()
 
 
-class FakeSidecar(dapr_pb2_grpc.DaprServicer):
-    """The few Dapr RPCs the client uses; records what it was sent."""
+class Subscribed:
+    """A real `dapr-rs` sidecar with a dapr_rs.App (gRPC) behind it, subscribed to `topics` of the
+    in-memory pubsub `order_pub_sub`; every event the sidecar delivers is kept in `events`."""
 
-    def __init__(self) -> None:
-        self.published: List[pubsub_pb2.PublishEventRequest] = []
-        self.tokens: List[Optional[str]] = []
-        self.bulk: List[pubsub_pb2.BulkPublishRequest] = []
-        self.fail_with: Optional[grpc.Status] = None
-        self.address = ""
+    def __init__(self, resources: Path, app_id: str, topics: Sequence[str], env: Optional[Dict[str, str]]) -> None:
+        self.events: "queue.Queue[dapr_rs.TopicEvent]" = queue.Queue()
+        self.app = dapr_rs.App()
+        for topic in topics:
+            self.app.subscribe(PUBSUB, topic)(self.events.put)
+        port = self.app.start(0, listen_address="127.0.0.1")
+        self.sidecar: Optional[Sidecar] = None
+        try:
+            self.sidecar = Sidecar(app_id, resources, app_port=port, protocol="grpc", env=env)
+            # 204 once the sidecar has the app's subscriptions: in-memory delivers only to those
+            # that exist when a message is published.
+            self.sidecar.wait_http("/v1.0/healthz", 204)
+        except BaseException:
+            self.stop()
+            raise
 
-    def PublishEvent(self, request, context):
-        self.tokens.append(dict(context.invocation_metadata()).get("dapr-api-token"))
-        if self.fail_with is not None:
-            context.abort_with_status(self.fail_with)
-        self.published.append(request)
-        return empty_pb2.Empty()
+    @property
+    def address(self) -> str:
+        """The sidecar's gRPC API, for DaprClient."""
+        assert self.sidecar is not None
+        return f"127.0.0.1:{self.sidecar.grpc_port}"
 
-    def BulkPublishEvent(self, request, context):
-        self.bulk.append(request)
-        failed = [
-            pubsub_pb2.BulkPublishResponseFailedEntry(entry_id=e.entry_id, error="rejected")
-            for e in request.entries
-            if e.event == b"reject me"
-        ]
-        return pubsub_pb2.BulkPublishResponse(failedEntries=failed)
+    def received(self, count: int, timeout: float = 20.0) -> List[dapr_rs.TopicEvent]:
+        """The next `count` delivered events, in delivery order (fails after `timeout` per event)."""
+        got = []
+        for _ in range(count):
+            try:
+                got.append(self.events.get(timeout=timeout))
+            except queue.Empty:
+                pytest.fail(f"the app received {len(got)} of {count} events: {[(e.topic, e.data) for e in got]}")
+        return got
 
-    def GetMetadata(self, request, context):
-        return metadata_pb2.GetMetadataResponse(id="fake-sidecar")
+    def by_topic(self, count: int) -> Dict[str, dapr_rs.TopicEvent]:
+        """The next `count` events keyed by topic (one event per topic; delivery order across
+        topics is the broker's)."""
+        got = {e.topic: e for e in self.received(count)}
+        assert len(got) == count, "two events on one topic"
+        return got
+
+    def stop(self) -> None:
+        if self.sidecar is not None:
+            self.sidecar.stop()
+        self.app.stop()
 
 
 @pytest.fixture
-def sidecar() -> Iterator[FakeSidecar]:
-    fake = FakeSidecar()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    dapr_pb2_grpc.add_DaprServicer_to_server(fake, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    fake.address = f"127.0.0.1:{port}"
-    yield fake
-    server.stop(0)
+def resources(tmp_path: Path) -> Path:
+    """A resources dir with `order_pub_sub` on the in-memory broker."""
+    path = tmp_path / "components"
+    path.mkdir()
+    write_component(path, PUBSUB, "pubsub.in-memory")
+    return path
+
+
+@pytest.fixture
+def subscribed(resources: Path) -> Iterator[Callable[..., Subscribed]]:
+    """`subscribed(topics, app_id="checkout", env=None)` starts a Subscribed; stopped at the end."""
+    started: List[Subscribed] = []
+
+    def start(topics: Sequence[str], app_id: str = "checkout", env: Optional[Dict[str, str]] = None) -> Subscribed:
+        s = Subscribed(resources, app_id, topics, env)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture
+def sidecar(resources: Path) -> Iterator[Sidecar]:
+    """A real `dapr-rs` sidecar with no app behind it (app id `orderprocessing`)."""
+    s = Sidecar("orderprocessing", resources)
+    yield s
+    s.stop()

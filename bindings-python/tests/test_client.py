@@ -1,22 +1,24 @@
-"""DaprClient against no sidecar (errors) and against a fake one (what goes on the wire)."""
+"""DaprClient against no sidecar (errors) and against the real `dapr-rs` sidecar, observed end to end
+by a dapr_rs.App subscribed behind it."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
+from datetime import datetime, timedelta
 
 import grpc
 import pytest
-from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
 
-from dapr_rs import BulkPublishFailedEntry, DaprClient, DaprError
+from dapr_rs import DaprClient, DaprError
+from sidecar_harness import Sidecar
 
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE.value[0]
 DEADLINE_EXCEEDED = grpc.StatusCode.DEADLINE_EXCEEDED.value[0]
 INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT.value[0]
+UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED.value[0]
 
 
 def test_wait_for_sidecar_times_out_with_a_dapr_error(unreachable_address: str) -> None:
@@ -80,71 +82,93 @@ def test_dapr_error_can_be_raised_from_python() -> None:
     assert (err.grpc_code, err.error_code, err.message) == (grpc.StatusCode.UNKNOWN.value[0], None, "")
 
 
-def test_wait_for_sidecar_and_publish(sidecar) -> None:
-    with DaprClient(sidecar.address) as client:
+def test_wait_for_sidecar_and_publish(subscribed) -> None:
+    """Each data type gets its content type; the subscriber sees the CloudEvent the sidecar built."""
+    s = subscribed(["orders", "bytes", "text", "json", "buffer"])
+    with DaprClient(s.address) as client:
         client.wait_for_sidecar(5)
-        client.publish_event(pubsub_name="order_pub_sub", topic_name="orders", data='{"orderId": 1}', data_content_type="application/json")
-        client.publish_event("ps", "bytes", b"\x00\x01")
-        client.publish_event("ps", "text", "héllo")
-        client.publish_event("ps", "json", {"orderId": 2}, publish_metadata={"rawPayload": True, "ttlInSeconds": 60})
-        client.publish_event("ps", "buffer", bytearray(b"ba"), "application/x-custom")
-    sent = [(r.pubsub_name, r.topic, r.data, r.data_content_type, dict(r.metadata)) for r in sidecar.published]
-    assert sent == [
-        ("order_pub_sub", "orders", b'{"orderId": 1}', "application/json", {}),
-        ("ps", "bytes", b"\x00\x01", "application/octet-stream", {}),
-        ("ps", "text", "héllo".encode(), "text/plain", {}),
-        ("ps", "json", b'{"orderId": 2}', "application/json", {"rawPayload": "true", "ttlInSeconds": "60"}),
-        ("ps", "buffer", b"ba", "application/x-custom", {}),
-    ]
+        client.publish_event(
+            pubsub_name="order_pub_sub",
+            topic_name="orders",
+            data='{"orderId": 1}',
+            data_content_type="application/json",
+            publish_metadata={"cloudevent.subject": "order-1"},
+        )
+        client.publish_event("order_pub_sub", "bytes", b"\x00\x01")
+        client.publish_event("order_pub_sub", "text", "héllo")
+        client.publish_event("order_pub_sub", "json", {"orderId": 2}, publish_metadata={"ttlInSeconds": 60})
+        client.publish_event("order_pub_sub", "buffer", bytearray(b"ba"), "application/x-custom")
+    got = s.by_topic(5)
+    assert {t: e.data_content_type for t, e in got.items()} == {
+        "orders": "application/json",
+        "bytes": "application/octet-stream",
+        "text": "text/plain",
+        "json": "application/json",
+        "buffer": "application/x-custom",
+    }
+    assert got["bytes"].data == b"\x00\x01"
+    assert got["text"].data == "héllo".encode()
+    assert got["buffer"].data == b"ba"
+    # JSON travels as a JSON value inside the CloudEvent, so compare it parsed.
+    assert json.loads(got["orders"].data) == got["orders"].decoded_data() == {"orderId": 1}
+    assert json.loads(got["json"].data) == {"orderId": 2}
+    for topic, event in got.items():
+        assert (event.source, event.type, event.spec_version) == ("checkout", "com.dapr.event.sent", "1.0")
+        assert (event.topic, event.pubsub_name) == (topic, "order_pub_sub")
+        assert event.extensions["traceparent"]
+    assert got["orders"].extensions["subject"] == "order-1"
+    assert "subject" not in got["text"].extensions
+    assert "expiration" not in got["orders"].extensions
+    sent = datetime.fromisoformat(got["json"].extensions["time"])
+    expires = datetime.fromisoformat(got["json"].extensions["expiration"])
+    assert expires - sent == timedelta(seconds=60)
 
 
-def test_publish_events(sidecar) -> None:
-    with DaprClient(sidecar.address) as client:
-        resp = client.publish_events("ps", "t", [b"a", "b", {"c": 1}, b"reject me"], publish_metadata={"k": "v"})
-    assert resp.failed_entries == [BulkPublishFailedEntry("3", "rejected")]
-    (req,) = sidecar.bulk
-    assert [(e.entry_id, e.event, e.content_type) for e in req.entries] == [
-        ("0", b"a", "application/octet-stream"),
-        ("1", b"b", "text/plain"),
-        ("2", b'{"c": 1}', "application/json"),
-        ("3", b"reject me", "application/octet-stream"),
-    ]
-    assert dict(req.metadata) == {"k": "v"}
-
-
-def test_sidecar_errors_keep_code_and_dapr_error_code(sidecar) -> None:
-    info = any_pb2.Any()
-    info.Pack(error_details_pb2.ErrorInfo(reason="ERR_PUBSUB_NOT_FOUND", domain="dapr.io"))
-    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message="pubsub nope is not found", details=[info])
-    sidecar.fail_with = rpc_status.to_status(status)
-    with DaprClient(sidecar.address) as client:
+def test_sidecar_errors_keep_code_and_dapr_error_code(sidecar: Sidecar) -> None:
+    """The sidecar's google.rpc.ErrorInfo reason becomes error_code."""
+    with DaprClient(f"127.0.0.1:{sidecar.grpc_port}") as client:
+        client.publish_event("order_pub_sub", "orders", b"1")  # the pubsub that exists works
         with pytest.raises(DaprError) as err:
             client.publish_event("nope", "orders", b"1")
     assert err.value.grpc_code == INVALID_ARGUMENT
     assert err.value.error_code == "ERR_PUBSUB_NOT_FOUND"
-    assert err.value.message == "pubsub nope is not found"
+    assert "nope" in err.value.message and "not found" in err.value.message
     assert "ERR_PUBSUB_NOT_FOUND" in str(err.value)
 
 
-def test_api_token_is_sent(sidecar) -> None:
-    with DaprClient(sidecar.address, api_token="s3cret") as client:
-        client.publish_event("ps", "t", b"")
-    with DaprClient(sidecar.address) as client:
-        client.publish_event("ps", "t", b"")
-    assert sidecar.tokens == ["s3cret", None]
+def test_api_token_is_sent(subscribed) -> None:
+    s = subscribed(["t"], env={"DAPR_API_TOKEN": "s3cret"})
+    with DaprClient(s.address, api_token="s3cret") as client:
+        client.publish_event("order_pub_sub", "t", b"with the token")
+    (event,) = s.received(1)
+    assert event.data == b"with the token"
+    for token in (None, "wrong"):
+        with DaprClient(s.address, api_token=token) as client:
+            with pytest.raises(DaprError) as err:
+                client.publish_event("order_pub_sub", "t", b"without")
+        assert err.value.grpc_code == UNAUTHENTICATED
+    with DaprClient(s.address, api_token="s3cret") as client:
+        client.publish_event("order_pub_sub", "t", b"again")
+    (event,) = s.received(1)
+    assert event.data == b"again"  # the rejected calls published nothing
+    time.sleep(0.3)
+    assert s.events.empty()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_clients_work_in_a_forked_child(sidecar) -> None:
+def test_clients_work_in_a_forked_child(subscribed) -> None:
     """The runtime, the shared connection and clients made before the fork are all remade in the child."""
-    client = DaprClient(sidecar.address)
-    client.publish_event("ps", "parent", b"")
+    s = subscribed(["parent", "child-old-client", "child-new-client"])
+    client = DaprClient(s.address)
+    client.publish_event("order_pub_sub", "parent", b"p")
+    (first,) = s.received(1)  # the client's connection is in use before the fork
+    assert first.topic == "parent"
     pid = os.fork()
     if pid == 0:  # child: exit code says whether it worked; never return into pytest
         code = 1
         try:
-            client.publish_event("ps", "child-old-client", b"")
-            DaprClient(sidecar.address).publish_event("ps", "child-new-client", b"")
+            client.publish_event("order_pub_sub", "child-old-client", b"o")
+            DaprClient(s.address).publish_event("order_pub_sub", "child-new-client", b"n")
             code = 0
         finally:
             os._exit(code)
@@ -159,7 +183,10 @@ def test_clients_work_in_a_forked_child(sidecar) -> None:
         os.waitpid(pid, 0)
         pytest.fail("the forked child hung")
     assert os.waitstatus_to_exitcode(status) == 0
-    assert [r.topic for r in sidecar.published] == ["parent", "child-old-client", "child-new-client"]
+    got = s.by_topic(2)
+    assert {t: e.data for t, e in got.items()} == {"child-old-client": b"o", "child-new-client": b"n"}
+    client.publish_event("order_pub_sub", "parent", b"p2")  # and the parent's client still works
+    assert [e.data for e in s.received(1)] == [b"p2"]
 
 
 def test_calls_release_the_gil(unreachable_address: str) -> None:

@@ -1,5 +1,5 @@
 """Whole programs in a subprocess: Ctrl-C and SIGTERM while App.run() blocks, and the pub/sub
-quickstart samples (the subscriber driven as daprd would, the publisher against a fake sidecar)."""
+quickstart samples (the subscriber driven as daprd would, the publisher through a real sidecar)."""
 
 from __future__ import annotations
 
@@ -103,15 +103,17 @@ def test_checkout_service_sample_exits_after_the_expected_orders(app_port: int) 
     ]
 
 
-def test_order_processing_service_sample_publishes_the_orders(sidecar) -> None:
-    port = sidecar.address.rsplit(":", 1)[1]
-    env = {"DAPR_GRPC_PORT": port, "DAPR_GRPC_ENDPOINT": "", "ORDER_COUNT": "3", "PUBLISH_INTERVAL_MS": "10"}
+def test_order_processing_service_sample_publishes_the_orders(subscribed) -> None:
+    """The publisher sample against a real sidecar; a subscribed App behind it gets the orders."""
+    s = subscribed(["orders"])
+    env = {"DAPR_GRPC_PORT": str(s.sidecar.grpc_port), "DAPR_GRPC_ENDPOINT": "", "ORDER_COUNT": "3", "PUBLISH_INTERVAL_MS": "10"}
     proc = spawn(str(SAMPLES / "OrderProcessingService.py"), env)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert [(r.pubsub_name, r.topic, r.data, r.data_content_type) for r in sidecar.published] == [
-        ("order_pub_sub", "orders", b"1", "application/json"),
-        ("order_pub_sub", "orders", b"2", "application/json"),
-        ("order_pub_sub", "orders", b"3", "application/json"),
+    got = sorted((e.data, e.data_content_type, e.source, e.topic, e.pubsub_name) for e in s.received(3))
+    assert got == [
+        (b"1", "application/json", "checkout", "orders", "order_pub_sub"),
+        (b"2", "application/json", "checkout", "orders", "order_pub_sub"),
+        (b"3", "application/json", "checkout", "orders", "order_pub_sub"),
     ]
     assert "INFO:root:Published data: 3" in err

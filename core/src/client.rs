@@ -2,7 +2,9 @@ use crate::streaming::SubscriptionStream;
 use crate::{ClientOptions, Error, Result, SubscriptionOptions};
 use bytes::Bytes;
 use dapr_rs_proto::runtime::dapr_client::DaprClient as GrpcClient;
-use dapr_rs_proto::runtime::{BulkPublishRequest, BulkPublishRequestEntry, GetMetadataRequest, GetMetadataResponse, PublishEventRequest, ShutdownRequest};
+use dapr_rs_proto::runtime::{
+    BulkPublishRequest, BulkPublishRequestEntry, GetMetadataRequest, GetMetadataResponse, PublishEventRequest, ShutdownRequest,
+};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -169,7 +171,12 @@ impl DaprClient {
             topic: topic.into(),
             entries: entries
                 .into_iter()
-                .map(|e| BulkPublishRequestEntry { entry_id: e.entry_id, event: e.event.to_vec(), content_type: e.content_type, metadata: e.metadata })
+                .map(|e| BulkPublishRequestEntry {
+                    entry_id: e.entry_id,
+                    event: e.event.to_vec(),
+                    content_type: e.content_type,
+                    metadata: e.metadata,
+                })
                 .collect(),
             metadata,
         };
@@ -211,7 +218,11 @@ impl DaprClient {
             req.set_timeout(remaining.clamp(Duration::from_millis(1), Duration::from_secs(1)));
             match self.grpc().get_metadata(req).await {
                 Ok(_) => return Ok(()),
-                Err(s) if matches!(s.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled | tonic::Code::Unknown) => {}
+                Err(s)
+                    if matches!(
+                        s.code(),
+                        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled | tonic::Code::Unknown
+                    ) => {}
                 // Any other answer means the sidecar is there and said something we must not hide.
                 Err(s) => return Err(self.status_error(s)),
             }

@@ -38,10 +38,7 @@ impl ClientOptions {
                 format!("http://{host}:{port}")
             }
         };
-        let timeout = get("DAPR_API_TIMEOUT_SECONDS")
-            .and_then(|s| s.parse::<f64>().ok())
-            .filter(|s| *s > 0.0)
-            .map(Duration::from_secs_f64);
+        let timeout = get("DAPR_API_TIMEOUT_SECONDS").and_then(|s| s.parse::<f64>().ok()).filter(|s| *s > 0.0).map(Duration::from_secs_f64);
         Self { endpoint, api_token: get("DAPR_API_TOKEN"), timeout }
     }
 

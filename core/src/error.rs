@@ -30,11 +30,7 @@ impl Error {
         match status.code() {
             tonic::Code::Unavailable => Self::Unavailable { endpoint: endpoint.into(), message: status.message().into() },
             tonic::Code::Cancelled => Self::Cancelled,
-            code => Self::Api {
-                code,
-                error_code: dapr_rs_proto::error_code::from_grpc_status(&status),
-                message: status.message().into(),
-            },
+            code => Self::Api { code, error_code: dapr_rs_proto::error_code::from_grpc_status(&status), message: status.message().into() },
         }
     }
 

@@ -35,15 +35,15 @@ impl TopicEvent {
     /// JSON content → a JSON value; `text/*` and other UTF-8 non-binary content → text; else bytes.
     pub fn decoded_data(&self) -> EventData {
         let ct = &self.data_content_type;
-        if content_type::is_json(ct) || content_type::is_cloudevent_json(ct) {
-            if let Ok(v) = serde_json::from_slice(&self.data) {
-                return EventData::Json(v);
-            }
+        if (content_type::is_json(ct) || content_type::is_cloudevent_json(ct))
+            && let Ok(v) = serde_json::from_slice(&self.data)
+        {
+            return EventData::Json(v);
         }
-        if content_type::data_encoding(ct) == content_type::DataEncoding::Text || content_type::is_json(ct) {
-            if let Ok(s) = std::str::from_utf8(&self.data) {
-                return EventData::Text(s.to_owned());
-            }
+        if (content_type::data_encoding(ct) == content_type::DataEncoding::Text || content_type::is_json(ct))
+            && let Ok(s) = std::str::from_utf8(&self.data)
+        {
+            return EventData::Text(s.to_owned());
         }
         EventData::Bytes(self.data.clone())
     }

@@ -152,10 +152,10 @@ async fn run(
             tokio::select! {
                 msg = inbound.next() => match msg {
                     Some(Ok(m)) => {
-                        if let Some(Resp::EventMessage(ev)) = m.subscribe_topic_events_response_type {
-                            if events_tx.send(Ok(TopicEvent::from(ev))).await.is_err() {
-                                return;
-                            }
+                        if let Some(Resp::EventMessage(ev)) = m.subscribe_topic_events_response_type
+                            && events_tx.send(Ok(TopicEvent::from(ev))).await.is_err()
+                        {
+                            return;
                         }
                     }
                     Some(Err(status)) => break Some(status),
@@ -177,11 +177,11 @@ async fn run(
                 _ = events_tx.closed() => return,
             }
         };
-        if let Some(status) = &end {
-            if is_final(status.code()) {
-                let _ = events_tx.send(Err(client.status_error(status.clone()))).await;
-                return;
-            }
+        if let Some(status) = &end
+            && is_final(status.code())
+        {
+            let _ = events_tx.send(Err(client.status_error(status.clone()))).await;
+            return;
         }
         tracing::debug!(?end, "streaming subscription lost; reconnecting");
         tokio::time::sleep(backoff).await;

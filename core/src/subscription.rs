@@ -101,15 +101,14 @@ mod tests {
     #[test]
     fn handlers_of_one_topic_share_a_subscription_with_ordered_rules() {
         let h = handler_fn(|_| async { Ok(TopicEventStatus::Success) });
-        let with_rule = |p: i32, m: &str| SubscriptionOptions {
-            rule: Some(RoutingRule { match_expr: m.into(), priority: p }),
-            ..Default::default()
-        };
+        let with_rule =
+            |p: i32, m: &str| SubscriptionOptions { rule: Some(RoutingRule { match_expr: m.into(), priority: p }), ..Default::default() };
         let subs = vec![
             Subscription::new("ps", "orders", h.clone()),
             Subscription::new("ps", "orders", h.clone()).with_options(with_rule(2, "event.type == 'b'")),
             Subscription::new("ps", "orders", h.clone()).with_options(with_rule(1, "event.type == 'a'")),
-            Subscription::new("ps", "other", h).with_options(SubscriptionOptions { dead_letter_topic: Some("dlq".into()), ..Default::default() }),
+            Subscription::new("ps", "other", h)
+                .with_options(SubscriptionOptions { dead_letter_topic: Some("dlq".into()), ..Default::default() }),
         ];
         let ts = topic_subscriptions(&subs);
         assert_eq!(ts.len(), 2);

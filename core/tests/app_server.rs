@@ -22,7 +22,10 @@ fn scripted() -> Arc<dyn dapr_rs_core::TopicHandler> {
 }
 
 fn subscriptions() -> Vec<Subscription> {
-    let rule = SubscriptionOptions { rule: Some(RoutingRule { match_expr: "event.type == \"important\"".into(), priority: 1 }), ..Default::default() };
+    let rule = SubscriptionOptions {
+        rule: Some(RoutingRule { match_expr: "event.type == \"important\"".into(), priority: 1 }),
+        ..Default::default()
+    };
     vec![
         Subscription::new("ps", "orders", scripted()),
         Subscription::new("ps", "orders", scripted()).with_options(rule),

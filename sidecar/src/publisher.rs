@@ -41,7 +41,8 @@ pub struct PublishInput {
 
 pub async fn publish(state: &SidecarState, input: PublishInput) -> Result<(), ApiError> {
     let component = state.pubsub_for(&input.pubsub_name, &input.topic)?;
-    let options = PublishOptions::from_metadata(&input.metadata).map_err(|e| ApiError::new(ErrorCode::PubsubRequestMetadata, e.to_string()))?;
+    let options =
+        PublishOptions::from_metadata(&input.metadata).map_err(|e| ApiError::new(ErrorCode::PubsubRequestMetadata, e.to_string()))?;
     let data = if options.raw_payload {
         input.data
     } else {

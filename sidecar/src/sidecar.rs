@@ -40,10 +40,18 @@ pub async fn start(config: SidecarConfig) -> Result<RunningSidecar, StartError> 
                 let consumer_group = c.config.consumer_id();
                 components.insert(
                     c.config.name.clone(),
-                    LoadedPubSub { name: c.config.name.clone(), component_type: ty, version: c.version.clone(), consumer_group, pubsub: ps },
+                    LoadedPubSub {
+                        name: c.config.name.clone(),
+                        component_type: ty,
+                        version: c.version.clone(),
+                        consumer_group,
+                        pubsub: ps,
+                    },
                 );
             }
-            Err(e) if c.ignore_errors => tracing::warn!(name = %c.config.name, error = %e, "component failed to initialise; ignored (ignoreErrors)"),
+            Err(e) if c.ignore_errors => {
+                tracing::warn!(name = %c.config.name, error = %e, "component failed to initialise; ignored (ignoreErrors)")
+            }
             Err(e) => {
                 return Err(StartError::Component {
                     name: c.config.name.clone(),
@@ -56,9 +64,7 @@ pub async fn start(config: SidecarConfig) -> Result<RunningSidecar, StartError> 
     }
     let bind = |api: &'static str, port: u16| {
         let addr = SocketAddr::new(config.listen_address, port);
-        async move {
-            tokio::net::TcpListener::bind(addr).await.map_err(|e| StartError::Listen { api, addr, message: e.to_string() })
-        }
+        async move { tokio::net::TcpListener::bind(addr).await.map_err(|e| StartError::Listen { api, addr, message: e.to_string() }) }
     };
     let http_listener = bind("HTTP", config.http_port).await?;
     let grpc_listener = bind("gRPC", config.grpc_port).await?;

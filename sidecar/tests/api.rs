@@ -8,14 +8,20 @@ use dapr_rs_core::PublishRequest;
 use std::time::Duration;
 
 fn publish(pubsub: &str, topic: &str) -> PublishRequest {
-    PublishRequest { pubsub_name: pubsub.into(), topic: topic.into(), data: Bytes::from_static(b"{}"), data_content_type: "application/json".into(), ..Default::default() }
+    PublishRequest {
+        pubsub_name: pubsub.into(),
+        topic: topic.into(),
+        data: Bytes::from_static(b"{}"),
+        data_content_type: "application/json".into(),
+        ..Default::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn publish_errors_carry_status_and_error_code() {
     let dir = tempfile::tempdir().unwrap();
     component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
-    let mut sc = SidecarBuilder::new("orderprocessing", dir.path()).start();
+    let sc = SidecarBuilder::new("orderprocessing", dir.path()).start();
     let (status, body) = sc.http("POST", "/v1.0/publish/nope/orders", &[("content-type", "application/json")], b"1");
     assert_eq!(status, 404);
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -42,7 +48,7 @@ async fn outbound_apis_serve_before_the_app_listens() {
     let dir = tempfile::tempdir().unwrap();
     component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
     // The quickstart's publisher gives an app port it never listens on.
-    let mut sc = SidecarBuilder::new("orderprocessing", dir.path()).app(free_port(), "grpc").start();
+    let sc = SidecarBuilder::new("orderprocessing", dir.path()).app(free_port(), "grpc").start();
     assert_eq!(sc.http("GET", "/v1.0/healthz/outbound", &[], b"").0, 204);
     assert_eq!(sc.http("GET", "/v1.0/healthz", &[], b"").0, 500);
     sc.client().publish_event(publish("order_pub_sub", "orders")).await.unwrap();
@@ -52,7 +58,7 @@ async fn outbound_apis_serve_before_the_app_listens() {
 async fn api_token_is_required_except_for_health() {
     let dir = tempfile::tempdir().unwrap();
     component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
-    let mut sc = SidecarBuilder::new("orderprocessing", dir.path()).env("DAPR_API_TOKEN", "s3cret").start();
+    let sc = SidecarBuilder::new("orderprocessing", dir.path()).env("DAPR_API_TOKEN", "s3cret").start();
     assert_eq!(sc.http("POST", "/v1.0/publish/order_pub_sub/orders", &[], b"x").0, 401);
     assert_eq!(sc.http("POST", "/v1.0/publish/order_pub_sub/orders", &[("dapr-api-token", "s3cret")], b"x").0, 204);
     let err = sc.client().publish_event(publish("order_pub_sub", "orders")).await.unwrap_err();
@@ -64,7 +70,11 @@ async fn api_token_is_required_except_for_health() {
 #[test]
 fn a_malformed_component_stops_the_sidecar_naming_file_and_problem() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("broken.yaml"), "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\nspec:\n  version: v1\n").unwrap();
+    std::fs::write(
+        dir.path().join("broken.yaml"),
+        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\nspec:\n  version: v1\n",
+    )
+    .unwrap();
     let out = SidecarBuilder::new("a", dir.path()).command(free_port(), free_port()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -43,7 +43,8 @@ async fn app(
         }
     });
     let addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let server = AppServer::start_with_token(protocol, addr, vec![Subscription::new("order_pub_sub", "orders", handler)], None).await.unwrap();
+    let server =
+        AppServer::start_with_token(protocol, addr, vec![Subscription::new("order_pub_sub", "orders", handler)], None).await.unwrap();
     (server, rx, calls)
 }
 
@@ -144,7 +145,9 @@ async fn a_failing_handler_is_retried_never_acked() {
         }
     });
     let addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let server = AppServer::start_with_token(AppProtocol::Grpc, addr, vec![Subscription::new("order_pub_sub", "orders", handler)], None).await.unwrap();
+    let server = AppServer::start_with_token(AppProtocol::Grpc, addr, vec![Subscription::new("order_pub_sub", "orders", handler)], None)
+        .await
+        .unwrap();
     let mut sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start();
     sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
     sc.client().publish_event(json_publish(1)).await.unwrap();
@@ -156,7 +159,7 @@ async fn a_failing_handler_is_retried_never_acked() {
 async fn streaming_subscription_receives_and_retries() {
     let dir = tempfile::tempdir().unwrap();
     component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
-    let mut sc = SidecarBuilder::new("streamer", dir.path()).start();
+    let sc = SidecarBuilder::new("streamer", dir.path()).start();
     let client = sc.client();
     let mut stream = client.subscribe("order_pub_sub", "orders", SubscriptionOptions::default()).await.unwrap();
     let md = client.metadata().await.unwrap();

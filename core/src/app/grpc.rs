@@ -108,7 +108,11 @@ impl AppCallbackHealthCheck for Service {
     }
 }
 
-pub(super) async fn serve(listener: tokio::net::TcpListener, router: Arc<Router>, stop: impl Future<Output = ()> + Send + 'static) -> crate::Result<()> {
+pub(super) async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Arc<Router>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> crate::Result<()> {
     let svc = Service(router);
     tonic::transport::Server::builder()
         .tcp_nodelay(true)

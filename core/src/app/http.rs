@@ -13,7 +13,11 @@ use serde_json::{Value as Json, json};
 use std::future::Future;
 use std::sync::Arc;
 
-pub(super) async fn serve(listener: tokio::net::TcpListener, router: Arc<Router>, stop: impl Future<Output = ()> + Send + 'static) -> crate::Result<()> {
+pub(super) async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Arc<Router>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> crate::Result<()> {
     let app = axum::Router::new()
         .route("/dapr/subscribe", get(list_subscriptions))
         .route("/dapr/config", get(|| async { Json::Object(Default::default()).to_string() }))

@@ -81,7 +81,12 @@ impl AppServer {
         Self::start_with_token(protocol, addr, subscriptions, token).await
     }
 
-    pub async fn start_with_token(protocol: AppProtocol, addr: SocketAddr, subscriptions: Vec<Subscription>, app_api_token: Option<String>) -> Result<Self> {
+    pub async fn start_with_token(
+        protocol: AppProtocol,
+        addr: SocketAddr,
+        subscriptions: Vec<Subscription>,
+        app_api_token: Option<String>,
+    ) -> Result<Self> {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Server(format!("cannot listen on {addr}: {e}")))?;
         let local_addr = listener.local_addr().map_err(|e| Error::Server(e.to_string()))?;
         let router = Arc::new(Router { subscriptions, app_api_token });

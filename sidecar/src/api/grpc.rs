@@ -6,8 +6,8 @@ use crate::state::SidecarState;
 use dapr_rs_proto::error_code::ErrorCode;
 use dapr_rs_proto::runtime::dapr_server::{Dapr, DaprServer};
 use dapr_rs_proto::runtime::{
-    BulkPublishRequest, BulkPublishResponse, GetMetadataRequest, GetMetadataResponse, PublishEventRequest, SetMetadataRequest, ShutdownRequest,
-    SubscribeTopicEventsRequestAlpha1,
+    BulkPublishRequest, BulkPublishResponse, GetMetadataRequest, GetMetadataResponse, PublishEventRequest, SetMetadataRequest,
+    ShutdownRequest, SubscribeTopicEventsRequestAlpha1,
 };
 use std::sync::Arc;
 use tonic::{Request, Response, Status, Streaming};

@@ -14,7 +14,12 @@ pub fn describe(state: &SidecarState) -> GetMetadataResponse {
         registered_components: state
             .components
             .values()
-            .map(|c| RegisteredComponents { name: c.name.clone(), r#type: c.component_type.clone(), version: c.version.clone(), capabilities: vec![] })
+            .map(|c| RegisteredComponents {
+                name: c.name.clone(),
+                r#type: c.component_type.clone(),
+                version: c.version.clone(),
+                capabilities: vec![],
+            })
             .collect(),
         extended_metadata: [("daprRuntimeVersion".to_string(), dapr_rs_proto::RUNTIME_VERSION.to_string())].into(),
         subscriptions: state

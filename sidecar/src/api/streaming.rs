@@ -8,7 +8,10 @@ use dapr_rs_proto::cloudevent;
 use dapr_rs_proto::outcome::DeliveryOutcome;
 use dapr_rs_proto::runtime::subscribe_topic_events_request_alpha1::SubscribeTopicEventsRequestType as Req;
 use dapr_rs_proto::runtime::subscribe_topic_events_response_alpha1::SubscribeTopicEventsResponseType as Resp;
-use dapr_rs_proto::runtime::{PubsubSubscriptionType, SubscribeTopicEventsRequestAlpha1, SubscribeTopicEventsResponseAlpha1, SubscribeTopicEventsResponseInitialAlpha1};
+use dapr_rs_proto::runtime::{
+    PubsubSubscriptionType, SubscribeTopicEventsRequestAlpha1, SubscribeTopicEventsResponseAlpha1,
+    SubscribeTopicEventsResponseInitialAlpha1,
+};
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

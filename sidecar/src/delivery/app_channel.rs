@@ -74,8 +74,8 @@ impl AppChannel {
                 match status {
                     200..=299 if body.iter().all(u8::is_ascii_whitespace) => Ok(Vec::new()),
                     200..=299 => {
-                        let items: Vec<HttpSubscription> =
-                            serde_json::from_slice(&body).map_err(|e| format!("GET /dapr/subscribe returned an invalid subscription list: {e}"))?;
+                        let items: Vec<HttpSubscription> = serde_json::from_slice(&body)
+                            .map_err(|e| format!("GET /dapr/subscribe returned an invalid subscription list: {e}"))?;
                         Ok(items.into_iter().filter_map(HttpSubscription::into_info).collect())
                     }
                     404 => Ok(Vec::new()),

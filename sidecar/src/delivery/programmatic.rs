@@ -36,7 +36,6 @@ pub async fn subscribe(state: &Arc<SidecarState>, info: SubscriptionInfo, sink: 
     let req = SubscribeRequest {
         topic: info.topic.clone(),
         consumer_group: loaded.consumer_group.clone(),
-        metadata: info.metadata.clone(),
         max_concurrency: state.config.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY),
     };
     let handle = component

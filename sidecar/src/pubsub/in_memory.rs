@@ -131,7 +131,7 @@ mod tests {
     }
 
     fn sub(topic: &str, group: &str) -> SubscribeRequest {
-        SubscribeRequest { topic: topic.into(), consumer_group: group.into(), metadata: Default::default(), max_concurrency: 4 }
+        SubscribeRequest { topic: topic.into(), consumer_group: group.into(), max_concurrency: 4 }
     }
 
     fn msg(topic: &str, data: &'static [u8]) -> BrokerMessage {

@@ -48,8 +48,6 @@ pub struct SubscribeRequest {
     pub topic: String,
     /// Consumer group: instances with the same group share messages; each group gets every message.
     pub consumer_group: String,
-    /// Subscription metadata (component-specific keys).
-    pub metadata: HashMap<String, String>,
     /// Upper bound on handler calls in flight for this subscription.
     pub max_concurrency: usize,
 }
@@ -102,9 +100,6 @@ pub async fn open(config: &ComponentConfig) -> Result<Arc<dyn PubSub>, BrokerErr
     match config.component_type.as_str() {
         "pubsub.in-memory" => Ok(Arc::new(in_memory::InMemoryPubSub::new())),
         "pubsub.sqlite" => Ok(Arc::new(sqlite::SqlitePubSub::open(config).await?)),
-        other => Err(BrokerError::Config(format!(
-            "unsupported component type {other:?}; supported: {}",
-            SUPPORTED_TYPES.join(", ")
-        ))),
+        other => Err(BrokerError::Config(format!("unsupported component type {other:?}; supported: {}", SUPPORTED_TYPES.join(", ")))),
     }
 }

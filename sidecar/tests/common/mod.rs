@@ -13,7 +13,9 @@ pub fn free_port() -> u16 {
 
 /// Writes a component file into `dir`.
 pub fn component(dir: &Path, name: &str, ty: &str, metadata: &[(&str, &str)]) {
-    let mut yaml = format!("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: {ty}\n  version: v1\n  metadata:\n");
+    let mut yaml = format!(
+        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: {ty}\n  version: v1\n  metadata:\n"
+    );
     for (k, v) in metadata {
         yaml.push_str(&format!("  - name: {k}\n    value: \"{v}\"\n"));
     }

@@ -41,7 +41,7 @@ fn number(msg: &BrokerMessage) -> usize {
 }
 
 fn request(topic: &str, group: &str, max_concurrency: usize) -> SubscribeRequest {
-    SubscribeRequest { topic: topic.into(), consumer_group: group.into(), metadata: HashMap::new(), max_concurrency }
+    SubscribeRequest { topic: topic.into(), consumer_group: group.into(), max_concurrency }
 }
 
 enum Behaviour {
