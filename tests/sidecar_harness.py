@@ -65,7 +65,9 @@ def http_status(url: str, timeout: float = 2.0) -> int:
 class Sidecar:
     """A `dapr-rs sidecar` process."""
 
-    def __init__(self, app_id: str, resources: Path, app_port: Optional[int] = None, protocol: str = "grpc", env=None):
+    def __init__(
+        self, app_id: str, resources: Path, app_port: Optional[int] = None, protocol: str = "grpc", env=None, args=()
+    ):
         self.app_id = app_id
         self.http_port = free_port()
         self.grpc_port = free_port()
@@ -76,6 +78,7 @@ class Sidecar:
         ]
         if app_port:
             cmd += ["--app-port", str(app_port)]
+        cmd += list(args)  # further daprd flags, e.g. ["--app-max-concurrency", "1"]
         full_env = {k: v for k, v in os.environ.items() if k not in ("DAPR_API_TOKEN", "APP_API_TOKEN")}
         full_env.update(env or {})
         self.proc = subprocess.Popen(cmd, env=full_env, stdout=subprocess.DEVNULL, stderr=sys.stderr)

@@ -56,6 +56,14 @@ pub struct SidecarArgs {
     /// trace, debug, info, warn, error.
     #[arg(long, default_value = "info")]
     pub log_level: String,
+    /// Largest request body the APIs accept (HTTP 413 / gRPC ResourceExhausted above it), e.g.
+    /// 4Mi, 16Mi or a number of bytes.
+    #[arg(long, default_value = "4Mi", value_parser = parse_byte_size)]
+    pub max_body_size: usize,
+    /// Accepted for daprd compatibility and ignored: request headers of any size up to hyper's own
+    /// limit are read, so no request daprd would accept is refused.
+    #[arg(long, value_parser = parse_byte_size)]
+    pub read_buffer_size: Option<usize>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -63,6 +71,29 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         return Ok(Duration::from_secs_f64(secs));
     }
     dapr_rs_proto::cloudevent::parse_go_duration(s).ok_or_else(|| format!("{s:?} is not a duration (e.g. 5s)"))
+}
+
+/// A Kubernetes-style quantity as daprd takes it: `4Mi`, `512Ki`, `1Gi`, `4M`, `100k` or bytes.
+pub fn parse_byte_size(s: &str) -> Result<usize, String> {
+    let text = s.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, suffix) = text.split_at(split);
+    let scale: f64 = match suffix {
+        "" => 1.0,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        "k" | "K" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        _ => return Err(format!("{s:?} is not a size (e.g. 4Mi, 16Mi or a number of bytes)")),
+    };
+    let value: f64 = number.parse().map_err(|_| format!("{s:?} is not a size (e.g. 4Mi, 16Mi or a number of bytes)"))?;
+    let bytes = (value * scale).round();
+    if !(1.0..=usize::MAX as f64).contains(&bytes) {
+        return Err(format!("{s:?} is not a positive size"));
+    }
+    Ok(bytes as usize)
 }
 
 /// The settings a running sidecar uses, with every default resolved.
@@ -78,6 +109,8 @@ pub struct SidecarConfig {
     pub resources_paths: Vec<PathBuf>,
     pub max_concurrency: Option<usize>,
     pub grace: Duration,
+    /// `--max-body-size` in bytes: the largest HTTP body or gRPC message the APIs take.
+    pub max_body_size: usize,
     /// `DAPR_API_TOKEN`: required on API calls when set.
     pub api_token: Option<String>,
     /// `APP_API_TOKEN`: sent to the app on every delivery when set.
@@ -98,6 +131,7 @@ impl SidecarConfig {
             resources_paths: if args.resources_paths.is_empty() { default_resources_path() } else { args.resources_paths.clone() },
             max_concurrency: usize::try_from(args.app_max_concurrency).ok().filter(|n| *n > 0),
             grace: args.graceful_shutdown_seconds,
+            max_body_size: args.max_body_size,
             api_token: env("DAPR_API_TOKEN"),
             app_api_token: env("APP_API_TOKEN"),
         }
@@ -107,4 +141,23 @@ impl SidecarConfig {
 /// `~/.dapr/components` like `dapr run`, when it exists.
 fn default_resources_path() -> Vec<PathBuf> {
     home::home_dir().map(|h| h.join(".dapr").join("components")).filter(|p| p.is_dir()).into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_sizes_read_as_daprd_reads_them() {
+        assert_eq!(parse_byte_size("4Mi"), Ok(4 * 1024 * 1024));
+        assert_eq!(parse_byte_size("16Mi"), Ok(16 * 1024 * 1024));
+        assert_eq!(parse_byte_size("512Ki"), Ok(512 * 1024));
+        assert_eq!(parse_byte_size("1Gi"), Ok(1 << 30));
+        assert_eq!(parse_byte_size("2M"), Ok(2_000_000));
+        assert_eq!(parse_byte_size("1000"), Ok(1000));
+        assert_eq!(parse_byte_size("1.5Ki"), Ok(1536));
+        for bad in ["", "Mi", "4MB", "-1", "0", "four"] {
+            assert!(parse_byte_size(bad).is_err(), "{bad:?}");
+        }
+    }
 }

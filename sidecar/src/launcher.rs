@@ -93,9 +93,14 @@ pub async fn run(args: RunArgs) -> u8 {
             tracing::info!(exit_code = status, "app exited");
             status
         }
-        _ = sidecar.stopped() => stop_app(&mut child, pgid).await,
+        _ = sidecar.stopped() => {
+            sidecar.stop_deliveries().await;
+            stop_app(&mut child, pgid).await
+        }
         signal = termination_signal() => {
             tracing::info!(signal, "stopping the app and the sidecar");
+            // The deliveries in flight finish while the app still runs to take them.
+            sidecar.stop_deliveries().await;
             stop_app(&mut child, pgid).await
         }
     };

@@ -8,6 +8,7 @@ mod launcher;
 mod publisher;
 mod pubsub;
 mod resources;
+mod scopes;
 mod sidecar;
 mod state;
 

@@ -1,6 +1,7 @@
 //! Starting and stopping one sidecar: resources → components → APIs → the app's subscriptions.
 
 use crate::config::SidecarConfig;
+use crate::scopes::TopicScopes;
 use crate::state::{LoadedPubSub, SidecarState};
 use crate::{api, delivery, pubsub, resources};
 use std::collections::BTreeMap;
@@ -28,7 +29,7 @@ pub struct RunningSidecar {
 pub async fn start(config: SidecarConfig) -> Result<RunningSidecar, StartError> {
     let loaded = resources::load(&config.resources_paths, &config.app_id)?;
     let mut components = BTreeMap::new();
-    for c in loaded.components {
+    for c in &loaded.components {
         let ty = c.config.component_type.clone();
         if !ty.starts_with("pubsub.") {
             tracing::warn!(name = %c.config.name, r#type = %ty, "only pub/sub components are supported; ignored");
@@ -46,6 +47,8 @@ pub async fn start(config: SidecarConfig) -> Result<RunningSidecar, StartError> 
                         version: c.version.clone(),
                         consumer_group,
                         pubsub: ps,
+                        scopes: Arc::new(TopicScopes::from_metadata(&c.config.metadata, &config.app_id)),
+                        inbound: loaded.resiliency.inbound_policy(&c.config.name),
                     },
                 );
             }
@@ -97,17 +100,23 @@ impl RunningSidecar {
         self.state.shutdown.cancelled().await
     }
 
-    /// Stops taking messages, lets deliveries in flight finish within the grace period, then
-    /// closes components and APIs.
-    pub async fn shutdown(mut self) {
+    /// Stops taking messages and lets the deliveries in flight finish within the grace period;
+    /// what is still unfinished then goes back to the broker. Called before the app is stopped.
+    pub async fn stop_deliveries(&self) {
         self.state.shutdown.cancel();
         let grace = self.state.config.grace;
         let stops = self.state.take_subscriptions().into_iter().map(|s| async move { s.handle.stop(grace).await });
         futures::future::join_all(stops).await;
+    }
+
+    /// [`Self::stop_deliveries`], then closes components and APIs, all within the grace period.
+    pub async fn shutdown(mut self) {
+        let deadline = tokio::time::Instant::now() + self.state.config.grace;
+        self.stop_deliveries().await;
         for c in self.state.components.values() {
             c.pubsub.close().await;
         }
-        let _ = tokio::time::timeout(grace, async { while self.servers.join_next().await.is_some() {} }).await;
+        let _ = tokio::time::timeout_at(deadline, async { while self.servers.join_next().await.is_some() {} }).await;
         self.servers.abort_all();
         tracing::info!("dapr-rs sidecar stopped");
     }

@@ -1,13 +1,16 @@
 //! What a running sidecar shares between its APIs and its delivery code.
 
 use crate::config::SidecarConfig;
+use crate::delivery::InboundPolicy;
 use crate::publisher::ApiError;
 use crate::pubsub::{PubSub, Subscription};
+use crate::scopes::TopicScopes;
 use dapr_rs_proto::error_code::ErrorCode;
 use dapr_rs_proto::runtime::PubsubSubscriptionType;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 pub struct LoadedPubSub {
@@ -17,6 +20,10 @@ pub struct LoadedPubSub {
     /// `consumerID`: the consumer group this app's subscriptions join.
     pub consumer_group: String,
     pub pubsub: Arc<dyn PubSub>,
+    /// The component's topic rules for this app.
+    pub scopes: Arc<TopicScopes>,
+    /// The Resiliency policy for deliveries from this component to the app.
+    pub inbound: InboundPolicy,
 }
 
 /// A subscription as metadata reports it.
@@ -45,22 +52,46 @@ pub struct SidecarState {
     pub app_ready: AtomicBool,
     /// Cancelled to shut the sidecar down (Shutdown API, signal, or the launcher).
     pub shutdown: CancellationToken,
+    /// `--app-max-concurrency`: one slot per delivery in flight to the app, shared by all its
+    /// subscriptions.
+    pub app_slots: Option<Arc<Semaphore>>,
+    /// Set with `SetMetadata` / `PUT /v1.0/metadata/{key}`; reported under `extended`.
+    extended_metadata: Mutex<BTreeMap<String, String>>,
 }
 
 impl SidecarState {
     pub fn new(config: SidecarConfig, components: BTreeMap<String, LoadedPubSub>) -> Self {
         Self {
-            config,
             components,
             subscriptions: Mutex::default(),
             next_subscription: AtomicU64::new(1),
             app_ready: AtomicBool::new(false),
             shutdown: CancellationToken::new(),
+            app_slots: config.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
+            extended_metadata: Mutex::default(),
+            config,
         }
     }
 
-    /// The component a publish or subscription names, checked as daprd checks it.
+    /// The component a publish names, checked as daprd checks it, publishing scopes included.
     pub fn pubsub_for(&self, pubsub_name: &str, topic: &str) -> Result<Arc<dyn PubSub>, ApiError> {
+        let c = self.loaded_pubsub(pubsub_name, topic)?;
+        if !c.scopes.may_publish(topic) {
+            return Err(forbidden("publishing to", topic, pubsub_name, &self.config.app_id));
+        }
+        Ok(c.pubsub.clone())
+    }
+
+    /// The component a subscription names, checked against its subscription scopes.
+    pub fn pubsub_for_subscription(&self, pubsub_name: &str, topic: &str) -> Result<&LoadedPubSub, ApiError> {
+        let c = self.loaded_pubsub(pubsub_name, topic)?;
+        if !c.scopes.may_subscribe(topic) {
+            return Err(forbidden("subscribing on", topic, pubsub_name, &self.config.app_id));
+        }
+        Ok(c)
+    }
+
+    fn loaded_pubsub(&self, pubsub_name: &str, topic: &str) -> Result<&LoadedPubSub, ApiError> {
         if self.components.is_empty() {
             return Err(ApiError::new(ErrorCode::PubsubNotConfigured, "no pubsub is configured"));
         }
@@ -73,7 +104,7 @@ impl SidecarState {
         if topic.is_empty() {
             return Err(ApiError::new(ErrorCode::TopicNameEmpty, format!("topic is empty in pubsub {pubsub_name}")));
         }
-        Ok(c.pubsub.clone())
+        Ok(c)
     }
 
     pub fn add_subscription(&self, sub: ActiveSubscription) -> u64 {
@@ -97,4 +128,24 @@ impl SidecarState {
     pub fn is_app_ready(&self) -> bool {
         self.app_ready.load(Ordering::Acquire)
     }
+
+    /// An empty key is ignored, as daprd ignores it.
+    pub fn set_extended_metadata(&self, key: String, value: String) {
+        if key.is_empty() {
+            return;
+        }
+        self.extended_metadata.lock().unwrap_or_else(|e| e.into_inner()).insert(key, value);
+    }
+
+    pub fn extended_metadata(&self) -> BTreeMap<String, String> {
+        self.extended_metadata.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// daprd's wording: "topic X is not allowed for app id Y".
+fn forbidden(operation: &str, topic: &str, pubsub_name: &str, app_id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::PubsubForbidden,
+        format!("topic {topic} is not allowed for app id {app_id} ({operation} pubsub {pubsub_name})"),
+    )
 }

@@ -58,8 +58,10 @@ impl Dapr for DaprApi {
         Ok(Response::new(metadata::describe(&self.0)))
     }
 
-    async fn set_metadata(&self, _req: Request<SetMetadataRequest>) -> Result<Response<()>, Status> {
-        Err(Status::unimplemented("SetMetadata is not implemented"))
+    async fn set_metadata(&self, req: Request<SetMetadataRequest>) -> Result<Response<()>, Status> {
+        let SetMetadataRequest { key, value } = req.into_inner();
+        self.0.set_extended_metadata(key, value);
+        Ok(Response::new(()))
     }
 
     async fn shutdown(&self, _req: Request<ShutdownRequest>) -> Result<Response<()>, Status> {
@@ -86,16 +88,38 @@ impl tonic::service::Interceptor for TokenCheck {
 
 pub async fn serve(state: Arc<SidecarState>, listener: tokio::net::TcpListener) -> Result<(), tonic::transport::Error> {
     let token = TokenCheck(state.config.api_token.as_deref().map(Arc::from));
-    let dapr = DaprServer::new(DaprApi(state.clone())).max_decoding_message_size(usize::MAX).max_encoding_message_size(usize::MAX);
+    let dapr =
+        DaprServer::new(DaprApi(state.clone())).max_decoding_message_size(state.config.max_body_size).max_encoding_message_size(usize::MAX);
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(dapr_rs_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
         .expect("the embedded descriptor set is valid");
     let shutdown = state.shutdown.clone();
+    let max_body_size = state.config.max_body_size;
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
+        .layer(tower::util::MapResponseLayer::new(move |resp| too_large_is_resource_exhausted(resp, max_body_size)))
         .add_service(tonic::service::interceptor::InterceptedService::new(dapr, token))
         .add_service(reflection)
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown.cancelled_owned())
         .await
+}
+
+/// tonic refuses a message over `max_decoding_message_size` with OutOfRange; daprd (grpc-go)
+/// answers ResourceExhausted, with Dapr's error code here.
+fn too_large_is_resource_exhausted(mut resp: http::Response<tonic::body::Body>, limit: usize) -> http::Response<tonic::body::Body> {
+    let Some(status) = Status::from_header_map(resp.headers()) else { return resp };
+    if status.code() != tonic::Code::OutOfRange || !status.message().contains("message length too large") {
+        return resp;
+    }
+    let message = format!("the request message is larger than the maximum of {limit} bytes (--max-body-size)");
+    let exhausted = dapr_rs_proto::error_code::to_grpc_status(ErrorCode::BodyTooLarge, message);
+    let headers = resp.headers_mut();
+    for key in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+        headers.remove(key);
+    }
+    if exhausted.add_header(headers).is_err() {
+        tracing::warn!("cannot encode the ResourceExhausted status");
+    }
+    resp
 }

@@ -8,8 +8,9 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use dapr_rs_proto::error_code::{self, ErrorCode};
+use http_body_util::BodyExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -26,8 +27,11 @@ pub fn router(state: Arc<SidecarState>) -> axum::Router {
         .route("/v1.0/healthz", get(healthz))
         .route("/v1.0/healthz/outbound", get(|| async { StatusCode::NO_CONTENT }))
         .route("/v1.0/metadata", get(get_metadata))
+        .route("/v1.0/metadata/{key}", put(put_metadata))
         .route("/v1.0/shutdown", post(shutdown))
+        .layer(middleware::from_fn_with_state(state.clone(), limit_body))
         .layer(middleware::from_fn_with_state(state.clone(), check_token))
+        // `limit_body` enforces `--max-body-size` with Dapr's error body instead.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
 }
@@ -44,6 +48,55 @@ async fn check_token(State(state): State<Arc<SidecarState>>, req: Request, next:
     next.run(req).await
 }
 
+/// Bytes of a refused body still read (and discarded) before the 413 goes out: a client that sends
+/// its whole body before reading then sees the answer instead of a reset connection.
+const REFUSED_BODY_DRAIN: usize = 8 * 1024 * 1024;
+
+/// `--max-body-size`: a larger body is refused with 413 `ERR_BODY_TOO_LARGE` before any handler
+/// sees it, whether it announces its length or is chunked.
+async fn limit_body(State(state): State<Arc<SidecarState>>, req: Request, next: Next) -> Response {
+    let limit = state.config.max_body_size;
+    let too_large = || {
+        let message = format!("the request body is larger than the maximum of {limit} bytes (--max-body-size)");
+        ApiError::new(ErrorCode::BodyTooLarge, message).into_response()
+    };
+    let (parts, mut body) = req.into_parts();
+    let announced = parts.headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|len| len > limit as u64) {
+        drain(body).await;
+        return too_large();
+    }
+    let mut bytes = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => return ApiError::new(ErrorCode::MalformedRequest, format!("cannot read the request body: {e}")).into_response(),
+        };
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > limit {
+                drain(body).await;
+                return too_large();
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes.freeze()))).await
+}
+
+/// Reads and discards what is left of a refused body, up to [`REFUSED_BODY_DRAIN`] and 10 s.
+async fn drain(mut body: axum::body::Body) {
+    let discard = async {
+        let mut read = 0;
+        while read < REFUSED_BODY_DRAIN {
+            match body.frame().await {
+                Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), discard).await;
+}
+
 async fn healthz(State(state): State<Arc<SidecarState>>) -> StatusCode {
     // Ready once the app's subscriptions are in place, or at once for an app without a port.
     if state.config.app_port.is_none() || state.is_app_ready() { StatusCode::NO_CONTENT } else { StatusCode::INTERNAL_SERVER_ERROR }
@@ -51,6 +104,12 @@ async fn healthz(State(state): State<Arc<SidecarState>>) -> StatusCode {
 
 async fn get_metadata(State(state): State<Arc<SidecarState>>) -> Response {
     axum::Json(metadata::to_json(&metadata::describe(&state))).into_response()
+}
+
+/// `PUT /v1.0/metadata/{key}`: the body is the value, reported under `extended`.
+async fn put_metadata(State(state): State<Arc<SidecarState>>, Path(key): Path<String>, body: Bytes) -> StatusCode {
+    state.set_extended_metadata(key, String::from_utf8_lossy(&body).into_owned());
+    StatusCode::NO_CONTENT
 }
 
 async fn shutdown(State(state): State<Arc<SidecarState>>) -> StatusCode {

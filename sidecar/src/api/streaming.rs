@@ -53,7 +53,8 @@ pub async fn open(state: Arc<SidecarState>, mut inbound: Streaming<SubscribeTopi
     if init.pubsub_name.is_empty() || init.topic.is_empty() {
         return Err(Status::invalid_argument("initial_request needs pubsub_name and topic"));
     }
-    state.pubsub_for(&init.pubsub_name, &init.topic)?;
+    // Checked before the stream is answered, so a forbidden topic fails the call itself.
+    state.pubsub_for_subscription(&init.pubsub_name, &init.topic)?;
     let (tx, rx) = mpsc::channel(64);
     let sink = Arc::new(StreamSink { tx: tx.clone(), waiting: Mutex::default() });
     let info = SubscriptionInfo {
@@ -64,18 +65,28 @@ pub async fn open(state: Arc<SidecarState>, mut inbound: Streaming<SubscribeTopi
         dead_letter_topic: init.dead_letter_topic.unwrap_or_default(),
         kind: PubsubSubscriptionType::Streaming,
     };
-    let id = programmatic::subscribe(&state, info, sink.clone()).await.map_err(Status::internal)?;
+    let id = programmatic::subscribe(&state, info, sink.clone()).await?;
     let initial = SubscribeTopicEventsResponseAlpha1 {
         subscribe_topic_events_response_type: Some(Resp::InitialResponse(SubscribeTopicEventsResponseInitialAlpha1 {})),
     };
     let _ = tx.send(Ok(initial)).await;
     tokio::spawn(async move {
         let grace = state.config.grace;
+        // At shutdown the answers to events in flight are still read, until none is left or the
+        // grace period is over.
+        let mut draining_until: Option<tokio::time::Instant> = None;
         loop {
+            if draining_until.is_some() && sink.waiting.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+                break;
+            }
             let msg = tokio::select! {
                 m = inbound.message() => m,
                 _ = tx.closed() => break,
-                _ = state.shutdown.cancelled() => break,
+                _ = state.shutdown.cancelled(), if draining_until.is_none() => {
+                    draining_until = Some(tokio::time::Instant::now() + grace);
+                    continue;
+                }
+                _ = tokio::time::sleep_until(draining_until.unwrap_or_else(tokio::time::Instant::now)), if draining_until.is_some() => break,
             };
             match msg {
                 Ok(Some(SubscribeTopicEventsRequestAlpha1 { subscribe_topic_events_request_type: Some(Req::EventProcessed(p)) })) => {
@@ -92,9 +103,9 @@ pub async fn open(state: Arc<SidecarState>, mut inbound: Streaming<SubscribeTopi
                 Ok(None) | Err(_) => break,
             }
         }
+        // Unanswered events go back to the broker: dropping their waiters answers RETRY.
+        sink.waiting.lock().unwrap_or_else(|e| e.into_inner()).clear();
         if let Some(sub) = state.remove_subscription(id) {
-            // Unanswered events go back to the broker: dropping their waiters answers RETRY.
-            sink.waiting.lock().unwrap_or_else(|e| e.into_inner()).clear();
             sub.handle.stop(grace).await;
         }
         tracing::info!(pubsub = %init.pubsub_name, topic = %init.topic, "streaming subscription closed");

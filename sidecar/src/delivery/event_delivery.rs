@@ -1,11 +1,14 @@
-use super::Routes;
+use super::{RetryPolicy, Routes};
 use crate::pubsub::{BrokerMessage, MessageHandler, NotProcessed, PubSub};
+use crate::scopes::TopicScopes;
 use async_trait::async_trait;
 use dapr_rs_proto::cloudevent;
 use dapr_rs_proto::outcome::DeliveryOutcome;
 use serde_json::{Map, Value as Json};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 /// Where events of a subscription go: the app channel or a streaming subscriber.
 #[async_trait]
@@ -14,20 +17,7 @@ pub trait EventSink: Send + Sync + 'static {
     async fn deliver(&self, ce: &Map<String, Json>, body: &[u8], pubsub_name: &str, topic: &str, path: &str) -> DeliveryOutcome;
 }
 
-/// How often a RETRY is tried again before the message goes back to the broker (or the
-/// dead-letter topic).
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub max_retries: u32,
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self { max_retries: 3, initial_backoff: Duration::from_millis(50), max_backoff: Duration::from_secs(2) }
-    }
-}
+const SHUTTING_DOWN: &str = "the sidecar is shutting down; left to the broker's redelivery";
 
 /// The [`MessageHandler`] of one subscription.
 pub struct EventDelivery {
@@ -36,9 +26,19 @@ pub struct EventDelivery {
     pub routes: Routes,
     pub dead_letter_topic: Option<String>,
     pub raw_payload: bool,
+    /// The component's Resiliency inbound retry policy (or the default).
     pub retry: RetryPolicy,
+    /// The component's Resiliency inbound timeout: an attempt taking longer counts as a RETRY.
+    pub timeout: Option<Duration>,
     pub component: Arc<dyn PubSub>,
+    /// The component's topic rules: a dead-letter publish is a publish, so they apply to it too.
+    pub scopes: Arc<TopicScopes>,
     pub sink: Arc<dyn EventSink>,
+    /// `--app-max-concurrency`: slots shared by every subscription delivering to the app.
+    pub app_slots: Option<Arc<Semaphore>>,
+    /// Cancelled when the sidecar starts shutting down: no new attempt starts, and an event the
+    /// app did not take goes back to the broker, never to the dead-letter topic.
+    pub stopping: CancellationToken,
 }
 
 impl EventDelivery {
@@ -49,6 +49,10 @@ impl EventDelivery {
             tracing::warn!(pubsub = %self.pubsub_name, topic = %self.topic, reason = why, "message dropped");
             return Ok(());
         };
+        if !self.scopes.may_publish(dlq) {
+            tracing::error!(pubsub = %self.pubsub_name, topic = %self.topic, dead_letter_topic = %dlq, reason = why, "the publishing scopes forbid the dead-letter topic; the message goes back to the broker");
+            return Err(NotProcessed(format!("dead-letter topic {dlq} is not allowed for this app")));
+        }
         tracing::info!(pubsub = %self.pubsub_name, topic = %self.topic, dead_letter_topic = %dlq, reason = why, "message dead-lettered");
         let dead = BrokerMessage { topic: dlq.clone(), data: msg.data.clone(), metadata: msg.metadata.clone() };
         match tokio::time::timeout(Duration::from_secs(30), self.component.publish(dead)).await {
@@ -56,6 +60,27 @@ impl EventDelivery {
             Ok(Err(e)) => Err(NotProcessed(format!("dead-letter publish to {dlq} failed: {e}"))),
             Err(_) => Err(NotProcessed(format!("dead-letter publish to {dlq} timed out"))),
         }
+    }
+
+    /// One delivery to the sink within an app slot and the timeout; `None` once shutting down.
+    async fn attempt(&self, ce: &Map<String, Json>, body: &[u8], path: &str) -> Option<DeliveryOutcome> {
+        let _slot = match &self.app_slots {
+            Some(slots) => tokio::select! {
+                biased;
+                () = self.stopping.cancelled() => return None,
+                permit = slots.clone().acquire_owned() => permit.ok(),
+            },
+            None => None,
+        };
+        if self.stopping.is_cancelled() {
+            return None;
+        }
+        let delivery = self.sink.deliver(ce, body, &self.pubsub_name, &self.topic, path);
+        let Some(timeout) = self.timeout else { return Some(delivery.await) };
+        Some(tokio::time::timeout(timeout, delivery).await.unwrap_or_else(|_| {
+            tracing::warn!(pubsub = %self.pubsub_name, topic = %self.topic, ?timeout, "the app did not answer within the Resiliency timeout");
+            DeliveryOutcome::Retry
+        }))
     }
 }
 
@@ -84,21 +109,30 @@ impl MessageHandler for EventDelivery {
         let Some(path) = self.routes.select(&ce) else {
             return self.dead_letter(&msg, "no route matched").await;
         };
-        let mut backoff = self.retry.initial_backoff;
-        for attempt in 0..=self.retry.max_retries {
-            match self.sink.deliver(&ce, &body, &self.pubsub_name, &self.topic, path).await {
+        let mut delays = self.retry.delays();
+        let mut attempts = 0u64;
+        loop {
+            let Some(outcome) = self.attempt(&ce, &body, path).await else {
+                return Err(NotProcessed(SHUTTING_DOWN.into()));
+            };
+            attempts += 1;
+            match outcome {
                 DeliveryOutcome::Success => return Ok(()),
                 DeliveryOutcome::Drop => return self.dead_letter(&msg, "the app answered DROP").await,
-                DeliveryOutcome::Retry if attempt < self.retry.max_retries => {
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(self.retry.max_backoff);
-                }
                 DeliveryOutcome::Retry => {}
             }
+            let Some(delay) = delays.next() else { break };
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = self.stopping.cancelled() => {}
+            }
+        }
+        if self.stopping.is_cancelled() {
+            return Err(NotProcessed(SHUTTING_DOWN.into()));
         }
         if self.dead_letter_topic.is_some() {
             return self.dead_letter(&msg, "retries exhausted").await;
         }
-        Err(NotProcessed(format!("the app asked for a retry {} times", self.retry.max_retries + 1)))
+        Err(NotProcessed(format!("the app did not take the event in {attempts} attempts")))
     }
 }

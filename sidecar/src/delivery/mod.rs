@@ -4,7 +4,9 @@
 pub mod app_channel;
 mod event_delivery;
 pub mod programmatic;
+pub mod retry;
 mod routing;
 
-pub use event_delivery::{EventDelivery, EventSink, RetryPolicy};
+pub use event_delivery::{EventDelivery, EventSink};
+pub use retry::{InboundPolicy, RetryPolicy};
 pub use routing::Routes;

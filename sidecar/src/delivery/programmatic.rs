@@ -2,19 +2,40 @@
 //! subscribe each on its component, delivering through the app channel.
 
 use super::app_channel::{AppChannel, wait_for_app};
-use super::{EventDelivery, EventSink, RetryPolicy, Routes};
+use super::{EventDelivery, EventSink, Routes};
+use crate::publisher::ApiError;
 use crate::pubsub::SubscribeRequest;
 use crate::state::{ActiveSubscription, SidecarState, SubscriptionInfo};
+use dapr_rs_proto::runtime::PubsubSubscriptionType;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 /// Most deliveries in flight per subscription when `--app-max-concurrency` is not set.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 256;
 
+#[derive(Debug, thiserror::Error)]
+pub enum SubscribeError {
+    /// Unknown pubsub, empty topic, or a topic the subscription scopes forbid.
+    #[error("{0}")]
+    Refused(#[from] ApiError),
+    /// The component could not subscribe.
+    #[error("{0}")]
+    Component(String),
+}
+
+impl From<SubscribeError> for tonic::Status {
+    fn from(e: SubscribeError) -> Self {
+        match e {
+            SubscribeError::Refused(e) => e.into(),
+            SubscribeError::Component(message) => tonic::Status::internal(message),
+        }
+    }
+}
+
 /// Subscribes `info` on its component, sending its events to `sink`.
-pub async fn subscribe(state: &Arc<SidecarState>, info: SubscriptionInfo, sink: Arc<dyn EventSink>) -> Result<u64, String> {
-    let component = state.pubsub_for(&info.pubsub_name, &info.topic).map_err(|e| e.message)?;
-    let loaded = &state.components[&info.pubsub_name];
+pub async fn subscribe(state: &Arc<SidecarState>, info: SubscriptionInfo, sink: Arc<dyn EventSink>) -> Result<u64, SubscribeError> {
+    let loaded = state.pubsub_for_subscription(&info.pubsub_name, &info.topic)?;
+    let component = loaded.pubsub.clone();
     let routes = Routes { rules: info.rules.clone() };
     if routes.has_expressions() {
         tracing::warn!(pubsub = %info.pubsub_name, topic = %info.topic, "routing rules with match expressions are not evaluated yet; only the default route is used");
@@ -29,9 +50,14 @@ pub async fn subscribe(state: &Arc<SidecarState>, info: SubscriptionInfo, sink: 
         routes,
         dead_letter_topic: Some(info.dead_letter_topic.clone()).filter(|d| !d.is_empty()),
         raw_payload,
-        retry: RetryPolicy::default(),
+        retry: loaded.inbound.retry,
+        timeout: loaded.inbound.timeout,
         component: component.clone(),
+        scopes: loaded.scopes.clone(),
         sink,
+        // `--app-max-concurrency` limits the app channel; streams are not part of it (as daprd).
+        app_slots: state.app_slots.clone().filter(|_| info.kind != PubsubSubscriptionType::Streaming),
+        stopping: state.shutdown.clone(),
     };
     let req = SubscribeRequest {
         topic: info.topic.clone(),
@@ -41,7 +67,7 @@ pub async fn subscribe(state: &Arc<SidecarState>, info: SubscriptionInfo, sink: 
     let handle = component
         .subscribe(req, Arc::new(delivery))
         .await
-        .map_err(|e| format!("cannot subscribe to topic {} on pubsub {}: {e}", info.topic, info.pubsub_name))?;
+        .map_err(|e| SubscribeError::Component(format!("cannot subscribe to topic {} on pubsub {}: {e}", info.topic, info.pubsub_name)))?;
     tracing::info!(pubsub = %info.pubsub_name, topic = %info.topic, kind = ?info.kind, "subscribed");
     Ok(state.add_subscription(ActiveSubscription { info, handle }))
 }

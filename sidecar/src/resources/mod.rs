@@ -1,9 +1,11 @@
-//! Resource YAML from `--resources-path` (contract §6): `Component`s (and, later, `Subscription`s)
-//! in the format of Dapr's component files, `scopes` honoured.
+//! Resource YAML from `--resources-path` (contract §6): `Component`s, `Resiliency` policies (and,
+//! later, `Subscription`s) in the format of Dapr's resource files, `scopes` honoured.
 
 mod component;
+mod resiliency;
 
 pub use component::LoadedComponent;
+pub use resiliency::Resiliency;
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,7 @@ pub struct ResourceError {
 #[derive(Debug, Default)]
 pub struct Resources {
     pub components: Vec<LoadedComponent>,
+    pub resiliency: Resiliency,
 }
 
 /// The fields every Dapr resource has.
@@ -60,6 +63,7 @@ pub fn load(paths: &[PathBuf], app_id: &str) -> Result<Resources, ResourceError>
             return Err(ResourceError { file: c.file.clone(), message: format!("a component named {:?} is defined twice", c.config.name) });
         }
     }
+    resources.resiliency.check_targets().map_err(|(file, message)| ResourceError { file, message })?;
     Ok(resources)
 }
 
@@ -99,6 +103,10 @@ fn load_file(file: &Path, app_id: &str, out: &mut Resources) -> Result<(), Resou
                     .map_err(|m| err(format!("component {:?}: {m}", doc.metadata.name)))?;
                 out.components.push(LoadedComponent { file: file.to_owned(), ..component });
             }
+            "Resiliency" => out
+                .resiliency
+                .merge(&doc.metadata.name, doc.spec, file)
+                .map_err(|m| err(format!("resiliency {:?}: {m}", doc.metadata.name)))?,
             "" => return Err(err(format!("document {}: missing `kind` (expected Component)", index + 1))),
             other => {
                 tracing::warn!(file = %file.display(), kind = other, api_version = %doc.api_version, "resource kind not supported yet; ignored")

@@ -35,11 +35,12 @@ pub struct SidecarBuilder {
     protocol: &'static str,
     resources: PathBuf,
     env: Vec<(String, String)>,
+    args: Vec<String>,
 }
 
 impl SidecarBuilder {
     pub fn new(app_id: &str, resources: &Path) -> Self {
-        Self { app_id: app_id.into(), app_port: None, protocol: "grpc", resources: resources.into(), env: vec![] }
+        Self { app_id: app_id.into(), app_port: None, protocol: "grpc", resources: resources.into(), env: vec![], args: vec![] }
     }
     pub fn app(mut self, port: u16, protocol: &'static str) -> Self {
         self.app_port = Some(port);
@@ -48,6 +49,11 @@ impl SidecarBuilder {
     }
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.into(), v.into()));
+        self
+    }
+    /// Extra `dapr-rs sidecar` flags, e.g. `.args(&["--app-max-concurrency", "1"])`.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| a.to_string()));
         self
     }
     pub fn command(&self, http: u16, grpc: u16) -> Command {
@@ -61,6 +67,7 @@ impl SidecarBuilder {
         if let Some(p) = self.app_port {
             cmd.args(["--app-port", &p.to_string()]);
         }
+        cmd.args(&self.args);
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

@@ -1,0 +1,127 @@
+//! `--app-max-concurrency`: one limit on deliveries in flight to the app, shared by all its
+//! subscriptions; with 1, the events of a topic arrive one at a time, in order.
+
+mod common;
+
+use bytes::Bytes;
+use common::{SidecarBuilder, component, free_port};
+use dapr_rs_core::app::{AppProtocol, AppServer};
+use dapr_rs_core::{PublishRequest, Subscription, TopicEvent, TopicEventStatus, handler_fn};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const PUBSUB: &str = "order_pub_sub";
+
+fn publish(topic: &str, n: u32) -> PublishRequest {
+    PublishRequest {
+        pubsub_name: PUBSUB.into(),
+        topic: topic.into(),
+        data: Bytes::from(n.to_string()),
+        data_content_type: "application/json".into(),
+        ..Default::default()
+    }
+}
+
+/// Counts deliveries in flight at the app and remembers the most seen at once.
+#[derive(Default)]
+struct InFlight {
+    now: AtomicUsize,
+    most: AtomicUsize,
+    done: AtomicUsize,
+}
+
+/// Publishes `per_topic` events to each of `topics`, each handled in 30 ms, and returns the most
+/// deliveries the app saw in flight at once.
+async fn most_in_flight(max_concurrency: Option<&str>, topics: &[&str], per_topic: u32) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let stats = Arc::new(InFlight::default());
+    let subs = topics
+        .iter()
+        .map(|topic| {
+            let stats = stats.clone();
+            let handler = handler_fn(move |_ev: TopicEvent| {
+                let stats = stats.clone();
+                async move {
+                    let now = stats.now.fetch_add(1, Ordering::SeqCst) + 1;
+                    stats.most.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    stats.now.fetch_sub(1, Ordering::SeqCst);
+                    stats.done.fetch_add(1, Ordering::SeqCst);
+                    Ok(TopicEventStatus::Success)
+                }
+            });
+            Subscription::new(PUBSUB, *topic, handler)
+        })
+        .collect();
+    let addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let server = AppServer::start_with_token(AppProtocol::Grpc, addr, subs, None).await.unwrap();
+    let mut builder = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc");
+    if let Some(n) = max_concurrency {
+        builder = builder.args(&["--app-max-concurrency", n]);
+    }
+    let mut sc = builder.start();
+    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let client = sc.client();
+    for n in 0..per_topic {
+        for topic in topics {
+            client.publish_event(publish(topic, n)).await.unwrap();
+        }
+    }
+    let expected = topics.len() * per_topic as usize;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stats.done.load(Ordering::SeqCst) < expected {
+        assert!(Instant::now() < deadline, "only {} of {expected} events were delivered", stats.done.load(Ordering::SeqCst));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(sc);
+    server.stop().await.unwrap();
+    stats.most.load(Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_limit_is_shared_by_every_subscription_of_the_app() {
+    assert_eq!(most_in_flight(Some("1"), &["orders", "payments", "refunds"], 4).await, 1);
+    let most = most_in_flight(Some("2"), &["orders", "payments", "refunds"], 4).await;
+    assert!(most <= 2, "{most} deliveries in flight with --app-max-concurrency 2");
+    // Without the flag the three subscriptions do overlap, so the limit above is what held them.
+    assert!(most_in_flight(None, &["orders", "payments", "refunds"], 4).await >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_a_limit_of_one_a_topic_is_delivered_in_order_on_the_embedded_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pubsub.db");
+    component(dir.path(), PUBSUB, "pubsub.sqlite", &[("path", db.to_str().unwrap())]);
+    let seen: Arc<Mutex<Vec<u32>>> = Arc::default();
+    let seen2 = seen.clone();
+    let handler = handler_fn(move |ev: TopicEvent| {
+        let seen = seen2.clone();
+        async move {
+            let n: u32 = std::str::from_utf8(&ev.data).unwrap().parse().unwrap();
+            // Uneven handling times would let a later event overtake an earlier one if two ran at once.
+            tokio::time::sleep(Duration::from_millis(u64::from((50 - n) % 7))).await;
+            seen.lock().unwrap().push(n);
+            Ok(TopicEventStatus::Success)
+        }
+    });
+    let addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let server =
+        AppServer::start_with_token(AppProtocol::Http, addr, vec![Subscription::new(PUBSUB, "orders", handler)], None).await.unwrap();
+    let mut sc =
+        SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "http").args(&["--app-max-concurrency", "1"]).start();
+    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let client = sc.client();
+    for n in 1..=50 {
+        client.publish_event(publish("orders", n)).await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.lock().unwrap().len() < 50 {
+        assert!(Instant::now() < deadline, "only {} of 50 events arrived", seen.lock().unwrap().len());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*seen.lock().unwrap(), (1..=50).collect::<Vec<_>>());
+    drop(sc);
+    server.stop().await.unwrap();
+}
