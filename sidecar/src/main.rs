@@ -30,8 +30,9 @@ enum Command {
 }
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,dapr_rs_sidecar={level},dapr_rs={level}")));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("warn,dapr_rs_sidecar={level},dapr_rs={level},{}=info", api::API_LOG_TARGET))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

@@ -94,6 +94,7 @@ pub async fn serve(state: Arc<SidecarState>, listener: tokio::net::TcpListener) 
     let shutdown = state.shutdown.clone();
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
+        .layer(super::api_log::GrpcLogLayer::new(&state))
         .add_service(tonic::service::interceptor::InterceptedService::new(dapr, token))
         .add_service(reflection)
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown.cancelled_owned())

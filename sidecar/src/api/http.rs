@@ -28,6 +28,7 @@ pub fn router(state: Arc<SidecarState>) -> axum::Router {
         .route("/v1.0/metadata", get(get_metadata))
         .route("/v1.0/shutdown", post(shutdown))
         .layer(middleware::from_fn_with_state(state.clone(), check_token))
+        .layer(middleware::from_fn_with_state(state.clone(), super::api_log::http))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
 }

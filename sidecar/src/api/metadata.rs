@@ -41,7 +41,7 @@ pub fn describe(state: &SidecarState) -> GetMetadataResponse {
             protocol: cfg.app_protocol.as_str().into(),
             channel_address: cfg.app_channel_address.clone(),
             max_concurrency: cfg.max_concurrency.map(|n| n as i32).unwrap_or(-1),
-            health: None,
+            health: cfg.app_health.as_ref().map(|h| h.describe(cfg.app_protocol)),
         }),
         runtime_version: dapr_rs_proto::RUNTIME_VERSION.into(),
         actor_runtime: Some(ActorRuntime { runtime_status: 1, ..Default::default() }),
@@ -71,12 +71,29 @@ pub fn to_json(m: &GetMetadataResponse) -> Json {
             "type": kind(s.r#type),
         })).collect::<Vec<_>>(),
         "httpEndpoints": [],
-        "appConnectionProperties": {
-            "port": app.port,
-            "protocol": app.protocol,
-            "channelAddress": app.channel_address,
-            "maxConcurrency": app.max_concurrency,
-        },
+        "appConnectionProperties": app_connection_json(&app),
         "actorRuntime": { "runtimeStatus": "DISABLED", "activeActors": [], "hostReady": false, "placement": "" },
     })
+}
+
+fn app_connection_json(app: &AppConnectionProperties) -> Json {
+    let mut out = json!({
+        "port": app.port,
+        "protocol": app.protocol,
+        "channelAddress": app.channel_address,
+        "maxConcurrency": app.max_concurrency,
+    });
+    if let Some(h) = &app.health {
+        // protojson leaves empty fields out: gRPC apps have no healthCheckPath.
+        let mut health = json!({
+            "healthProbeInterval": h.health_probe_interval,
+            "healthProbeTimeout": h.health_probe_timeout,
+            "healthThreshold": h.health_threshold,
+        });
+        if !h.health_check_path.is_empty() {
+            health["healthCheckPath"] = json!(h.health_check_path);
+        }
+        out["health"] = health;
+    }
+    out
 }
