@@ -104,17 +104,21 @@ impl World {
         self.command(args).stdin(Stdio::null()).output().unwrap()
     }
     fn start(&self, args: &[&str]) -> Running {
-        let mut child = self.command(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        self.spawn(self.command(args))
+    }
+    fn spawn(&self, mut cmd: Command) -> Running {
+        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
         for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
             let lines = lines.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     lines.lock().unwrap().push(line);
                 }
-            });
+            }));
         }
-        Running { child, lines }
+        Running { child, lines, readers }
     }
     fn running_apps(&self) -> Vec<Json> {
         let out = self.dapr_rs(&["list", "-o", "json"]);
@@ -141,6 +145,7 @@ impl World {
 struct Running {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Running {
@@ -174,6 +179,15 @@ impl Running {
             assert!(Instant::now() < deadline, "dapr-rs run still running after {timeout:?}:\n{}", self.output());
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+    /// SIGTERM, then the exit code and everything it printed.
+    fn stop(mut self) -> (i32, String) {
+        self.sigterm();
+        let code = self.wait_exit(Duration::from_secs(20));
+        for reader in std::mem::take(&mut self.readers) {
+            let _ = reader.join();
+        }
+        (code, self.output())
     }
     fn sigterm(&self) {
         unsafe { kill(self.child.id() as i32, 15) };
@@ -472,7 +486,7 @@ fn api_logging_logs_every_call_with_its_status() {
         let mut cmd = w.command(&args);
         // No RUST_LOG: --log-level decides, and API logs show whatever the level.
         cmd.env_remove("RUST_LOG");
-        let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let sidecar = w.spawn(cmd);
         let deadline = Instant::now() + Duration::from_secs(20);
         while common::try_http_request(http, "GET", "/v1.0/healthz/outbound", &[], b"").map(|r| r.0).ok() != Some(204) {
             assert!(Instant::now() < deadline, "the sidecar did not start");
@@ -487,10 +501,9 @@ fn api_logging_logs_every_call_with_its_status() {
             let bad = dapr_rs_core::PublishRequest { pubsub_name: "nope".into(), topic: "t".into(), ..Default::default() };
             assert!(client.publish_event(bad).await.is_err());
         });
-        unsafe { kill(child.id() as i32, 15) };
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0));
-        format!("{}{}", stdout(&out), stderr(&out))
+        let (code, output) = sidecar.stop();
+        assert_eq!(code, 0, "{output}");
+        output
     };
     let logged = run(&["--enable-api-logging"]);
     let line =
