@@ -1,5 +1,6 @@
 //! Sidecar settings: daprd's flags (contract §5), shared by `dapr-rs sidecar` and `dapr-rs run`.
 
+use crate::delivery::app_health::{AppHealthArgs, AppHealthConfig};
 use clap::{Args, ValueEnum};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -10,15 +11,41 @@ use std::time::Duration;
 pub enum AppProtocol {
     #[default]
     Http,
+    /// HTTP over TLS; the app's certificate is not verified (as daprd).
+    Https,
     Grpc,
+    /// gRPC over TLS; the app's certificate is not verified (as daprd).
+    Grpcs,
+    /// HTTP/2 without TLS (prior knowledge), for HTTP apps.
+    H2c,
 }
 
 impl AppProtocol {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Http => "http",
+            Self::Https => "https",
             Self::Grpc => "grpc",
+            Self::Grpcs => "grpcs",
+            Self::H2c => "h2c",
         }
+    }
+
+    /// `--app-ssl` (deprecated in Dapr, still used by its quickstarts): http→https, grpc→grpcs.
+    pub fn with_ssl(self, app_ssl: bool) -> Self {
+        match (self, app_ssl) {
+            (Self::Http, true) => Self::Https,
+            (Self::Grpc, true) => Self::Grpcs,
+            (p, _) => p,
+        }
+    }
+
+    pub fn is_grpc(self) -> bool {
+        matches!(self, Self::Grpc | Self::Grpcs)
+    }
+
+    pub fn uses_tls(self) -> bool {
+        matches!(self, Self::Https | Self::Grpcs)
     }
 }
 
@@ -32,6 +59,9 @@ pub struct SidecarArgs {
     pub app_port: Option<u16>,
     #[arg(short = 'P', long, value_enum, default_value_t = AppProtocol::Http)]
     pub app_protocol: AppProtocol,
+    /// TLS to the app: upgrades http to https and grpc to grpcs.
+    #[arg(long)]
+    pub app_ssl: bool,
     /// Where the app listens.
     #[arg(long, default_value = "127.0.0.1")]
     pub app_channel_address: String,
@@ -64,6 +94,11 @@ pub struct SidecarArgs {
     /// limit are read, so no request daprd would accept is refused.
     #[arg(long, value_parser = parse_byte_size)]
     pub read_buffer_size: Option<usize>,
+    /// Logs every call to the Dapr APIs: method, path or RPC, status, duration.
+    #[arg(long)]
+    pub enable_api_logging: bool,
+    #[command(flatten)]
+    pub app_health: AppHealthArgs,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -115,6 +150,9 @@ pub struct SidecarConfig {
     pub api_token: Option<String>,
     /// `APP_API_TOKEN`: sent to the app on every delivery when set.
     pub app_api_token: Option<String>,
+    pub enable_api_logging: bool,
+    /// Set when `--enable-app-health-check` is.
+    pub app_health: Option<AppHealthConfig>,
 }
 
 impl SidecarConfig {
@@ -123,7 +161,7 @@ impl SidecarConfig {
         Self {
             app_id: args.app_id.clone().unwrap_or_default(),
             app_port: args.app_port.filter(|p| *p > 0),
-            app_protocol: args.app_protocol,
+            app_protocol: args.app_protocol.with_ssl(args.app_ssl),
             app_channel_address: args.app_channel_address.clone(),
             http_port: args.dapr_http_port.unwrap_or(3500),
             grpc_port: args.dapr_grpc_port.unwrap_or(50001),
@@ -134,6 +172,8 @@ impl SidecarConfig {
             max_body_size: args.max_body_size,
             api_token: env("DAPR_API_TOKEN"),
             app_api_token: env("APP_API_TOKEN"),
+            enable_api_logging: args.enable_api_logging,
+            app_health: args.app_health.config(),
         }
     }
 }

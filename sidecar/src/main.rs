@@ -1,8 +1,10 @@
-//! `dapr-rs`: a Dapr-compatible pub/sub sidecar (`dapr-rs sidecar`) and a launcher that runs an
-//! app beside one (`dapr-rs run`).
+//! `dapr-rs`: a Dapr-compatible pub/sub sidecar (`dapr-rs sidecar`), a launcher that runs apps
+//! beside one each (`dapr-rs run`), and the commands that act on running apps (`publish`, `list`,
+//! `stop`).
 
 mod api;
 mod config;
+mod control;
 mod delivery;
 mod launcher;
 mod publisher;
@@ -26,13 +28,20 @@ struct Cli {
 enum Command {
     /// Run the sidecar alone (as daprd).
     Sidecar(SidecarArgs),
-    /// Run an app with a sidecar beside it (as `dapr run`).
+    /// Run an app with a sidecar beside it, or every app of a run file (as `dapr run`).
     Run(launcher::RunArgs),
+    /// Publish an event through the sidecar of a running app (as `dapr publish`).
+    Publish(control::PublishArgs),
+    /// List the apps `dapr-rs run` is running (as `dapr list`).
+    List(control::ListArgs),
+    /// Stop running apps (as `dapr stop`).
+    Stop(control::StopArgs),
 }
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,dapr_rs_sidecar={level},dapr_rs={level}")));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("warn,dapr_rs_sidecar={level},dapr_rs={level},{}=info", api::API_LOG_TARGET))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
@@ -54,6 +63,9 @@ fn main() -> std::process::ExitCode {
                 init_logging(&args.sidecar.log_level);
                 launcher::run(args).await
             }
+            Command::Publish(args) => control::publish(args).await,
+            Command::List(args) => control::list(args),
+            Command::Stop(args) => control::stop(args).await,
         }
     });
     std::process::ExitCode::from(code)

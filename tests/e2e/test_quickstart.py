@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 
 from sidecar_harness import ROOT, sidecar_binary
 
@@ -23,3 +24,26 @@ def test_python_quickstart_delivers_every_order(tmp_path):
     assert "all 5 orders published and received" in out.stdout
     # The embedded broker kept its file where the component said: under $HOME/.dapr-rs/.
     assert (tmp_path / ".dapr-rs" / "pubsub.db").exists()
+
+
+def test_python_quickstart_run_file_delivers_every_order(tmp_path):
+    """`dapr-rs run -f .` in the quickstart's folder, as the Dapr docs run it: both apps from its
+    `dapr.yaml`, each with its own sidecar; the run ends once the subscriber has every order."""
+    # `python3` in the run file must be the interpreter that has dapr_rs installed.
+    path = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    env = dict(os.environ, HOME=str(tmp_path), PATH=path)
+    out = subprocess.run(
+        [sidecar_binary(), "run", "-f", "."],
+        cwd=ROOT / "samples" / "pub_sub" / "python",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    output = out.stdout + out.stderr  # Python's logging writes to stderr
+    assert out.returncode == 0, output
+    published = re.findall(r"== APP - orderprocessing == .*Published data: ?(\d+)", output)
+    received = re.findall(r"== APP - checkout == .*Subscriber received ?: ?(\d+)", output)
+    assert sorted(published, key=int) == [str(n) for n in range(1, 11)], output
+    assert sorted(set(received), key=int) == [str(n) for n in range(1, 11)], output
+    assert not (tmp_path / ".dapr-rs" / "run").exists() or not any((tmp_path / ".dapr-rs" / "run").iterdir())

@@ -31,6 +31,7 @@ pub fn router(state: Arc<SidecarState>) -> axum::Router {
         .route("/v1.0/shutdown", post(shutdown))
         .layer(middleware::from_fn_with_state(state.clone(), limit_body))
         .layer(middleware::from_fn_with_state(state.clone(), check_token))
+        .layer(middleware::from_fn_with_state(state.clone(), super::api_log::http))
         // `limit_body` enforces `--max-body-size` with Dapr's error body instead.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)

@@ -47,7 +47,7 @@ pub fn describe(state: &SidecarState) -> GetMetadataResponse {
             protocol: cfg.app_protocol.as_str().into(),
             channel_address: cfg.app_channel_address.clone(),
             max_concurrency: cfg.max_concurrency.map(|n| n as i32).unwrap_or(-1),
-            health: None,
+            health: cfg.app_health.as_ref().map(|h| h.describe(cfg.app_protocol)),
         }),
         runtime_version: dapr_rs_proto::RUNTIME_VERSION.into(),
         actor_runtime: Some(ActorRuntime { runtime_status: 1, ..Default::default() }),

@@ -1,6 +1,8 @@
-//! The app channel: how the sidecar reaches the app, over gRPC (`AppCallback`) or HTTP.
+//! The app channel: how the sidecar reaches the app, over gRPC (`AppCallback`) or HTTP (plain or
+//! TLS, see `app_transport`).
 
 use super::EventSink;
+use super::app_transport::{self, HttpClient};
 use crate::config::AppProtocol;
 use crate::state::SubscriptionInfo;
 use async_trait::async_trait;
@@ -16,8 +18,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tonic::transport::Channel;
 
-type HttpClient = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
-
+// One per app, kept behind an Arc: the size of the HTTP variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum AppChannel {
     Grpc { client: AppCallbackClient<Channel>, token: Option<String> },
     Http { client: HttpClient, base: String, token: Option<String>, app_id: String },
@@ -25,24 +27,13 @@ pub enum AppChannel {
 
 impl AppChannel {
     pub fn new(protocol: AppProtocol, address: &str, port: u16, token: Option<String>, app_id: &str) -> Result<Self, String> {
-        let base = format!("http://{address}:{port}");
-        match protocol {
-            AppProtocol::Grpc => {
-                let channel = tonic::transport::Endpoint::from_shared(base.clone())
-                    .map_err(|e| format!("invalid app address {base}: {e}"))?
-                    .tcp_nodelay(true)
-                    .connect_lazy();
-                let client = AppCallbackClient::new(channel).max_decoding_message_size(usize::MAX).max_encoding_message_size(usize::MAX);
-                Ok(Self::Grpc { client, token })
-            }
-            AppProtocol::Http => {
-                let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
-                connector.set_nodelay(true);
-                let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                    .pool_idle_timeout(Duration::from_secs(90))
-                    .build(connector);
-                Ok(Self::Http { client, base, token, app_id: app_id.to_owned() })
-            }
+        if protocol.is_grpc() {
+            let channel = app_transport::grpc_channel(protocol, address, port)?;
+            let client = AppCallbackClient::new(channel).max_decoding_message_size(usize::MAX).max_encoding_message_size(usize::MAX);
+            Ok(Self::Grpc { client, token })
+        } else {
+            let base = app_transport::base_url(protocol, address, port);
+            Ok(Self::Http { client: app_transport::http_client(protocol), base, token, app_id: app_id.to_owned() })
         }
     }
 

@@ -2,6 +2,8 @@
 //! streaming subscriber, with the reply mapping, retries and dead-lettering of the contract.
 
 pub mod app_channel;
+pub mod app_health;
+pub mod app_transport;
 mod event_delivery;
 pub mod programmatic;
 pub mod retry;

@@ -72,7 +72,8 @@ pub async fn subscribe(state: &Arc<SidecarState>, info: SubscriptionInfo, sink: 
     Ok(state.add_subscription(ActiveSubscription { info, handle }))
 }
 
-/// Runs until shutdown: waits for the app, registers its subscriptions, then marks the app ready.
+/// Runs until shutdown: waits for the app, registers its subscriptions, then marks the app ready;
+/// with app health checks on, subscriptions follow the app's health instead.
 pub async fn start_app_subscriptions(state: Arc<SidecarState>) {
     let cfg = &state.config;
     let Some(port) = cfg.app_port else {
@@ -88,28 +89,41 @@ pub async fn start_app_subscriptions(state: Arc<SidecarState>) {
             return;
         }
     };
-    let infos = {
-        let mut delay = std::time::Duration::from_millis(100);
-        loop {
-            match channel.list_subscriptions().await {
-                Ok(infos) => break infos,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the app's subscriptions; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = state.shutdown.cancelled() => return,
-                    }
-                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
-                }
-            }
-        }
-    };
-    for info in infos {
-        let (pubsub, topic) = (info.pubsub_name.clone(), info.topic.clone());
-        if let Err(e) = subscribe(&state, info, channel.clone()).await {
-            tracing::error!(%pubsub, %topic, error = %e, "subscription not registered");
-        }
+    if let Some(health) = cfg.app_health.clone() {
+        return super::app_health::supervise(state.clone(), channel, health).await;
     }
+    let Some(infos) = read_app_subscriptions(&state, &channel).await else { return };
+    subscribe_app(&state, &infos, &channel).await;
     state.app_ready.store(true, Ordering::Release);
     tracing::info!(app_id = %cfg.app_id, "app channel ready");
+}
+
+/// The app's subscriptions, asked until it answers; `None` when the sidecar stops first.
+pub async fn read_app_subscriptions(state: &SidecarState, channel: &AppChannel) -> Option<Vec<SubscriptionInfo>> {
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        match channel.list_subscriptions().await {
+            Ok(infos) => return Some(infos),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the app's subscriptions; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = state.shutdown.cancelled() => return None,
+                }
+                delay = (delay * 2).min(std::time::Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Subscribes each of the app's subscriptions, delivering through `channel`; returns their ids.
+pub async fn subscribe_app(state: &Arc<SidecarState>, infos: &[SubscriptionInfo], channel: &Arc<AppChannel>) -> Vec<u64> {
+    let mut ids = Vec::with_capacity(infos.len());
+    for info in infos {
+        match subscribe(state, info.clone(), channel.clone()).await {
+            Ok(id) => ids.push(id),
+            Err(e) => tracing::error!(pubsub = %info.pubsub_name, topic = %info.topic, error = %e, "subscription not registered"),
+        }
+    }
+    ids
 }

@@ -1,0 +1,377 @@
+//! The multi-app run file (`dapr run -f dapr.yaml`), read as the dapr CLI reads it
+//! (dapr/cli `pkg/runfileconfig`): `version` is required; `common` holds defaults for every app
+//! (relative paths against the run file's directory); each app needs `appDirPath`, and its own
+//! relative paths resolve against that directory. Resources: the app's `resourcesPath(s)`, else
+//! `<appDirPath>/.dapr/resources`, else `common`'s, else the command line's or `~/.dapr/components`.
+
+use super::app_run::{AppOutput, AppSpec};
+use crate::config::{AppProtocol, SidecarConfig};
+use crate::delivery::app_health::{self, AppHealthConfig};
+use serde::Deserialize;
+use serde_yaml_ng::Value as Yaml;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+#[error("run file {}: {message}", file.display())]
+pub struct RunFileError {
+    pub file: PathBuf,
+    pub message: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RunFile {
+    #[serde(default)]
+    version: Option<i64>,
+    #[serde(default)]
+    common: SharedFields,
+    #[serde(default)]
+    apps: Vec<AppFields>,
+}
+
+/// Fields an app may take from `common`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SharedFields {
+    resources_path: Option<String>,
+    resources_paths: Option<OneOrMany>,
+    app_protocol: Option<String>,
+    api_listen_addresses: Option<String>,
+    app_max_concurrency: Option<i64>,
+    #[serde(rename = "appSSL")]
+    app_ssl: Option<bool>,
+    enable_app_health_check: Option<bool>,
+    app_health_check_path: Option<String>,
+    /// Seconds (or a duration string).
+    app_health_probe_interval: Option<Yaml>,
+    /// Milliseconds (or a duration string).
+    app_health_probe_timeout: Option<Yaml>,
+    app_health_threshold: Option<i64>,
+    enable_api_logging: Option<bool>,
+    env: Option<BTreeMap<String, Yaml>>,
+    app_log_destination: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AppFields {
+    #[serde(flatten)]
+    shared: SharedFields,
+    #[serde(rename = "appID")]
+    app_id: Option<String>,
+    app_dir_path: Option<String>,
+    app_channel_address: Option<String>,
+    app_port: Option<i64>,
+    #[serde(rename = "daprHTTPPort")]
+    dapr_http_port: Option<i64>,
+    #[serde(rename = "daprGRPCPort")]
+    dapr_grpc_port: Option<i64>,
+    #[serde(default)]
+    command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Self::One(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            Self::Many(v) => v,
+        }
+    }
+}
+
+/// Reads `path` (a file, or a directory holding `dapr.yaml`) into one spec per app, each based on
+/// `base` (the command line's flags).
+pub fn load(path: &Path, base: &SidecarConfig) -> Result<Vec<AppSpec>, RunFileError> {
+    let file = if path.is_dir() { path.join("dapr.yaml") } else { path.to_path_buf() };
+    let fail = |message: String| RunFileError { file: file.clone(), message };
+    let text = std::fs::read_to_string(&file).map_err(|e| fail(format!("cannot read it: {e}")))?;
+    let parsed: RunFile = serde_yaml_ng::from_str(&text).map_err(|e| fail(format!("invalid YAML: {e}")))?;
+    let file = std::path::absolute(&file).unwrap_or(file);
+    let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let fail = |message: String| RunFileError { file: file.clone(), message };
+    if parsed.version.unwrap_or(0) == 0 {
+        return Err(fail("required field 'version' not found".into()));
+    }
+    if parsed.apps.is_empty() {
+        return Err(fail("no apps to run: 'apps' is empty".into()));
+    }
+    let common_resources = resolve_all(&base_dir, resources_of(&parsed.common)).map_err(|e| fail(format!("common: {e}")))?;
+    let mut specs = Vec::with_capacity(parsed.apps.len());
+    let mut ids = std::collections::HashSet::new();
+    for (i, app) in parsed.apps.into_iter().enumerate() {
+        let spec = app_spec(app, &parsed.common, &common_resources, &base_dir, base, &file).map_err(|e| fail(format!("apps[{i}]: {e}")))?;
+        if !ids.insert(spec.config.app_id.clone()) {
+            return Err(fail(format!("apps[{i}]: appID {:?} is used twice", spec.config.app_id)));
+        }
+        specs.push(spec);
+    }
+    Ok(specs)
+}
+
+fn resources_of(fields: &SharedFields) -> Vec<String> {
+    let mut paths = fields.resources_paths.clone().map(OneOrMany::into_vec).unwrap_or_default();
+    paths.extend(fields.resources_path.clone().filter(|p| !p.trim().is_empty()));
+    paths
+}
+
+fn app_spec(
+    app: AppFields,
+    common: &SharedFields,
+    common_resources: &[PathBuf],
+    base_dir: &Path,
+    base: &SidecarConfig,
+    file: &Path,
+) -> Result<AppSpec, String> {
+    let dir_field = app.app_dir_path.clone().filter(|d| !d.trim().is_empty()).ok_or("required field 'appDirPath' not found")?;
+    let dir = resolve(base_dir, &dir_field)?;
+    let app_id = match app.app_id.clone().filter(|id| !id.trim().is_empty()) {
+        Some(id) => id,
+        None => {
+            dir.file_name().and_then(|n| n.to_str()).map(str::to_owned).ok_or("no appID, and appDirPath has no name to take it from")?
+        }
+    };
+    // An app's own value wins; else `common`'s (as the dapr CLI merges them).
+    let shared = |pick: fn(&SharedFields) -> Option<String>| pick(&app.shared).or_else(|| pick(common));
+    let mut config = base.clone();
+    config.app_id = app_id.clone();
+    config.app_port = match app.app_port {
+        Some(p) if p > 0 => Some(u16::try_from(p).map_err(|_| format!("appPort {p} is not a port"))?),
+        _ => None,
+    };
+    let ssl = app.shared.app_ssl.or(common.app_ssl).unwrap_or(false);
+    config.app_protocol = match shared(|s| s.app_protocol.clone()) {
+        Some(p) => parse_protocol(&p)?,
+        None => base.app_protocol,
+    }
+    .with_ssl(ssl);
+    if let Some(address) = app.app_channel_address.clone().filter(|a| !a.trim().is_empty()) {
+        config.app_channel_address = address;
+    }
+    config.http_port = port(app.dapr_http_port, "daprHTTPPort")?;
+    config.grpc_port = port(app.dapr_grpc_port, "daprGRPCPort")?;
+    if let Some(listen) = shared(|s| s.api_listen_addresses.clone()) {
+        let first = listen.split(',').next().unwrap_or("").trim().to_owned();
+        config.listen_address = first.parse::<IpAddr>().map_err(|_| format!("apiListenAddresses {listen:?} is not an IP address"))?;
+    }
+    if let Some(n) = app.shared.app_max_concurrency.or(common.app_max_concurrency) {
+        config.max_concurrency = usize::try_from(n).ok().filter(|n| *n > 0);
+    }
+    config.enable_api_logging |= app.shared.enable_api_logging.or(common.enable_api_logging).unwrap_or(false);
+    config.resources_paths = {
+        let own = resolve_all(&dir, resources_of(&app.shared))?;
+        let local = dir.join(".dapr").join("resources");
+        if !own.is_empty() {
+            own
+        } else if local.is_dir() {
+            vec![local]
+        } else if !common_resources.is_empty() {
+            common_resources.to_vec()
+        } else {
+            base.resources_paths.clone()
+        }
+    };
+    if app.shared.enable_app_health_check.or(common.enable_app_health_check).unwrap_or(false) {
+        config.app_health = Some(health(&app.shared, common, base.app_health.clone().unwrap_or_default())?);
+    }
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in common.env.iter().flatten().chain(app.shared.env.iter().flatten()) {
+        env.insert(k.clone(), env_value(v).ok_or_else(|| format!("env {k}: only strings, numbers and booleans are allowed"))?);
+    }
+    let output = output(&app.shared, common, &app_id, &dir)?;
+    Ok(AppSpec { config, command: app.command, dir: Some(dir), env: env.into_iter().collect(), output, run_file: Some(file.to_path_buf()) })
+}
+
+fn parse_protocol(p: &str) -> Result<AppProtocol, String> {
+    <AppProtocol as clap::ValueEnum>::from_str(p.trim(), true)
+        .map_err(|_| format!("appProtocol {p:?} is not one of http, https, grpc, grpcs, h2c"))
+}
+
+fn port(value: Option<i64>, field: &str) -> Result<u16, String> {
+    match value {
+        Some(p) if p > 0 => u16::try_from(p).map_err(|_| format!("{field} {p} is not a port")),
+        _ => Ok(0),
+    }
+}
+
+fn health(app: &SharedFields, common: &SharedFields, mut health: AppHealthConfig) -> Result<AppHealthConfig, String> {
+    if let Some(path) = app.app_health_check_path.clone().or_else(|| common.app_health_check_path.clone()) {
+        health.path = if path.starts_with('/') { path } else { format!("/{path}") };
+    }
+    let duration = |v: &Yaml, parse: fn(&str) -> Result<std::time::Duration, String>| match v {
+        Yaml::Number(n) => parse(&n.to_string()),
+        Yaml::String(s) => parse(s),
+        other => Err(format!("{other:?} is not a duration")),
+    };
+    if let Some(v) = app.app_health_probe_interval.as_ref().or(common.app_health_probe_interval.as_ref()) {
+        health.interval = duration(v, app_health::parse_seconds).map_err(|e| format!("appHealthProbeInterval: {e}"))?;
+    }
+    if let Some(v) = app.app_health_probe_timeout.as_ref().or(common.app_health_probe_timeout.as_ref()) {
+        health.timeout = duration(v, app_health::parse_millis).map_err(|e| format!("appHealthProbeTimeout: {e}"))?;
+    }
+    if let Some(n) = app.app_health_threshold.or(common.app_health_threshold) {
+        health.threshold = u32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| format!("appHealthThreshold {n} must be at least 1"))?;
+    }
+    Ok(health)
+}
+
+/// `appLogDestination`: console, file or fileAndConsole (the default, as the dapr CLI's), the
+/// file being `<appDirPath>/.dapr/logs/<appID>_app_<time>.log`.
+fn output(app: &SharedFields, common: &SharedFields, app_id: &str, dir: &Path) -> Result<AppOutput, String> {
+    let dest = app.app_log_destination.clone().or_else(|| common.app_log_destination.clone()).unwrap_or_else(|| "fileAndConsole".into());
+    let (console, to_file) = match dest.as_str() {
+        "console" => (true, false),
+        "file" => (false, true),
+        "fileAndConsole" => (true, true),
+        other => return Err(format!("appLogDestination {other:?} is not one of console, file, fileAndConsole")),
+    };
+    let stamp: String = dapr_rs_proto::cloudevent::format_time(std::time::SystemTime::now()).chars().filter(char::is_ascii_digit).collect();
+    let file = to_file.then(|| dir.join(".dapr").join("logs").join(format!("{app_id}_app_{stamp}.log")));
+    Ok(AppOutput { prefix: format!("== APP - {app_id} =="), console, file })
+}
+
+fn env_value(v: &Yaml) -> Option<String> {
+    match v {
+        Yaml::String(s) => Some(s.clone()),
+        Yaml::Number(n) => Some(n.to_string()),
+        Yaml::Bool(b) => Some(b.to_string()),
+        Yaml::Null => Some(String::new()),
+        _ => None,
+    }
+}
+
+/// `~` expanded, relative to `base`, and required to exist (as the dapr CLI checks).
+fn resolve(base: &Path, path: &str) -> Result<PathBuf, String> {
+    let path = path.trim();
+    let expanded = match path.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+            home::home_dir().ok_or("no home directory for ~")?.join(rest.trim_start_matches('/'))
+        }
+        _ => PathBuf::from(path),
+    };
+    let full = if expanded.is_absolute() { expanded } else { base.join(expanded) };
+    if !full.exists() {
+        return Err(format!("{} does not exist", full.display()));
+    }
+    Ok(full)
+}
+
+fn resolve_all(base: &Path, paths: Vec<String>) -> Result<Vec<PathBuf>, String> {
+    paths.iter().map(|p| resolve(base, p)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> SidecarConfig {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: crate::config::SidecarArgs,
+        }
+        let mut c = SidecarConfig::from_args(&Cli::parse_from(["x", "--resources-path", "/nonexistent-cli"]).args);
+        c.http_port = 0;
+        c.grpc_port = 0;
+        c
+    }
+
+    fn write(dir: &Path, yaml: &str) -> PathBuf {
+        let file = dir.join("dapr.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        file
+    }
+
+    #[test]
+    fn apps_merge_common_and_resolve_paths() {
+        let root = tempfile::tempdir().unwrap();
+        for d in ["components", "a", "b/.dapr/resources", "own"] {
+            std::fs::create_dir_all(root.path().join(d)).unwrap();
+        }
+        write(
+            root.path(),
+            r#"
+version: 1
+common:
+  resourcesPath: ./components
+  appProtocol: grpc
+  env:
+    SHARED: "1"
+    DEBUG: true
+apps:
+  - appID: first
+    appDirPath: ./a
+    appPort: 7001
+    daprHTTPPort: 3601
+    command: ["python3", "app.py"]
+    env:
+      SHARED: "2"
+  - appDirPath: ./b
+    appProtocol: http
+    appSSL: true
+    enableAppHealthCheck: true
+    appHealthProbeInterval: 2
+    appHealthProbeTimeout: 250
+    appLogDestination: console
+  - appID: third
+    appDirPath: a
+    resourcesPaths: ["../own"]
+"#,
+        );
+        let specs = load(root.path(), &base()).unwrap();
+        assert_eq!(specs.len(), 3);
+        let (a, b, c) = (&specs[0], &specs[1], &specs[2]);
+        let root = std::path::absolute(root.path()).unwrap();
+        assert_eq!(a.config.app_id, "first");
+        assert_eq!(a.config.app_port, Some(7001));
+        assert_eq!((a.config.http_port, a.config.grpc_port), (3601, 0));
+        assert_eq!(a.config.app_protocol, AppProtocol::Grpc);
+        assert_eq!(a.config.resources_paths, vec![root.join("./components")]);
+        assert_eq!(a.env, vec![("DEBUG".to_string(), "true".to_string()), ("SHARED".to_string(), "2".to_string())]);
+        assert_eq!(a.dir.as_deref(), Some(root.join("./a").as_path()));
+        assert_eq!(a.output.prefix, "== APP - first ==");
+        assert!(a.output.console && a.output.file.as_ref().unwrap().starts_with(root.join("./a/.dapr/logs")));
+        assert_eq!(a.run_file.as_deref(), Some(root.join("dapr.yaml").as_path()));
+        // appID defaults to the directory's name; the app's .dapr/resources beats common's.
+        assert_eq!(b.config.app_id, "b");
+        assert_eq!(b.config.app_protocol, AppProtocol::Https);
+        assert_eq!(b.config.resources_paths, vec![root.join("./b").join(".dapr").join("resources")]);
+        let health = b.config.app_health.clone().unwrap();
+        assert_eq!((health.path.as_str(), health.threshold), ("/healthz", 3));
+        assert_eq!((health.interval.as_millis(), health.timeout.as_millis()), (2000, 250));
+        assert!(b.output.console && b.output.file.is_none());
+        assert_eq!(c.config.resources_paths, vec![root.join("a").join("../own")]);
+        assert_eq!(c.config.app_port, None);
+    }
+
+    #[test]
+    fn a_bad_run_file_names_what_is_wrong() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("a")).unwrap();
+        let cases = [
+            ("apps: [{appDirPath: ./a}]", "required field 'version'"),
+            ("version: 1\napps: []", "'apps' is empty"),
+            ("version: 1\napps: [{appID: x}]", "apps[0]: required field 'appDirPath'"),
+            ("version: 1\napps: [{appDirPath: ./missing}]", "missing does not exist"),
+            ("version: 1\napps: [{appDirPath: ./a, appProtocol: tcp}]", "appProtocol \"tcp\""),
+            ("version: 1\napps: [{appDirPath: ./a}, {appDirPath: ./a}]", "apps[1]: appID \"a\" is used twice"),
+            ("version: 1\napps: [{appDirPath: ./a, appLogDestination: nowhere}]", "appLogDestination"),
+            ("version: [", "invalid YAML"),
+        ];
+        for (yaml, expected) in cases {
+            let file = write(root.path(), yaml);
+            let err = load(&file, &base()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{yaml:?}: {err}");
+            assert!(err.contains("dapr.yaml"), "{err}");
+        }
+    }
+}
