@@ -2,5 +2,6 @@
 
 pub mod grpc;
 pub mod http;
+mod http_bulk_publish;
 mod metadata;
 mod streaming;
