@@ -1,6 +1,8 @@
 use super::Routes;
+use super::bulk_delivery::BulkEventSink;
 use crate::pubsub::{BrokerMessage, MessageHandler, NotProcessed, PubSub};
 use async_trait::async_trait;
+use bytes::Bytes;
 use dapr_rs_proto::cloudevent;
 use dapr_rs_proto::outcome::DeliveryOutcome;
 use serde_json::{Map, Value as Json};
@@ -12,6 +14,11 @@ use std::time::{Duration, SystemTime};
 pub trait EventSink: Send + Sync + 'static {
     /// Delivers one CloudEvent to `path`; `body` is its JSON as the broker stored it.
     async fn deliver(&self, ce: &Map<String, Json>, body: &[u8], pubsub_name: &str, topic: &str, path: &str) -> DeliveryOutcome;
+
+    /// The same destination taking whole batches (`bulkSubscribe`), when it can; streams cannot.
+    fn bulk(self: Arc<Self>) -> Option<Arc<dyn BulkEventSink>> {
+        None
+    }
 }
 
 /// How often a RETRY is tried again before the message goes back to the broker (or the
@@ -21,6 +28,13 @@ pub struct RetryPolicy {
     pub max_retries: u32,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
+}
+
+impl RetryPolicy {
+    /// The wait before the retry after one that waited `backoff`.
+    pub fn next_backoff(&self, backoff: Duration) -> Duration {
+        (backoff * 2).min(self.max_backoff)
+    }
 }
 
 impl Default for RetryPolicy {
@@ -41,10 +55,60 @@ pub struct EventDelivery {
     pub sink: Arc<dyn EventSink>,
 }
 
+/// A broker message on its way to the app: its CloudEvent, the bytes the app gets, and its route.
+pub struct RoutedEvent {
+    pub ce: Map<String, Json>,
+    pub body: Bytes,
+    pub path: String,
+}
+
+/// Where a broker message goes before any delivery: to the app, or already settled
+/// (dead-lettered, dropped, or left to the broker) with the handler's answer.
+pub enum Routing {
+    Deliver(RoutedEvent),
+    Settled(Result<(), NotProcessed>),
+}
+
 impl EventDelivery {
+    /// Parses the message, drops it when expired, and picks its route.
+    pub async fn route(&self, msg: &BrokerMessage) -> Routing {
+        let (ce, body) = if self.raw_payload {
+            let ce = cloudevent::raw_envelope(&self.pubsub_name, &self.topic, &msg.data, &msg.metadata);
+            let body = serde_json::to_vec(&ce).unwrap_or_default();
+            (ce, Bytes::from(body))
+        } else {
+            match serde_json::from_slice::<Json>(&msg.data) {
+                Ok(Json::Object(ce)) => (ce, msg.data.clone()),
+                _ => {
+                    // daprd: an unparsable event goes to the dead-letter topic, else back to the broker.
+                    if self.dead_letter_topic.is_some() {
+                        return Routing::Settled(self.dead_letter(msg, "the message is not a CloudEvent").await);
+                    }
+                    return Routing::Settled(Err(NotProcessed("the message is not a CloudEvent JSON object".into())));
+                }
+            }
+        };
+        if cloudevent::is_expired(&ce, SystemTime::now()) {
+            return Routing::Settled(self.dead_letter(msg, "expired").await);
+        }
+        let Some(path) = self.routes.select(&ce).map(str::to_owned) else {
+            return Routing::Settled(self.dead_letter(msg, "no route matched").await);
+        };
+        Routing::Deliver(RoutedEvent { ce, body, path })
+    }
+
+    /// A message the app still asked to retry after every retry: to the dead-letter topic when
+    /// there is one, else back to the broker.
+    pub async fn retries_exhausted(&self, msg: &BrokerMessage) -> Result<(), NotProcessed> {
+        if self.dead_letter_topic.is_some() {
+            return self.dead_letter(msg, "retries exhausted").await;
+        }
+        Err(NotProcessed(format!("the app asked for a retry {} times", self.retry.max_retries + 1)))
+    }
+
     /// Re-publishes the original broker bytes and metadata to the dead-letter topic; without one
     /// a dropped message is simply acknowledged.
-    async fn dead_letter(&self, msg: &BrokerMessage, why: &str) -> Result<(), NotProcessed> {
+    pub async fn dead_letter(&self, msg: &BrokerMessage, why: &str) -> Result<(), NotProcessed> {
         let Some(dlq) = &self.dead_letter_topic else {
             tracing::warn!(pubsub = %self.pubsub_name, topic = %self.topic, reason = why, "message dropped");
             return Ok(());
@@ -62,43 +126,22 @@ impl EventDelivery {
 #[async_trait]
 impl MessageHandler for EventDelivery {
     async fn handle(&self, msg: BrokerMessage) -> Result<(), NotProcessed> {
-        let (ce, body) = if self.raw_payload {
-            let ce = cloudevent::raw_envelope(&self.pubsub_name, &self.topic, &msg.data, &msg.metadata);
-            let body = serde_json::to_vec(&ce).unwrap_or_default();
-            (ce, bytes::Bytes::from(body))
-        } else {
-            match serde_json::from_slice::<Json>(&msg.data) {
-                Ok(Json::Object(ce)) => (ce, msg.data.clone()),
-                _ => {
-                    // daprd: an unparsable event goes to the dead-letter topic, else back to the broker.
-                    if self.dead_letter_topic.is_some() {
-                        return self.dead_letter(&msg, "the message is not a CloudEvent").await;
-                    }
-                    return Err(NotProcessed("the message is not a CloudEvent JSON object".into()));
-                }
-            }
-        };
-        if cloudevent::is_expired(&ce, SystemTime::now()) {
-            return self.dead_letter(&msg, "expired").await;
-        }
-        let Some(path) = self.routes.select(&ce) else {
-            return self.dead_letter(&msg, "no route matched").await;
+        let RoutedEvent { ce, body, path } = match self.route(&msg).await {
+            Routing::Deliver(routed) => routed,
+            Routing::Settled(answer) => return answer,
         };
         let mut backoff = self.retry.initial_backoff;
         for attempt in 0..=self.retry.max_retries {
-            match self.sink.deliver(&ce, &body, &self.pubsub_name, &self.topic, path).await {
+            match self.sink.deliver(&ce, &body, &self.pubsub_name, &self.topic, &path).await {
                 DeliveryOutcome::Success => return Ok(()),
                 DeliveryOutcome::Drop => return self.dead_letter(&msg, "the app answered DROP").await,
                 DeliveryOutcome::Retry if attempt < self.retry.max_retries => {
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(self.retry.max_backoff);
+                    backoff = self.retry.next_backoff(backoff);
                 }
                 DeliveryOutcome::Retry => {}
             }
         }
-        if self.dead_letter_topic.is_some() {
-            return self.dead_letter(&msg, "retries exhausted").await;
-        }
-        Err(NotProcessed(format!("the app asked for a retry {} times", self.retry.max_retries + 1)))
+        self.retries_exhausted(&msg).await
     }
 }
