@@ -83,6 +83,7 @@ impl PyApp {
             metadata: metadata.unwrap_or_default(),
             rule: match_expr.map(|match_expr| RoutingRule { match_expr, priority }),
             route,
+            ..Default::default()
         };
         let sub = Subscription::new(pubsub_name, topic, Arc::new(PyHandler::new(handler)?)).with_options(options);
         let mut subs = lock(&self.subscriptions);

@@ -23,7 +23,7 @@ pub use error::{Error, Result};
 pub use event::{EventData, TopicEvent};
 pub use handler::{HandlerError, TopicHandler, handler_fn};
 pub use streaming::{StreamMessage, StreamResponder, SubscriptionStream};
-pub use subscription::{RoutingRule, Subscription, SubscriptionOptions};
+pub use subscription::{BulkSubscribeOptions, RoutingRule, Subscription, SubscriptionOptions};
 
 pub use dapr_rs_proto as proto;
 pub use dapr_rs_proto::content_type;

@@ -1,5 +1,5 @@
 use crate::TopicHandler;
-use dapr_rs_proto::runtime::{TopicRoutes, TopicRule, TopicSubscription};
+use dapr_rs_proto::runtime::{BulkSubscribeConfig, TopicRoutes, TopicRule, TopicSubscription};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -21,6 +21,19 @@ pub struct SubscriptionOptions {
     pub rule: Option<RoutingRule>,
     /// Route path; derived from pubsub and topic when `None`.
     pub route: Option<String>,
+    /// When set, the sidecar delivers this topic's events in batches (`bulkSubscribe`); the
+    /// handler still gets them one by one.
+    pub bulk_subscribe: Option<BulkSubscribeOptions>,
+}
+
+/// How the sidecar batches a bulk subscription's events; 0 takes the sidecar's default
+/// (100 events, 1000 ms).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BulkSubscribeOptions {
+    /// Most events in one batch.
+    pub max_messages_count: i32,
+    /// Longest an event waits for its batch to fill, in milliseconds.
+    pub max_await_duration_ms: i32,
 }
 
 /// A handler registered for one pubsub/topic (and route).
@@ -81,6 +94,13 @@ pub(crate) fn topic_subscriptions(subs: &[Subscription]) -> Vec<TopicSubscriptio
         if let Some(dlt) = &sub.options.dead_letter_topic {
             ts.dead_letter_topic = dlt.clone();
         }
+        if let Some(bulk) = sub.options.bulk_subscribe {
+            ts.bulk_subscribe = Some(BulkSubscribeConfig {
+                enabled: true,
+                max_messages_count: bulk.max_messages_count,
+                max_await_duration_ms: bulk.max_await_duration_ms,
+            });
+        }
         match &sub.options.rule {
             Some(rule) => rules[idx].push((rule.priority, TopicRule { r#match: rule.match_expr.clone(), path: sub.route() })),
             None => ts.routes.get_or_insert_with(Default::default).default = sub.route(),
@@ -107,8 +127,11 @@ mod tests {
             Subscription::new("ps", "orders", h.clone()),
             Subscription::new("ps", "orders", h.clone()).with_options(with_rule(2, "event.type == 'b'")),
             Subscription::new("ps", "orders", h.clone()).with_options(with_rule(1, "event.type == 'a'")),
-            Subscription::new("ps", "other", h)
-                .with_options(SubscriptionOptions { dead_letter_topic: Some("dlq".into()), ..Default::default() }),
+            Subscription::new("ps", "other", h).with_options(SubscriptionOptions {
+                dead_letter_topic: Some("dlq".into()),
+                bulk_subscribe: Some(BulkSubscribeOptions { max_messages_count: 5, max_await_duration_ms: 20 }),
+                ..Default::default()
+            }),
         ];
         let ts = topic_subscriptions(&subs);
         assert_eq!(ts.len(), 2);
@@ -116,5 +139,7 @@ mod tests {
         assert_eq!(routes.default, "/events/ps/orders");
         assert_eq!(routes.rules.iter().map(|r| r.r#match.as_str()).collect::<Vec<_>>(), ["event.type == 'a'", "event.type == 'b'"]);
         assert_eq!(ts[1].dead_letter_topic, "dlq");
+        assert_eq!(ts[0].bulk_subscribe, None);
+        assert_eq!(ts[1].bulk_subscribe, Some(BulkSubscribeConfig { enabled: true, max_messages_count: 5, max_await_duration_ms: 20 }));
     }
 }

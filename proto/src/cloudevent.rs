@@ -1,7 +1,7 @@
 //! The CloudEvent envelope as daprd writes and reads it (contract §4 and §8).
 
 use crate::content_type::{self, DataEncoding};
-use crate::runtime::TopicEventRequest;
+use crate::runtime::{TopicEventCeRequest, TopicEventRequest};
 use crate::struct_json::json_map_to_struct;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -12,6 +12,8 @@ use std::time::{Duration, SystemTime};
 pub const SPEC_VERSION: &str = "1.0";
 pub const DEFAULT_TYPE: &str = "com.dapr.event.sent";
 pub const DEFAULT_SOURCE: &str = "Dapr";
+/// `type` of the envelope around a batch of events delivered in one bulk call.
+pub const BULK_EVENT_TYPE: &str = "com.dapr.event.sent.bulk";
 
 /// Attributes that are not extensions when a CloudEvent becomes a `TopicEventRequest`.
 const CORE_ATTRIBUTES: [&str; 7] = ["id", "source", "type", "specversion", "datacontenttype", "data", "data_base64"];
@@ -199,8 +201,7 @@ fn override_value<'m>(metadata: &'m HashMap<String, String>, name: &str) -> Opti
 fn insert_data(ce: &mut Map<String, Json>, data: &[u8], content_type: &str) {
     match content_type::data_encoding(content_type) {
         DataEncoding::Json => {
-            let value = serde_json::from_slice::<Json>(data)
-                .unwrap_or_else(|_| Json::String(String::from_utf8_lossy(data).into_owned()));
+            let value = serde_json::from_slice::<Json>(data).unwrap_or_else(|_| Json::String(String::from_utf8_lossy(data).into_owned()));
             ce.insert("data".into(), value);
         }
         DataEncoding::Base64 => {
@@ -239,10 +240,7 @@ pub fn raw_envelope(pubsub_name: &str, topic: &str, raw: &[u8], broker_metadata:
 
 /// True when the event carries an `expiration` that has passed.
 pub fn is_expired(ce: &Map<String, Json>, now: SystemTime) -> bool {
-    ce.get("expiration")
-        .and_then(Json::as_str)
-        .and_then(|s| humantime::parse_rfc3339_weak(s).ok())
-        .is_some_and(|exp| exp <= now)
+    ce.get("expiration").and_then(Json::as_str).and_then(|s| humantime::parse_rfc3339_weak(s).ok()).is_some_and(|exp| exp <= now)
 }
 
 fn attr<'a>(ce: &'a Map<String, Json>, key: &str) -> &'a str {
@@ -268,18 +266,33 @@ pub fn data_bytes(ce: &Map<String, Json>) -> Vec<u8> {
 
 /// A stored CloudEvent as the gRPC `TopicEventRequest` an app receives.
 pub fn to_topic_event_request(ce: &Map<String, Json>, pubsub_name: &str, topic: &str, path: &str) -> TopicEventRequest {
+    let TopicEventCeRequest { id, source, r#type, spec_version, data_content_type, data, extensions } = to_topic_event_ce_request(ce);
+    TopicEventRequest {
+        id,
+        source,
+        r#type,
+        spec_version,
+        data_content_type,
+        data: data.into(),
+        topic: topic.into(),
+        pubsub_name: pubsub_name.into(),
+        path: path.into(),
+        extensions,
+    }
+}
+
+/// A stored CloudEvent as one entry of a gRPC bulk delivery (`TopicEventBulkRequestEntry.cloud_event`):
+/// built as [`to_topic_event_request`] builds its event, without the topic, pubsub and path.
+pub fn to_topic_event_ce_request(ce: &Map<String, Json>) -> TopicEventCeRequest {
     let extensions: Map<String, Json> =
         ce.iter().filter(|(k, _)| !CORE_ATTRIBUTES.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
-    TopicEventRequest {
+    TopicEventCeRequest {
         id: attr(ce, "id").into(),
         source: attr(ce, "source").into(),
         r#type: attr(ce, "type").into(),
         spec_version: attr(ce, "specversion").into(),
         data_content_type: attr(ce, "datacontenttype").into(),
-        data: data_bytes(ce).into(),
-        topic: topic.into(),
-        pubsub_name: pubsub_name.into(),
-        path: path.into(),
+        data: data_bytes(ce),
         extensions: Some(json_map_to_struct(&extensions)),
     }
 }
@@ -328,11 +341,10 @@ mod tests {
 
     #[test]
     fn overrides_and_ttl() {
-        let md: HashMap<String, String> =
-            [("CloudEvent.Id", "my-id"), ("cloudevent.type", "my.type"), ("cloudevent.subject", "s")]
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect();
+        let md: HashMap<String, String> = [("CloudEvent.Id", "my-id"), ("cloudevent.type", "my.type"), ("cloudevent.subject", "s")]
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         let ce = envelope(&ctx(), b"x", "text/plain", &md, Some(Duration::from_secs(60))).unwrap();
         assert_eq!(ce["id"], "my-id");
         assert_eq!(ce["type"], "my.type");
@@ -351,7 +363,10 @@ mod tests {
         assert_eq!(ce["type"], DEFAULT_TYPE);
         assert_eq!(ce["topic"], "orders");
         assert!(ce.contains_key("traceparent"));
-        assert!(matches!(envelope(&ctx(), b"[1]", "application/cloudevents+json", &HashMap::new(), None), Err(CloudEventError::NotAnObject(_))));
+        assert!(matches!(
+            envelope(&ctx(), b"[1]", "application/cloudevents+json", &HashMap::new(), None),
+            Err(CloudEventError::NotAnObject(_))
+        ));
     }
 
     #[test]

@@ -64,13 +64,15 @@ impl ErrorCode {
 
     pub fn http_status(self) -> u16 {
         match self {
-            Self::PubsubNotConfigured | Self::PubsubRequestMetadata | Self::BadRequest | Self::MalformedRequest => 400,
+            Self::PubsubNotConfigured | Self::PubsubRequestMetadata | Self::PubsubEventsSer | Self::BadRequest | Self::MalformedRequest => {
+                400
+            }
             Self::PubsubEmpty | Self::PubsubNotFound | Self::TopicNameEmpty => 404,
             Self::PubsubForbidden => 403,
             Self::Unauthorized => 401,
             Self::BodyTooLarge => 413,
             Self::NotImplemented => 501,
-            Self::PubsubCloudEventsSer | Self::PubsubPublishMessage | Self::PubsubEventsSer => 500,
+            Self::PubsubCloudEventsSer | Self::PubsubPublishMessage => 500,
         }
     }
 
@@ -134,6 +136,7 @@ mod tests {
         assert_eq!(ErrorCode::PubsubNotFound.http_status(), 404);
         assert_eq!(ErrorCode::PubsubNotFound.grpc_code(), tonic::Code::InvalidArgument);
         assert_eq!(ErrorCode::PubsubForbidden.http_status(), 403);
+        assert_eq!(ErrorCode::PubsubEventsSer.http_status(), 400);
         assert_eq!(ErrorCode::PubsubPublishMessage.grpc_code(), tonic::Code::Internal);
         let status = to_grpc_status(ErrorCode::PubsubNotFound, "pubsub x not found");
         assert_eq!(from_grpc_status(&status).as_deref(), Some("ERR_PUBSUB_NOT_FOUND"));

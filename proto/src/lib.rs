@@ -1,8 +1,10 @@
 //! Dapr-compatible wire types (generated once from `proto/dapr/...`) and the few wire rules that
 //! both the client (`dapr-rs-core`) and the sidecar need: CloudEvent shape, content-type rules,
-//! error codes with their HTTP/gRPC status, and the meaning of an app's delivery reply.
+//! error codes with their HTTP/gRPC status, the bulk delivery envelope, and the meaning of an app's
+//! delivery reply.
 //! Every fact here comes from `shared/reference/dapr-pubsub-contract.md`.
 
+pub mod bulk;
 pub mod cloudevent;
 pub mod content_type;
 pub mod error_code;

@@ -1,7 +1,10 @@
 //! What an app's reply to a delivery means (contract §1.3 and §3.4): the one mapping from gRPC and
 //! HTTP replies, and from a handler's result, to ack / retry / drop.
 
+use crate::bulk::BulkReply;
+use crate::runtime::TopicEventBulkResponseEntry;
 use crate::runtime::topic_event_response::TopicEventResponseStatus;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeliveryOutcome {
@@ -68,9 +71,48 @@ impl DeliveryOutcome {
     }
 }
 
+/// What an app answered to a bulk delivery: an outcome per entry, or one for the whole batch.
+/// Unlike a single delivery, an entry the app left out (or answered with an empty status) is a RETRY.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BulkOutcome {
+    PerEntry(HashMap<String, DeliveryOutcome>),
+    All(DeliveryOutcome),
+}
+
+impl BulkOutcome {
+    /// The outcome of one entry of the batch.
+    pub fn of(&self, entry_id: &str) -> DeliveryOutcome {
+        match self {
+            Self::PerEntry(map) => map.get(entry_id).copied().unwrap_or(DeliveryOutcome::Retry),
+            Self::All(outcome) => *outcome,
+        }
+    }
+
+    /// `TopicEventBulkResponse.statuses`; an unknown enum value is a retry.
+    pub fn from_grpc_statuses(statuses: &[TopicEventBulkResponseEntry]) -> Self {
+        Self::PerEntry(statuses.iter().map(|s| (s.entry_id.clone(), DeliveryOutcome::from_status_value(s.status))).collect())
+    }
+
+    /// An HTTP reply to a bulk delivery: 2xx with `statuses` per entry (an unparsable body retries
+    /// them all), 404 drops them all, any other status retries them all.
+    pub fn from_http_reply(status: u16, body: &[u8]) -> Self {
+        match status {
+            200..=299 => match serde_json::from_slice::<BulkReply>(body) {
+                Ok(reply) => Self::PerEntry(
+                    reply.statuses.into_iter().map(|s| (s.entry_id, DeliveryOutcome::from_http_status_word(&s.status))).collect(),
+                ),
+                Err(_) => Self::All(DeliveryOutcome::Retry),
+            },
+            404 => Self::All(DeliveryOutcome::Drop),
+            _ => Self::All(DeliveryOutcome::Retry),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::DeliveryOutcome as O;
+    use super::{BulkOutcome, DeliveryOutcome as O};
+    use crate::runtime::TopicEventBulkResponseEntry;
 
     #[test]
     fn http_replies_map_as_daprd_does() {
@@ -94,5 +136,25 @@ mod tests {
         assert_eq!(O::from_status_value(7), O::Retry);
         assert_eq!(O::from_grpc_error(tonic::Code::Unimplemented), O::Drop);
         assert_eq!(O::from_grpc_error(tonic::Code::Internal), O::Retry);
+    }
+
+    #[test]
+    fn bulk_replies_map_as_daprd_does() {
+        let reply = BulkOutcome::from_http_reply(
+            200,
+            br#"{"statuses":[{"entryId":"a","status":"SUCCESS"},{"entryId":"b","status":"DROP"},{"entryId":"c","status":""},{"entryId":"d","status":"RETRY"}]}"#,
+        );
+        assert_eq!([reply.of("a"), reply.of("b"), reply.of("c"), reply.of("d")], [O::Success, O::Drop, O::Retry, O::Retry]);
+        assert_eq!(reply.of("missing"), O::Retry);
+        assert_eq!(BulkOutcome::from_http_reply(200, b"not json").of("a"), O::Retry);
+        assert_eq!(BulkOutcome::from_http_reply(200, br#"{"statuses":{"a":"SUCCESS"}}"#).of("a"), O::Retry);
+        assert_eq!(BulkOutcome::from_http_reply(404, b"").of("a"), O::Drop);
+        assert_eq!(BulkOutcome::from_http_reply(500, br#"{"statuses":[{"entryId":"a","status":"SUCCESS"}]}"#).of("a"), O::Retry);
+        let statuses = [
+            TopicEventBulkResponseEntry { entry_id: "a".into(), status: 2 },
+            TopicEventBulkResponseEntry { entry_id: "b".into(), status: 9 },
+        ];
+        let grpc = BulkOutcome::from_grpc_statuses(&statuses);
+        assert_eq!([grpc.of("a"), grpc.of("b"), grpc.of("c")], [O::Drop, O::Retry, O::Retry]);
     }
 }

@@ -1,13 +1,20 @@
-//! The publish path shared by the gRPC and HTTP APIs: validation in daprd's order, the CloudEvent
-//! envelope, then the component. Errors carry the Dapr error code both APIs answer with.
+//! The publish path shared by the gRPC and HTTP APIs, for single and bulk publishes: validation in
+//! daprd's order, the CloudEvent envelope, then the component. Errors carry the Dapr error code
+//! both APIs answer with.
 
-use crate::pubsub::BrokerMessage;
+use crate::pubsub::{BrokerMessage, PubSub};
 use crate::state::SidecarState;
 use bytes::Bytes;
 use dapr_rs_proto::cloudevent::{self, EnvelopeContext, PublishOptions};
 use dapr_rs_proto::error_code::ErrorCode;
-use std::collections::HashMap;
+use dapr_rs_proto::runtime::{BulkPublishRequest, BulkPublishResponseFailedEntry};
+use futures::StreamExt;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::SystemTime;
+
+/// Entries of one bulk publish sent to the component at once (daprd's default bulk publisher uses 100).
+const BULK_PUBLISH_CONCURRENCY: usize = 100;
 
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
@@ -39,30 +46,105 @@ pub struct PublishInput {
     pub tracestate: String,
 }
 
+/// A bulk publish as the gRPC API receives it (the HTTP API builds the same request); request-level
+/// metadata applies to every entry unless the entry sets the key.
+#[derive(Debug, Clone, Default)]
+pub struct BulkPublishInput {
+    pub request: BulkPublishRequest,
+    pub traceparent: String,
+    pub tracestate: String,
+}
+
 pub async fn publish(state: &SidecarState, input: PublishInput) -> Result<(), ApiError> {
     let component = state.pubsub_for(&input.pubsub_name, &input.topic)?;
-    let options =
-        PublishOptions::from_metadata(&input.metadata).map_err(|e| ApiError::new(ErrorCode::PubsubRequestMetadata, e.to_string()))?;
-    let data = if options.raw_payload {
-        input.data
-    } else {
-        let ctx = EnvelopeContext {
-            source: &state.config.app_id,
-            pubsub_name: &input.pubsub_name,
-            topic: &input.topic,
-            traceparent: &input.traceparent,
-            tracestate: &input.tracestate,
-            now: SystemTime::now(),
+    let target = Target { state, pubsub_name: &input.pubsub_name, topic: &input.topic, component };
+    let msg = target.message(input.data, &input.content_type, input.metadata, &input.traceparent, &input.tracestate)?;
+    target.send(msg).await
+}
+
+/// Publishes every entry (concurrently: our components have no native bulk publish) and returns
+/// those the component refused. A request that fails validation publishes nothing.
+pub async fn bulk_publish(state: &SidecarState, input: BulkPublishInput) -> Result<Vec<BulkPublishResponseFailedEntry>, ApiError> {
+    let BulkPublishInput { request: input, traceparent, tracestate } = input;
+    let component = state.pubsub_for(&input.pubsub_name, &input.topic)?;
+    PublishOptions::from_metadata(&input.metadata).map_err(|e| ApiError::new(ErrorCode::PubsubRequestMetadata, e.to_string()))?;
+    let mut seen = HashSet::new();
+    if let Some(bad) = input.entries.iter().find(|e| e.entry_id.is_empty() || !seen.insert(e.entry_id.as_str())) {
+        let what = if bad.entry_id.is_empty() {
+            "an entry has no entryId".to_owned()
+        } else {
+            format!("entryId {:?} is duplicated", bad.entry_id)
         };
-        let ce = cloudevent::envelope(&ctx, &input.data, &input.content_type, &input.metadata, options.ttl)
-            .map_err(|e| ApiError::new(ErrorCode::PubsubCloudEventsSer, format!("error when packing the CloudEvent: {e}")))?;
-        Bytes::from(serde_json::to_vec(&ce).expect("a JSON map always serialises"))
-    };
-    let msg = BrokerMessage { topic: input.topic.clone(), data, metadata: input.metadata };
-    component.publish(msg).await.map_err(|e| {
-        ApiError::new(
-            ErrorCode::PubsubPublishMessage,
-            format!("error when publishing to topic {} in pubsub {}: {e}", input.topic, input.pubsub_name),
-        )
-    })
+        return Err(ApiError::new(
+            ErrorCode::PubsubEventsSer,
+            format!("error marshaling events to bytes for topic {} pubsub {}: {what}", input.topic, input.pubsub_name),
+        ));
+    }
+    let target = Target { state, pubsub_name: &input.pubsub_name, topic: &input.topic, component };
+    // Every envelope first: one bad entry fails the request before anything is published.
+    let mut messages = Vec::with_capacity(input.entries.len());
+    for entry in input.entries {
+        let mut metadata = input.metadata.clone();
+        metadata.extend(entry.metadata);
+        let msg = target.message(entry.event.into(), &entry.content_type, metadata, &traceparent, &tracestate)?;
+        messages.push((entry.entry_id, msg));
+    }
+    let target = &target;
+    let failed = futures::stream::iter(messages)
+        .map(|(entry_id, msg)| async move {
+            target.send(msg).await.err().map(|e| BulkPublishResponseFailedEntry { entry_id, error: e.message })
+        })
+        .buffer_unordered(BULK_PUBLISH_CONCURRENCY)
+        .filter_map(|failure| async move { failure })
+        .collect()
+        .await;
+    Ok(failed)
+}
+
+/// A validated pubsub and topic.
+struct Target<'a> {
+    state: &'a SidecarState,
+    pubsub_name: &'a str,
+    topic: &'a str,
+    component: Arc<dyn PubSub>,
+}
+
+impl Target<'_> {
+    /// What the broker stores for one payload: its CloudEvent, or the payload itself with `rawPayload`.
+    fn message(
+        &self,
+        data: Bytes,
+        content_type: &str,
+        metadata: HashMap<String, String>,
+        traceparent: &str,
+        tracestate: &str,
+    ) -> Result<BrokerMessage, ApiError> {
+        let options =
+            PublishOptions::from_metadata(&metadata).map_err(|e| ApiError::new(ErrorCode::PubsubRequestMetadata, e.to_string()))?;
+        let data = if options.raw_payload {
+            data
+        } else {
+            let ctx = EnvelopeContext {
+                source: &self.state.config.app_id,
+                pubsub_name: self.pubsub_name,
+                topic: self.topic,
+                traceparent,
+                tracestate,
+                now: SystemTime::now(),
+            };
+            let ce = cloudevent::envelope(&ctx, &data, content_type, &metadata, options.ttl)
+                .map_err(|e| ApiError::new(ErrorCode::PubsubCloudEventsSer, format!("error when packing the CloudEvent: {e}")))?;
+            Bytes::from(serde_json::to_vec(&ce).expect("a JSON map always serialises"))
+        };
+        Ok(BrokerMessage { topic: self.topic.to_owned(), data, metadata })
+    }
+
+    async fn send(&self, msg: BrokerMessage) -> Result<(), ApiError> {
+        self.component.publish(msg).await.map_err(|e| {
+            ApiError::new(
+                ErrorCode::PubsubPublishMessage,
+                format!("error when publishing to topic {} in pubsub {}: {e}", self.topic, self.pubsub_name),
+            )
+        })
+    }
 }

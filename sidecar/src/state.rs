@@ -10,6 +10,7 @@ use dapr_rs_proto::runtime::PubsubSubscriptionType;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -26,8 +27,34 @@ pub struct LoadedPubSub {
     pub inbound: InboundPolicy,
 }
 
+/// `bulkSubscribe` (contract §3.3): the subscription's messages reach the app in batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BulkSubscribe {
+    /// Most messages in one batch.
+    pub max_messages_count: usize,
+    /// Longest a message waits for its batch to fill.
+    pub max_await: Duration,
+}
+
+impl BulkSubscribe {
+    pub const DEFAULT_MAX_MESSAGES_COUNT: usize = 100;
+    pub const DEFAULT_MAX_AWAIT: Duration = Duration::from_millis(1000);
+
+    /// From the wire's `{enabled, maxMessagesCount, maxAwaitDurationMs}`: `None` unless enabled;
+    /// a count or duration that is not positive takes the default, as in daprd.
+    pub fn from_wire(enabled: bool, max_messages_count: i64, max_await_duration_ms: i64) -> Option<Self> {
+        enabled.then(|| Self {
+            max_messages_count: usize::try_from(max_messages_count).ok().filter(|n| *n > 0).unwrap_or(Self::DEFAULT_MAX_MESSAGES_COUNT),
+            max_await: u64::try_from(max_await_duration_ms)
+                .ok()
+                .filter(|ms| *ms > 0)
+                .map_or(Self::DEFAULT_MAX_AWAIT, Duration::from_millis),
+        })
+    }
+}
+
 /// A subscription as metadata reports it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SubscriptionInfo {
     pub pubsub_name: String,
     pub topic: String,
@@ -36,6 +63,8 @@ pub struct SubscriptionInfo {
     pub rules: Vec<(String, String)>,
     pub dead_letter_topic: String,
     pub kind: PubsubSubscriptionType,
+    /// Set when the app asked for its messages in batches.
+    pub bulk_subscribe: Option<BulkSubscribe>,
 }
 
 pub struct ActiveSubscription {

@@ -57,7 +57,8 @@ async fn main() {
         }
     });
     let addr = format!("127.0.0.1:{}", args.app_port).parse().unwrap();
-    let server = AppServer::start(AppProtocol::Grpc, addr, vec![Subscription::new(&args.pubsub, &args.topic, handler)]).await.expect("app server");
+    let server =
+        AppServer::start(AppProtocol::Grpc, addr, vec![Subscription::new(&args.pubsub, &args.topic, handler)]).await.expect("app server");
     let client = DaprClient::new(ClientOptions::from_env().with_address(&args.publish_address)).expect("client");
     client.wait_for_sidecar(Duration::from_secs(args.wait)).await.expect("publisher sidecar");
 
@@ -71,7 +72,11 @@ async fn main() {
     };
     let deadline = Instant::now() + Duration::from_secs(args.wait);
     while received.load(Ordering::Relaxed) == 0 {
-        assert!(Instant::now() < deadline, "no delivery reached the app: is the subscriber sidecar running with --app-port {}?", args.app_port);
+        assert!(
+            Instant::now() < deadline,
+            "no delivery reached the app: is the subscriber sidecar running with --app-port {}?",
+            args.app_port
+        );
         client.publish_event(probe(now_micros())).await.expect("probe publish");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -1,15 +1,16 @@
 //! The HTTP app channel: `GET /dapr/subscribe` announces the subscriptions, and the sidecar POSTs
-//! each CloudEvent to its route (contract §3.3–3.4).
+//! each CloudEvent to its route, or a batch of them in the bulk envelope (contract §3.3–3.4).
 
 use super::Router;
-use crate::TopicEvent;
+use crate::{Subscription, TopicEvent, TopicEventStatus};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use dapr_rs_proto::bulk::{BulkEnvelope, BulkReply, BulkReplyEntry};
 use dapr_rs_proto::cloudevent;
-use serde_json::{Value as Json, json};
+use serde_json::{Map, Value as Json, json};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -51,6 +52,13 @@ async fn list_subscriptions(State(router): State<Arc<Router>>, headers: HeaderMa
             if !ts.dead_letter_topic.is_empty() {
                 item["deadLetterTopic"] = ts.dead_letter_topic.into();
             }
+            if let Some(bulk) = ts.bulk_subscribe {
+                item["bulkSubscribe"] = json!({
+                    "enabled": bulk.enabled,
+                    "maxMessagesCount": bulk.max_messages_count,
+                    "maxAwaitDurationMs": bulk.max_await_duration_ms,
+                });
+            }
             item
         })
         .collect();
@@ -66,6 +74,10 @@ async fn deliver(State(router): State<Arc<Router>>, uri: Uri, headers: HeaderMap
         return (StatusCode::NOT_FOUND, format!("no subscription is routed to {path}")).into_response();
     };
     let ce = match serde_json::from_slice::<Json>(&body) {
+        Ok(Json::Object(map)) if is_bulk_envelope(&map) => match serde_json::from_value(Json::Object(map)) {
+            Ok(envelope) => return axum::Json(deliver_bulk(sub, path, envelope).await).into_response(),
+            Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid bulk envelope: {e}")).into_response(),
+        },
         Ok(Json::Object(map)) => map,
         _ => return (StatusCode::BAD_REQUEST, "the body is not a CloudEvent JSON object").into_response(),
     };
@@ -74,4 +86,27 @@ async fn deliver(State(router): State<Arc<Router>>, uri: Uri, headers: HeaderMap
     let event = TopicEvent::from(cloudevent::to_topic_event_request(&ce, &pubsub, &topic, path));
     let status = crate::handler::run_handler(sub.handler.as_ref(), event).await;
     axum::Json(json!({ "status": status.as_http_status_word() })).into_response()
+}
+
+fn is_bulk_envelope(body: &Map<String, Json>) -> bool {
+    body.get("type").and_then(Json::as_str) == Some(cloudevent::BULK_EVENT_TYPE) && body.get("entries").is_some_and(Json::is_array)
+}
+
+/// Runs the handler on every entry of a bulk delivery at once; one status per entry.
+async fn deliver_bulk(sub: &Subscription, path: &str, envelope: BulkEnvelope) -> BulkReply {
+    let BulkEnvelope { topic, pubsubname, entries, .. } = envelope;
+    let deliveries = entries.into_iter().map(|entry| {
+        let event = entry.cloud_event(&pubsubname, &topic).map(|ce| cloudevent::to_topic_event_request(&ce, &pubsubname, &topic, path));
+        async move {
+            let status = match event {
+                Some(event) => crate::handler::run_handler(sub.handler.as_ref(), TopicEvent::from(event)).await,
+                None => {
+                    tracing::warn!(entry_id = %entry.entry_id, "bulk entry is neither a CloudEvent nor base64; dropped");
+                    TopicEventStatus::Drop
+                }
+            };
+            BulkReplyEntry { entry_id: entry.entry_id, status: status.as_http_status_word().to_owned() }
+        }
+    });
+    BulkReply { statuses: futures::future::join_all(deliveries).await }
 }

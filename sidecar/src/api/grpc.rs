@@ -1,7 +1,7 @@
 //! The gRPC API (`dapr.proto.runtime.v1.Dapr`), with server reflection as daprd has.
 
 use super::{metadata, streaming};
-use crate::publisher::{self, PublishInput};
+use crate::publisher::{self, BulkPublishInput, PublishInput};
 use crate::state::SidecarState;
 use dapr_rs_proto::error_code::ErrorCode;
 use dapr_rs_proto::runtime::dapr_server::{Dapr, DaprServer};
@@ -17,6 +17,17 @@ struct DaprApi(Arc<SidecarState>);
 
 fn header(req: &Request<impl Sized>, key: &str) -> String {
     req.metadata().get(key).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+}
+
+impl DaprApi {
+    /// `BulkPublishEvent` and its Alpha1 twin: entries the component refused come back in
+    /// `failedEntries` of an OK answer.
+    async fn bulk_publish(&self, req: Request<BulkPublishRequest>) -> Result<Response<BulkPublishResponse>, Status> {
+        let (traceparent, tracestate) = (header(&req, "traceparent"), header(&req, "tracestate"));
+        let input = BulkPublishInput { request: req.into_inner(), traceparent, tracestate };
+        let failed_entries = publisher::bulk_publish(&self.0, input).await?;
+        Ok(Response::new(BulkPublishResponse { failed_entries }))
+    }
 }
 
 #[tonic::async_trait]
@@ -37,12 +48,12 @@ impl Dapr for DaprApi {
         Ok(Response::new(()))
     }
 
-    async fn bulk_publish_event_alpha1(&self, _req: Request<BulkPublishRequest>) -> Result<Response<BulkPublishResponse>, Status> {
-        Err(dapr_rs_proto::error_code::to_grpc_status(ErrorCode::NotImplemented, "bulk publish is not implemented yet"))
+    async fn bulk_publish_event_alpha1(&self, req: Request<BulkPublishRequest>) -> Result<Response<BulkPublishResponse>, Status> {
+        self.bulk_publish(req).await
     }
 
-    async fn bulk_publish_event(&self, _req: Request<BulkPublishRequest>) -> Result<Response<BulkPublishResponse>, Status> {
-        Err(dapr_rs_proto::error_code::to_grpc_status(ErrorCode::NotImplemented, "bulk publish is not implemented yet"))
+    async fn bulk_publish_event(&self, req: Request<BulkPublishRequest>) -> Result<Response<BulkPublishResponse>, Status> {
+        self.bulk_publish(req).await
     }
 
     type SubscribeTopicEventsAlpha1Stream = streaming::ResponseStream;

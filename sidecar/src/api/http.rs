@@ -1,5 +1,6 @@
-//! The HTTP API: publish, health, metadata and shutdown (contract §3).
+//! The HTTP API: publish (single and bulk), health, metadata and shutdown (contract §3).
 
+use super::http_bulk_publish::bulk_publish;
 use super::metadata;
 use crate::publisher::{self, ApiError, PublishInput};
 use crate::state::SidecarState;
@@ -23,6 +24,9 @@ impl IntoResponse for ApiError {
 
 pub fn router(state: Arc<SidecarState>) -> axum::Router {
     axum::Router::new()
+        // Bulk first, as daprd routes it: a pubsub named `bulk` is shadowed there too.
+        .route("/v1.0/publish/bulk/{*rest}", post(bulk_publish).put(bulk_publish))
+        .route("/v1.0-alpha1/publish/bulk/{*rest}", post(bulk_publish).put(bulk_publish))
         .route("/v1.0/publish/{*rest}", post(publish).put(publish))
         .route("/v1.0/healthz", get(healthz))
         .route("/v1.0/healthz/outbound", get(|| async { StatusCode::NO_CONTENT }))
@@ -120,7 +124,7 @@ async fn shutdown(State(state): State<Arc<SidecarState>>) -> StatusCode {
 }
 
 /// `metadata.<key>=value` query parameters, prefix stripped, first value wins.
-fn publish_metadata(uri: &Uri) -> HashMap<String, String> {
+pub(super) fn publish_metadata(uri: &Uri) -> HashMap<String, String> {
     let mut out = HashMap::new();
     for (k, v) in form_urlencoded_pairs(uri.query().unwrap_or("")) {
         if let Some(key) = k.strip_prefix("metadata.") {

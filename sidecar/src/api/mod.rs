@@ -3,6 +3,7 @@
 mod api_log;
 pub mod grpc;
 pub mod http;
+mod http_bulk_publish;
 mod metadata;
 mod streaming;
 

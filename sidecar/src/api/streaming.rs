@@ -64,6 +64,7 @@ pub async fn open(state: Arc<SidecarState>, mut inbound: Streaming<SubscribeTopi
         rules: vec![(String::new(), STREAM_ROUTE.into())],
         dead_letter_topic: init.dead_letter_topic.unwrap_or_default(),
         kind: PubsubSubscriptionType::Streaming,
+        bulk_subscribe: None,
     };
     let id = programmatic::subscribe(&state, info, sink.clone()).await?;
     let initial = SubscribeTopicEventsResponseAlpha1 {

@@ -3,34 +3,52 @@
 
 use super::EventSink;
 use super::app_transport::{self, HttpClient};
+use super::bulk_delivery::{BulkBatch, BulkEventSink};
 use crate::config::AppProtocol;
-use crate::state::SubscriptionInfo;
+use crate::state::{BulkSubscribe, SubscriptionInfo};
 use async_trait::async_trait;
 use bytes::Bytes;
 use dapr_rs_proto::cloudevent;
-use dapr_rs_proto::outcome::DeliveryOutcome;
+use dapr_rs_proto::outcome::{BulkOutcome, DeliveryOutcome};
 use dapr_rs_proto::runtime::PubsubSubscriptionType;
+use dapr_rs_proto::runtime::app_callback_alpha_client::AppCallbackAlphaClient;
 use dapr_rs_proto::runtime::app_callback_client::AppCallbackClient;
 use http_body_util::{BodyExt, Full};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tonic::transport::Channel;
 
 // One per app, kept behind an Arc: the size of the HTTP variant costs nothing.
 #[allow(clippy::large_enum_variant)]
 pub enum AppChannel {
-    Grpc { client: AppCallbackClient<Channel>, token: Option<String> },
-    Http { client: HttpClient, base: String, token: Option<String>, app_id: String },
+    Grpc {
+        client: AppCallbackClient<Channel>,
+        /// `AppCallbackAlpha`, for apps that take bulk deliveries only as `OnBulkTopicEventAlpha1`.
+        alpha: AppCallbackAlphaClient<Channel>,
+        /// Set once the app answered Unimplemented to `OnBulkTopicEvent`.
+        bulk_alpha_only: AtomicBool,
+        token: Option<String>,
+    },
+    Http {
+        client: HttpClient,
+        base: String,
+        token: Option<String>,
+        app_id: String,
+    },
 }
 
 impl AppChannel {
     pub fn new(protocol: AppProtocol, address: &str, port: u16, token: Option<String>, app_id: &str) -> Result<Self, String> {
         if protocol.is_grpc() {
             let channel = app_transport::grpc_channel(protocol, address, port)?;
-            let client = AppCallbackClient::new(channel).max_decoding_message_size(usize::MAX).max_encoding_message_size(usize::MAX);
-            Ok(Self::Grpc { client, token })
+            let client =
+                AppCallbackClient::new(channel.clone()).max_decoding_message_size(usize::MAX).max_encoding_message_size(usize::MAX);
+            let alpha = AppCallbackAlphaClient::new(channel).max_decoding_message_size(usize::MAX).max_encoding_message_size(usize::MAX);
+            Ok(Self::Grpc { client, alpha, bulk_alpha_only: AtomicBool::new(false), token })
         } else {
             let base = app_transport::base_url(protocol, address, port);
             Ok(Self::Http { client: app_transport::http_client(protocol), base, token, app_id: app_id.to_owned() })
@@ -48,7 +66,7 @@ impl AppChannel {
     /// The app's programmatic subscriptions: `ListTopicSubscriptions` or `GET /dapr/subscribe`.
     pub async fn list_subscriptions(&self) -> Result<Vec<SubscriptionInfo>, String> {
         match self {
-            Self::Grpc { client, token } => match client.clone().list_topic_subscriptions(Self::grpc_request((), token)).await {
+            Self::Grpc { client, token, .. } => match client.clone().list_topic_subscriptions(Self::grpc_request((), token)).await {
                 Ok(resp) => Ok(resp.into_inner().subscriptions.into_iter().map(from_topic_subscription).collect()),
                 Err(s) if s.code() == tonic::Code::Unimplemented => Ok(Vec::new()),
                 Err(s) => Err(format!("ListTopicSubscriptions failed: {s}")),
@@ -90,6 +108,9 @@ fn from_topic_subscription(ts: dapr_rs_proto::runtime::TopicSubscription) -> Sub
         rules,
         dead_letter_topic: ts.dead_letter_topic,
         kind: PubsubSubscriptionType::Programmatic,
+        bulk_subscribe: ts
+            .bulk_subscribe
+            .and_then(|b| BulkSubscribe::from_wire(b.enabled, b.max_messages_count.into(), b.max_await_duration_ms.into())),
     }
 }
 
@@ -109,6 +130,19 @@ struct HttpSubscription {
     metadata: HashMap<String, String>,
     #[serde(default)]
     dead_letter_topic: Option<String>,
+    #[serde(default, alias = "bulksubscribe")]
+    bulk_subscribe: Option<HttpBulkSubscribe>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpBulkSubscribe {
+    #[serde(default)]
+    enabled: bool,
+    #[serde(default, alias = "maxmessagescount")]
+    max_messages_count: i64,
+    #[serde(default, alias = "maxawaitdurationms")]
+    max_await_duration_ms: i64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -151,6 +185,9 @@ impl HttpSubscription {
             rules,
             dead_letter_topic: self.dead_letter_topic.unwrap_or_default(),
             kind: PubsubSubscriptionType::Programmatic,
+            bulk_subscribe: self
+                .bulk_subscribe
+                .and_then(|b| BulkSubscribe::from_wire(b.enabled, b.max_messages_count, b.max_await_duration_ms)),
         })
     }
 }
@@ -159,7 +196,7 @@ impl HttpSubscription {
 impl EventSink for AppChannel {
     async fn deliver(&self, ce: &Map<String, Json>, body: &[u8], pubsub_name: &str, topic: &str, path: &str) -> DeliveryOutcome {
         match self {
-            Self::Grpc { client, token } => {
+            Self::Grpc { client, token, .. } => {
                 let req = cloudevent::to_topic_event_request(ce, pubsub_name, topic, path);
                 match client.clone().on_topic_event(Self::grpc_request(req, token)).await {
                     Ok(resp) => DeliveryOutcome::from_status_value(resp.into_inner().status),
@@ -170,29 +207,15 @@ impl EventSink for AppChannel {
                 }
             }
             Self::Http { client, base, token, .. } => {
-                let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
-                let mut req = http::Request::post(format!("{base}{path}"))
-                    .header(http::header::CONTENT_TYPE, dapr_rs_proto::content_type::CLOUDEVENT_JSON)
-                    .header("pubsubname", pubsub_name);
+                let mut headers = vec![("pubsubname", pubsub_name)];
                 for key in ["traceparent", "tracestate"] {
                     if let Some(v) = ce.get(key).and_then(Json::as_str).filter(|v| !v.is_empty()) {
-                        req = req.header(key, v);
+                        headers.push((key, v));
                     }
                 }
-                if let Some(t) = token {
-                    req = req.header(dapr_rs_proto::API_TOKEN_HEADER, t.as_str());
-                }
-                let req = match req.body(Full::new(Bytes::copy_from_slice(body))) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::error!(%path, error = %e, "cannot build the delivery request");
-                        return DeliveryOutcome::Retry;
-                    }
-                };
-                match client.request(req).await {
-                    Ok(resp) => {
-                        let status = resp.status().as_u16();
-                        let body = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                let body = Bytes::copy_from_slice(body);
+                match http_post(client, base, token, path, dapr_rs_proto::content_type::CLOUDEVENT_JSON, &headers, body).await {
+                    Ok((status, body)) => {
                         let outcome = DeliveryOutcome::from_http_reply(status, &body);
                         if status >= 300 {
                             tracing::warn!(%path, status, ?outcome, "the app did not accept the event");
@@ -207,6 +230,86 @@ impl EventSink for AppChannel {
             }
         }
     }
+
+    fn bulk(self: Arc<Self>) -> Option<Arc<dyn BulkEventSink>> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl BulkEventSink for AppChannel {
+    /// gRPC: `OnBulkTopicEvent`, else (Unimplemented, remembered for this channel)
+    /// `AppCallbackAlpha/OnBulkTopicEventAlpha1`; an app that has neither drops the batch, as
+    /// daprd does. HTTP: the bulk envelope POSTed to the route.
+    async fn deliver_bulk(&self, batch: &BulkBatch<'_>) -> BulkOutcome {
+        let (pubsub_name, topic, path) = (batch.pubsub_name, batch.topic, batch.path);
+        match self {
+            Self::Grpc { client, alpha, bulk_alpha_only, token } => {
+                let req = batch.to_grpc_request();
+                #[allow(deprecated)] // the Alpha1 RPC is still what apps built for daprd < 1.17 serve
+                let on_alpha = |req| async move { alpha.clone().on_bulk_topic_event_alpha1(Self::grpc_request(req, token)).await };
+                let answer = if bulk_alpha_only.load(Ordering::Relaxed) {
+                    on_alpha(req).await
+                } else {
+                    match client.clone().on_bulk_topic_event(Self::grpc_request(req.clone(), token)).await {
+                        Err(s) if s.code() == tonic::Code::Unimplemented => {
+                            tracing::info!("the app has no OnBulkTopicEvent; using AppCallbackAlpha/OnBulkTopicEventAlpha1");
+                            bulk_alpha_only.store(true, Ordering::Relaxed);
+                            on_alpha(req).await
+                        }
+                        other => other,
+                    }
+                };
+                match answer {
+                    Ok(resp) => BulkOutcome::from_grpc_statuses(&resp.into_inner().statuses),
+                    Err(s) => {
+                        tracing::warn!(%pubsub_name, %topic, entries = batch.entries.len(), error = %s, "bulk delivery failed");
+                        BulkOutcome::All(DeliveryOutcome::from_grpc_error(s.code()))
+                    }
+                }
+            }
+            Self::Http { client, base, token, .. } => {
+                let body = Bytes::from(serde_json::to_vec(&batch.to_http_envelope()).expect("the envelope serialises"));
+                let headers = [("pubsubName", pubsub_name)];
+                match http_post(client, base, token, path, dapr_rs_proto::content_type::JSON, &headers, body).await {
+                    Ok((status, body)) => {
+                        if status >= 300 {
+                            tracing::warn!(%path, status, entries = batch.entries.len(), "the app did not accept the batch");
+                        }
+                        BulkOutcome::from_http_reply(status, &body)
+                    }
+                    Err(e) => {
+                        tracing::warn!(%path, error = %e, "bulk delivery to the app failed");
+                        BulkOutcome::All(DeliveryOutcome::Retry)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// POSTs `body` to the app's `path` with the token and `headers`; (status, body) or why it failed.
+async fn http_post(
+    client: &HttpClient,
+    base: &str,
+    token: &Option<String>,
+    path: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<(u16, Bytes), String> {
+    let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+    let mut req = http::Request::post(format!("{base}{path}")).header(http::header::CONTENT_TYPE, content_type);
+    for (key, value) in headers {
+        req = req.header(*key, *value);
+    }
+    if let Some(t) = token {
+        req = req.header(dapr_rs_proto::API_TOKEN_HEADER, t.as_str());
+    }
+    let req = req.body(Full::new(body)).map_err(|e| format!("cannot build the request to {path}: {e}"))?;
+    let resp = client.request(req).await.map_err(|e| format!("POST {path} failed: {e}"))?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default()))
 }
 
 /// Waits until something listens on the app port, as daprd does before it talks to the app.

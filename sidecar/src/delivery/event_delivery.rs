@@ -1,7 +1,9 @@
+use super::bulk_delivery::BulkEventSink;
 use super::{RetryPolicy, Routes};
 use crate::pubsub::{BrokerMessage, MessageHandler, NotProcessed, PubSub};
 use crate::scopes::TopicScopes;
 use async_trait::async_trait;
+use bytes::Bytes;
 use dapr_rs_proto::cloudevent;
 use dapr_rs_proto::outcome::DeliveryOutcome;
 use serde_json::{Map, Value as Json};
@@ -15,6 +17,11 @@ use tokio_util::sync::CancellationToken;
 pub trait EventSink: Send + Sync + 'static {
     /// Delivers one CloudEvent to `path`; `body` is its JSON as the broker stored it.
     async fn deliver(&self, ce: &Map<String, Json>, body: &[u8], pubsub_name: &str, topic: &str, path: &str) -> DeliveryOutcome;
+
+    /// The same destination taking whole batches (`bulkSubscribe`), when it can; streams cannot.
+    fn bulk(self: Arc<Self>) -> Option<Arc<dyn BulkEventSink>> {
+        None
+    }
 }
 
 const SHUTTING_DOWN: &str = "the sidecar is shutting down; left to the broker's redelivery";
@@ -41,10 +48,60 @@ pub struct EventDelivery {
     pub stopping: CancellationToken,
 }
 
+/// A broker message on its way to the app: its CloudEvent, the bytes the app gets, and its route.
+pub struct RoutedEvent {
+    pub ce: Map<String, Json>,
+    pub body: Bytes,
+    pub path: String,
+}
+
+/// Where a broker message goes before any delivery: to the app, or already settled
+/// (dead-lettered, dropped, or left to the broker) with the handler's answer.
+pub enum Routing {
+    Deliver(RoutedEvent),
+    Settled(Result<(), NotProcessed>),
+}
+
 impl EventDelivery {
+    /// Parses the message, drops it when expired, and picks its route.
+    pub async fn route(&self, msg: &BrokerMessage) -> Routing {
+        let (ce, body) = if self.raw_payload {
+            let ce = cloudevent::raw_envelope(&self.pubsub_name, &self.topic, &msg.data, &msg.metadata);
+            let body = serde_json::to_vec(&ce).unwrap_or_default();
+            (ce, Bytes::from(body))
+        } else {
+            match serde_json::from_slice::<Json>(&msg.data) {
+                Ok(Json::Object(ce)) => (ce, msg.data.clone()),
+                _ => {
+                    // daprd: an unparsable event goes to the dead-letter topic, else back to the broker.
+                    if self.dead_letter_topic.is_some() {
+                        return Routing::Settled(self.dead_letter(msg, "the message is not a CloudEvent").await);
+                    }
+                    return Routing::Settled(Err(NotProcessed("the message is not a CloudEvent JSON object".into())));
+                }
+            }
+        };
+        if cloudevent::is_expired(&ce, SystemTime::now()) {
+            return Routing::Settled(self.dead_letter(msg, "expired").await);
+        }
+        let Some(path) = self.routes.select(&ce).map(str::to_owned) else {
+            return Routing::Settled(self.dead_letter(msg, "no route matched").await);
+        };
+        Routing::Deliver(RoutedEvent { ce, body, path })
+    }
+
+    /// A message the app still asked to retry after every retry: to the dead-letter topic when
+    /// there is one, else back to the broker.
+    pub async fn retries_exhausted(&self, msg: &BrokerMessage, attempts: u64) -> Result<(), NotProcessed> {
+        if self.dead_letter_topic.is_some() {
+            return self.dead_letter(msg, "retries exhausted").await;
+        }
+        Err(NotProcessed(format!("the app did not take the event in {attempts} attempts")))
+    }
+
     /// Re-publishes the original broker bytes and metadata to the dead-letter topic; without one
     /// a dropped message is simply acknowledged.
-    async fn dead_letter(&self, msg: &BrokerMessage, why: &str) -> Result<(), NotProcessed> {
+    pub async fn dead_letter(&self, msg: &BrokerMessage, why: &str) -> Result<(), NotProcessed> {
         let Some(dlq) = &self.dead_letter_topic else {
             tracing::warn!(pubsub = %self.pubsub_name, topic = %self.topic, reason = why, "message dropped");
             return Ok(());
@@ -87,32 +144,14 @@ impl EventDelivery {
 #[async_trait]
 impl MessageHandler for EventDelivery {
     async fn handle(&self, msg: BrokerMessage) -> Result<(), NotProcessed> {
-        let (ce, body) = if self.raw_payload {
-            let ce = cloudevent::raw_envelope(&self.pubsub_name, &self.topic, &msg.data, &msg.metadata);
-            let body = serde_json::to_vec(&ce).unwrap_or_default();
-            (ce, bytes::Bytes::from(body))
-        } else {
-            match serde_json::from_slice::<Json>(&msg.data) {
-                Ok(Json::Object(ce)) => (ce, msg.data.clone()),
-                _ => {
-                    // daprd: an unparsable event goes to the dead-letter topic, else back to the broker.
-                    if self.dead_letter_topic.is_some() {
-                        return self.dead_letter(&msg, "the message is not a CloudEvent").await;
-                    }
-                    return Err(NotProcessed("the message is not a CloudEvent JSON object".into()));
-                }
-            }
-        };
-        if cloudevent::is_expired(&ce, SystemTime::now()) {
-            return self.dead_letter(&msg, "expired").await;
-        }
-        let Some(path) = self.routes.select(&ce) else {
-            return self.dead_letter(&msg, "no route matched").await;
+        let RoutedEvent { ce, body, path } = match self.route(&msg).await {
+            Routing::Deliver(routed) => routed,
+            Routing::Settled(answer) => return answer,
         };
         let mut delays = self.retry.delays();
         let mut attempts = 0u64;
         loop {
-            let Some(outcome) = self.attempt(&ce, &body, path).await else {
+            let Some(outcome) = self.attempt(&ce, &body, &path).await else {
                 return Err(NotProcessed(SHUTTING_DOWN.into()));
             };
             attempts += 1;
@@ -130,9 +169,6 @@ impl MessageHandler for EventDelivery {
         if self.stopping.is_cancelled() {
             return Err(NotProcessed(SHUTTING_DOWN.into()));
         }
-        if self.dead_letter_topic.is_some() {
-            return self.dead_letter(&msg, "retries exhausted").await;
-        }
-        Err(NotProcessed(format!("the app did not take the event in {attempts} attempts")))
+        self.retries_exhausted(&msg, attempts).await
     }
 }

@@ -2,9 +2,10 @@
 //! subscribe each on its component, delivering through the app channel.
 
 use super::app_channel::{AppChannel, wait_for_app};
-use super::{EventDelivery, EventSink, Routes};
+use super::bulk_delivery::DEFAULT_BATCHES_IN_FLIGHT;
+use super::{BulkDelivery, EventDelivery, EventSink, Routes};
 use crate::publisher::ApiError;
-use crate::pubsub::SubscribeRequest;
+use crate::pubsub::{MessageHandler, SubscribeRequest};
 use crate::state::{ActiveSubscription, SidecarState, SubscriptionInfo};
 use dapr_rs_proto::runtime::PubsubSubscriptionType;
 use std::sync::Arc;
@@ -54,21 +55,31 @@ pub async fn subscribe(state: &Arc<SidecarState>, info: SubscriptionInfo, sink: 
         timeout: loaded.inbound.timeout,
         component: component.clone(),
         scopes: loaded.scopes.clone(),
-        sink,
+        sink: sink.clone(),
         // `--app-max-concurrency` limits the app channel; streams are not part of it (as daprd).
         app_slots: state.app_slots.clone().filter(|_| info.kind != PubsubSubscriptionType::Streaming),
         stopping: state.shutdown.clone(),
     };
-    let req = SubscribeRequest {
-        topic: info.topic.clone(),
-        consumer_group: loaded.consumer_group.clone(),
-        max_concurrency: state.config.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY),
+    let mut max_concurrency = state.config.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
+    let handler: Arc<dyn MessageHandler> = match (info.bulk_subscribe, sink.bulk()) {
+        (Some(bulk), Some(bulk_sink)) => {
+            // --app-max-concurrency counts calls to the app, and a batch is one call.
+            let batches = state.config.max_concurrency.unwrap_or(DEFAULT_BATCHES_IN_FLIGHT);
+            max_concurrency = bulk.max_messages_count.saturating_mul(batches);
+            Arc::new(BulkDelivery::start(delivery, bulk_sink, bulk, batches, state.shutdown.clone()))
+        }
+        (Some(_), None) => {
+            tracing::warn!(pubsub = %info.pubsub_name, topic = %info.topic, "bulkSubscribe is not supported here; events are delivered one by one");
+            Arc::new(delivery)
+        }
+        (None, _) => Arc::new(delivery),
     };
+    let req = SubscribeRequest { topic: info.topic.clone(), consumer_group: loaded.consumer_group.clone(), max_concurrency };
     let handle = component
-        .subscribe(req, Arc::new(delivery))
+        .subscribe(req, handler)
         .await
         .map_err(|e| SubscribeError::Component(format!("cannot subscribe to topic {} on pubsub {}: {e}", info.topic, info.pubsub_name)))?;
-    tracing::info!(pubsub = %info.pubsub_name, topic = %info.topic, kind = ?info.kind, "subscribed");
+    tracing::info!(pubsub = %info.pubsub_name, topic = %info.topic, kind = ?info.kind, bulk = ?info.bulk_subscribe, "subscribed");
     Ok(state.add_subscription(ActiveSubscription { info, handle }))
 }
 
