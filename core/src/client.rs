@@ -68,10 +68,18 @@ struct Inner {
     bulk_alpha_only: AtomicBool,
 }
 
-/// Channels by endpoint, shared by every client of the process. A forked child starts afresh: the
-/// parent's channels are driven by tasks of a runtime whose threads the child does not have.
+/// A shared channel and a liveness token of the runtime that drives it.
+struct SharedChannel {
+    channel: Channel,
+    /// Dangles once that runtime is dropped (its tasks, holding the `Arc`, are dropped with it).
+    runtime_alive: std::sync::Weak<()>,
+}
+
+/// Channels by endpoint, shared by every client of the process. A channel is only reused while
+/// the runtime that drives it lives (tests and apps may drop a runtime and start another); a
+/// forked child starts afresh: the parent's channels are driven by threads the child lacks.
 fn channel_for(endpoint: &str) -> Result<Channel> {
-    static CHANNELS: OnceLock<Mutex<(u32, HashMap<String, Channel>)>> = OnceLock::new();
+    static CHANNELS: OnceLock<Mutex<(u32, HashMap<String, SharedChannel>)>> = OnceLock::new();
     let mut guard = CHANNELS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
     let (owner, channels) = &mut *guard;
     if *owner != std::process::id() {
@@ -79,8 +87,8 @@ fn channel_for(endpoint: &str) -> Result<Channel> {
         std::mem::forget(std::mem::take(channels));
         *owner = std::process::id();
     }
-    if let Some(ch) = channels.get(endpoint) {
-        return Ok(ch.clone());
+    if let Some(shared) = channels.get(endpoint).filter(|s| s.runtime_alive.strong_count() > 0) {
+        return Ok(shared.channel.clone());
     }
     let invalid = |message: String| Error::InvalidEndpoint { endpoint: endpoint.into(), message };
     let ep = Endpoint::from_shared(endpoint.to_string())
@@ -91,9 +99,15 @@ fn channel_for(endpoint: &str) -> Result<Channel> {
     if endpoint.starts_with("https://") {
         return Err(invalid("TLS endpoints are not supported yet; use http://".into()));
     }
-    let ch = ep.connect_lazy();
-    channels.insert(endpoint.to_string(), ch.clone());
-    Ok(ch)
+    let channel = ep.connect_lazy();
+    let alive = Arc::new(());
+    let runtime_alive = Arc::downgrade(&alive);
+    tokio::spawn(async move {
+        let _alive = alive;
+        std::future::pending::<()>().await
+    });
+    channels.insert(endpoint.to_string(), SharedChannel { channel: channel.clone(), runtime_alive });
+    Ok(channel)
 }
 
 impl DaprClient {

@@ -125,3 +125,24 @@ async fn http_announces_routes_and_answers_statuses() {
     assert_eq!(status, 404);
     server.stop().await.unwrap();
 }
+
+/// A client made in a runtime that has since been dropped must not poison later clients for the
+/// same endpoint (the shared channel is tied to the runtime that drives it).
+#[test]
+fn clients_for_one_endpoint_work_across_runtimes() {
+    let server_rt = tokio::runtime::Runtime::new().unwrap();
+    let server = server_rt.block_on(start(AppProtocol::Grpc, None));
+    let endpoint = format!("http://{}", server.local_addr());
+    for _ in 0..2 {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let options = dapr_rs_core::ClientOptions::from_lookup(|_| None).with_address(&endpoint);
+            let client = dapr_rs_core::DaprClient::new(options).unwrap();
+            // The app server is no sidecar: any answer but Unavailable proves the channel works.
+            let err = client.metadata().await.unwrap_err();
+            assert_eq!(err.grpc_code(), tonic::Code::Unimplemented, "{err}");
+        });
+        drop(rt);
+    }
+    server_rt.block_on(server.stop()).unwrap();
+}
