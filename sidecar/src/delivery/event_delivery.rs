@@ -81,8 +81,17 @@ impl MessageHandler for EventDelivery {
         if cloudevent::is_expired(&ce, SystemTime::now()) {
             return self.dead_letter(&msg, "expired").await;
         }
-        let Some(path) = self.routes.select(&ce) else {
-            return self.dead_letter(&msg, "no route matched").await;
+        let path = match self.routes.select(&ce) {
+            Ok(Some(path)) => path,
+            Ok(None) => return self.dead_letter(&msg, "no route matched").await,
+            Err(e) => {
+                // daprd: a routing error dead-letters the message, else it goes back to the broker.
+                tracing::error!(pubsub = %self.pubsub_name, topic = %self.topic, error = %e, "cannot choose a route for the event");
+                if self.dead_letter_topic.is_some() {
+                    return self.dead_letter(&msg, "routing failed").await;
+                }
+                return Err(NotProcessed(e));
+            }
         };
         let mut backoff = self.retry.initial_backoff;
         for attempt in 0..=self.retry.max_retries {

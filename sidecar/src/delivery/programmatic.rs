@@ -15,10 +15,7 @@ pub const DEFAULT_MAX_CONCURRENCY: usize = 256;
 pub async fn subscribe(state: &Arc<SidecarState>, info: SubscriptionInfo, sink: Arc<dyn EventSink>) -> Result<u64, String> {
     let component = state.pubsub_for(&info.pubsub_name, &info.topic).map_err(|e| e.message)?;
     let loaded = &state.components[&info.pubsub_name];
-    let routes = Routes { rules: info.rules.clone() };
-    if routes.has_expressions() {
-        tracing::warn!(pubsub = %info.pubsub_name, topic = %info.topic, "routing rules with match expressions are not evaluated yet; only the default route is used");
-    }
+    let routes = Routes::compile(&info.rules).map_err(|e| e.to_string())?;
     let raw_payload = info
         .metadata
         .iter()
