@@ -27,6 +27,10 @@ pub struct RunningSidecar {
 
 pub async fn start(config: SidecarConfig) -> Result<RunningSidecar, StartError> {
     let loaded = resources::load(&config.resources_paths, &config.app_id)?;
+    for s in &loaded.subscriptions {
+        tracing::info!(name = %s.name, file = %s.file.display(), pubsub = %s.info.pubsub_name, topic = %s.info.topic, "declarative subscription loaded");
+    }
+    let declarative = loaded.subscriptions.into_iter().map(|s| s.info).collect();
     let mut components = BTreeMap::new();
     for c in loaded.components {
         let ty = c.config.component_type.clone();
@@ -86,7 +90,7 @@ pub async fn start(config: SidecarConfig) -> Result<RunningSidecar, StartError> 
             tracing::error!(error = %e, "gRPC API stopped");
         }
     });
-    tokio::spawn(delivery::programmatic::start_app_subscriptions(state.clone()));
+    tokio::spawn(delivery::programmatic::start_app_subscriptions(state.clone(), declarative));
     tracing::info!(app_id = %state.config.app_id, %http_addr, %grpc_addr, "dapr-rs sidecar started");
     Ok(RunningSidecar { state, http_addr, grpc_addr, servers })
 }

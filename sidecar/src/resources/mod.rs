@@ -1,9 +1,11 @@
-//! Resource YAML from `--resources-path` (contract §6): `Component`s (and, later, `Subscription`s)
-//! in the format of Dapr's component files, `scopes` honoured.
+//! Resource YAML from `--resources-path` (contract §6): `Component`s and declarative
+//! `Subscription`s in the format of Dapr's resource files, `scopes` honoured.
 
 mod component;
+mod subscription;
 
 pub use component::LoadedComponent;
+pub use subscription::DeclarativeSubscription;
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,8 @@ pub struct ResourceError {
 #[derive(Debug, Default)]
 pub struct Resources {
     pub components: Vec<LoadedComponent>,
+    /// In file order: for one pubsub and topic the first one wins, as in daprd.
+    pub subscriptions: Vec<DeclarativeSubscription>,
 }
 
 /// The fields every Dapr resource has.
@@ -99,7 +103,12 @@ fn load_file(file: &Path, app_id: &str, out: &mut Resources) -> Result<(), Resou
                     .map_err(|m| err(format!("component {:?}: {m}", doc.metadata.name)))?;
                 out.components.push(LoadedComponent { file: file.to_owned(), ..component });
             }
-            "" => return Err(err(format!("document {}: missing `kind` (expected Component)", index + 1))),
+            "Subscription" => {
+                let sub = subscription::parse(&doc.metadata.name, &doc.api_version, &doc.spec)
+                    .map_err(|m| err(format!("subscription {:?}: {m}", doc.metadata.name)))?;
+                out.subscriptions.push(DeclarativeSubscription { file: file.to_owned(), ..sub });
+            }
+            "" => return Err(err(format!("document {}: missing `kind` (expected Component or Subscription)", index + 1))),
             other => {
                 tracing::warn!(file = %file.display(), kind = other, api_version = %doc.api_version, "resource kind not supported yet; ignored")
             }
