@@ -49,7 +49,8 @@ impl Routes {
                 } else {
                     let program = CEL_ENV
                         .compile(source)
-                        .map_err(|e| InvalidMatch { expression: expression.clone(), message: e.to_string().replace('\n', "; ") })?;
+                        // The first line says what and where; the rest is a caret drawing.
+                        .map_err(|e| InvalidMatch { expression: expression.clone(), message: first_line(&e.to_string()) })?;
                     Some((source.to_owned(), Arc::new(program)))
                 };
                 Ok(Rule { condition, path: path.clone() })
@@ -84,6 +85,10 @@ impl Routes {
         }
         Ok(None)
     }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().trim_start_matches("ERROR: ").to_owned()
 }
 
 /// A JSON value as CEL sees it: integers as `int` (or `uint` past i64), other numbers as `double`.

@@ -1,6 +1,9 @@
 //! Test support: real `dapr-rs` sidecar processes on free loopback ports, and a tiny HTTP client.
 #![allow(dead_code)]
 
+pub mod inbox;
+pub mod logs;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
