@@ -73,7 +73,7 @@ impl Routes {
             };
             let context = context.get_or_insert_with(|| {
                 let mut c = cel::Context::with_env(CEL_ENV.clone());
-                c.add_variable_from_value("event", to_cel(&Json::Object(event.clone())));
+                c.add_variable_from_value("event", map_to_cel(event));
                 c
             });
             match program.execute(context) {
@@ -103,8 +103,12 @@ fn to_cel(value: &Json) -> cel::Value {
         },
         Json::String(s) => cel::Value::String(Arc::new(s.clone())),
         Json::Array(items) => cel::Value::List(Arc::new(items.iter().map(to_cel).collect())),
-        Json::Object(map) => map.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect::<HashMap<String, cel::Value>>().into(),
+        Json::Object(map) => map_to_cel(map),
     }
+}
+
+fn map_to_cel(map: &Map<String, Json>) -> cel::Value {
+    map.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect::<HashMap<String, cel::Value>>().into()
 }
 
 #[cfg(test)]
