@@ -43,11 +43,26 @@ pub struct Subscription {
     pub topic: String,
     pub options: SubscriptionOptions,
     pub handler: Arc<dyn TopicHandler>,
+    /// Whether the app lists it to the sidecar; `false` for one the sidecar reads from a
+    /// declarative `Subscription` resource, whose route the app only serves.
+    pub announced: bool,
 }
 
 impl Subscription {
     pub fn new(pubsub_name: impl Into<String>, topic: impl Into<String>, handler: Arc<dyn TopicHandler>) -> Self {
-        Self { pubsub_name: pubsub_name.into(), topic: topic.into(), options: SubscriptionOptions::default(), handler }
+        Self { pubsub_name: pubsub_name.into(), topic: topic.into(), options: SubscriptionOptions::default(), handler, announced: true }
+    }
+
+    /// A handler for the route of a declarative subscription (a `Subscription` resource the
+    /// sidecar loads): served at `route`, never announced by the app.
+    pub fn declarative(
+        pubsub_name: impl Into<String>,
+        topic: impl Into<String>,
+        route: impl Into<String>,
+        handler: Arc<dyn TopicHandler>,
+    ) -> Self {
+        let options = SubscriptionOptions { route: Some(route.into()), ..Default::default() };
+        Self { announced: false, ..Self::new(pubsub_name, topic, handler).with_options(options) }
     }
 
     pub fn with_options(mut self, options: SubscriptionOptions) -> Self {
@@ -75,7 +90,7 @@ impl Subscription {
 pub(crate) fn topic_subscriptions(subs: &[Subscription]) -> Vec<TopicSubscription> {
     let mut out: Vec<TopicSubscription> = Vec::new();
     let mut rules: Vec<Vec<(i32, TopicRule)>> = Vec::new();
-    for sub in subs {
+    for sub in subs.iter().filter(|s| s.announced) {
         let idx = match out.iter().position(|t| t.pubsub_name == sub.pubsub_name && t.topic == sub.topic) {
             Some(i) => i,
             None => {
@@ -141,5 +156,14 @@ mod tests {
         assert_eq!(ts[1].dead_letter_topic, "dlq");
         assert_eq!(ts[0].bulk_subscribe, None);
         assert_eq!(ts[1].bulk_subscribe, Some(BulkSubscribeConfig { enabled: true, max_messages_count: 5, max_await_duration_ms: 20 }));
+    }
+
+    #[test]
+    fn declarative_handlers_serve_a_route_but_are_not_announced() {
+        let h = handler_fn(|_| async { Ok(TopicEventStatus::Success) });
+        let sub = Subscription::declarative("ps", "orders", "widgets", h.clone());
+        assert_eq!(sub.route(), "/widgets");
+        let ts = topic_subscriptions(&[sub, Subscription::new("ps", "other", h)]);
+        assert_eq!(ts.iter().map(|t| t.topic.as_str()).collect::<Vec<_>>(), ["other"]);
     }
 }

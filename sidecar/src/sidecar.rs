@@ -28,6 +28,10 @@ pub struct RunningSidecar {
 
 pub async fn start(config: SidecarConfig) -> Result<RunningSidecar, StartError> {
     let loaded = resources::load(&config.resources_paths, &config.app_id)?;
+    for s in &loaded.subscriptions {
+        tracing::info!(name = %s.name, file = %s.file.display(), pubsub = %s.info.pubsub_name, topic = %s.info.topic, "declarative subscription loaded");
+    }
+    let declarative = loaded.subscriptions.into_iter().map(|s| s.info).collect();
     let mut components = BTreeMap::new();
     for c in &loaded.components {
         let ty = c.config.component_type.clone();
@@ -73,7 +77,7 @@ pub async fn start(config: SidecarConfig) -> Result<RunningSidecar, StartError> 
     let grpc_listener = bind("gRPC", config.grpc_port).await?;
     let http_addr = http_listener.local_addr().expect("a bound listener has an address");
     let grpc_addr = grpc_listener.local_addr().expect("a bound listener has an address");
-    let state = Arc::new(SidecarState::new(config, components));
+    let state = Arc::new(SidecarState::new(config, components, declarative));
 
     let mut servers = tokio::task::JoinSet::new();
     let s = state.clone();

@@ -75,6 +75,8 @@ pub struct ActiveSubscription {
 pub struct SidecarState {
     pub config: SidecarConfig,
     pub components: BTreeMap<String, LoadedPubSub>,
+    /// `kind: Subscription` resources for this app, registered with the app's own subscriptions.
+    pub declarative: Vec<SubscriptionInfo>,
     subscriptions: Mutex<BTreeMap<u64, ActiveSubscription>>,
     next_subscription: AtomicU64,
     /// Set once the app channel is up and its subscriptions are registered.
@@ -89,9 +91,10 @@ pub struct SidecarState {
 }
 
 impl SidecarState {
-    pub fn new(config: SidecarConfig, components: BTreeMap<String, LoadedPubSub>) -> Self {
+    pub fn new(config: SidecarConfig, components: BTreeMap<String, LoadedPubSub>, declarative: Vec<SubscriptionInfo>) -> Self {
         Self {
             components,
+            declarative,
             subscriptions: Mutex::default(),
             next_subscription: AtomicU64::new(1),
             app_ready: AtomicBool::new(false),

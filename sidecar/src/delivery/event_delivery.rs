@@ -84,8 +84,17 @@ impl EventDelivery {
         if cloudevent::is_expired(&ce, SystemTime::now()) {
             return Routing::Settled(self.dead_letter(msg, "expired").await);
         }
-        let Some(path) = self.routes.select(&ce).map(str::to_owned) else {
-            return Routing::Settled(self.dead_letter(msg, "no route matched").await);
+        let path = match self.routes.select(&ce) {
+            Ok(Some(path)) => path.to_owned(),
+            Ok(None) => return Routing::Settled(self.dead_letter(msg, "no route matched").await),
+            Err(e) => {
+                // daprd: a routing error dead-letters the message, else it goes back to the broker.
+                tracing::error!(pubsub = %self.pubsub_name, topic = %self.topic, error = %e, "cannot choose a route for the event");
+                if self.dead_letter_topic.is_some() {
+                    return Routing::Settled(self.dead_letter(msg, "routing failed").await);
+                }
+                return Routing::Settled(Err(NotProcessed(e)));
+            }
         };
         Routing::Deliver(RoutedEvent { ce, body, path })
     }

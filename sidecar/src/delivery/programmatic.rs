@@ -1,5 +1,6 @@
-//! Subscribing on behalf of the app: once its channel is reachable, ask for its subscriptions and
-//! subscribe each on its component, delivering through the app channel.
+//! Subscribing on behalf of the app: once its channel is reachable, ask for its subscriptions, add
+//! the declarative ones from the resources path, and subscribe each on its component, delivering
+//! through the app channel.
 
 use super::app_channel::{AppChannel, wait_for_app};
 use super::bulk_delivery::DEFAULT_BATCHES_IN_FLIGHT;
@@ -19,6 +20,9 @@ pub enum SubscribeError {
     /// Unknown pubsub, empty topic, or a topic the subscription scopes forbid.
     #[error("{0}")]
     Refused(#[from] ApiError),
+    /// A routing rule's match expression does not compile.
+    #[error("{0}")]
+    Routing(String),
     /// The component could not subscribe.
     #[error("{0}")]
     Component(String),
@@ -28,6 +32,7 @@ impl From<SubscribeError> for tonic::Status {
     fn from(e: SubscribeError) -> Self {
         match e {
             SubscribeError::Refused(e) => e.into(),
+            SubscribeError::Routing(message) => tonic::Status::invalid_argument(message),
             SubscribeError::Component(message) => tonic::Status::internal(message),
         }
     }
@@ -37,10 +42,7 @@ impl From<SubscribeError> for tonic::Status {
 pub async fn subscribe(state: &Arc<SidecarState>, info: SubscriptionInfo, sink: Arc<dyn EventSink>) -> Result<u64, SubscribeError> {
     let loaded = state.pubsub_for_subscription(&info.pubsub_name, &info.topic)?;
     let component = loaded.pubsub.clone();
-    let routes = Routes { rules: info.rules.clone() };
-    if routes.has_expressions() {
-        tracing::warn!(pubsub = %info.pubsub_name, topic = %info.topic, "routing rules with match expressions are not evaluated yet; only the default route is used");
-    }
+    let routes = Routes::compile(&info.rules).map_err(|e| SubscribeError::Routing(e.to_string()))?;
     let raw_payload = info
         .metadata
         .iter()
@@ -83,11 +85,48 @@ pub async fn subscribe(state: &Arc<SidecarState>, info: SubscriptionInfo, sink: 
     Ok(state.add_subscription(ActiveSubscription { info, handle }))
 }
 
+/// The app's subscriptions as daprd's component store keeps them: declarative ones in file order,
+/// the first per pubsub and topic; a programmatic one for the same pubsub and topic takes its place.
+pub fn merge_app_subscriptions(declarative: Vec<SubscriptionInfo>, programmatic: Vec<SubscriptionInfo>) -> Vec<SubscriptionInfo> {
+    let mut merged: Vec<SubscriptionInfo> = Vec::new();
+    for info in declarative.into_iter().chain(programmatic) {
+        let Some(existing) = merged.iter_mut().find(|s| s.pubsub_name == info.pubsub_name && s.topic == info.topic) else {
+            merged.push(info);
+            continue;
+        };
+        if info.kind == PubsubSubscriptionType::Declarative {
+            tracing::warn!(pubsub = %info.pubsub_name, topic = %info.topic, "a second declarative subscription for this pubsub and topic is ignored; the first one loaded wins");
+        } else {
+            if existing.kind == PubsubSubscriptionType::Declarative {
+                tracing::warn!(pubsub = %info.pubsub_name, topic = %info.topic, "the app's programmatic subscription replaces the declarative one for this pubsub and topic");
+            }
+            *existing = info;
+        }
+    }
+    merged
+}
+
+/// A subscription that is registered but consumes nothing: there is no app channel to deliver to.
+struct NotConsuming;
+
+#[async_trait::async_trait]
+impl crate::pubsub::Subscription for NotConsuming {
+    async fn stop(&self, _grace: std::time::Duration) {}
+}
+
 /// Runs until shutdown: waits for the app, registers its subscriptions, then marks the app ready;
 /// with app health checks on, subscriptions follow the app's health instead.
 pub async fn start_app_subscriptions(state: Arc<SidecarState>) {
     let cfg = &state.config;
     let Some(port) = cfg.app_port else {
+        for info in merge_app_subscriptions(state.declarative.clone(), Vec::new()) {
+            if let Err(e) = state.pubsub_for(&info.pubsub_name, &info.topic) {
+                tracing::error!(pubsub = %info.pubsub_name, topic = %info.topic, error = %e.message, "declarative subscription not registered");
+                continue;
+            }
+            tracing::warn!(pubsub = %info.pubsub_name, topic = %info.topic, "declarative subscription registered, but there is no --app-port to deliver to: its events are not consumed");
+            state.add_subscription(ActiveSubscription { info, handle: Box::new(NotConsuming) });
+        }
         return;
     };
     if !wait_for_app(&cfg.app_channel_address, port, &state.shutdown).await {
@@ -109,12 +148,13 @@ pub async fn start_app_subscriptions(state: Arc<SidecarState>) {
     tracing::info!(app_id = %cfg.app_id, "app channel ready");
 }
 
-/// The app's subscriptions, asked until it answers; `None` when the sidecar stops first.
+/// The app's subscriptions, asked until it answers, merged with the declarative ones; `None` when
+/// the sidecar stops first.
 pub async fn read_app_subscriptions(state: &SidecarState, channel: &AppChannel) -> Option<Vec<SubscriptionInfo>> {
     let mut delay = std::time::Duration::from_millis(100);
     loop {
         match channel.list_subscriptions().await {
-            Ok(infos) => return Some(infos),
+            Ok(infos) => return Some(merge_app_subscriptions(state.declarative.clone(), infos)),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the app's subscriptions; retrying");
                 tokio::select! {
@@ -137,4 +177,32 @@ pub async fn subscribe_app(state: &Arc<SidecarState>, infos: &[SubscriptionInfo]
         }
     }
     ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(topic: &str, path: &str, kind: PubsubSubscriptionType) -> SubscriptionInfo {
+        SubscriptionInfo {
+            pubsub_name: "ps".into(),
+            topic: topic.into(),
+            metadata: Default::default(),
+            rules: vec![(String::new(), path.into())],
+            dead_letter_topic: String::new(),
+            kind,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_programmatic_subscription_replaces_the_declarative_one_in_its_place() {
+        use PubsubSubscriptionType::{Declarative, Programmatic};
+        let declarative = vec![info("a", "/decl-a", Declarative), info("b", "/decl-b", Declarative), info("a", "/decl-a2", Declarative)];
+        let programmatic = vec![info("c", "/prog-c", Programmatic), info("a", "/prog-a", Programmatic)];
+        let merged: Vec<(String, String)> =
+            merge_app_subscriptions(declarative, programmatic).into_iter().map(|s| (s.topic, s.rules[0].1.clone())).collect();
+        let expected = [("a", "/prog-a"), ("b", "/decl-b"), ("c", "/prog-c")].map(|(t, p)| (t.to_string(), p.to_string()));
+        assert_eq!(merged, expected);
+    }
 }

@@ -1,11 +1,13 @@
-//! Resource YAML from `--resources-path` (contract §6): `Component`s, `Resiliency` policies (and,
-//! later, `Subscription`s) in the format of Dapr's resource files, `scopes` honoured.
+//! Resource YAML from `--resources-path` (contract §6): `Component`s, `Resiliency` policies and
+//! declarative `Subscription`s in the format of Dapr's resource files, `scopes` honoured.
 
 mod component;
 mod resiliency;
+mod subscription;
 
 pub use component::LoadedComponent;
 pub use resiliency::Resiliency;
+pub use subscription::DeclarativeSubscription;
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -22,6 +24,8 @@ pub struct ResourceError {
 pub struct Resources {
     pub components: Vec<LoadedComponent>,
     pub resiliency: Resiliency,
+    /// In file order: for one pubsub and topic the first one wins, as in daprd.
+    pub subscriptions: Vec<DeclarativeSubscription>,
 }
 
 /// The fields every Dapr resource has.
@@ -103,11 +107,16 @@ fn load_file(file: &Path, app_id: &str, out: &mut Resources) -> Result<(), Resou
                     .map_err(|m| err(format!("component {:?}: {m}", doc.metadata.name)))?;
                 out.components.push(LoadedComponent { file: file.to_owned(), ..component });
             }
+            "Subscription" => {
+                let sub = subscription::parse(&doc.metadata.name, &doc.api_version, &doc.spec)
+                    .map_err(|m| err(format!("subscription {:?}: {m}", doc.metadata.name)))?;
+                out.subscriptions.push(DeclarativeSubscription { file: file.to_owned(), ..sub });
+            }
             "Resiliency" => out
                 .resiliency
                 .merge(&doc.metadata.name, doc.spec, file)
                 .map_err(|m| err(format!("resiliency {:?}: {m}", doc.metadata.name)))?,
-            "" => return Err(err(format!("document {}: missing `kind` (expected Component)", index + 1))),
+            "" => return Err(err(format!("document {}: missing `kind` (expected Component, Subscription or Resiliency)", index + 1))),
             other => {
                 tracing::warn!(file = %file.display(), kind = other, api_version = %doc.api_version, "resource kind not supported yet; ignored")
             }

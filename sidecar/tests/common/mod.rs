@@ -1,6 +1,8 @@
 //! Test support: real `dapr-rs` sidecar processes on free loopback ports, and a tiny HTTP client.
 #![allow(dead_code)]
 
+pub mod inbox;
+pub mod logs;
 pub mod test_apps;
 
 use std::io::{Read, Write};
