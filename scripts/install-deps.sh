@@ -18,7 +18,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # Python: one venv for the binding, its tests and the official SDK used for interop.
-PY_REQS="maturin==1.16.* pytest==9.* dapr[grpc]==1.19.0 dapr-ext-grpc==1.18.* grpcio"
+# dapr 1.19 ships dapr.ext.grpc inside its own wheel ([grpc] extra); the legacy dapr-ext-grpc
+# distribution would overwrite it with an older copy, so it must not be installed.
+PY_REQS="maturin==1.16.* pytest==9.* dapr[grpc]==1.19.0 grpcio"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
@@ -28,5 +30,9 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # shellcheck disable=SC2086
   .venv/bin/python -m pip install -q $PY_REQS
+  if .venv/bin/python -m pip show -q dapr-ext-grpc >/dev/null 2>&1; then
+    .venv/bin/python -m pip uninstall -q -y dapr-ext-grpc
+    .venv/bin/python -m pip install -q --force-reinstall --no-deps "dapr==1.19.0"
+  fi
   touch "$stamp"
 fi

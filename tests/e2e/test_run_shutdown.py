@@ -14,7 +14,7 @@ import pytest
 
 from sidecar_harness import free_port, http_status, sidecar_binary, write_component
 
-pytest.importorskip("dapr.ext.grpc", reason="pip install dapr-ext-grpc")
+import dapr.ext.grpc  # noqa: F401  (the official App; a missing SDK must fail, not skip)
 
 # The official SDK's gRPC app; its handler takes 2 s, and SIGTERM ends the process at once.
 SLOW_APP = textwrap.dedent(

@@ -64,7 +64,6 @@ PUBLISHER = textwrap.dedent(
 
 
 def test_official_grpc_app_with_routing_rules_and_dead_letter_topic(sqlite_resources, sidecars, tmp_path):
-    pytest.importorskip("dapr.ext.grpc", reason="pip install dapr-ext-grpc")
     port = free_port()
     out_file = tmp_path / "received.jsonl"
     app = subprocess.Popen([sys.executable, "-c", SUBSCRIBER, str(out_file), str(port)])

@@ -15,7 +15,7 @@ import pytest
 
 from sidecar_harness import Sidecar, free_port, write_component
 
-pytest.importorskip("dapr.ext.grpc", reason="pip install dapr-ext-grpc")
+import dapr.ext.grpc  # noqa: F401  (the official App; a missing SDK must fail, not skip)
 
 SUBSCRIBER = textwrap.dedent(
     """

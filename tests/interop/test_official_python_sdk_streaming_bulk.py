@@ -14,7 +14,7 @@ import pytest
 
 from sidecar_harness import Sidecar, write_component
 
-dapr_rs = pytest.importorskip("dapr_rs", reason="install the binding: pip install ./bindings-python")
+import dapr_rs  # installed by `make python`; a missing binding must fail, not skip
 
 STREAMING_SUBSCRIBER = textwrap.dedent(
     """
