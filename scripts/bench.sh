@@ -27,21 +27,24 @@ sidecar() { # app-id resources grpc-port http-port [app-port]
 }
 results=()
 record() { echo "$1"; results+=("$1"); }
+# Runs a benchmark binary; a failed run stops the script (its output says why).
+measure() { local out; out=$("$@") || { echo "bench: $* failed" >&2; exit 1; }; record "$out"; }
 
 # 1. Rust client, 100 in flight, through our sidecar on pubsub.in-memory.
 component "$work/mem" pubsub.in-memory
 g=$(port); h=$(port)
 sidecar memory "$work/mem" "$g" "$h"
-record "$("$bin/publish_throughput" --address "127.0.0.1:$g" --count 200000 --in-flight 100)"
-record "$("$bin/publish_throughput" --address "127.0.0.1:$g" --count 20000 --in-flight 1)"
+measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count 200000 --in-flight 100
+measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count 20000 --in-flight 1
 
 # 2. Publisher sidecar → pubsub.sqlite → subscriber sidecar → app.
 component "$work/sqlite" pubsub.sqlite "$work/bench.db"
 pg=$(port); ph=$(port); sg=$(port); sh=$(port); app=$(port)
 sidecar publisher "$work/sqlite" "$pg" "$ph"
 sidecar subscriber "$work/sqlite" "$sg" "$sh" "$app"
-record "$("$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --count 50000 --in-flight 100)"
-record "$("$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --count 10000 --rate 1000 --topic bench-paced)"
+measure "$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --count 50000 --in-flight 100
+# Same topic: the subscriber sidecar read the app's subscriptions once, when it first connected.
+measure "$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --count 10000 --rate 1000
 
 # 3. An idle sidecar's resident memory.
 sleep 2
