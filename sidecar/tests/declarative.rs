@@ -3,27 +3,15 @@
 
 mod common;
 
-use bytes::Bytes;
 use common::inbox::{Inbox, serve};
 use common::{SidecarBuilder, component};
 use dapr_rs_core::app::AppProtocol;
 use dapr_rs_core::proto::runtime::PubsubSubscriptionType;
-use dapr_rs_core::{PublishRequest, Subscription, TopicEventStatus};
-use std::collections::HashMap;
+use dapr_rs_core::{Subscription, TopicEventStatus};
 use std::path::Path;
 use std::time::Duration;
 
 const PUBSUB: &str = "order_pub_sub";
-
-fn publish(topic: &str, id: &str, event_type: &str, data: &str) -> PublishRequest {
-    PublishRequest {
-        pubsub_name: PUBSUB.into(),
-        topic: topic.into(),
-        data: Bytes::from(data.to_owned()),
-        data_content_type: "application/json".into(),
-        metadata: HashMap::from([("cloudevent.id".into(), id.into()), ("cloudevent.type".into(), event_type.into())]),
-    }
-}
 
 fn resources(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -75,8 +63,8 @@ async fn v2alpha1_routes_events_to_a_grpc_app_that_declares_nothing() {
     let mut sc = SidecarBuilder::new("warehouse", dir.path()).app(app.local_addr().port(), "grpc").start();
     sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
     let client = sc.client();
-    client.publish_event(publish("orders", "w-big", "widget", r#"{"size": 20}"#)).await.unwrap();
-    client.publish_event(publish("orders", "w-small", "widget", r#"{"size": 2}"#)).await.unwrap();
+    client.publish_event(common::typed_json_event(PUBSUB, "orders", "w-big", "widget", r#"{"size": 20}"#)).await.unwrap();
+    client.publish_event(common::typed_json_event(PUBSUB, "orders", "w-small", "widget", r#"{"size": 2}"#)).await.unwrap();
     let mut got: Vec<(String, String, String)> = inbox.take(2).await.into_iter().map(|(l, ev)| (ev.id, l, ev.path)).collect();
     got.sort();
     assert_eq!(
@@ -121,8 +109,8 @@ async fn v1alpha1_delivers_to_an_http_app_and_scopes_are_honoured() {
     let mut sc = SidecarBuilder::new("checkout", dir.path()).app(app.local_addr().port(), "http").start();
     sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
     let client = sc.client();
-    client.publish_event(publish("orders", "o-1", "order", r#"{"orderId": 1}"#)).await.unwrap();
-    client.publish_event(publish("payments", "p-1", "payment", "1")).await.unwrap();
+    client.publish_event(common::typed_json_event(PUBSUB, "orders", "o-1", "order", r#"{"orderId": 1}"#)).await.unwrap();
+    client.publish_event(common::typed_json_event(PUBSUB, "payments", "p-1", "payment", "1")).await.unwrap();
     let (label, ev) = inbox.next().await;
     assert_eq!((label.as_str(), ev.id.as_str(), ev.path.as_str()), ("checkout", "o-1", "/checkout"));
     assert_eq!(ev.data_json().unwrap(), serde_json::json!({"orderId": 1}));
@@ -153,7 +141,7 @@ async fn a_programmatic_subscription_for_the_same_topic_takes_the_declarative_on
     sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
     logs.wait_for(&["programmatic subscription replaces the declarative one", "topic=orders"], 1, Duration::from_secs(5));
     let client = sc.client();
-    client.publish_event(publish("orders", "o-1", "order", "1")).await.unwrap();
+    client.publish_event(common::typed_json_event(PUBSUB, "orders", "o-1", "order", "1")).await.unwrap();
     let (label, _) = inbox.next().await;
     assert_eq!(label, "programmatic");
     inbox.assert_empty_for(Duration::from_millis(300)).await;

@@ -4,26 +4,13 @@
 
 mod common;
 
-use bytes::Bytes;
 use common::inbox::{Inbox, protocol_flag, serve};
 use common::{SidecarBuilder, component};
 use dapr_rs_core::app::AppProtocol;
-use dapr_rs_core::{PublishRequest, RoutingRule, Subscription, SubscriptionOptions, TopicEventStatus};
-use std::collections::HashMap;
+use dapr_rs_core::{RoutingRule, Subscription, SubscriptionOptions, TopicEventStatus};
 use std::time::Duration;
 
 const PUBSUB: &str = "order_pub_sub";
-
-/// A JSON event with a chosen id and CloudEvent type.
-fn publish(topic: &str, id: &str, event_type: &str, data: &str) -> PublishRequest {
-    PublishRequest {
-        pubsub_name: PUBSUB.into(),
-        topic: topic.into(),
-        data: Bytes::from(data.to_owned()),
-        data_content_type: "application/json".into(),
-        metadata: HashMap::from([("cloudevent.id".into(), id.into()), ("cloudevent.type".into(), event_type.into())]),
-    }
-}
 
 fn rule(priority: i32, expr: &str) -> SubscriptionOptions {
     SubscriptionOptions { rule: Some(RoutingRule { match_expr: expr.into(), priority }), ..Default::default() }
@@ -54,9 +41,9 @@ async fn rules_route_by_type_and_data(protocol: AppProtocol) {
     sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
     let client = sc.client();
     // A widget of size 50 matches both rules: the first one (by priority) takes it.
-    client.publish_event(publish("orders", "w-50", "widget", r#"{"size": 50}"#)).await.unwrap();
-    client.publish_event(publish("orders", "g-50", "gadget", r#"{"size": 50}"#)).await.unwrap();
-    client.publish_event(publish("orders", "g-1", "gadget", r#"{"size": 1}"#)).await.unwrap();
+    client.publish_event(common::typed_json_event(PUBSUB, "orders", "w-50", "widget", r#"{"size": 50}"#)).await.unwrap();
+    client.publish_event(common::typed_json_event(PUBSUB, "orders", "g-50", "gadget", r#"{"size": 50}"#)).await.unwrap();
+    client.publish_event(common::typed_json_event(PUBSUB, "orders", "g-1", "gadget", r#"{"size": 1}"#)).await.unwrap();
     let mut got: Vec<(String, String, String)> = inbox.take(3).await.into_iter().map(|(label, ev)| (ev.id, label, ev.path)).collect();
     got.sort();
     assert_eq!(
@@ -113,7 +100,7 @@ async fn an_event_no_rule_matches_is_dropped_or_dead_lettered() {
     sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
     let client = sc.client();
 
-    client.publish_event(publish("orders", "gadget-1", "gadget", r#"{"n": 1}"#)).await.unwrap();
+    client.publish_event(common::typed_json_event(PUBSUB, "orders", "gadget-1", "gadget", r#"{"n": 1}"#)).await.unwrap();
     let (label, dead) = inbox.next().await;
     assert_eq!(label, "dead");
     // The dead-letter topic gets the original CloudEvent.
@@ -122,8 +109,8 @@ async fn an_event_no_rule_matches_is_dropped_or_dead_lettered() {
     assert_eq!(dead.topic, "orders-dead");
     assert_eq!(dead.extensions["topic"], "orders");
 
-    client.publish_event(publish("plain", "gadget-2", "gadget", "2")).await.unwrap();
-    client.publish_event(publish("plain", "widget-3", "widget", "3")).await.unwrap();
+    client.publish_event(common::typed_json_event(PUBSUB, "plain", "gadget-2", "gadget", "2")).await.unwrap();
+    client.publish_event(common::typed_json_event(PUBSUB, "plain", "widget-3", "widget", "3")).await.unwrap();
     let (label, ev) = inbox.next().await;
     assert_eq!((label.as_str(), ev.id.as_str()), ("plain", "widget-3"));
     inbox.assert_empty_for(Duration::from_millis(500)).await;
@@ -147,12 +134,12 @@ async fn a_match_that_is_not_a_bool_is_dead_lettered_or_retried() {
     sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
     let client = sc.client();
 
-    client.publish_event(publish("orders", "not-bool-1", "gadget", "1")).await.unwrap();
+    client.publish_event(common::typed_json_event(PUBSUB, "orders", "not-bool-1", "gadget", "1")).await.unwrap();
     let (label, dead) = inbox.next().await;
     assert_eq!((label.as_str(), dead.id.as_str()), ("dead", "not-bool-1"));
 
     // Without a dead-letter topic the message goes back to the broker, which redelivers it.
-    client.publish_event(publish("plain", "not-bool-2", "gadget", r#"{"size": 1}"#)).await.unwrap();
+    client.publish_event(common::typed_json_event(PUBSUB, "plain", "not-bool-2", "gadget", r#"{"size": 1}"#)).await.unwrap();
     let errors = logs.wait_for(&["cannot choose a route", "not a boolean", "event.data.size + 1"], 2, Duration::from_secs(10));
     assert!(errors.iter().all(|l| l.contains("topic=plain")), "{errors:?}");
     inbox.assert_empty_for(Duration::from_millis(300)).await;
@@ -180,8 +167,8 @@ async fn a_match_that_does_not_compile_is_refused_at_registration() {
     let client = sc.client();
     let md = client.metadata().await.unwrap();
     assert_eq!(md.subscriptions.iter().map(|s| s.topic.as_str()).collect::<Vec<_>>(), ["other"]);
-    client.publish_event(publish("orders", "o-1", "widget", "1")).await.unwrap();
-    client.publish_event(publish("other", "x-1", "widget", "1")).await.unwrap();
+    client.publish_event(common::typed_json_event(PUBSUB, "orders", "o-1", "widget", "1")).await.unwrap();
+    client.publish_event(common::typed_json_event(PUBSUB, "other", "x-1", "widget", "1")).await.unwrap();
     let (label, ev) = inbox.next().await;
     assert_eq!((label.as_str(), ev.id.as_str()), ("other", "x-1"));
     inbox.assert_empty_for(Duration::from_millis(300)).await;

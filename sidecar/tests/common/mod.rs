@@ -154,3 +154,14 @@ pub fn try_http_request(port: u16, method: &str, path: &str, headers: &[(&str, &
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     Ok((status, body))
 }
+
+/// A JSON publish with a chosen CloudEvent id and type (for routing on `event.type`).
+pub fn typed_json_event(pubsub: &str, topic: &str, id: &str, event_type: &str, data: &str) -> dapr_rs_core::PublishRequest {
+    dapr_rs_core::PublishRequest {
+        pubsub_name: pubsub.into(),
+        topic: topic.into(),
+        data: bytes::Bytes::from(data.to_owned()),
+        data_content_type: "application/json".into(),
+        metadata: std::collections::HashMap::from([("cloudevent.id".into(), id.into()), ("cloudevent.type".into(), event_type.into())]),
+    }
+}
