@@ -6,7 +6,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Sidecar, SidecarBuilder, component, free_port};
+use common::{Sidecar, SidecarBuilder, component};
 use dapr_rs_core::app::{AppProtocol, AppServer};
 use dapr_rs_core::{BulkSubscribeOptions, PublishRequest, Subscription, SubscriptionOptions, TopicEvent, TopicEventStatus, handler_fn};
 use dapr_rs_proto::common::{InvokeRequest, InvokeResponse};
@@ -85,7 +85,7 @@ async fn core_app_gets_batches(protocol: AppProtocol, flag: &'static str) {
     let bulk = BulkSubscribeOptions { max_messages_count: 5, max_await_duration_ms: 1500 };
     let sub =
         Subscription::new(PUBSUB, "orders", handler).with_options(SubscriptionOptions { bulk_subscribe: Some(bulk), ..Default::default() });
-    let addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let addr = "127.0.0.1:0".parse().unwrap(); // the OS picks the port; no race with other tests
     let server = AppServer::start_with_token(protocol, addr, vec![sub], None).await.unwrap();
     let sc = start_sidecar(&dir, server.local_addr().port(), flag).await;
     let client = sc.client();
@@ -185,7 +185,7 @@ async fn a_waiting_batch_is_delivered_at_shutdown() {
     let bulk = BulkSubscribeOptions { max_messages_count: 100, max_await_duration_ms: 60_000 };
     let sub =
         Subscription::new(PUBSUB, "orders", handler).with_options(SubscriptionOptions { bulk_subscribe: Some(bulk), ..Default::default() });
-    let addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let addr = "127.0.0.1:0".parse().unwrap(); // the OS picks the port; no race with other tests
     let server = AppServer::start_with_token(AppProtocol::Grpc, addr, vec![sub], None).await.unwrap();
     let sc = start_sidecar(&dir, server.local_addr().port(), "grpc").await;
     publish_text(&sc.client(), "last words").await;

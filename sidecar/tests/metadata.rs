@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{SidecarBuilder, component, free_port};
+use common::{SidecarBuilder, component};
 use dapr_rs_core::app::{AppProtocol, AppServer};
 use dapr_rs_core::{RoutingRule, Subscription, SubscriptionOptions, TopicEventStatus, handler_fn};
 use dapr_rs_proto::runtime::dapr_client::DaprClient as RawDaprClient;
@@ -25,7 +25,7 @@ async fn metadata_describes_components_subscriptions_and_the_app_connection_as_d
             .with_options(SubscriptionOptions { dead_letter_topic: Some("orders-dead".into()), ..Default::default() }),
         Subscription::new("order_pub_sub", "orders", ok.clone()).with_options(rule),
     ];
-    let addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let addr = "127.0.0.1:0".parse().unwrap(); // the OS picks the port; no race with other tests
     let server = AppServer::start_with_token(AppProtocol::Http, addr, subs, None).await.unwrap();
     let port = server.local_addr().port();
     let mut sc = SidecarBuilder::new("checkout", dir.path()).app(port, "http").args(&["--app-max-concurrency", "7"]).start();
