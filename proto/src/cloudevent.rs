@@ -191,10 +191,10 @@ pub fn envelope(
 
 /// `cloudevent.<name>` publish metadata, matched case-insensitively.
 fn override_value<'m>(metadata: &'m HashMap<String, String>, name: &str) -> Option<&'m str> {
+    const PREFIX: &str = "cloudevent.";
     metadata.iter().find_map(|(k, v)| {
-        let attr = k.get(..11).filter(|p| p.eq_ignore_ascii_case("cloudevent."))?;
-        let _ = attr;
-        k[11..].eq_ignore_ascii_case(name).then_some(v.as_str())
+        let attr = k.get(PREFIX.len()..).filter(|_| k[..PREFIX.len()].eq_ignore_ascii_case(PREFIX))?;
+        attr.eq_ignore_ascii_case(name).then_some(v.as_str())
     })
 }
 

@@ -41,6 +41,17 @@ OFFICIAL_PUBLISHER = textwrap.dedent(
 )
 
 
+def start_subscriber_and_publisher(resources, sidecars, app_port: int) -> Sidecar:
+    """The quickstart's two sidecars: checkout (delivering to `app_port`, ready once subscribed)
+    and orderprocessing; returns the publisher's."""
+    subscriber = Sidecar("checkout", resources, app_port=app_port, protocol="grpc")
+    sidecars.append(subscriber)
+    subscriber.wait_http("/v1.0/healthz", 204)
+    publisher = Sidecar("orderprocessing", resources)
+    sidecars.append(publisher)
+    return publisher
+
+
 def run_official_publisher(sidecar: Sidecar, ids) -> str:
     env = dict(os.environ, **sidecar.env, DAPR_HEALTH_TIMEOUT="20")
     out = subprocess.run(
@@ -61,11 +72,7 @@ def test_official_client_publishes_and_our_subscriber_receives(sqlite_resources,
     port = free_port()
     app.start(port)
     try:
-        subscriber = Sidecar("checkout", sqlite_resources, app_port=port, protocol="grpc")
-        sidecars.append(subscriber)
-        subscriber.wait_http("/v1.0/healthz", 204)
-        publisher = Sidecar("orderprocessing", sqlite_resources)
-        sidecars.append(publisher)
+        publisher = start_subscriber_and_publisher(sqlite_resources, sidecars, port)
 
         out = run_official_publisher(publisher, [1, 2, 3])
         assert "ERROR" in out and "nope" in out and "INVALID_ARGUMENT" in out.upper(), out
@@ -110,11 +117,7 @@ def test_official_grpc_app_receives_from_our_sidecar(sqlite_resources, sidecars,
     )
     proc = subprocess.Popen([sys.executable, "-c", subscriber_code])
     try:
-        subscriber = Sidecar("checkout", sqlite_resources, app_port=port, protocol="grpc")
-        sidecars.append(subscriber)
-        subscriber.wait_http("/v1.0/healthz", 204)
-        publisher = Sidecar("orderprocessing", sqlite_resources)
-        sidecars.append(publisher)
+        publisher = start_subscriber_and_publisher(sqlite_resources, sidecars, port)
         with dapr_rs.DaprClient(address=f"127.0.0.1:{publisher.grpc_port}") as client:
             for order_id in (7, 8):
                 client.publish_event(pubsub_name="order_pub_sub", topic_name="orders", data=json.dumps(order_id), data_content_type="application/json")
