@@ -30,10 +30,20 @@ record() { echo "$1"; results+=("$1"); }
 # Runs a benchmark binary; a failed run stops the script (its output says why).
 measure() { local out; out=$("$@") || { echo "bench: $* failed" >&2; exit 1; }; record "$out"; }
 
+# 0. The floor: tonic's generated client against a do-nothing server, and our client against it,
+#    measured in the same run so the numbers below can be read against them on this machine.
+"$bin/bare_tonic" serve > "$work/bare.addr" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/bare.addr" ] && break; sleep 0.05; done
+bare=$(cat "$work/bare.addr")
+measure "$bin/bare_tonic" publish --address "$bare" --count 200000 --in-flight 100
+measure "$bin/publish_throughput" --address "$bare" --count 200000 --in-flight 100 --label "core client -> do-nothing server"
+
 # 1. Rust client, 100 in flight, through our sidecar on pubsub.in-memory.
 component "$work/mem" pubsub.in-memory
 g=$(port); h=$(port)
 sidecar memory "$work/mem" "$g" "$h"
+memory_pid=${pids[-1]}
 measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count 200000 --in-flight 100
 measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count 20000 --in-flight 1
 
@@ -48,7 +58,7 @@ measure "$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --
 
 # 3. An idle sidecar's resident memory.
 sleep 2
-rss=$(awk '/VmRSS/ {print $2}' "/proc/${pids[0]}/status")
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$memory_pid/status")
 record "idle sidecar (in-memory, after the run): $((rss / 1024)) MB resident"
 ig=$(port); ih=$(port)
 sidecar idle "$work/sqlite" "$ig" "$ih"

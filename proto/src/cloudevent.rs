@@ -2,7 +2,7 @@
 
 use crate::content_type::{self, DataEncoding};
 use crate::runtime::{TopicEventCeRequest, TopicEventRequest};
-use crate::struct_json::json_map_to_struct;
+use crate::struct_json::json_to_value;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value as Json};
@@ -120,20 +120,36 @@ pub fn format_time(t: SystemTime) -> String {
 
 /// A fresh W3C traceparent for a publish that arrived without one.
 pub fn new_traceparent() -> String {
-    let trace = uuid::Uuid::new_v4().simple().to_string();
-    let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
-    format!("00-{trace}-{span}-00")
+    let (trace, span) = (uuid::Uuid::new_v4().as_u128(), uuid::Uuid::new_v4().as_u64_pair().0);
+    let mut out = String::with_capacity(55);
+    out.push_str("00-");
+    push_hex(&mut out, trace, 32);
+    out.push('-');
+    push_hex(&mut out, span as u128, 16);
+    out.push_str("-00");
+    out
 }
 
-/// Wraps a published payload in the CloudEvent daprd would write to the broker.
+/// The low `digits` hex digits of `value`, lowercase, most significant first.
+fn push_hex(out: &mut String, value: u128, digits: u32) {
+    for i in (0..digits).rev() {
+        out.push(char::from(b"0123456789abcdef"[((value >> (4 * i)) & 0xf) as usize]));
+    }
+}
+
+/// Wraps a published payload in the CloudEvent daprd would write to the broker, as JSON bytes.
 /// `metadata` is the publish metadata (for `cloudevent.*` overrides and TTL).
+///
+/// The usual case is written straight to bytes, keys sorted as Go's encoding/json writes a map,
+/// JSON data embedded as the publisher sent it once validated: building a map of values and
+/// serialising it was most of a publish's CPU in the sidecar.
 pub fn envelope(
     ctx: &EnvelopeContext<'_>,
     data: &[u8],
     data_content_type: &str,
     metadata: &HashMap<String, String>,
     ttl: Option<Duration>,
-) -> Result<Map<String, Json>, CloudEventError> {
+) -> Result<Vec<u8>, CloudEventError> {
     let generated_traceparent;
     let traceparent = if ctx.traceparent.is_empty() {
         generated_traceparent = new_traceparent();
@@ -141,52 +157,150 @@ pub fn envelope(
     } else {
         ctx.traceparent
     };
-    let mut ce = if content_type::is_cloudevent_json(data_content_type) {
-        let mut ce = match serde_json::from_slice::<Json>(data) {
-            Ok(Json::Object(map)) => map,
-            Ok(_) => return Err(CloudEventError::NotAnObject("got another JSON value".into())),
-            Err(e) => return Err(CloudEventError::NotAnObject(e.to_string())),
-        };
-        let defaults = [("source", DEFAULT_SOURCE), ("type", DEFAULT_TYPE), ("specversion", SPEC_VERSION)];
-        for (key, value) in defaults {
-            ce.entry(key).or_insert_with(|| Json::String(value.into()));
-        }
-        ce.entry("id").or_insert_with(|| Json::String(uuid::Uuid::new_v4().to_string()));
-        if !ce.contains_key("traceid") {
-            ce.insert("traceid".into(), traceparent.into());
-            ce.insert("traceparent".into(), traceparent.into());
-        }
-        ce.insert("tracestate".into(), ctx.tracestate.into());
-        ce.insert("time".into(), format_time(ctx.now).into());
-        ce
-    } else {
-        let content_type = if data_content_type.is_empty() { content_type::TEXT_PLAIN } else { data_content_type };
-        let over = |name: &str| override_value(metadata, name);
-        let source = if ctx.source.is_empty() { DEFAULT_SOURCE } else { ctx.source };
-        let trace = over("traceparent").or_else(|| over("traceid")).unwrap_or(traceparent);
-        let mut ce = Map::new();
-        ce.insert("id".into(), over("id").map(str::to_owned).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()).into());
-        ce.insert("source".into(), over("source").unwrap_or(source).into());
-        ce.insert("type".into(), over("type").unwrap_or(DEFAULT_TYPE).into());
-        ce.insert("specversion".into(), SPEC_VERSION.into());
-        ce.insert("datacontenttype".into(), content_type.into());
-        ce.insert("traceid".into(), trace.into());
-        ce.insert("traceparent".into(), trace.into());
-        ce.insert("tracestate".into(), over("tracestate").unwrap_or(ctx.tracestate).into());
-        ce.insert("time".into(), format_time(ctx.now).into());
-        if let Some(subject) = over("subject") {
-            ce.insert("subject".into(), subject.into());
-        }
-        insert_data(&mut ce, data, content_type);
-        ce
+    if content_type::is_cloudevent_json(data_content_type) {
+        let ce = complete_cloudevent(ctx, data, traceparent, ttl)?;
+        return Ok(serde_json::to_vec(&ce).expect("a JSON map always serialises"));
+    }
+    let content_type = if data_content_type.is_empty() { content_type::TEXT_PLAIN } else { data_content_type };
+    let over = |name: &str| override_value(metadata, name);
+    let source = if ctx.source.is_empty() { DEFAULT_SOURCE } else { ctx.source };
+    let trace = over("traceparent").or_else(|| over("traceid")).unwrap_or(traceparent);
+    let mut id_buf = uuid::Uuid::encode_buffer();
+    let id = match over("id") {
+        Some(id) => id,
+        None => uuid::Uuid::new_v4().hyphenated().encode_lower(&mut id_buf),
     };
-    // daprd always owns these two, so a subscriber can trust them.
+
+    let mut ce = JsonObjectWriter::with_capacity(data.len() * 4 / 3 + 400);
+    match content_type::data_encoding(content_type) {
+        DataEncoding::Json if serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok() => ce.raw("data", data.trim_ascii()),
+        DataEncoding::Json => ce.str("data", &String::from_utf8_lossy(data)),
+        // Text that is not UTF-8 travels as base64 so no byte is lost.
+        DataEncoding::Text => match std::str::from_utf8(data) {
+            Ok(text) => ce.str("data", text),
+            Err(_) => ce.base64("data_base64", data),
+        },
+        DataEncoding::Base64 => ce.base64("data_base64", data),
+    }
+    ce.str("datacontenttype", content_type);
+    if let Some(ttl) = ttl {
+        ce.str("expiration", &format_time(ctx.now + ttl));
+    }
+    ce.str("id", id);
+    // daprd always owns `topic` and `pubsubname`, so a subscriber can trust them.
+    ce.str("pubsubname", ctx.pubsub_name);
+    ce.str("source", over("source").unwrap_or(source));
+    ce.str("specversion", SPEC_VERSION);
+    if let Some(subject) = over("subject") {
+        ce.str("subject", subject);
+    }
+    ce.str("time", &format_time(ctx.now));
+    ce.str("topic", ctx.topic);
+    ce.str("traceid", trace);
+    ce.str("traceparent", trace);
+    ce.str("tracestate", over("tracestate").unwrap_or(ctx.tracestate));
+    ce.str("type", over("type").unwrap_or(DEFAULT_TYPE));
+    Ok(ce.finish())
+}
+
+/// An `application/cloudevents+json` publish: the app's own CloudEvent, completed with what daprd
+/// fills in.
+fn complete_cloudevent(
+    ctx: &EnvelopeContext<'_>,
+    data: &[u8],
+    traceparent: &str,
+    ttl: Option<Duration>,
+) -> Result<Map<String, Json>, CloudEventError> {
+    let mut ce = match serde_json::from_slice::<Json>(data) {
+        Ok(Json::Object(map)) => map,
+        Ok(_) => return Err(CloudEventError::NotAnObject("got another JSON value".into())),
+        Err(e) => return Err(CloudEventError::NotAnObject(e.to_string())),
+    };
+    let defaults = [("source", DEFAULT_SOURCE), ("type", DEFAULT_TYPE), ("specversion", SPEC_VERSION)];
+    for (key, value) in defaults {
+        ce.entry(key).or_insert_with(|| Json::String(value.into()));
+    }
+    ce.entry("id").or_insert_with(|| Json::String(uuid::Uuid::new_v4().to_string()));
+    if !ce.contains_key("traceid") {
+        ce.insert("traceid".into(), traceparent.into());
+        ce.insert("traceparent".into(), traceparent.into());
+    }
+    ce.insert("tracestate".into(), ctx.tracestate.into());
+    ce.insert("time".into(), format_time(ctx.now).into());
     ce.insert("topic".into(), ctx.topic.into());
     ce.insert("pubsubname".into(), ctx.pubsub_name.into());
     if let Some(ttl) = ttl {
         ce.insert("expiration".into(), format_time(ctx.now + ttl).into());
     }
     Ok(ce)
+}
+
+/// Writes one JSON object; the caller gives the keys in order.
+struct JsonObjectWriter(Vec<u8>);
+
+impl JsonObjectWriter {
+    fn with_capacity(capacity: usize) -> Self {
+        let mut buf = Vec::with_capacity(capacity);
+        buf.push(b'{');
+        Self(buf)
+    }
+
+    fn key(&mut self, key: &str) {
+        if self.0.len() > 1 {
+            self.0.push(b',');
+        }
+        write_json_string(&mut self.0, key);
+        self.0.push(b':');
+    }
+
+    fn str(&mut self, key: &str, value: &str) {
+        self.key(key);
+        write_json_string(&mut self.0, value);
+    }
+
+    /// `json` must be one valid JSON value.
+    fn raw(&mut self, key: &str, json: &[u8]) {
+        self.key(key);
+        self.0.extend_from_slice(json);
+    }
+
+    fn base64(&mut self, key: &str, bytes: &[u8]) {
+        self.key(key);
+        self.0.push(b'"');
+        let start = self.0.len();
+        self.0.resize(start + base64::encoded_len(bytes.len(), true).expect("a payload's base64 length fits in usize"), 0);
+        BASE64.encode_slice(bytes, &mut self.0[start..]).expect("the buffer has the encoded length");
+        self.0.push(b'"');
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.0.push(b'}');
+        self.0
+    }
+}
+
+/// A JSON string literal; bytes that need no escape (nearly all) are copied in runs.
+fn write_json_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        out.extend_from_slice(&bytes[run..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+        }
+        run = i + 1;
+    }
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
 }
 
 /// `cloudevent.<name>` publish metadata, matched case-insensitively.
@@ -196,27 +310,6 @@ fn override_value<'m>(metadata: &'m HashMap<String, String>, name: &str) -> Opti
         let attr = k.get(PREFIX.len()..).filter(|_| k[..PREFIX.len()].eq_ignore_ascii_case(PREFIX))?;
         attr.eq_ignore_ascii_case(name).then_some(v.as_str())
     })
-}
-
-fn insert_data(ce: &mut Map<String, Json>, data: &[u8], content_type: &str) {
-    match content_type::data_encoding(content_type) {
-        DataEncoding::Json => {
-            let value = serde_json::from_slice::<Json>(data).unwrap_or_else(|_| Json::String(String::from_utf8_lossy(data).into_owned()));
-            ce.insert("data".into(), value);
-        }
-        DataEncoding::Base64 => {
-            ce.insert("data_base64".into(), BASE64.encode(data).into());
-        }
-        // Text that is not UTF-8 travels as base64 so no byte is lost.
-        DataEncoding::Text => match std::str::from_utf8(data) {
-            Ok(text) => {
-                ce.insert("data".into(), text.into());
-            }
-            Err(_) => {
-                ce.insert("data_base64".into(), BASE64.encode(data).into());
-            }
-        },
-    }
 }
 
 /// The CloudEvent daprd synthesises for a `rawPayload` subscription.
@@ -284,8 +377,10 @@ pub fn to_topic_event_request(ce: &Map<String, Json>, pubsub_name: &str, topic: 
 /// A stored CloudEvent as one entry of a gRPC bulk delivery (`TopicEventBulkRequestEntry.cloud_event`):
 /// built as [`to_topic_event_request`] builds its event, without the topic, pubsub and path.
 pub fn to_topic_event_ce_request(ce: &Map<String, Json>) -> TopicEventCeRequest {
-    let extensions: Map<String, Json> =
-        ce.iter().filter(|(k, _)| !CORE_ATTRIBUTES.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    // Straight into the Struct: a Map of clones first cost a second deep copy per delivery.
+    let extensions = prost_types::Struct {
+        fields: ce.iter().filter(|(k, _)| !CORE_ATTRIBUTES.contains(&k.as_str())).map(|(k, v)| (k.clone(), json_to_value(v))).collect(),
+    };
     TopicEventCeRequest {
         id: attr(ce, "id").into(),
         source: attr(ce, "source").into(),
@@ -293,7 +388,7 @@ pub fn to_topic_event_ce_request(ce: &Map<String, Json>) -> TopicEventCeRequest 
         spec_version: attr(ce, "specversion").into(),
         data_content_type: attr(ce, "datacontenttype").into(),
         data: data_bytes(ce),
-        extensions: Some(json_map_to_struct(&extensions)),
+        extensions: Some(extensions),
     }
 }
 
@@ -312,9 +407,47 @@ mod tests {
         }
     }
 
+    fn envelope_map(
+        data: &[u8],
+        content_type: &str,
+        metadata: &HashMap<String, String>,
+        ttl: Option<Duration>,
+    ) -> Result<Map<String, Json>, CloudEventError> {
+        let bytes = envelope(&ctx(), data, content_type, metadata, ttl)?;
+        Ok(serde_json::from_slice(&bytes).expect("the envelope is a JSON object"))
+    }
+
+    #[test]
+    fn writes_daprd_key_order_and_escapes_strings() {
+        let ctx = EnvelopeContext { topic: "a\"b", traceparent: "00-t-s-00", ..ctx() };
+        let md = HashMap::from([("cloudevent.id".to_string(), "id-1".to_string())]);
+        let bytes = envelope(&ctx, b" {\"b\":1,\"a\":[true]}\n", "application/json", &md, Some(Duration::from_secs(1))).unwrap();
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            concat!(
+                r#"{"data":{"b":1,"a":[true]},"datacontenttype":"application/json","expiration":"2023-11-14T22:13:21Z","id":"id-1","#,
+                r#""pubsubname":"order_pub_sub","source":"orderprocessing","specversion":"1.0","time":"2023-11-14T22:13:20Z","#,
+                r#""topic":"a\"b","traceid":"00-t-s-00","traceparent":"00-t-s-00","tracestate":"","type":"com.dapr.event.sent"}"#
+            )
+        );
+        let generated = envelope_map(b"x", "", &HashMap::new(), None).unwrap();
+        let traceparent = generated["traceparent"].as_str().unwrap();
+        assert!(traceparent.len() == 55 && traceparent.starts_with("00-") && traceparent.ends_with("-00"), "{traceparent}");
+        assert_eq!(generated["id"].as_str().unwrap().len(), 36);
+    }
+
+    #[test]
+    fn json_strings_round_trip() {
+        for s in ["", "plain", "q\"uote", "back\\slash", "nl\ncr\rtab\t", "\u{0}\u{1f}\u{7f}", "émoji 🎉", "end\\"] {
+            let mut out = Vec::new();
+            write_json_string(&mut out, s);
+            assert_eq!(serde_json::from_slice::<String>(&out).unwrap(), s, "{}", String::from_utf8_lossy(&out));
+        }
+    }
+
     #[test]
     fn wraps_json_as_a_value() {
-        let ce = envelope(&ctx(), b"{\"orderId\": 12345678901234567890}", "application/json", &HashMap::new(), None).unwrap();
+        let ce = envelope_map(b"{\"orderId\": 12345678901234567890}", "application/json", &HashMap::new(), None).unwrap();
         assert_eq!(ce["source"], "orderprocessing");
         assert_eq!(ce["type"], DEFAULT_TYPE);
         assert_eq!(ce["specversion"], "1.0");
@@ -328,14 +461,14 @@ mod tests {
 
     #[test]
     fn text_binary_and_invalid_json() {
-        let ce = envelope(&ctx(), b"hello", "", &HashMap::new(), None).unwrap();
+        let ce = envelope_map(b"hello", "", &HashMap::new(), None).unwrap();
         assert_eq!(ce["datacontenttype"], "text/plain");
         assert_eq!(ce["data"], "hello");
-        let ce = envelope(&ctx(), &[0, 159, 146, 150], "application/octet-stream", &HashMap::new(), None).unwrap();
+        let ce = envelope_map(&[0, 159, 146, 150], "application/octet-stream", &HashMap::new(), None).unwrap();
         assert_eq!(ce["data_base64"], "AJ+Slg==");
         assert!(!ce.contains_key("data"));
         assert_eq!(data_bytes(&ce), vec![0, 159, 146, 150]);
-        let ce = envelope(&ctx(), b"{oops", "application/json", &HashMap::new(), None).unwrap();
+        let ce = envelope_map(b"{oops", "application/json", &HashMap::new(), None).unwrap();
         assert_eq!(ce["data"], "{oops");
     }
 
@@ -345,7 +478,7 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
-        let ce = envelope(&ctx(), b"x", "text/plain", &md, Some(Duration::from_secs(60))).unwrap();
+        let ce = envelope_map(b"x", "text/plain", &md, Some(Duration::from_secs(60))).unwrap();
         assert_eq!(ce["id"], "my-id");
         assert_eq!(ce["type"], "my.type");
         assert_eq!(ce["subject"], "s");
@@ -357,14 +490,14 @@ mod tests {
     #[test]
     fn cloudevent_passthrough_fills_in_what_daprd_fills_in() {
         let body = br#"{"id":"abc","source":"me","data":{"a":1},"datacontenttype":"application/json","topic":"wrong"}"#;
-        let ce = envelope(&ctx(), body, "application/cloudevents+json", &HashMap::new(), None).unwrap();
+        let ce = envelope_map(body, "application/cloudevents+json", &HashMap::new(), None).unwrap();
         assert_eq!(ce["id"], "abc");
         assert_eq!(ce["source"], "me");
         assert_eq!(ce["type"], DEFAULT_TYPE);
         assert_eq!(ce["topic"], "orders");
         assert!(ce.contains_key("traceparent"));
         assert!(matches!(
-            envelope(&ctx(), b"[1]", "application/cloudevents+json", &HashMap::new(), None),
+            envelope_map(b"[1]", "application/cloudevents+json", &HashMap::new(), None),
             Err(CloudEventError::NotAnObject(_))
         ));
     }
@@ -382,7 +515,7 @@ mod tests {
 
     #[test]
     fn topic_event_request_carries_extensions() {
-        let ce = envelope(&ctx(), b"42", "application/json", &HashMap::new(), None).unwrap();
+        let ce = envelope_map(b"42", "application/json", &HashMap::new(), None).unwrap();
         let req = to_topic_event_request(&ce, "order_pub_sub", "orders", "/orders");
         assert_eq!(req.data.as_ref(), b"42");
         assert_eq!(req.source, "orderprocessing");

@@ -15,6 +15,9 @@ mod sidecar;
 mod state;
 
 use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use config::{SidecarArgs, SidecarConfig};
 
 #[derive(Parser)]

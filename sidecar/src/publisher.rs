@@ -134,7 +134,7 @@ impl Target<'_> {
             };
             let ce = cloudevent::envelope(&ctx, &data, content_type, &metadata, options.ttl)
                 .map_err(|e| ApiError::new(ErrorCode::PubsubCloudEventsSer, format!("error when packing the CloudEvent: {e}")))?;
-            Bytes::from(serde_json::to_vec(&ce).expect("a JSON map always serialises"))
+            Bytes::from(ce)
         };
         Ok(BrokerMessage { topic: self.topic.to_owned(), data, metadata })
     }

@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use clap::Parser;
+use dapr_rs_bench as _; // its global allocator
 use dapr_rs_core::{ClientOptions, DaprClient, PublishRequest};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,6 +22,9 @@ struct Args {
     count: usize,
     #[arg(long, default_value_t = 100)]
     in_flight: usize,
+    /// What the report line calls this run.
+    #[arg(long, default_value = "publish_throughput")]
+    label: String,
 }
 
 #[tokio::main]
@@ -56,7 +60,8 @@ async fn main() {
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "publish_throughput: {} events, {} in flight: {:.0} events/s ({:.2} s)",
+        "{}: {} events, {} in flight: {:.0} events/s ({:.2} s)",
+        args.label,
         args.count,
         args.in_flight,
         args.count as f64 / secs,
