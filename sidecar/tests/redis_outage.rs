@@ -61,12 +61,14 @@ async fn publishes_fail_while_redis_is_away_and_everything_resumes_when_it_retur
 
     // "live" stays up throughout; "offline" is down while Redis restarts and must find its messages.
     let mut live_inbox = Inbox::default();
-    let live_app = serve(AppProtocol::Grpc, vec![Subscription::new(PUBSUB, &topic, live_inbox.handler("live", TopicEventStatus::Success))]).await;
+    let live_app =
+        serve(AppProtocol::Grpc, vec![Subscription::new(PUBSUB, &topic, live_inbox.handler("live", TopicEventStatus::Success))]).await;
     let mut live = SidecarBuilder::new("live", dir.path()).app(live_app.local_addr().port(), "grpc").start();
     live.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
     let mut offline_inbox = Inbox::default();
     let offline_app =
-        serve(AppProtocol::Grpc, vec![Subscription::new(PUBSUB, &topic, offline_inbox.handler("offline", TopicEventStatus::Success))]).await;
+        serve(AppProtocol::Grpc, vec![Subscription::new(PUBSUB, &topic, offline_inbox.handler("offline", TopicEventStatus::Success))])
+            .await;
     let offline_builder = || SidecarBuilder::new("offline", dir.path()).app(offline_app.local_addr().port(), "grpc");
     let mut offline = offline_builder().start();
     offline.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));

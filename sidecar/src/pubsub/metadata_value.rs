@@ -29,9 +29,7 @@ impl ComponentConfig {
     /// An unsigned integer, or `None` when the key is missing or empty.
     pub fn unsigned(&self, key: &str) -> Result<Option<u64>, BrokerError> {
         let Some(raw) = self.value(key) else { return Ok(None) };
-        raw.parse()
-            .map(Some)
-            .map_err(|_| BrokerError::Config(format!("{key}: {raw:?} is not a whole number (expected e.g. \"10\")")))
+        raw.parse().map(Some).map_err(|_| BrokerError::Config(format!("{key}: {raw:?} is not a whole number (expected e.g. \"10\")")))
     }
 
     /// A boolean as Go's `strconv.ParseBool` reads it; `false` when missing or empty.

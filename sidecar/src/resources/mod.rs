@@ -158,7 +158,12 @@ fn read_file(file: &Path, app_id: &str, out: &mut Vec<LoadedDoc>) -> Result<(), 
     Ok(())
 }
 
-fn add_resource(doc: LoadedDoc, app_id: &str, secret_stores: &HashMap<String, SecretStore>, out: &mut Resources) -> Result<(), ResourceError> {
+fn add_resource(
+    doc: LoadedDoc,
+    app_id: &str,
+    secret_stores: &HashMap<String, SecretStore>,
+    out: &mut Resources,
+) -> Result<(), ResourceError> {
     let LoadedDoc { file, index, resource: doc } = doc;
     let err = |message: String| ResourceError { file: file.clone(), message };
     match doc.kind.as_str() {
@@ -166,7 +171,8 @@ fn add_resource(doc: LoadedDoc, app_id: &str, secret_stores: &HashMap<String, Se
             if doc.metadata.name.is_empty() {
                 return Err(err(format!("document {index}: a Component needs metadata.name")));
             }
-            let secrets = component::Secrets { stores: secret_stores, store_name: doc.auth.as_ref().and_then(|a| a.secret_store.as_deref()) };
+            let secrets =
+                component::Secrets { stores: secret_stores, store_name: doc.auth.as_ref().and_then(|a| a.secret_store.as_deref()) };
             let component = component::parse(&doc.metadata.name, doc.metadata.namespace.as_deref(), doc.spec, app_id, &secrets)
                 .map_err(|m| err(format!("component {:?}: {m}", doc.metadata.name)))?;
             out.components.push(LoadedComponent { file: file.clone(), ..component });
@@ -273,7 +279,11 @@ scopes:
             secrets.display()
         );
         // The pubsub comes first in file order; secret stores are still opened before it.
-        write(dir.path(), "a-pubsub.yaml", "kind: Component\nmetadata: {name: ps}\nspec:\n  type: pubsub.redis\n  metadata:\n  - {name: redisHost, value: 'localhost:6379'}\n  - name: redisPassword\n    secretKeyRef: {name: 'redis:password', key: 'redis:password'}\n  - {name: consumerID, value: '{namespace}'}\nauth:\n  secretStore: localsecrets\n");
+        write(
+            dir.path(),
+            "a-pubsub.yaml",
+            "kind: Component\nmetadata: {name: ps}\nspec:\n  type: pubsub.redis\n  metadata:\n  - {name: redisHost, value: 'localhost:6379'}\n  - name: redisPassword\n    secretKeyRef: {name: 'redis:password', key: 'redis:password'}\n  - {name: consumerID, value: '{namespace}'}\nauth:\n  secretStore: localsecrets\n",
+        );
         write(dir.path(), "b-secrets.yaml", &store);
         let r = load(&[dir.path().to_owned()], "myapp").unwrap();
         assert_eq!(r.components.len(), 1, "a secret store is not a pubsub component");
@@ -281,10 +291,18 @@ scopes:
         assert_eq!(c.get("redisPassword"), Some("s3cret"));
         assert_eq!(c.consumer_id(), format!("{}.myapp", std::env::var("NAMESPACE").unwrap_or_default()));
 
-        write(dir.path(), "a-pubsub.yaml", "kind: Component\nmetadata: {name: ps}\nspec:\n  type: pubsub.redis\n  metadata:\n  - name: redisPassword\n    secretKeyRef: {name: missing}\nauth:\n  secretStore: localsecrets\n");
+        write(
+            dir.path(),
+            "a-pubsub.yaml",
+            "kind: Component\nmetadata: {name: ps}\nspec:\n  type: pubsub.redis\n  metadata:\n  - name: redisPassword\n    secretKeyRef: {name: missing}\nauth:\n  secretStore: localsecrets\n",
+        );
         let e = load(&[dir.path().to_owned()], "myapp").unwrap_err().to_string();
         assert!(e.contains("a-pubsub.yaml") && e.contains("redisPassword") && e.contains("missing"), "{e}");
-        write(dir.path(), "a-pubsub.yaml", "kind: Component\nmetadata: {name: ps}\nspec:\n  type: pubsub.redis\n  metadata:\n  - name: redisPassword\n    secretKeyRef: {name: x}\n");
+        write(
+            dir.path(),
+            "a-pubsub.yaml",
+            "kind: Component\nmetadata: {name: ps}\nspec:\n  type: pubsub.redis\n  metadata:\n  - name: redisPassword\n    secretKeyRef: {name: x}\n",
+        );
         let e = load(&[dir.path().to_owned()], "myapp").unwrap_err().to_string();
         assert!(e.contains("auth.secretStore"), "{e}");
     }

@@ -13,7 +13,9 @@ pub const LOCAL_ENV: &str = "secretstores.local.env";
 #[derive(Debug, Clone)]
 pub enum SecretStore {
     /// Secret name → value (single-valued), or top-level name → its keys and values (`multiValued`).
-    LocalFile { secrets: BTreeMap<String, BTreeMap<String, String>> },
+    LocalFile {
+        secrets: BTreeMap<String, BTreeMap<String, String>>,
+    },
     LocalEnv,
 }
 

@@ -35,7 +35,9 @@ pub async fn publish_subscribe(broker: &'static Broker) {
     let mut case = Case::new(broker);
     let topic = case.name("orders");
     let mut inbox = Inbox::default();
-    let app = case.app(&case.name("checkout"), vec![Subscription::new(PUBSUB, &topic, inbox.handler("sub", TopicEventStatus::Success))], &[]).await;
+    let app = case
+        .app(&case.name("checkout"), vec![Subscription::new(PUBSUB, &topic, inbox.handler("sub", TopicEventStatus::Success))], &[])
+        .await;
     let client = case.publisher(&app).await;
     for n in 0..10 {
         client.publish_event(json(&topic, n)).await.unwrap();
@@ -136,8 +138,9 @@ pub async fn a_restarted_subscriber_gets_what_was_published_meanwhile(broker: &'
     }
     let topic = case.name("orders");
     let mut inbox = Inbox::default();
-    let mut app =
-        case.app(&case.name("checkout"), vec![Subscription::new(PUBSUB, &topic, inbox.handler("sub", TopicEventStatus::Success))], &[]).await;
+    let mut app = case
+        .app(&case.name("checkout"), vec![Subscription::new(PUBSUB, &topic, inbox.handler("sub", TopicEventStatus::Success))], &[])
+        .await;
     let client = case.publisher(&app).await;
     client.publish_event(json(&topic, 0)).await.unwrap();
     assert_eq!(numbers(&inbox.take(1).await), vec![0]);
@@ -181,7 +184,12 @@ pub async fn bulk_publish_and_bulk_subscribe(broker: &'static Broker) {
     let subs = vec![Subscription::new(PUBSUB, &topic, inbox.handler("sub", TopicEventStatus::Success)).with_options(options)];
     let app = case.app(&case.name("checkout"), subs, &[]).await;
     let entries = (0..50)
-        .map(|n| BulkPublishEntry { entry_id: n.to_string(), event: Bytes::from(n.to_string()), content_type: "application/json".into(), ..Default::default() })
+        .map(|n| BulkPublishEntry {
+            entry_id: n.to_string(),
+            event: Bytes::from(n.to_string()),
+            content_type: "application/json".into(),
+            ..Default::default()
+        })
         .collect();
     let failed = case.publisher(&app).await.bulk_publish(PUBSUB, &topic, entries, HashMap::new()).await.unwrap();
     assert!(failed.is_empty(), "{failed:?}");
@@ -193,11 +201,19 @@ pub async fn one_mebibyte_payloads_arrive_whole(broker: &'static Broker) {
     let mut case = Case::new(broker);
     let topic = case.name("blobs");
     let mut inbox = Inbox::default();
-    let app = case.app(&case.name("checkout"), vec![Subscription::new(PUBSUB, &topic, inbox.handler("sub", TopicEventStatus::Success))], &[]).await;
+    let app = case
+        .app(&case.name("checkout"), vec![Subscription::new(PUBSUB, &topic, inbox.handler("sub", TopicEventStatus::Success))], &[])
+        .await;
     let client = case.publisher(&app).await;
     let payloads: Vec<Bytes> = (0..3u8).map(|seed| (0..1usize << 20).map(|i| (i % 251) as u8 ^ seed).collect::<Vec<u8>>().into()).collect();
     for payload in &payloads {
-        let req = PublishRequest { pubsub_name: PUBSUB.into(), topic: topic.clone(), data: payload.clone(), data_content_type: "application/octet-stream".into(), metadata: HashMap::new() };
+        let req = PublishRequest {
+            pubsub_name: PUBSUB.into(),
+            topic: topic.clone(),
+            data: payload.clone(),
+            data_content_type: "application/octet-stream".into(),
+            metadata: HashMap::new(),
+        };
         client.publish_event(req).await.unwrap();
     }
     let mut got: Vec<Bytes> = inbox.take(3).await.into_iter().map(|(_, ev)| ev.data).collect();

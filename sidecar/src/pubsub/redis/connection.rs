@@ -11,7 +11,12 @@ use std::time::Duration;
 /// A client for the component's Redis; connects nothing yet.
 pub(super) fn client(settings: &Settings) -> Result<redis::Client, BrokerError> {
     let addr = if settings.tls {
-        ConnectionAddr::TcpTls { host: settings.host.clone(), port: settings.port, insecure: settings.insecure_skip_tls_verify, tls_params: None }
+        ConnectionAddr::TcpTls {
+            host: settings.host.clone(),
+            port: settings.port,
+            insecure: settings.insecure_skip_tls_verify,
+            tls_params: None,
+        }
     } else {
         ConnectionAddr::Tcp(settings.host.clone(), settings.port)
     };
@@ -31,7 +36,11 @@ pub(super) fn client(settings: &Settings) -> Result<redis::Client, BrokerError> 
 
 /// Connects now (so a Redis that is down fails the caller) and keeps reconnecting later.
 /// `response_timeout` bounds every reply on this connection.
-pub(super) async fn connect(client: &redis::Client, settings: &Settings, response_timeout: Duration) -> Result<ConnectionManager, BrokerError> {
+pub(super) async fn connect(
+    client: &redis::Client,
+    settings: &Settings,
+    response_timeout: Duration,
+) -> Result<ConnectionManager, BrokerError> {
     let mut connection = ConnectionManager::new_with_config(client.clone(), manager_config(settings, response_timeout))
         .await
         .map_err(|e| unavailable(settings, "cannot connect to", &e))?;
@@ -42,7 +51,11 @@ pub(super) async fn connect(client: &redis::Client, settings: &Settings, respons
 
 /// A connection made on first use, so a subscription starting while Redis is away still starts
 /// (and reads once Redis is back).
-pub(super) fn connect_lazily(client: &redis::Client, settings: &Settings, response_timeout: Duration) -> Result<ConnectionManager, BrokerError> {
+pub(super) fn connect_lazily(
+    client: &redis::Client,
+    settings: &Settings,
+    response_timeout: Duration,
+) -> Result<ConnectionManager, BrokerError> {
     ConnectionManager::new_lazy_with_config(client.clone(), manager_config(settings, response_timeout))
         .map_err(|e| BrokerError::Config(format!("Redis at {}: {e}", settings.address())))
 }

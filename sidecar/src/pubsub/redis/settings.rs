@@ -96,7 +96,10 @@ impl Settings {
             return Err(BrokerError::Config(format!("{KEY_MAX_LEN_APPROX} and {KEY_STREAM_TTL} cannot be used together; choose one")));
         }
         let db = config.value(KEY_DB).map_or(Ok(0), |raw| {
-            raw.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| BrokerError::Config(format!("{KEY_DB}: {raw:?} is not a database number")))
+            raw.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| BrokerError::Config(format!("{KEY_DB}: {raw:?} is not a database number")))
         })?;
         Ok(Self {
             host,
@@ -137,7 +140,9 @@ impl Settings {
 fn address(config: &ComponentConfig) -> Result<(String, u16), BrokerError> {
     let host = config.value(KEY_HOST).ok_or_else(|| BrokerError::Config(format!("{KEY_HOST} is required (e.g. \"localhost:6379\")")))?;
     if host.contains(',') {
-        return Err(BrokerError::Config(format!("{KEY_HOST}: {host:?} lists several hosts; Redis Cluster is not supported by dapr-rs yet")));
+        return Err(BrokerError::Config(format!(
+            "{KEY_HOST}: {host:?} lists several hosts; Redis Cluster is not supported by dapr-rs yet"
+        )));
     }
     let bad_port = |raw: &str, key: &str| BrokerError::Config(format!("{key}: {raw:?} is not a port number"));
     let (name, port_in_host) = match host.rsplit_once(':') {

@@ -28,7 +28,7 @@ pub(super) struct StreamEntry {
 /// The entries of an XREADGROUP reply for one stream (nil when BLOCK timed out).
 pub(super) fn read_reply(topic: &str, reply: Value) -> Vec<StreamEntry> {
     let streams = match reply {
-        Value::Array(streams) => streams.into_iter().filter_map(|s| as_pair(s)).collect(),
+        Value::Array(streams) => streams.into_iter().filter_map(as_pair).collect(),
         Value::Map(streams) => streams,
         _ => Vec::new(),
     };

@@ -95,7 +95,12 @@ impl StreamConsumer {
             Err(err) if is_connection_error(&err) => {
                 tracing::warn!(topic = %consumer.topic, group = %consumer.group, %err, "pubsub.redis: Redis is away; the subscription starts once it is back")
             }
-            Err(err) => return Err(BrokerError::Other(format!("cannot create consumer group {} on stream {}: {err}", consumer.group, consumer.topic))),
+            Err(err) => {
+                return Err(BrokerError::Other(format!(
+                    "cannot create consumer group {} on stream {}: {err}",
+                    consumer.group, consumer.topic
+                )));
+            }
         }
         tasks.spawn(consumer.clone().read_loop(self.reader));
         if consumer.settings.redelivers() {
@@ -235,7 +240,9 @@ impl Consumer {
                 self.release(&id).await;
             }
             // Past processingTimeout the entry is anyone's to claim again: nothing to release.
-            Err(_) => tracing::warn!(topic = %self.topic, group = %self.group, %id, timeout = ?limit, "pubsub.redis: message handler timed out; will redeliver"),
+            Err(_) => {
+                tracing::warn!(topic = %self.topic, group = %self.group, %id, timeout = ?limit, "pubsub.redis: message handler timed out; will redeliver")
+            }
         }
     }
 
@@ -319,8 +326,7 @@ impl Consumer {
             .query_async(&mut shared)
             .await
             .map_err(|e| unavailable(&self.settings, "cannot read pending entries from", &e))?;
-        let expired: Vec<&str> =
-            pending.ids.iter().filter(|p| p.last_delivered_ms as u64 >= min_idle_ms).map(|p| p.id.as_str()).collect();
+        let expired: Vec<&str> = pending.ids.iter().filter(|p| p.last_delivered_ms as u64 >= min_idle_ms).map(|p| p.id.as_str()).collect();
         if expired.is_empty() {
             return Ok(Vec::new());
         }

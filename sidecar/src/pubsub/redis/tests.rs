@@ -70,7 +70,8 @@ async fn entries_use_daprs_stream_layout_and_a_new_group_reads_from_the_start() 
     assert_eq!(entries.ids.len(), 1);
     let fields = &entries.ids[0].map;
     assert_eq!(redis::from_redis_value::<Vec<u8>>(fields["data"].clone()).unwrap(), b"{\"n\":1}");
-    let metadata: HashMap<String, String> = serde_json::from_slice(&redis::from_redis_value::<Vec<u8>>(fields["metadata"].clone()).unwrap()).unwrap();
+    let metadata: HashMap<String, String> =
+        serde_json::from_slice(&redis::from_redis_value::<Vec<u8>>(fields["metadata"].clone()).unwrap()).unwrap();
     assert_eq!(metadata["n"], "1");
 
     // A group created after the publish still gets it (created from id 0), and acks it.
@@ -80,7 +81,8 @@ async fn entries_use_daprs_stream_layout_and_a_new_group_reads_from_the_start() 
     assert_eq!(next(&mut rx).await, message(&topic, 1));
     let deadline = tokio::time::Instant::now() + WITHIN;
     loop {
-        let pending: redis::streams::StreamPendingReply = redis::cmd("XPENDING").arg(&topic).arg(&group).query_async(&mut raw).await.unwrap();
+        let pending: redis::streams::StreamPendingReply =
+            redis::cmd("XPENDING").arg(&topic).arg(&group).query_async(&mut raw).await.unwrap();
         if pending.count() == 0 {
             break;
         }
@@ -162,7 +164,8 @@ async fn max_len_approx_trims_the_stream() {
 async fn a_redis_that_is_down_names_its_address() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let address = format!("127.0.0.1:{port}");
-    let err = RedisStreamsPubSub::open(&config(&[("redisHost", &address), ("redisMaxRetries", "1")])).await.err().expect("nothing listens there");
+    let err =
+        RedisStreamsPubSub::open(&config(&[("redisHost", &address), ("redisMaxRetries", "1")])).await.err().expect("nothing listens there");
     let text = err.to_string();
     assert!(matches!(err, BrokerError::Unavailable(_)) && text.contains(&address) && text.contains("Redis"), "{text}");
 }
