@@ -306,4 +306,17 @@ scopes:
         let e = load(&[dir.path().to_owned()], "myapp").unwrap_err().to_string();
         assert!(e.contains("auth.secretStore"), "{e}");
     }
+
+    #[test]
+    fn init_timeout_defaults_to_five_seconds_and_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let component = |timeout: &str| format!("kind: Component\nmetadata: {{name: ps}}\nspec:\n  type: pubsub.in-memory\n{timeout}");
+        write(dir.path(), "c.yaml", &component(""));
+        assert_eq!(load(&[dir.path().to_owned()], "app").unwrap().components[0].init_timeout, std::time::Duration::from_secs(5));
+        write(dir.path(), "c.yaml", &component("  initTimeout: 1m\n"));
+        assert_eq!(load(&[dir.path().to_owned()], "app").unwrap().components[0].init_timeout, std::time::Duration::from_secs(60));
+        write(dir.path(), "c.yaml", &component("  initTimeout: soon\n"));
+        let e = load(&[dir.path().to_owned()], "app").unwrap_err().to_string();
+        assert!(e.contains("spec.initTimeout") && e.contains("soon"), "{e}");
+    }
 }

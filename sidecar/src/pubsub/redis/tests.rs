@@ -169,3 +169,28 @@ async fn a_redis_that_is_down_names_its_address() {
     let text = err.to_string();
     assert!(matches!(err, BrokerError::Unavailable(_)) && text.contains(&address) && text.contains("Redis"), "{text}");
 }
+
+#[tokio::test]
+async fn entries_written_as_daprd_writes_them_are_delivered() {
+    let topic = unique("from-daprd");
+    let mut raw = raw_connection().await;
+    // daprd's XADD: `data` (the CloudEvent) and, for an HTTP publish, `metadata` as JSON.
+    let _: String = redis::cmd("XADD")
+        .arg(&topic)
+        .arg("*")
+        .arg("data")
+        .arg(r#"{"id":"1","specversion":"1.0","data":{"orderId":1}}"#)
+        .arg("metadata")
+        .arg(r#"{"traceparent":"00-abc"}"#)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let pubsub = RedisStreamsPubSub::open(&config(&[])).await.unwrap();
+    let (handler, mut rx) = recorder(0);
+    let sub = pubsub.subscribe(request(&topic, &unique("g")), handler).await.unwrap();
+    let got = next(&mut rx).await;
+    assert_eq!(got.data.as_ref(), br#"{"id":"1","specversion":"1.0","data":{"orderId":1}}"#);
+    assert_eq!(got.metadata["traceparent"], "00-abc");
+    sub.stop(Duration::from_secs(1)).await;
+    let _: () = redis::cmd("DEL").arg(&topic).query_async(&mut raw).await.unwrap();
+}
