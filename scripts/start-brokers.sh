@@ -4,7 +4,7 @@
 # Idempotent; called by scripts/install-deps.sh, so `make test` and `make deps` run it.
 set -euo pipefail
 
-REDIS_PORT=6379
+REDIS_PORT=${REDIS_PORT:-6379}
 
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
   echo "start-brokers: apt-get install redis-server"

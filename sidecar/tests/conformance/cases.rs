@@ -6,7 +6,8 @@ use super::harness::{Case, PUBSUB};
 use crate::common::inbox::Inbox;
 use bytes::Bytes;
 use dapr_rs_core::{
-    BulkPublishEntry, BulkSubscribeOptions, PublishRequest, Subscription, SubscriptionOptions, TopicEvent, TopicEventStatus, handler_fn,
+    BulkPublishEntry, BulkSubscribeOptions, DaprClient, PublishRequest, Subscription, SubscriptionOptions, TopicEvent, TopicEventStatus,
+    handler_fn,
 };
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,18 @@ fn json(topic: &str, n: usize) -> PublishRequest {
     }
 }
 
+/// Publishes the numbers of `range` one after the other, each as a JSON event.
+async fn publish_numbers(client: &DaprClient, topic: &str, range: std::ops::Range<usize>) {
+    for n in range {
+        client.publish_event(json(topic, n)).await.unwrap();
+    }
+}
+
+/// A subscription whose handler files every event under `label` in `inbox` and answers SUCCESS.
+fn accepting(inbox: &Inbox, topic: &str, label: &str) -> Subscription {
+    Subscription::new(PUBSUB, topic, inbox.handler(label, TopicEventStatus::Success))
+}
+
 fn numbers(events: &[(String, TopicEvent)]) -> Vec<usize> {
     events.iter().map(|(_, ev)| String::from_utf8_lossy(&ev.data).parse().expect("a number")).collect()
 }
@@ -35,13 +48,9 @@ pub async fn publish_subscribe(broker: &'static Broker) {
     let mut case = Case::new(broker);
     let topic = case.name("orders");
     let mut inbox = Inbox::default();
-    let app = case
-        .app(&case.name("checkout"), vec![Subscription::new(PUBSUB, &topic, inbox.handler("sub", TopicEventStatus::Success))], &[])
-        .await;
+    let app = case.app(&case.name("checkout"), vec![accepting(&inbox, &topic, "sub")], &[]).await;
     let client = case.publisher(&app).await;
-    for n in 0..10 {
-        client.publish_event(json(&topic, n)).await.unwrap();
-    }
+    publish_numbers(&client, &topic, 0..10).await;
     let got = inbox.take(10).await;
     assert_eq!(numbers(&got).into_iter().collect::<BTreeSet<_>>(), set(0..10));
     let ev = &got[0].1;
@@ -56,15 +65,13 @@ pub async fn app_ids_each_get_every_message_and_instances_share_them(broker: &'s
     }
     let topic = case.name("orders");
     let mut inbox = Inbox::default();
-    let sub = |label: &str| vec![Subscription::new(PUBSUB, &topic, inbox.handler(label, TopicEventStatus::Success))];
+    let sub = |label: &str| vec![accepting(&inbox, &topic, label)];
     let (shipping, billing) = (case.name("shipping"), case.name("billing"));
     let a1 = case.app(&shipping, sub("shipping"), &[]).await;
     let _a2 = case.app(&shipping, sub("shipping"), &[]).await;
     let _b = case.app(&billing, sub("billing"), &[]).await;
     let client = case.publisher(&a1).await;
-    for n in 0..20 {
-        client.publish_event(json(&topic, n)).await.unwrap();
-    }
+    publish_numbers(&client, &topic, 0..20).await;
     let got = inbox.take(40).await;
     for app in ["shipping", "billing"] {
         let mine: Vec<(String, TopicEvent)> = got.iter().filter(|(label, _)| label == app).cloned().collect();
@@ -82,12 +89,10 @@ pub async fn one_subscriber_gets_publish_order(broker: &'static Broker) {
     }
     let topic = case.name("orders");
     let mut inbox = Inbox::default();
-    let subs = vec![Subscription::new(PUBSUB, &topic, inbox.handler("sub", TopicEventStatus::Success))];
+    let subs = vec![accepting(&inbox, &topic, "sub")];
     let app = case.app(&case.name("checkout"), subs, &["--app-max-concurrency", "1"]).await;
     let client = case.publisher(&app).await;
-    for n in 0..40 {
-        client.publish_event(json(&topic, n)).await.unwrap();
-    }
+    publish_numbers(&client, &topic, 0..40).await;
     assert_eq!(numbers(&inbox.take(40).await), (0..40).collect::<Vec<_>>());
 }
 
@@ -138,16 +143,12 @@ pub async fn a_restarted_subscriber_gets_what_was_published_meanwhile(broker: &'
     }
     let topic = case.name("orders");
     let mut inbox = Inbox::default();
-    let mut app = case
-        .app(&case.name("checkout"), vec![Subscription::new(PUBSUB, &topic, inbox.handler("sub", TopicEventStatus::Success))], &[])
-        .await;
+    let mut app = case.app(&case.name("checkout"), vec![accepting(&inbox, &topic, "sub")], &[]).await;
     let client = case.publisher(&app).await;
     client.publish_event(json(&topic, 0)).await.unwrap();
     assert_eq!(numbers(&inbox.take(1).await), vec![0]);
     case.stop_sidecar(&mut app);
-    for n in 1..11 {
-        client.publish_event(json(&topic, n)).await.unwrap();
-    }
+    publish_numbers(&client, &topic, 1..11).await;
     case.start_sidecar(&mut app);
     assert_eq!(numbers(&inbox.take(10).await).into_iter().collect::<BTreeSet<_>>(), set(1..11));
 }
@@ -159,13 +160,11 @@ pub async fn dropped_messages_go_to_the_dead_letter_topic(broker: &'static Broke
     let options = SubscriptionOptions { dead_letter_topic: Some(dead.clone()), ..Default::default() };
     let subs = vec![
         Subscription::new(PUBSUB, &topic, inbox.handler("orders", TopicEventStatus::Drop)).with_options(options),
-        Subscription::new(PUBSUB, &dead, inbox.handler("dead", TopicEventStatus::Success)),
+        accepting(&inbox, &dead, "dead"),
     ];
     let app = case.app(&case.name("checkout"), subs, &[]).await;
     let client = case.publisher(&app).await;
-    for n in 0..3 {
-        client.publish_event(json(&topic, n)).await.unwrap();
-    }
+    publish_numbers(&client, &topic, 0..3).await;
     let got = inbox.take(6).await;
     let dead_letters: Vec<(String, TopicEvent)> = got.iter().filter(|(label, _)| label == "dead").cloned().collect();
     assert_eq!(numbers(&dead_letters).into_iter().collect::<BTreeSet<_>>(), set(0..3), "{got:?}");
@@ -181,7 +180,7 @@ pub async fn bulk_publish_and_bulk_subscribe(broker: &'static Broker) {
         bulk_subscribe: Some(BulkSubscribeOptions { max_messages_count: 10, max_await_duration_ms: 200 }),
         ..Default::default()
     };
-    let subs = vec![Subscription::new(PUBSUB, &topic, inbox.handler("sub", TopicEventStatus::Success)).with_options(options)];
+    let subs = vec![accepting(&inbox, &topic, "sub").with_options(options)];
     let app = case.app(&case.name("checkout"), subs, &[]).await;
     let entries = (0..50)
         .map(|n| BulkPublishEntry {
@@ -201,9 +200,7 @@ pub async fn one_mebibyte_payloads_arrive_whole(broker: &'static Broker) {
     let mut case = Case::new(broker);
     let topic = case.name("blobs");
     let mut inbox = Inbox::default();
-    let app = case
-        .app(&case.name("checkout"), vec![Subscription::new(PUBSUB, &topic, inbox.handler("sub", TopicEventStatus::Success))], &[])
-        .await;
+    let app = case.app(&case.name("checkout"), vec![accepting(&inbox, &topic, "sub")], &[]).await;
     let client = case.publisher(&app).await;
     let payloads: Vec<Bytes> = (0..3u8).map(|seed| (0..1usize << 20).map(|i| (i % 251) as u8 ^ seed).collect::<Vec<u8>>().into()).collect();
     for payload in &payloads {
@@ -225,7 +222,7 @@ pub async fn many_topics_each_get_their_own_messages(broker: &'static Broker) {
     let mut case = Case::new(broker);
     let topics: Vec<String> = (0..40).map(|n| case.name(&format!("topic{n}"))).collect();
     let mut inbox = Inbox::default();
-    let subs = topics.iter().map(|t| Subscription::new(PUBSUB, t, inbox.handler(t, TopicEventStatus::Success))).collect();
+    let subs = topics.iter().map(|t| accepting(&inbox, t, t)).collect();
     let app = case.app(&case.name("checkout"), subs, &[]).await;
     let client = case.publisher(&app).await;
     for (n, topic) in topics.iter().enumerate() {
