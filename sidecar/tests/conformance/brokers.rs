@@ -13,7 +13,8 @@ pub enum Guarantee {
     /// One subscriber taking one delivery at a time (`--app-max-concurrency 1`) gets a topic's
     /// messages in publish order.
     Ordered,
-    /// What is published while a subscriber's sidecar is stopped reaches it once it is back.
+    /// What is published while a subscriber's sidecar is stopped reaches it once it is back, and
+    /// what a sidecar held when it died is delivered again.
     Durable,
 }
 
@@ -34,7 +35,8 @@ pub static IN_MEMORY: Broker = Broker { component_type: "pubsub.in-memory", meta
 
 pub static SQLITE: Broker = Broker {
     component_type: "pubsub.sqlite",
-    metadata: |dir| vec![("path".into(), dir.join("pubsub.db").display().to_string())],
+    // A short processingTimeout: a message held by a sidecar that died comes back within seconds.
+    metadata: |dir| vec![("path".into(), dir.join("pubsub.db").display().to_string()), ("processingTimeout".into(), "2s".into())],
     guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::Durable],
 };
 

@@ -10,6 +10,7 @@ use dapr_rs_core::{
     handler_fn,
 };
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -151,6 +152,40 @@ pub async fn a_restarted_subscriber_gets_what_was_published_meanwhile(broker: &'
     publish_numbers(&client, &topic, 1..11).await;
     case.start_sidecar(&mut app);
     assert_eq!(numbers(&inbox.take(10).await).into_iter().collect::<BTreeSet<_>>(), set(1..11));
+}
+
+async fn next<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), rx.recv()).await.expect("a delivery within 30 s").unwrap()
+}
+
+/// The subscriber's sidecar dies while the app holds a message: the broker hands it out again.
+pub async fn a_message_in_flight_when_the_sidecar_dies_is_redelivered(broker: &'static Broker) {
+    let mut case = Case::new(broker);
+    if case.unless_promised(Guarantee::Durable) {
+        return;
+    }
+    let topic = case.name("orders");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let hang = Arc::new(AtomicBool::new(true));
+    let hang_now = hang.clone();
+    let handler = handler_fn(move |ev: TopicEvent| {
+        let (tx, hang) = (tx.clone(), hang_now.load(Ordering::SeqCst));
+        async move {
+            tx.send((String::from_utf8_lossy(&ev.data).into_owned(), hang)).unwrap();
+            if hang {
+                futures::future::pending::<()>().await;
+            }
+            Ok(TopicEventStatus::Success)
+        }
+    });
+    let mut app = case.app(&case.name("checkout"), vec![Subscription::new(PUBSUB, &topic, handler)], &[]).await;
+    let client = case.publisher(&app).await;
+    client.publish_event(json(&topic, 5)).await.unwrap();
+    assert_eq!(next(&mut rx).await, ("5".to_owned(), true), "the app holds the message");
+    case.kill_sidecar(&mut app);
+    hang.store(false, Ordering::SeqCst);
+    case.start_sidecar(&mut app);
+    assert_eq!(next(&mut rx).await, ("5".to_owned(), false), "redelivered after the sidecar died");
 }
 
 pub async fn dropped_messages_go_to_the_dead_letter_topic(broker: &'static Broker) {

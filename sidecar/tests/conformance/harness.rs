@@ -75,6 +75,11 @@ impl Case {
         assert_eq!(code, Some(0), "a graceful stop exits 0");
     }
 
+    /// Kills the app's sidecar (SIGKILL): whatever it had in flight is left to the broker.
+    pub fn kill_sidecar(&self, app: &mut App) {
+        drop(app.sidecar.take().expect("the sidecar runs"));
+    }
+
     /// Starts the app's sidecar again, as after a restart.
     pub fn start_sidecar(&self, app: &mut App) {
         assert!(app.sidecar.is_none(), "the sidecar is already running");

@@ -21,6 +21,7 @@ macro_rules! conformance {
                 one_subscriber_gets_publish_order,
                 retry_is_redelivered,
                 a_restarted_subscriber_gets_what_was_published_meanwhile,
+                a_message_in_flight_when_the_sidecar_dies_is_redelivered,
                 dropped_messages_go_to_the_dead_letter_topic,
                 bulk_publish_and_bulk_subscribe,
                 one_mebibyte_payloads_arrive_whole,
