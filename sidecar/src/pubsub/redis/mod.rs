@@ -7,6 +7,10 @@
 //! - [`subscription`]: XGROUP CREATE … MKSTREAM, XREADGROUP, dispatch with bounded concurrency,
 //!   XACK on success, and XPENDING + XCLAIM redelivery of what stayed unacknowledged.
 //!
+//! A message the app did not take (RETRY after the sidecar's own retries, or a handler error)
+//! stays pending and is marked idle so the next redelivery round claims it, as daprd ≤1.16 did;
+//! daprd ≥1.17 acknowledges it instead, which loses it when no dead-letter topic is set.
+//!
 //! Publishing is `XADD <topic> [MAXLEN ~ n | MINID ~ id] * data <bytes> [metadata <json>]`; it
 //! returns only after Redis answered, and fails (never succeeds silently) while Redis is away.
 
