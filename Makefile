@@ -7,11 +7,16 @@ PY := $(CURDIR)/.venv/bin/python
 SIDECAR := $(CARGO_TARGET_DIR)/release/dapr-rs
 export DAPR_RS_BIN := $(SIDECAR)
 
-.PHONY: quickstart test deps sidecar python test-rust test-python lint bench clean
+.PHONY: quickstart quickstart-redis test deps sidecar python test-rust test-python lint bench clean
 
 ## quickstart: build, start both quickstart apps under `dapr-rs run` on the embedded broker, show the flow.
 quickstart: deps sidecar python
 	scripts/quickstart.sh python
+
+## quickstart-redis: the same quickstart, apps unchanged, on the quickstart's own Redis component
+## (samples/components-redis; `make deps` makes sure Redis runs on localhost:6379).
+quickstart-redis: deps sidecar python
+	scripts/quickstart.sh python samples/components-redis
 
 ## test: every test of the repository.
 test: deps sidecar python test-rust test-python

@@ -36,3 +36,6 @@ if [ ! -f "$stamp" ]; then
   fi
   touch "$stamp"
 fi
+
+# Brokers on loopback for the conformance suite and the Redis quickstart.
+scripts/start-brokers.sh

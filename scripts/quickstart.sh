@@ -2,11 +2,13 @@
 # Runs the pub/sub quickstart of one language as the Dapr docs do, with `dapr-rs run` in place of
 # `dapr run`: the subscriber (checkout) first, then the publisher (orderprocessing). Exits 0 once
 # every published order was received by the subscriber.
+# Usage: scripts/quickstart.sh [language] [resources dir]; the resources dir defaults to
+# samples/components (the embedded broker); samples/components-redis runs it on Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lang=${1:-python}
 bin=$(realpath "${DAPR_RS_BIN:-target/release/dapr-rs}")
-components=samples/components
+components=${2:-${QUICKSTART_RESOURCES:-samples/components}}
 orders=${ORDER_COUNT:-10}
 log=$(mktemp -d)
 trap 'kill $sub_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$log"' EXIT
@@ -20,7 +22,7 @@ case $lang in
     ;;
   *) echo "unknown quickstart language: $lang" >&2; exit 2 ;;
 esac
-resources=$PWD/$components
+resources=$(realpath "$components")
 
 echo "=== $lang quickstart: subscriber 'checkout' on app port 6002 ==="
 (cd "$dir" && exec "$bin" run --app-id checkout --app-port 6002 --dapr-http-port 3602 "${sub_flags[@]}" \

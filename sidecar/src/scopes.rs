@@ -9,6 +9,12 @@ const SUBSCRIPTION_SCOPES: &str = "subscriptionScopes";
 const ALLOWED_TOPICS: &str = "allowedTopics";
 const PROTECTED_TOPICS: &str = "protectedTopics";
 
+/// Whether a component metadata key is one of the four topic-scoping keys (which every component
+/// accepts, so no component should call them unknown).
+pub fn is_scope_key(key: &str) -> bool {
+    [PUBLISHING_SCOPES, SUBSCRIPTION_SCOPES, ALLOWED_TOPICS, PROTECTED_TOPICS].iter().any(|k| key.replace(' ', "").eq_ignore_ascii_case(k))
+}
+
 /// The topic rules of one component, as they apply to one app.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TopicScopes {

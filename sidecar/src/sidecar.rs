@@ -39,7 +39,10 @@ pub async fn start(config: SidecarConfig) -> Result<RunningSidecar, StartError> 
             tracing::warn!(name = %c.config.name, r#type = %ty, "only pub/sub components are supported; ignored");
             continue;
         }
-        match pubsub::open(&c.config).await {
+        let opened = tokio::time::timeout(c.init_timeout, pubsub::open(&c.config)).await.unwrap_or_else(|_| {
+            Err(pubsub::BrokerError::Unavailable(format!("did not initialise within {:?} (spec.initTimeout)", c.init_timeout)))
+        });
+        match opened {
             Ok(ps) => {
                 tracing::info!(name = %c.config.name, r#type = %ty, "component loaded");
                 let consumer_group = c.config.consumer_id();

@@ -1,8 +1,11 @@
-//! `kind: Component`: its spec, metadata values (`value`, `envRef`) and templates.
+//! `kind: Component`: its spec, metadata values (`value`, `envRef`, `secretKeyRef`) and templates.
 
+use super::secret_store::SecretStore;
 use crate::pubsub::ComponentConfig;
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct LoadedComponent {
@@ -10,7 +13,12 @@ pub struct LoadedComponent {
     pub config: ComponentConfig,
     pub version: String,
     pub ignore_errors: bool,
+    /// `spec.initTimeout`: how long the component may take to start.
+    pub init_timeout: Duration,
 }
+
+/// daprd's default `initTimeout`.
+const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -23,6 +31,8 @@ struct Spec {
     metadata: Vec<MetadataItem>,
     #[serde(default)]
     ignore_errors: bool,
+    #[serde(default)]
+    init_timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -34,20 +44,57 @@ struct MetadataItem {
     #[serde(default)]
     env_ref: Option<String>,
     #[serde(default)]
-    secret_key_ref: Option<serde_yaml_ng::Value>,
+    secret_key_ref: Option<SecretKeyRef>,
 }
 
-pub(super) fn parse(name: &str, namespace: Option<&str>, spec: serde_yaml_ng::Value, app_id: &str) -> Result<LoadedComponent, String> {
+#[derive(Debug, Deserialize)]
+struct SecretKeyRef {
+    name: String,
+    #[serde(default)]
+    key: String,
+}
+
+/// The secret stores loaded so far, and the one this component's `auth.secretStore` names.
+pub(super) struct Secrets<'a> {
+    pub stores: &'a HashMap<String, SecretStore>,
+    pub store_name: Option<&'a str>,
+}
+
+impl Secrets<'_> {
+    fn get(&self, reference: &SecretKeyRef) -> Result<String, String> {
+        let Some(store_name) = self.store_name.filter(|s| !s.is_empty()) else {
+            return Err("secretKeyRef needs the component's auth.secretStore to name a secret store".into());
+        };
+        let store = self.stores.get(store_name).ok_or_else(|| {
+            format!("auth.secretStore {store_name:?} is not a loaded secret store (supported types: secretstores.local.file, secretstores.local.env)")
+        })?;
+        store.get(&reference.name, &reference.key).map_err(|e| format!("secret store {store_name:?}: {e}"))
+    }
+}
+
+pub(super) fn parse(
+    name: &str,
+    namespace: Option<&str>,
+    spec: serde_yaml_ng::Value,
+    app_id: &str,
+    secrets: &Secrets<'_>,
+) -> Result<LoadedComponent, String> {
     let spec: Spec = serde_yaml_ng::from_value(spec).map_err(|e| format!("invalid spec: {e}"))?;
     if spec.component_type.is_empty() {
         return Err("spec.type is required (e.g. pubsub.sqlite)".into());
     }
-    let mut metadata = std::collections::HashMap::new();
+    let init_timeout = match spec.init_timeout.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => DEFAULT_INIT_TIMEOUT,
+        Some(raw) => crate::pubsub::parse_duration(raw)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("spec.initTimeout: {raw:?} is not a positive duration (e.g. \"10s\")"))?,
+    };
+    let mut metadata = HashMap::new();
     for item in spec.metadata {
         let value = if let Some(env) = &item.env_ref {
             std::env::var(env).map_err(|_| format!("metadata {:?}: envRef {env:?} is not set", item.name))?
-        } else if item.secret_key_ref.is_some() {
-            return Err(format!("metadata {:?}: secretKeyRef needs a secret store, which dapr-rs does not have yet", item.name));
+        } else if let Some(reference) = &item.secret_key_ref {
+            secrets.get(reference).map_err(|e| format!("metadata {:?}: {e}", item.name))?
         } else {
             match item.value {
                 None | Some(serde_yaml_ng::Value::Null) => String::new(),
@@ -64,6 +111,7 @@ pub(super) fn parse(name: &str, namespace: Option<&str>, spec: serde_yaml_ng::Va
         config: ComponentConfig { name: name.to_owned(), component_type: spec.component_type, metadata, app_id: app_id.to_owned() },
         version: spec.version,
         ignore_errors: spec.ignore_errors,
+        init_timeout,
     })
 }
 

@@ -3,13 +3,16 @@
 
 mod component;
 mod resiliency;
+mod secret_store;
 mod subscription;
 
 pub use component::LoadedComponent;
 pub use resiliency::Resiliency;
 pub use subscription::DeclarativeSubscription;
 
+use secret_store::SecretStore;
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,16 @@ struct ResourceDoc {
     spec: serde_yaml_ng::Value,
     #[serde(default)]
     scopes: Vec<String>,
+    #[serde(default)]
+    auth: Option<Auth>,
+}
+
+/// `auth.secretStore`: where a component's `secretKeyRef`s are looked up.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Auth {
+    #[serde(default)]
+    secret_store: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -53,12 +66,23 @@ struct ResourceMeta {
 }
 
 /// Loads every `*.yaml` / `*.yml` file of `paths` (files or directories, not recursive) for `app_id`.
+/// Secret stores are opened first, so any component can take values from them.
 pub fn load(paths: &[PathBuf], app_id: &str) -> Result<Resources, ResourceError> {
-    let mut resources = Resources::default();
+    let mut docs = Vec::new();
     for path in paths {
         for file in yaml_files(path)? {
-            load_file(&file, app_id, &mut resources)?;
+            read_file(&file, app_id, &mut docs)?;
         }
+    }
+    let mut secret_stores = HashMap::new();
+    for doc in docs.iter().filter(|d| d.is_secret_store()) {
+        let store = open_secret_store(doc, app_id).map_err(|m| doc.error(format!("secret store {:?}: {m}", doc.resource.metadata.name)))?;
+        tracing::info!(name = %doc.resource.metadata.name, file = %doc.file.display(), "secret store loaded");
+        secret_stores.insert(doc.resource.metadata.name.clone(), store);
+    }
+    let mut resources = Resources::default();
+    for doc in docs.into_iter().filter(|d| !d.is_secret_store()) {
+        add_resource(doc, app_id, &secret_stores, &mut resources)?;
     }
     // Two components with one name would make publishes ambiguous; daprd refuses that too.
     let mut names = std::collections::HashSet::new();
@@ -69,6 +93,37 @@ pub fn load(paths: &[PathBuf], app_id: &str) -> Result<Resources, ResourceError>
     }
     resources.resiliency.check_targets().map_err(|(file, message)| ResourceError { file, message })?;
     Ok(resources)
+}
+
+/// One YAML document of a resources file, for this app.
+struct LoadedDoc {
+    file: PathBuf,
+    /// 1-based, for messages.
+    index: usize,
+    resource: ResourceDoc,
+}
+
+impl LoadedDoc {
+    fn error(&self, message: String) -> ResourceError {
+        ResourceError { file: self.file.clone(), message }
+    }
+
+    fn component_type(&self) -> &str {
+        self.resource.spec.get("type").and_then(|t| t.as_str()).unwrap_or_default()
+    }
+
+    fn is_secret_store(&self) -> bool {
+        self.resource.kind == "Component" && self.component_type().starts_with("secretstores.")
+    }
+}
+
+/// A secret store's own metadata takes plain values and `envRef`s only (no secret store for it).
+fn open_secret_store(doc: &LoadedDoc, app_id: &str) -> Result<SecretStore, String> {
+    let no_stores = HashMap::new();
+    let secrets = component::Secrets { stores: &no_stores, store_name: None };
+    let meta = &doc.resource.metadata;
+    let parsed = component::parse(&meta.name, meta.namespace.as_deref(), doc.resource.spec.clone(), app_id, &secrets)?;
+    SecretStore::open(&parsed.config.component_type, &parsed.config.metadata)
 }
 
 fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, ResourceError> {
@@ -85,7 +140,7 @@ fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, ResourceError> {
     Ok(files)
 }
 
-fn load_file(file: &Path, app_id: &str, out: &mut Resources) -> Result<(), ResourceError> {
+fn read_file(file: &Path, app_id: &str, out: &mut Vec<LoadedDoc>) -> Result<(), ResourceError> {
     let err = |message: String| ResourceError { file: file.to_owned(), message };
     let text = std::fs::read_to_string(file).map_err(|e| err(format!("cannot read: {e}")))?;
     for (index, doc) in serde_yaml_ng::Deserializer::from_str(&text).enumerate() {
@@ -93,33 +148,47 @@ fn load_file(file: &Path, app_id: &str, out: &mut Resources) -> Result<(), Resou
         if value.is_null() {
             continue; // an empty document, e.g. a trailing `---`
         }
-        let doc: ResourceDoc = serde_yaml_ng::from_value(value).map_err(|e| err(format!("document {}: {e}", index + 1)))?;
-        if !doc.scopes.is_empty() && !doc.scopes.iter().any(|s| s == app_id) {
-            tracing::debug!(file = %file.display(), name = %doc.metadata.name, "resource is scoped to other apps; skipped");
+        let resource: ResourceDoc = serde_yaml_ng::from_value(value).map_err(|e| err(format!("document {}: {e}", index + 1)))?;
+        if !resource.scopes.is_empty() && !resource.scopes.iter().any(|s| s == app_id) {
+            tracing::debug!(file = %file.display(), name = %resource.metadata.name, "resource is scoped to other apps; skipped");
             continue;
         }
-        match doc.kind.as_str() {
-            "Component" => {
-                if doc.metadata.name.is_empty() {
-                    return Err(err(format!("document {}: a Component needs metadata.name", index + 1)));
-                }
-                let component = component::parse(&doc.metadata.name, doc.metadata.namespace.as_deref(), doc.spec, app_id)
-                    .map_err(|m| err(format!("component {:?}: {m}", doc.metadata.name)))?;
-                out.components.push(LoadedComponent { file: file.to_owned(), ..component });
+        out.push(LoadedDoc { file: file.to_owned(), index: index + 1, resource });
+    }
+    Ok(())
+}
+
+fn add_resource(
+    doc: LoadedDoc,
+    app_id: &str,
+    secret_stores: &HashMap<String, SecretStore>,
+    out: &mut Resources,
+) -> Result<(), ResourceError> {
+    let LoadedDoc { file, index, resource: doc } = doc;
+    let err = |message: String| ResourceError { file: file.clone(), message };
+    match doc.kind.as_str() {
+        "Component" => {
+            if doc.metadata.name.is_empty() {
+                return Err(err(format!("document {index}: a Component needs metadata.name")));
             }
-            "Subscription" => {
-                let sub = subscription::parse(&doc.metadata.name, &doc.api_version, &doc.spec)
-                    .map_err(|m| err(format!("subscription {:?}: {m}", doc.metadata.name)))?;
-                out.subscriptions.push(DeclarativeSubscription { file: file.to_owned(), ..sub });
-            }
-            "Resiliency" => out
-                .resiliency
-                .merge(&doc.metadata.name, doc.spec, file)
-                .map_err(|m| err(format!("resiliency {:?}: {m}", doc.metadata.name)))?,
-            "" => return Err(err(format!("document {}: missing `kind` (expected Component, Subscription or Resiliency)", index + 1))),
-            other => {
-                tracing::warn!(file = %file.display(), kind = other, api_version = %doc.api_version, "resource kind not supported yet; ignored")
-            }
+            let secrets =
+                component::Secrets { stores: secret_stores, store_name: doc.auth.as_ref().and_then(|a| a.secret_store.as_deref()) };
+            let component = component::parse(&doc.metadata.name, doc.metadata.namespace.as_deref(), doc.spec, app_id, &secrets)
+                .map_err(|m| err(format!("component {:?}: {m}", doc.metadata.name)))?;
+            out.components.push(LoadedComponent { file: file.clone(), ..component });
+        }
+        "Subscription" => {
+            let sub = subscription::parse(&doc.metadata.name, &doc.api_version, &doc.spec)
+                .map_err(|m| err(format!("subscription {:?}: {m}", doc.metadata.name)))?;
+            out.subscriptions.push(DeclarativeSubscription { file: file.clone(), ..sub });
+        }
+        "Resiliency" => out
+            .resiliency
+            .merge(&doc.metadata.name, doc.spec, &file)
+            .map_err(|m| err(format!("resiliency {:?}: {m}", doc.metadata.name)))?,
+        "" => return Err(err(format!("document {index}: missing `kind` (expected Component, Subscription or Resiliency)"))),
+        other => {
+            tracing::warn!(file = %file.display(), kind = other, api_version = %doc.api_version, "resource kind not supported yet; ignored")
         }
     }
     Ok(())
@@ -198,5 +267,56 @@ scopes:
         let c = &r.components[0].config;
         assert_eq!(c.consumer_id(), "grp-myapp");
         assert_eq!(c.get("u").unwrap().len(), 36);
+    }
+
+    #[test]
+    fn secret_key_refs_resolve_through_the_named_secret_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = dir.path().join("secrets.json");
+        std::fs::write(&secrets, r#"{"redis": {"password": "s3cret"}}"#).unwrap();
+        let store = format!(
+            "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {{name: localsecrets}}\nspec:\n  type: secretstores.local.file\n  version: v1\n  metadata:\n  - {{name: secretsFile, value: '{}'}}\n",
+            secrets.display()
+        );
+        // The pubsub comes first in file order; secret stores are still opened before it.
+        write(
+            dir.path(),
+            "a-pubsub.yaml",
+            "kind: Component\nmetadata: {name: ps}\nspec:\n  type: pubsub.redis\n  metadata:\n  - {name: redisHost, value: 'localhost:6379'}\n  - name: redisPassword\n    secretKeyRef: {name: 'redis:password', key: 'redis:password'}\n  - {name: consumerID, value: '{namespace}'}\nauth:\n  secretStore: localsecrets\n",
+        );
+        write(dir.path(), "b-secrets.yaml", &store);
+        let r = load(&[dir.path().to_owned()], "myapp").unwrap();
+        assert_eq!(r.components.len(), 1, "a secret store is not a pubsub component");
+        let c = &r.components[0].config;
+        assert_eq!(c.get("redisPassword"), Some("s3cret"));
+        assert_eq!(c.consumer_id(), format!("{}.myapp", std::env::var("NAMESPACE").unwrap_or_default()));
+
+        write(
+            dir.path(),
+            "a-pubsub.yaml",
+            "kind: Component\nmetadata: {name: ps}\nspec:\n  type: pubsub.redis\n  metadata:\n  - name: redisPassword\n    secretKeyRef: {name: missing}\nauth:\n  secretStore: localsecrets\n",
+        );
+        let e = load(&[dir.path().to_owned()], "myapp").unwrap_err().to_string();
+        assert!(e.contains("a-pubsub.yaml") && e.contains("redisPassword") && e.contains("missing"), "{e}");
+        write(
+            dir.path(),
+            "a-pubsub.yaml",
+            "kind: Component\nmetadata: {name: ps}\nspec:\n  type: pubsub.redis\n  metadata:\n  - name: redisPassword\n    secretKeyRef: {name: x}\n",
+        );
+        let e = load(&[dir.path().to_owned()], "myapp").unwrap_err().to_string();
+        assert!(e.contains("auth.secretStore"), "{e}");
+    }
+
+    #[test]
+    fn init_timeout_defaults_to_five_seconds_and_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let component = |timeout: &str| format!("kind: Component\nmetadata: {{name: ps}}\nspec:\n  type: pubsub.in-memory\n{timeout}");
+        write(dir.path(), "c.yaml", &component(""));
+        assert_eq!(load(&[dir.path().to_owned()], "app").unwrap().components[0].init_timeout, std::time::Duration::from_secs(5));
+        write(dir.path(), "c.yaml", &component("  initTimeout: 1m\n"));
+        assert_eq!(load(&[dir.path().to_owned()], "app").unwrap().components[0].init_timeout, std::time::Duration::from_secs(60));
+        write(dir.path(), "c.yaml", &component("  initTimeout: soon\n"));
+        let e = load(&[dir.path().to_owned()], "app").unwrap_err().to_string();
+        assert!(e.contains("spec.initTimeout") && e.contains("soon"), "{e}");
     }
 }

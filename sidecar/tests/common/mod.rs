@@ -3,6 +3,7 @@
 
 pub mod inbox;
 pub mod logs;
+pub mod redis_server;
 pub mod test_apps;
 
 use std::io::{Read, Write};

@@ -31,35 +31,21 @@ impl Settings {
     pub fn from_config(config: &ComponentConfig) -> Result<Self, BrokerError> {
         for key in config.metadata.keys() {
             let known = [KEY_PATH, KEY_CONSUMER_ID, KEY_PROCESSING_TIMEOUT, KEY_REDELIVER_INTERVAL, KEY_RETENTION];
-            if !known.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            if !known.iter().any(|k| k.eq_ignore_ascii_case(key)) && !crate::scopes::is_scope_key(key) {
                 tracing::warn!(component = %config.name, key = %key, "pubsub.sqlite ignores unknown metadata key");
             }
         }
-        let path = match value(config, KEY_PATH) {
+        let path = match config.value(KEY_PATH) {
             Some(path) => expand_home(path)?,
             None => home_dir()?.join(".dapr-rs").join("pubsub.db"),
         };
         Ok(Self {
             path,
-            processing_timeout: duration(config, KEY_PROCESSING_TIMEOUT, DEFAULT_PROCESSING_TIMEOUT)?,
-            redeliver_interval: duration(config, KEY_REDELIVER_INTERVAL, DEFAULT_REDELIVER_INTERVAL)?,
-            retention: duration(config, KEY_RETENTION, DEFAULT_RETENTION)?,
+            processing_timeout: config.positive_duration(KEY_PROCESSING_TIMEOUT, DEFAULT_PROCESSING_TIMEOUT)?,
+            redeliver_interval: config.positive_duration(KEY_REDELIVER_INTERVAL, DEFAULT_REDELIVER_INTERVAL)?,
+            retention: config.positive_duration(KEY_RETENTION, DEFAULT_RETENTION)?,
         })
     }
-}
-
-/// A non-empty value; an empty one means "use the default", as in Dapr component files.
-fn value<'a>(config: &'a ComponentConfig, key: &str) -> Option<&'a str> {
-    config.get(key).map(str::trim).filter(|v| !v.is_empty())
-}
-
-fn duration(config: &ComponentConfig, key: &str, default: Duration) -> Result<Duration, BrokerError> {
-    let Some(raw) = value(config, key) else { return Ok(default) };
-    parse_duration(raw).filter(|d| !d.is_zero()).ok_or_else(|| {
-        BrokerError::Config(format!(
-            "{key}: {raw:?} is not a positive duration (use a Go duration such as \"60s\" or \"500ms\", or a number of milliseconds)"
-        ))
-    })
 }
 
 fn home_dir() -> Result<PathBuf, BrokerError> {
@@ -75,40 +61,6 @@ fn expand_home(path: &str) -> Result<PathBuf, BrokerError> {
     }
 }
 
-/// Parses a Go duration ("1h30m", "1.5s", "250ms", "100us") or a bare number of milliseconds.
-pub(super) fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse().ok().map(Duration::from_millis);
-    }
-    let mut rest = text;
-    let mut total_nanos = 0f64;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let (number, after) = rest.split_at(number_len);
-        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_len);
-        if number.is_empty() || number == "." {
-            return None;
-        }
-        let unit_nanos = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total_nanos += number.parse::<f64>().ok()? * unit_nanos;
-        rest = after;
-    }
-    (total_nanos.is_finite() && total_nanos < u64::MAX as f64).then(|| Duration::from_nanos(total_nanos as u64))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,19 +72,6 @@ mod tests {
             component_type: "pubsub.sqlite".into(),
             metadata: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<HashMap<_, _>>(),
             app_id: "app".into(),
-        }
-    }
-
-    #[test]
-    fn parses_go_durations_and_bare_milliseconds() {
-        assert_eq!(parse_duration("60s"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("100us"), Some(Duration::from_micros(100)));
-        assert_eq!(parse_duration("250"), Some(Duration::from_millis(250)));
-        for bad in ["", "s", "10x", "-5s", "1.2.3s", "abc", "5 s"] {
-            assert_eq!(parse_duration(bad), None, "{bad:?}");
         }
     }
 

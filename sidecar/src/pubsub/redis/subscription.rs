@@ -1,0 +1,347 @@
+//! One subscription on one stream: the consumer group (`consumerID`, consumer name = group name,
+//! as Dapr's component names it), a read loop, bounded dispatch, XACK on success, and the
+//! redelivery loop for entries left unacknowledged. Both loops outlive Redis going away: they
+//! retry with backoff and carry on once it is back.
+
+use super::connection::{is_connection_error, unavailable};
+use super::settings::Settings;
+use super::stream_entry::{self, StreamEntry};
+use crate::pubsub::{BrokerError, MessageHandler, NotProcessed, Subscription};
+use async_trait::async_trait;
+use futures::FutureExt;
+use redis::aio::ConnectionManager;
+use redis::streams::StreamPendingCountReply;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The first pause after a failed Redis call; doubles up to [`MAX_BACKOFF`] while Redis stays away.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// What a subscription needs; built by `RedisStreamsPubSub::subscribe`.
+pub(super) struct StreamConsumer {
+    pub settings: Arc<Settings>,
+    /// The component's shared connection: acks, group creation, redelivery.
+    pub shared: ConnectionManager,
+    /// This subscription's own connection, blocked in XREADGROUP most of the time.
+    pub reader: ConnectionManager,
+    pub topic: Arc<str>,
+    pub group: Arc<str>,
+    pub handler: Arc<dyn MessageHandler>,
+    pub max_concurrency: usize,
+}
+
+/// A running subscription.
+pub(super) struct RedisSubscription {
+    /// Stops both loops: no new entry is read or claimed.
+    stop: CancellationToken,
+    /// Cancelled when the grace period ran out: handler calls still running are given up.
+    abandon: CancellationToken,
+    tasks: TaskTracker,
+}
+
+#[async_trait]
+impl Subscription for RedisSubscription {
+    async fn stop(&self, grace: Duration) {
+        self.stop.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
+            self.abandon.cancel();
+            self.tasks.wait().await;
+        }
+    }
+}
+
+/// Shared by the read loop, the redelivery loop and every dispatched entry.
+struct Consumer {
+    settings: Arc<Settings>,
+    shared: ConnectionManager,
+    topic: Arc<str>,
+    group: Arc<str>,
+    handler: Arc<dyn MessageHandler>,
+    /// One permit per entry read (or claimed) and not yet settled: `queueDepth`.
+    queue: Arc<Semaphore>,
+    /// One permit per handler call in flight: `concurrency`.
+    slots: Arc<Semaphore>,
+    stop: CancellationToken,
+    abandon: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl StreamConsumer {
+    /// Creates the consumer group (from the stream's start, creating the stream), then starts the
+    /// loops. A Redis that is away right now is not an error here: the read loop creates the group
+    /// once it is back.
+    pub async fn start(self) -> Result<RedisSubscription, BrokerError> {
+        let (stop, abandon, tasks) = (CancellationToken::new(), CancellationToken::new(), TaskTracker::new());
+        let consumer = Arc::new(Consumer {
+            queue: Arc::new(Semaphore::new(self.settings.queue_depth)),
+            slots: Arc::new(Semaphore::new(self.max_concurrency)),
+            settings: self.settings,
+            shared: self.shared,
+            topic: self.topic,
+            group: self.group,
+            handler: self.handler,
+            stop: stop.clone(),
+            abandon: abandon.clone(),
+            tasks: tasks.clone(),
+        });
+        match consumer.create_group().await {
+            Ok(()) => {}
+            Err(err) if is_connection_error(&err) => {
+                tracing::warn!(topic = %consumer.topic, group = %consumer.group, %err, "pubsub.redis: Redis is away; the subscription starts once it is back")
+            }
+            Err(err) => {
+                return Err(BrokerError::Other(format!(
+                    "cannot create consumer group {} on stream {}: {err}",
+                    consumer.group, consumer.topic
+                )));
+            }
+        }
+        tasks.spawn(consumer.clone().read_loop(self.reader));
+        if consumer.settings.redelivers() {
+            tasks.spawn(consumer.clone().redeliver_loop());
+        }
+        Ok(RedisSubscription { stop, abandon, tasks })
+    }
+}
+
+impl Consumer {
+    /// `XGROUP CREATE <topic> <group> 0 MKSTREAM`: a new group gets the whole stream, as in Dapr.
+    async fn create_group(&self) -> redis::RedisResult<()> {
+        let created = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&*self.topic)
+            .arg(&*self.group)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async::<()>(&mut self.shared.clone())
+            .await;
+        match created {
+            Err(err) if err.code() == Some("BUSYGROUP") => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn read_loop(self: Arc<Self>, mut reader: ConnectionManager) {
+        let block_ms = self.settings.read_timeout.as_millis().max(1) as u64;
+        let mut failures = 0u32;
+        loop {
+            let first = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return,
+                permit = self.queue.clone().acquire_owned() => permit.expect("the queue semaphore is never closed"),
+            };
+            let mut permits = vec![first];
+            while let Ok(permit) = self.queue.clone().try_acquire_owned() {
+                permits.push(permit);
+            }
+            let mut read = redis::cmd("XREADGROUP");
+            read.arg("GROUP").arg(&*self.group).arg(&*self.group).arg("COUNT").arg(permits.len());
+            read.arg("BLOCK").arg(block_ms).arg("STREAMS").arg(&*self.topic).arg(">");
+            // Entries Redis hands out while the read is abandoned stay pending: redelivered later.
+            let reply = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return,
+                reply = read.query_async::<redis::Value>(&mut reader) => reply,
+            };
+            match reply {
+                Ok(reply) => {
+                    if failures > 0 {
+                        tracing::info!(topic = %self.topic, group = %self.group, "pubsub.redis: reading the stream again");
+                        failures = 0;
+                    }
+                    let entries = stream_entry::read_reply(&self.topic, reply);
+                    if !self.dispatch_in_order(entries, permits).await {
+                        return;
+                    }
+                }
+                Err(err) => {
+                    drop(permits);
+                    failures += 1;
+                    self.after_failure("XREADGROUP", &err, failures).await;
+                }
+            }
+        }
+    }
+
+    /// Logs a failed Redis call (once per outage at warn), recreates a group that vanished (Redis
+    /// restarted empty, or the stream was deleted), and waits before the next try.
+    async fn after_failure(&self, operation: &str, err: &redis::RedisError, failures: u32) {
+        if failures == 1 {
+            tracing::warn!(topic = %self.topic, group = %self.group, %err, "pubsub.redis: {operation} failed; retrying until Redis answers");
+        } else {
+            tracing::debug!(topic = %self.topic, group = %self.group, %err, failures, "pubsub.redis: {operation} failed again");
+        }
+        if err.code() == Some("NOGROUP")
+            && let Err(err) = self.create_group().await
+        {
+            tracing::debug!(topic = %self.topic, group = %self.group, %err, "pubsub.redis: could not recreate the consumer group");
+        }
+        let backoff = FIRST_BACKOFF.saturating_mul(1 << failures.saturating_sub(1).min(8)).min(MAX_BACKOFF);
+        tokio::select! {
+            () = self.stop.cancelled() => {}
+            () = tokio::time::sleep(backoff) => {}
+        }
+    }
+
+    /// Starts a handler call per entry, each once a slot is free and in stream order, so with one
+    /// slot the app sees the stream's order. Returns `false` when the subscription stopped
+    /// meanwhile; the entries not started are then released for redelivery.
+    async fn dispatch_in_order(self: &Arc<Self>, entries: Vec<StreamEntry>, permits: Vec<OwnedSemaphorePermit>) -> bool {
+        let mut entries = entries.into_iter().zip(permits);
+        while let Some((entry, queued)) = entries.next() {
+            let slot = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => {
+                    for id in std::iter::once(entry.id).chain(entries.map(|(e, _)| e.id)) {
+                        self.release(&id).await;
+                    }
+                    return false;
+                }
+                slot = self.slots.clone().acquire_owned() => slot.expect("the slots semaphore is never closed"),
+            };
+            self.tasks.spawn(self.clone().dispatch(entry, queued, slot));
+        }
+        true
+    }
+
+    /// One entry: the handler call (bounded by `processingTimeout` when redelivery is on), then
+    /// XACK, or its release for redelivery.
+    async fn dispatch(self: Arc<Self>, entry: StreamEntry, _queued: OwnedSemaphorePermit, slot: OwnedSemaphorePermit) {
+        let StreamEntry { id, message } = entry;
+        let Some(message) = message else {
+            // Trimmed from the stream while pending: nothing left to deliver.
+            self.ack(&id).await;
+            return;
+        };
+        let call = AssertUnwindSafe(self.handler.handle(message)).catch_unwind();
+        let limit = if self.settings.redelivers() { self.settings.processing_timeout } else { Duration::MAX };
+        let outcome = tokio::select! {
+            () = self.abandon.cancelled() => {
+                tracing::debug!(topic = %self.topic, %id, "pubsub.redis: shutdown grace ran out; message left for redelivery");
+                return self.release(&id).await;
+            }
+            outcome = tokio::time::timeout(limit, call) => outcome,
+        };
+        drop(slot);
+        match outcome {
+            Ok(Ok(Ok(()))) => self.ack(&id).await,
+            Ok(Ok(Err(NotProcessed(reason)))) => {
+                tracing::debug!(topic = %self.topic, group = %self.group, %id, %reason, "pubsub.redis: message not processed; will redeliver");
+                self.release(&id).await;
+            }
+            Ok(Err(_)) => {
+                tracing::warn!(topic = %self.topic, group = %self.group, %id, "pubsub.redis: message handler panicked; will redeliver");
+                self.release(&id).await;
+            }
+            // Past processingTimeout the entry is anyone's to claim again: nothing to release.
+            Err(_) => {
+                tracing::warn!(topic = %self.topic, group = %self.group, %id, timeout = ?limit, "pubsub.redis: message handler timed out; will redeliver")
+            }
+        }
+    }
+
+    async fn ack(&self, id: &str) {
+        let acked = redis::cmd("XACK").arg(&*self.topic).arg(&*self.group).arg(id).query_async::<()>(&mut self.shared.clone()).await;
+        if let Err(err) = acked {
+            // It stays pending and comes back after processingTimeout: at-least-once, never lost.
+            tracing::warn!(topic = %self.topic, group = %self.group, %id, %err, "pubsub.redis: XACK failed; the message will be redelivered");
+        }
+    }
+
+    /// Marks a pending entry as idle for `processingTimeout` already, so the next redelivery round
+    /// (here or in another instance) takes it instead of waiting for the timeout.
+    async fn release(&self, id: &str) {
+        if !self.settings.redelivers() {
+            return;
+        }
+        let idle_ms = self.settings.processing_timeout.as_millis() as u64;
+        let released = redis::cmd("XCLAIM")
+            .arg(&*self.topic)
+            .arg(&*self.group)
+            .arg(&*self.group)
+            .arg(0)
+            .arg(id)
+            .arg("IDLE")
+            .arg(idle_ms)
+            .arg("JUSTID")
+            .query_async::<redis::Value>(&mut self.shared.clone())
+            .await;
+        if let Err(err) = released {
+            tracing::debug!(topic = %self.topic, %id, %err, "pubsub.redis: could not release the message; it is redelivered after processingTimeout");
+        }
+    }
+
+    /// Every `redeliverInterval`: XPENDING, then XCLAIM what was delivered more than
+    /// `processingTimeout` ago, and dispatch it again.
+    async fn redeliver_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(self.settings.redeliver_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failures = 0u32;
+        loop {
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            match self.claim_expired().await {
+                Ok(entries) => {
+                    failures = 0;
+                    let mut permits = Vec::with_capacity(entries.len());
+                    for _ in &entries {
+                        tokio::select! {
+                            biased;
+                            () = self.stop.cancelled() => return,
+                            permit = self.queue.clone().acquire_owned() => permits.push(permit.expect("the queue semaphore is never closed")),
+                        }
+                    }
+                    if !self.dispatch_in_order(entries, permits).await {
+                        return;
+                    }
+                }
+                Err(err) => {
+                    failures += 1;
+                    if failures == 1 {
+                        tracing::warn!(topic = %self.topic, group = %self.group, %err, "pubsub.redis: redelivery check failed; will retry");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn claim_expired(&self) -> Result<Vec<StreamEntry>, BrokerError> {
+        let mut shared = self.shared.clone();
+        let min_idle_ms = self.settings.processing_timeout.as_millis() as u64;
+        let pending: StreamPendingCountReply = redis::cmd("XPENDING")
+            .arg(&*self.topic)
+            .arg(&*self.group)
+            .arg("-")
+            .arg("+")
+            .arg(self.settings.queue_depth)
+            .query_async(&mut shared)
+            .await
+            .map_err(|e| unavailable(&self.settings, "cannot read pending entries from", &e))?;
+        let expired: Vec<&str> = pending.ids.iter().filter(|p| p.last_delivered_ms as u64 >= min_idle_ms).map(|p| p.id.as_str()).collect();
+        if expired.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The same min-idle time: of several instances claiming at once, one wins each entry.
+        let claimed = redis::cmd("XCLAIM")
+            .arg(&*self.topic)
+            .arg(&*self.group)
+            .arg(&*self.group)
+            .arg(min_idle_ms)
+            .arg(&expired)
+            .query_async::<redis::Value>(&mut shared)
+            .await
+            .map_err(|e| unavailable(&self.settings, "cannot claim pending entries from", &e))?;
+        let entries = stream_entry::claim_reply(&self.topic, claimed);
+        tracing::debug!(topic = %self.topic, group = %self.group, count = entries.len(), "pubsub.redis: redelivering pending messages");
+        Ok(entries)
+    }
+}

@@ -1,0 +1,56 @@
+//! The components under test and what each one promises. A new broker is one more entry here and
+//! one more line in `main.rs`; the cases stay as they are.
+
+use std::path::Path;
+
+/// What a component promises beyond what every component must do (publish/subscribe, RETRY
+/// redelivers, dead letter, bulk, 1 MiB payloads, many topics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guarantee {
+    /// Sidecars in different processes meet on it: two app ids each get every message, and two
+    /// instances of one app id share them.
+    SharedBetweenSidecars,
+    /// One subscriber taking one delivery at a time (`--app-max-concurrency 1`) gets a topic's
+    /// messages in publish order.
+    Ordered,
+    /// What is published while a subscriber's sidecar is stopped reaches it once it is back, and
+    /// what a sidecar held when it died is delivered again.
+    Durable,
+}
+
+pub struct Broker {
+    pub component_type: &'static str,
+    /// The component's metadata for one test; `dir` is that test's own temporary directory.
+    pub metadata: fn(dir: &Path) -> Vec<(String, String)>,
+    pub guarantees: &'static [Guarantee],
+}
+
+impl Broker {
+    pub fn promises(&self, guarantee: Guarantee) -> bool {
+        self.guarantees.contains(&guarantee)
+    }
+}
+
+pub static IN_MEMORY: Broker = Broker { component_type: "pubsub.in-memory", metadata: |_| Vec::new(), guarantees: &[Guarantee::Ordered] };
+
+pub static SQLITE: Broker = Broker {
+    component_type: "pubsub.sqlite",
+    // A short processingTimeout: a message held by a sidecar that died comes back within seconds.
+    metadata: |dir| vec![("path".into(), dir.join("pubsub.db").display().to_string()), ("processingTimeout".into(), "2s".into())],
+    guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::Durable],
+};
+
+/// The machine's Redis (`make test` starts it); names are unique per test (app ids, topics), so
+/// runs never meet. Short redelivery settings keep the RETRY case quick.
+pub static REDIS: Broker = Broker {
+    component_type: "pubsub.redis",
+    metadata: |_| {
+        vec![
+            ("redisHost".into(), "127.0.0.1:6379".into()),
+            ("processingTimeout".into(), "2s".into()),
+            ("redeliverInterval".into(), "200ms".into()),
+            ("concurrency".into(), "100".into()),
+        ]
+    },
+    guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::Durable],
+};

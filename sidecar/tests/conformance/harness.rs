@@ -1,0 +1,102 @@
+//! One conformance case's world: a temporary resources directory holding the component under test
+//! (named `pubsub`), names unique to the case, subscriber apps (core's `AppServer`) each with their
+//! own `dapr-rs` sidecar, and a publisher.
+
+use super::brokers::{Broker, Guarantee};
+use crate::common::inbox::serve;
+use crate::common::{Sidecar, SidecarBuilder, component};
+use dapr_rs_core::app::{AppProtocol, AppServer};
+use dapr_rs_core::{DaprClient, Subscription};
+use std::time::Duration;
+use tempfile::TempDir;
+
+pub const PUBSUB: &str = "pubsub";
+
+pub struct Case {
+    pub broker: &'static Broker,
+    dir: TempDir,
+    suffix: String,
+    /// A sidecar with no app, for brokers that sidecars share.
+    publisher: Option<Sidecar>,
+}
+
+/// A subscriber app and its sidecar.
+pub struct App {
+    pub server: AppServer,
+    /// `None` while stopped.
+    sidecar: Option<Sidecar>,
+    app_id: String,
+    args: Vec<String>,
+}
+
+impl Case {
+    pub fn new(broker: &'static Broker) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let metadata = (broker.metadata)(dir.path());
+        let pairs: Vec<(&str, &str)> = metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        component(dir.path(), PUBSUB, broker.component_type, &pairs);
+        let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        Self { broker, dir, suffix, publisher: None }
+    }
+
+    /// `base` made unique to this case: app ids (hence consumer groups) and topics never meet
+    /// those of another run on a shared broker.
+    pub fn name(&self, base: &str) -> String {
+        format!("{base}-{}", self.suffix)
+    }
+
+    /// Says so (in the test output) when the broker does not promise what a case checks.
+    pub fn unless_promised(&self, guarantee: Guarantee) -> bool {
+        if self.broker.promises(guarantee) {
+            return false;
+        }
+        eprintln!("conformance: {} does not promise {guarantee:?}; this case checks nothing for it", self.broker.component_type);
+        true
+    }
+
+    /// Serves `subscriptions` and starts the app's sidecar, waiting until its subscriptions are in place.
+    pub async fn app(&self, app_id: &str, subscriptions: Vec<Subscription>, args: &[&str]) -> App {
+        let server = serve(AppProtocol::Grpc, subscriptions).await;
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let sidecar = self.sidecar_for(app_id, &server, &args);
+        App { server, sidecar: Some(sidecar), app_id: app_id.to_owned(), args }
+    }
+
+    fn sidecar_for(&self, app_id: &str, server: &AppServer, args: &[String]) -> Sidecar {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut sidecar = SidecarBuilder::new(app_id, self.dir.path()).app(server.local_addr().port(), "grpc").args(&args).start();
+        sidecar.wait_http("/v1.0/healthz", 204, Duration::from_secs(20));
+        sidecar
+    }
+
+    /// Stops the app's sidecar gracefully (SIGTERM); the app keeps running.
+    pub fn stop_sidecar(&self, app: &mut App) {
+        let code = app.sidecar.take().expect("the sidecar runs").stop();
+        assert_eq!(code, Some(0), "a graceful stop exits 0");
+    }
+
+    /// Kills the app's sidecar (SIGKILL): whatever it had in flight is left to the broker.
+    pub fn kill_sidecar(&self, app: &mut App) {
+        drop(app.sidecar.take().expect("the sidecar runs"));
+    }
+
+    /// Starts the app's sidecar again, as after a restart.
+    pub fn start_sidecar(&self, app: &mut App) {
+        assert!(app.sidecar.is_none(), "the sidecar is already running");
+        app.sidecar = Some(self.sidecar_for(&app.app_id, &app.server, &app.args));
+    }
+
+    /// Who publishes in this case: a sidecar of its own where sidecars share the broker, else the
+    /// subscriber's own sidecar (an in-memory broker lives in one process).
+    pub async fn publisher(&mut self, subscriber: &App) -> DaprClient {
+        let client = if self.broker.promises(Guarantee::SharedBetweenSidecars) {
+            let name = self.name("publisher");
+            let dir = self.dir.path().to_owned();
+            self.publisher.get_or_insert_with(|| SidecarBuilder::new(&name, &dir).start()).client()
+        } else {
+            subscriber.sidecar.as_ref().expect("the subscriber's sidecar runs").client()
+        };
+        client.wait_for_sidecar(Duration::from_secs(10)).await.unwrap();
+        client
+    }
+}

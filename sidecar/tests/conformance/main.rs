@@ -1,0 +1,44 @@
+//! One conformance suite for every pub/sub component (as Dapr's components-contrib has one): the
+//! same cases through real `dapr-rs` sidecars against each component, each component declaring
+//! what it guarantees in `brokers.rs`. Run one component's cases with
+//! `cargo test -p dapr-rs-sidecar --test conformance redis::`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod brokers;
+mod cases;
+mod harness;
+
+/// Every case, as a test per component: `<component>::<case>`.
+macro_rules! conformance {
+    ($($module:ident => $broker:path),* $(,)?) => {$(
+        mod $module {
+            use super::cases;
+            conformance!(@cases $broker;
+                publish_subscribe,
+                app_ids_each_get_every_message_and_instances_share_them,
+                one_subscriber_gets_publish_order,
+                retry_is_redelivered,
+                a_restarted_subscriber_gets_what_was_published_meanwhile,
+                a_message_in_flight_when_the_sidecar_dies_is_redelivered,
+                dropped_messages_go_to_the_dead_letter_topic,
+                bulk_publish_and_bulk_subscribe,
+                one_mebibyte_payloads_arrive_whole,
+                many_topics_each_get_their_own_messages,
+            );
+        }
+    )*};
+    (@cases $broker:path; $($case:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $case() {
+            cases::$case(&$broker).await
+        }
+    )*};
+}
+
+conformance! {
+    in_memory => crate::brokers::IN_MEMORY,
+    sqlite => crate::brokers::SQLITE,
+    redis => crate::brokers::REDIS,
+}
