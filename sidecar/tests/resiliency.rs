@@ -4,21 +4,13 @@
 mod common;
 
 use bytes::Bytes;
-use common::{SidecarBuilder, component, free_port};
+use common::{SidecarBuilder, component, free_port, resiliency};
 use dapr_rs_core::app::{AppProtocol, AppServer};
 use dapr_rs_core::{PublishRequest, Subscription, SubscriptionOptions, TopicEvent, TopicEventStatus, handler_fn};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const PUBSUB: &str = "order_pub_sub";
-
-fn resiliency(dir: &Path, yaml_spec: &str) {
-    let doc = format!(
-        "apiVersion: dapr.io/v1alpha1\nkind: Resiliency\nmetadata:\n  name: myresiliency\nscopes:\n  - checkout\nspec:\n{yaml_spec}"
-    );
-    std::fs::write(dir.join("resiliency.yaml"), doc).unwrap();
-}
 
 /// When each delivery of `orders` reached the app, and what reached `orders-dead`.
 type Log = Arc<Mutex<Vec<(Instant, String)>>>;

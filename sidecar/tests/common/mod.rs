@@ -26,6 +26,14 @@ pub fn component(dir: &Path, name: &str, ty: &str, metadata: &[(&str, &str)]) {
     std::fs::write(dir.join(format!("{name}.yaml")), yaml).unwrap();
 }
 
+/// Writes a `Resiliency` resource scoped to app `checkout` into `dir`; `yaml_spec` is its `spec:` body.
+pub fn resiliency(dir: &Path, yaml_spec: &str) {
+    let doc = format!(
+        "apiVersion: dapr.io/v1alpha1\nkind: Resiliency\nmetadata:\n  name: myresiliency\nscopes:\n  - checkout\nspec:\n{yaml_spec}"
+    );
+    std::fs::write(dir.join("resiliency.yaml"), doc).unwrap();
+}
+
 pub struct Sidecar {
     pub child: Child,
     pub http_port: u16,
