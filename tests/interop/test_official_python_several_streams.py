@@ -24,6 +24,12 @@ TWO_STREAMS = textwrap.dedent(
     from dapr.common.pubsub.subscription import StreamInactiveError
 
     client = DaprClient()
+    output = threading.Lock()
+
+    def say(line):
+        with output:  # the two readers must not interleave their lines
+            print(line, flush=True)
+
     streams = {name: client.subscribe(pubsub_name="ps", topic="orders") for name in ("A", "B")}
 
     def read(name, subscription):
@@ -34,17 +40,17 @@ TWO_STREAMS = textwrap.dedent(
                 return
             if message is None:
                 continue
-            print("GOT", name, message.data()["orderId"], flush=True)
+            say(f"GOT {name} {message.data()['orderId']}")
             subscription.respond_success(message)
 
     readers = [threading.Thread(target=read, args=item, daemon=True) for item in streams.items()]
     for reader in readers:
         reader.start()
-    print("SUBSCRIBED", flush=True)
+    say("SUBSCRIBED")
     for command in sys.stdin:
         name = command.split()[1]
         streams[name].close()
-        print("CLOSED", name, flush=True)
+        say(f"CLOSED {name}")
     """
 )
 

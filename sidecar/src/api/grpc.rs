@@ -102,8 +102,14 @@ pub async fn serve(state: Arc<SidecarState>, listener: tokio::net::TcpListener) 
     let dapr =
         DaprServer::new(DaprApi(state.clone())).max_decoding_message_size(state.config.max_body_size).max_encoding_message_size(usize::MAX);
     // Both reflection versions, as grpc-go's `reflection.Register` gives daprd: grpcurl and .NET
-    // ask v1, grpcio-reflection (Python) and older tools ask v1alpha.
-    let reflection = || tonic_reflection::server::Builder::configure().register_encoded_file_descriptor_set(dapr_rs_proto::FILE_DESCRIPTOR_SET);
+    // ask v1, grpcio-reflection (Python) and older tools ask v1alpha. Each lists every service.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .include_reflection_service(false)
+            .register_encoded_file_descriptor_set(dapr_rs_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+    };
     let reflection_v1 = reflection().build_v1().expect("the embedded descriptor set is valid");
     let reflection_v1alpha = reflection().build_v1alpha().expect("the embedded descriptor set is valid");
     let shutdown = state.shutdown.clone();
