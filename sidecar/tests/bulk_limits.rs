@@ -36,11 +36,16 @@ struct BulkApp {
 
 impl BulkApp {
     async fn serve(topics: Vec<&'static str>, delay: fn(usize) -> Duration) -> (Self, u16) {
-        let app = Self { topics, delay, calls: Arc::default(), answered: Arc::default(), in_flight: Arc::default(), most_in_flight: Arc::default() };
-        let router = axum::Router::new()
-            .route("/dapr/subscribe", get(subscriptions))
-            .route("/{topic}", post(bulk_call))
-            .with_state(app.clone());
+        let app = Self {
+            topics,
+            delay,
+            calls: Arc::default(),
+            answered: Arc::default(),
+            in_flight: Arc::default(),
+            most_in_flight: Arc::default(),
+        };
+        let router =
+            axum::Router::new().route("/dapr/subscribe", get(subscriptions)).route("/{topic}", post(bulk_call)).with_state(app.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(); // the OS picks the port
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -59,10 +64,16 @@ impl BulkApp {
 
 async fn subscriptions(State(app): State<BulkApp>) -> axum::Json<Json> {
     let bulk = json!({"enabled": true, "maxMessagesCount": 10, "maxAwaitDurationMs": 100});
-    axum::Json(app.topics.iter().map(|t| json!({"pubsubname": PUBSUB, "topic": t, "route": format!("/{t}"), "bulkSubscribe": bulk})).collect())
+    axum::Json(
+        app.topics.iter().map(|t| json!({"pubsubname": PUBSUB, "topic": t, "route": format!("/{t}"), "bulkSubscribe": bulk})).collect(),
+    )
 }
 
-async fn bulk_call(State(app): State<BulkApp>, UrlPath(topic): UrlPath<String>, axum::Json(envelope): axum::Json<Json>) -> axum::Json<Json> {
+async fn bulk_call(
+    State(app): State<BulkApp>,
+    UrlPath(topic): UrlPath<String>,
+    axum::Json(envelope): axum::Json<Json>,
+) -> axum::Json<Json> {
     let entry_ids: Vec<String> =
         envelope["entries"].as_array().unwrap().iter().map(|e| e["entryId"].as_str().unwrap().to_owned()).collect();
     let n = {
