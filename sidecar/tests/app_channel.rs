@@ -3,14 +3,13 @@
 
 mod common;
 
-use common::component;
+use common::memory_resources;
 use common::test_apps::{AppKind, PUBSUB, Received, TestApp, publish, start_sidecar};
 use serde_json::Value as Json;
 use std::time::Duration;
 
 fn resources() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     dir
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::component;
+use common::memory_resources;
 use common::test_apps::{AppKind, PUBSUB, TestApp, publish, start_sidecar};
 use serde_json::Value as Json;
 use std::sync::atomic::Ordering;
@@ -20,8 +20,7 @@ const FAST_PROBES: &[&str] = &[
 ];
 
 fn resources() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     dir
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use axum::extract::{Path as UrlPath, State};
 use axum::routing::{get, post};
-use common::{SidecarBuilder, component, resiliency};
+use common::{SidecarBuilder, memory_resources, resiliency};
 use serde_json::{Value as Json, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -113,15 +113,13 @@ async fn wait_until(what: &str, within: Duration, done: impl Fn() -> bool) {
 
 /// Bulk calls to two topics, each taking 150 ms; returns the most the app saw in flight at once.
 async fn most_bulk_calls_in_flight(max_concurrency: Option<&str>) -> usize {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     let (app, port) = BulkApp::serve(vec!["orders", "payments"], |_| Duration::from_millis(150)).await;
     let mut builder = SidecarBuilder::new("checkout", dir.path()).app(port, "http");
     if let Some(n) = max_concurrency {
         builder = builder.args(&["--app-max-concurrency", n]);
     }
-    let mut sc = builder.start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = builder.start_subscribed();
     for round in 0..3 {
         publish(&sc, "orders", 2).await;
         publish(&sc, "payments", 2).await;
@@ -139,16 +137,14 @@ async fn each_bulk_call_takes_an_app_concurrency_slot_shared_across_subscription
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bulk_call_over_the_inbound_timeout_is_retried() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     resiliency(
         dir.path(),
         "  policies:\n    timeouts:\n      quick: 300ms\n    retries:\n      fast:\n        policy: constant\n        duration: 10ms\n        maxRetries: 3\n  targets:\n    components:\n      pubsub:\n        inbound:\n          timeout: quick\n          retry: fast\n",
     );
     // The first call hangs for 5 s; the next answers at once.
     let (app, port) = BulkApp::serve(vec!["orders"], |n| if n == 0 { Duration::from_secs(5) } else { Duration::ZERO }).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(port, "http").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(port, "http").start_subscribed();
     publish(&sc, "orders", 1).await;
     wait_until("a second bulk call", Duration::from_secs(3), || app.calls().len() >= 2).await;
     let calls = app.calls();

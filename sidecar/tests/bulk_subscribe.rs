@@ -6,7 +6,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Sidecar, SidecarBuilder, component};
+use common::{Sidecar, SidecarBuilder, memory_resources};
 use dapr_rs_core::app::{AppProtocol, AppServer};
 use dapr_rs_core::{BulkSubscribeOptions, PublishRequest, Subscription, SubscriptionOptions, TopicEvent, TopicEventStatus, handler_fn};
 use dapr_rs_proto::common::{InvokeRequest, InvokeResponse};
@@ -27,14 +27,12 @@ use tonic::{Request, Response, Status};
 const PUBSUB: &str = "order_pub_sub";
 
 fn resources() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     dir
 }
 
 async fn start_sidecar(dir: &tempfile::TempDir, app_port: u16, protocol: &'static str) -> Sidecar {
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(app_port, protocol).start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(app_port, protocol).start_subscribed();
     sc
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use bytes::Bytes;
 use common::inbox::{Inbox, serve};
-use common::{SidecarBuilder, component, free_port};
+use common::{SidecarBuilder, component, free_port, memory_resources};
 use dapr_rs_core::app::{AppProtocol, AppServer};
 use dapr_rs_core::{PublishRequest, Subscription, SubscriptionOptions, TopicEvent, TopicEventStatus};
 use std::collections::HashMap;
@@ -40,8 +40,7 @@ fn assert_original(dead: &TopicEvent, id: &str) {
 }
 
 fn in_memory() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     dir
 }
 
@@ -54,8 +53,7 @@ async fn grpc_drop_goes_to_the_dead_letter_topic() {
         Subscription::new(PUBSUB, "orders-dead", inbox.handler("dead", TopicEventStatus::Success)),
     ];
     let app = serve(AppProtocol::Grpc, subs).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(app.local_addr().port(), "grpc").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(app.local_addr().port(), "grpc").start_subscribed();
     sc.client().publish_event(publish("orders", "dropped-1", &[])).await.unwrap();
     let got = inbox.take(2).await;
     assert_eq!(got.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>(), ["orders", "dead"]);
@@ -74,8 +72,7 @@ async fn http_404_goes_to_the_dead_letter_topic() {
     let mut inbox = Inbox::default();
     let app =
         serve(AppProtocol::Http, vec![Subscription::new(PUBSUB, "orders-dead", inbox.handler("dead", TopicEventStatus::Success))]).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(app.local_addr().port(), "http").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(app.local_addr().port(), "http").start_subscribed();
     sc.client().publish_event(publish("orders", "not-found-1", &[])).await.unwrap();
     let (label, dead) = inbox.next().await;
     assert_eq!(label, "dead");
@@ -93,8 +90,7 @@ async fn exhausted_retries(protocol: AppProtocol, flag: &'static str) {
         Subscription::new(PUBSUB, "orders-dead", inbox.handler("dead", TopicEventStatus::Success)),
     ];
     let app = serve(protocol, subs).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(app.local_addr().port(), flag).start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(app.local_addr().port(), flag).start_subscribed();
     sc.client().publish_event(publish("orders", "retried-1", &[])).await.unwrap();
     let mut attempts = 0;
     let dead = loop {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::inbox::{Inbox, protocol_flag, serve};
-use common::{SidecarBuilder, component};
+use common::{SidecarBuilder, memory_resources};
 use dapr_rs_core::app::AppProtocol;
 use dapr_rs_core::{RoutingRule, Subscription, SubscriptionOptions, TopicEventStatus};
 use std::time::Duration;
@@ -22,8 +22,7 @@ fn with_dead_letter(mut options: SubscriptionOptions, topic: &str) -> Subscripti
 }
 
 fn resources() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     dir
 }
 
@@ -37,8 +36,7 @@ async fn rules_route_by_type_and_data(protocol: AppProtocol) {
         Subscription::new(PUBSUB, "orders", inbox.handler("widget", ok)).with_options(rule(1, r#"event.type == "widget""#)),
     ];
     let app = serve(protocol, subs).await;
-    let mut sc = SidecarBuilder::new("router", dir.path()).app(app.local_addr().port(), protocol_flag(protocol)).start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("router", dir.path()).app(app.local_addr().port(), protocol_flag(protocol)).start_subscribed();
     let client = sc.client();
     // A widget of size 50 matches both rules: the first one (by priority) takes it.
     client.publish_event(common::typed_json_event(PUBSUB, "orders", "w-50", "widget", r#"{"size": 50}"#)).await.unwrap();
@@ -96,8 +94,7 @@ async fn an_event_no_rule_matches_is_dropped_or_dead_lettered() {
         Subscription::new(PUBSUB, "plain", inbox.handler("plain", ok)).with_options(rule(1, widgets)),
     ];
     let app = serve(AppProtocol::Grpc, subs).await;
-    let mut sc = SidecarBuilder::new("router", dir.path()).app(app.local_addr().port(), "grpc").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("router", dir.path()).app(app.local_addr().port(), "grpc").start_subscribed();
     let client = sc.client();
 
     client.publish_event(common::typed_json_event(PUBSUB, "orders", "gadget-1", "gadget", r#"{"n": 1}"#)).await.unwrap();
