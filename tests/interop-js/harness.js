@@ -54,6 +54,14 @@ function sqliteResources(name = "pubsub") {
   return resourcesDir([{ name, type: "pubsub.sqlite", metadata: { path: path.join(dir, "pubsub.db") } }]);
 }
 
+/** The items `current()` returns once there are `count` of them; `what` names them in a failure. */
+async function collected(what, current, count) {
+  return waitFor(`${count} ${what} (have ${current().length})`, () => {
+    const got = current();
+    return got.length >= count && got;
+  });
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns a truthy value, which it returns; fails after `timeoutMs` saying `what`. */
@@ -144,4 +152,4 @@ async function boundPort(nodeServer) {
   return waitFor("the app server to listen", () => nodeServer.listening && nodeServer.address().port);
 }
 
-module.exports = { QUIET_LOGGER, Sidecar, boundPort, clientOptions, freePort, resourcesDir, sqliteResources, sleep, waitFor };
+module.exports = { QUIET_LOGGER, Sidecar, boundPort, clientOptions, collected, freePort, resourcesDir, sqliteResources, sleep, waitFor };

@@ -4,7 +4,7 @@
 "use strict";
 
 const http = require("node:http");
-const { boundPort, waitFor } = require("./harness");
+const { boundPort, collected } = require("./harness");
 
 class RecordingApp {
   /** `subscriptions`: the /dapr/subscribe answer (daprd's programmatic subscription JSON). */
@@ -41,10 +41,7 @@ class RecordingApp {
 
   /** The bodies delivered to `path`, once there are `count` of them. */
   async received(path, count) {
-    return waitFor(`${count} deliveries to ${path} (have ${this.at(path).length})`, () => {
-      const got = this.at(path);
-      return got.length >= count && got;
-    });
+    return collected(`deliveries to ${path}`, () => this.at(path), count);
   }
 
   at(path) {

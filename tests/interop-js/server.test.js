@@ -7,7 +7,7 @@
 const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const { CommunicationProtocolEnum, DaprPubSubStatusEnum, DaprServer } = require("@dapr/dapr");
-const { QUIET_LOGGER, Sidecar, boundPort, clientOptions, resourcesDir, waitFor } = require("./harness");
+const { QUIET_LOGGER, Sidecar, boundPort, clientOptions, collected, resourcesDir, waitFor } = require("./harness");
 
 /** Everything the app's callbacks were given, by label, in arrival order. */
 class Inbox {
@@ -22,10 +22,7 @@ class Inbox {
   }
 
   async received(label, count) {
-    return waitFor(`${count} events for ${label} (have ${this.of(label).length})`, () => {
-      const got = this.of(label);
-      return got.length >= count && got;
-    });
+    return collected(`events for ${label}`, () => this.of(label), count);
   }
 
   of(label) {
