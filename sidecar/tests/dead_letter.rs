@@ -39,14 +39,9 @@ fn assert_original(dead: &TopicEvent, id: &str) {
     assert_eq!(dead.extensions["topic"], "orders", "the CloudEvent is re-published unchanged");
 }
 
-fn in_memory() -> tempfile::TempDir {
-    let dir = memory_resources(PUBSUB);
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn grpc_drop_goes_to_the_dead_letter_topic() {
-    let dir = in_memory();
+    let dir = memory_resources(PUBSUB);
     let mut inbox = Inbox::default();
     let subs = vec![
         Subscription::new(PUBSUB, "orders", inbox.handler("orders", TopicEventStatus::Drop)).with_options(dead_lettered("orders-dead")),
@@ -67,7 +62,7 @@ async fn grpc_drop_goes_to_the_dead_letter_topic() {
 async fn http_404_goes_to_the_dead_letter_topic() {
     // A declarative subscription routes to a path the app does not serve: it answers 404.
     let sub = "apiVersion: dapr.io/v2alpha1\nkind: Subscription\nmetadata: {name: orders}\nspec:\n  pubsubname: order_pub_sub\n  topic: orders\n  routes: {default: /not-served}\n  deadLetterTopic: orders-dead\n";
-    let dir = in_memory();
+    let dir = memory_resources(PUBSUB);
     std::fs::write(dir.path().join("orders.yaml"), sub).unwrap();
     let mut inbox = Inbox::default();
     let app =
@@ -83,7 +78,7 @@ async fn http_404_goes_to_the_dead_letter_topic() {
 }
 
 async fn exhausted_retries(protocol: AppProtocol, flag: &'static str) {
-    let dir = in_memory();
+    let dir = memory_resources(PUBSUB);
     let mut inbox = Inbox::default();
     let subs = vec![
         Subscription::new(PUBSUB, "orders", inbox.handler("orders", TopicEventStatus::Retry)).with_options(dead_lettered("orders-dead")),

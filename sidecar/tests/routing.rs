@@ -21,13 +21,8 @@ fn with_dead_letter(mut options: SubscriptionOptions, topic: &str) -> Subscripti
     options
 }
 
-fn resources() -> tempfile::TempDir {
-    let dir = memory_resources(PUBSUB);
-    dir
-}
-
 async fn rules_route_by_type_and_data(protocol: AppProtocol) {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let mut inbox = Inbox::default();
     let ok = TopicEventStatus::Success;
     let subs = vec![
@@ -82,7 +77,7 @@ async fn http_rules_choose_the_route_by_type_and_data() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_event_no_rule_matches_is_dropped_or_dead_lettered() {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let mut inbox = Inbox::default();
     let ok = TopicEventStatus::Success;
     let widgets = r#"event.type == "widget""#;
@@ -117,7 +112,7 @@ async fn an_event_no_rule_matches_is_dropped_or_dead_lettered() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_match_that_is_not_a_bool_is_dead_lettered_or_retried() {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let mut inbox = Inbox::default();
     let ok = TopicEventStatus::Success;
     let subs = vec![
@@ -146,7 +141,7 @@ async fn a_match_that_is_not_a_bool_is_dead_lettered_or_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_match_that_does_not_compile_is_refused_at_registration() {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let mut inbox = Inbox::default();
     let ok = TopicEventStatus::Success;
     let subs = vec![
