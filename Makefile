@@ -7,7 +7,7 @@ PY := $(CURDIR)/.venv/bin/python
 SIDECAR := $(CARGO_TARGET_DIR)/release/dapr-rs
 export DAPR_RS_BIN := $(SIDECAR)
 
-.PHONY: quickstart quickstart-redis test deps sidecar python test-rust test-python lint bench clean
+.PHONY: quickstart quickstart-redis test deps sidecar python test-rust test-python test-js-interop lint bench clean
 
 ## quickstart: build, start both quickstart apps under `dapr-rs run` on the embedded broker, show the flow.
 quickstart: deps sidecar python
@@ -19,7 +19,7 @@ quickstart-redis: deps sidecar python
 	scripts/quickstart.sh python samples/components-redis
 
 ## test: every test of the repository.
-test: deps sidecar python test-rust test-python
+test: deps sidecar python test-rust test-python test-js-interop
 
 deps:
 	scripts/install-deps.sh
@@ -36,6 +36,11 @@ test-rust:
 
 test-python: python sidecar
 	$(PY) -m pytest bindings-python/tests tests -q
+
+# The official JS SDK (npm @dapr/dapr, pinned in tests/interop-js/package-lock.json) against the
+# sidecar, by node's own test runner.
+test-js-interop: deps sidecar
+	cd tests/interop-js && node --test
 
 lint:
 	cargo fmt --all --check

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make quickstart` need on a fresh Debian machine that has Rust,
-# Python 3 and Node: system packages (apt) and the Python test environment (.venv, from PyPI).
+# Python 3 and Node: system packages (apt), the Python test environment (.venv, from PyPI) and the
+# JS interop suite's packages (tests/interop-js/node_modules, from npm).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -20,7 +23,7 @@ fi
 # Python: one venv for the binding, its tests and the official SDK used for interop.
 # dapr 1.19 ships dapr.ext.grpc inside its own wheel ([grpc] extra); the legacy dapr-ext-grpc
 # distribution would overwrite it with an older copy, so it must not be installed.
-PY_REQS="maturin==1.16.* pytest==9.* dapr[grpc]==1.19.0 grpcio"
+PY_REQS="maturin==1.16.* pytest==9.* dapr[grpc]==1.19.0 grpcio grpcio-reflection"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
@@ -35,6 +38,16 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install -q --force-reinstall --no-deps "dapr==1.19.0"
   fi
   touch "$stamp"
+fi
+
+# JS: the official SDK for the JS interop suite, exactly as package-lock.json pins it. No install
+# scripts are needed (all of it is plain JS), so none run.
+lock=tests/interop-js/package-lock.json
+js_stamp=tests/interop-js/node_modules/.deps-$(md5sum <"$lock" | cut -c1-12)
+if [ ! -f "$js_stamp" ]; then
+  echo "install-deps: npm ci in tests/interop-js"
+  (cd tests/interop-js && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  touch "$js_stamp"
 fi
 
 # Brokers on loopback for the conformance suite and the Redis quickstart.

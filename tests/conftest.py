@@ -26,3 +26,12 @@ def sqlite_resources(tmp_path: Path) -> Path:
     resources.mkdir()
     write_component(resources, "order_pub_sub", "pubsub.sqlite", {"path": str(tmp_path / "pubsub.db")})
     return resources
+
+
+@pytest.fixture
+def memory_resources(tmp_path: Path) -> Path:
+    """A resources dir with one `pubsub.in-memory` component named `ps`."""
+    resources = tmp_path / "components"
+    resources.mkdir()
+    write_component(resources, "ps", "pubsub.in-memory")
+    return resources

@@ -3,7 +3,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{SidecarBuilder, component, free_port};
+use common::{SidecarBuilder, free_port, memory_resources};
 use dapr_rs_core::PublishRequest;
 use std::time::Duration;
 
@@ -19,8 +19,7 @@ fn publish(pubsub: &str, topic: &str) -> PublishRequest {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn publish_errors_carry_status_and_error_code() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
+    let dir = memory_resources("order_pub_sub");
     let sc = SidecarBuilder::new("orderprocessing", dir.path()).start();
     let (status, body) = sc.http("POST", "/v1.0/publish/nope/orders", &[("content-type", "application/json")], b"1");
     assert_eq!(status, 404);
@@ -45,8 +44,7 @@ async fn publish_errors_carry_status_and_error_code() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn outbound_apis_serve_before_the_app_listens() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
+    let dir = memory_resources("order_pub_sub");
     // The quickstart's publisher gives an app port it never listens on.
     let sc = SidecarBuilder::new("orderprocessing", dir.path()).app(free_port(), "grpc").start();
     assert_eq!(sc.http("GET", "/v1.0/healthz/outbound", &[], b"").0, 204);
@@ -56,8 +54,7 @@ async fn outbound_apis_serve_before_the_app_listens() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn api_token_is_required_except_for_health() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
+    let dir = memory_resources("order_pub_sub");
     let sc = SidecarBuilder::new("orderprocessing", dir.path()).env("DAPR_API_TOKEN", "s3cret").start();
     assert_eq!(sc.http("POST", "/v1.0/publish/order_pub_sub/orders", &[], b"x").0, 401);
     assert_eq!(sc.http("POST", "/v1.0/publish/order_pub_sub/orders", &[("dapr-api-token", "s3cret")], b"x").0, 204);
@@ -89,8 +86,7 @@ fn a_malformed_component_stops_the_sidecar_naming_file_and_problem() {
 
 #[test]
 fn run_starts_the_app_with_the_sidecar_environment_and_returns_its_exit_code() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
+    let dir = memory_resources("order_pub_sub");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dapr-rs"))
         .args(["run", "--app-id", "runner", "--app-port", "6123", "--resources-path"])
         .arg(dir.path())
@@ -108,8 +104,7 @@ fn run_starts_the_app_with_the_sidecar_environment_and_returns_its_exit_code() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shutdown_api_stops_the_sidecar() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
+    let dir = memory_resources("order_pub_sub");
     let mut sc = SidecarBuilder::new("a", dir.path()).start();
     sc.client().shutdown_sidecar().await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

@@ -3,16 +3,10 @@
 
 mod common;
 
-use common::component;
+use common::memory_resources;
 use common::test_apps::{AppKind, PUBSUB, Received, TestApp, publish, start_sidecar};
 use serde_json::Value as Json;
 use std::time::Duration;
-
-fn resources() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
-    dir
-}
 
 fn metadata(sc: &common::Sidecar) -> Json {
     let (status, body) = sc.http("GET", "/v1.0/metadata", &[], b"");
@@ -37,7 +31,7 @@ async fn round_trip(sc: &common::Sidecar, app: &mut TestApp) -> Vec<Received> {
 /// protocol` and `extra` flags; checks two events arrive. Returns them and the sidecar's
 /// `appConnectionProperties`.
 async fn deliver_through(kind: AppKind, tls: bool, host: &str, protocol: &'static str, extra: &[&str]) -> (Vec<Received>, Json) {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let mut app = TestApp::start(kind, tls, host).await;
     let mut sc = start_sidecar("app", dir.path(), app.addr, protocol, extra);
     sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(15));
@@ -81,7 +75,7 @@ async fn h2c_delivers_over_cleartext_http2() {
 #[tokio::test(flavor = "multi_thread")]
 async fn plain_http_cannot_reach_a_tls_app() {
     // Without --app-ssl the sidecar speaks plain HTTP, which the TLS app cannot read: never ready.
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let app = TestApp::start(AppKind::Http, true, "127.0.0.1").await;
     let mut sc = start_sidecar("no-tls", dir.path(), app.addr, "http", &[]);
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -101,7 +95,7 @@ async fn app_channel_address_reaches_an_app_on_another_address() {
     assert_eq!(props["channelAddress"], "127.0.0.2");
 
     // The default address (127.0.0.1) has nothing on that port: the sidecar never reaches the app.
-    let dir2 = resources();
+    let dir2 = memory_resources(PUBSUB);
     let app2 = TestApp::start(AppKind::Http, false, "127.0.0.2").await;
     let sc2 = start_sidecar("not-there", dir2.path(), app2.addr, "http", &[]);
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -110,7 +104,7 @@ async fn app_channel_address_reaches_an_app_on_another_address() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_app_protocol_is_refused_by_name() {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dapr-rs"))
         .args(["sidecar", "--app-port", "1", "--app-protocol", "tcp", "--resources-path"])
         .arg(dir.path())

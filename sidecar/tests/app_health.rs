@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::component;
+use common::memory_resources;
 use common::test_apps::{AppKind, PUBSUB, TestApp, publish, start_sidecar};
 use serde_json::Value as Json;
 use std::sync::atomic::Ordering;
@@ -18,12 +18,6 @@ const FAST_PROBES: &[&str] = &[
     "--app-health-threshold",
     "2",
 ];
-
-fn resources() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
-    dir
-}
 
 async fn recv_all(app: &mut TestApp, n: usize) -> Vec<String> {
     let mut data = Vec::new();
@@ -58,7 +52,7 @@ async fn pause_and_resume(app: &mut TestApp, sc: &mut common::Sidecar) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unhealthy_http_app_gets_nothing_until_it_recovers() {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let mut app = TestApp::start(AppKind::Http, false, "127.0.0.1").await;
     let mut sc = start_sidecar("healthy-http", dir.path(), app.addr, "http", FAST_PROBES);
     sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(15));
@@ -78,7 +72,7 @@ async fn an_unhealthy_http_app_gets_nothing_until_it_recovers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_grpc_app_is_probed_with_the_health_check_rpc_before_its_first_delivery() {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let mut app = TestApp::start(AppKind::Grpc, false, "127.0.0.1").await;
     app.set_healthy(false);
     let mut sc = start_sidecar("healthy-grpc", dir.path(), app.addr, "grpc", FAST_PROBES);
@@ -98,7 +92,7 @@ async fn a_grpc_app_is_probed_with_the_health_check_rpc_before_its_first_deliver
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_custom_health_path_is_probed() {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let app = TestApp::start(AppKind::Http, false, "127.0.0.1").await;
     // The app answers 404 on /ready: a failed probe, so the app never becomes healthy.
     let mut args = FAST_PROBES.to_vec();

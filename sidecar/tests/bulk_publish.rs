@@ -5,7 +5,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{SidecarBuilder, component};
+use common::{SidecarBuilder, component, memory_resources};
 use dapr_rs_core::app::{AppProtocol, AppServer};
 use dapr_rs_core::{BulkPublishEntry, Subscription, SubscriptionOptions, TopicEvent, TopicEventStatus, handler_fn};
 use dapr_rs_proto::runtime::dapr_client::DaprClient as DaprGrpc;
@@ -101,11 +101,9 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn grpc_bulk_publish_wraps_each_entry_in_its_own_cloudevent() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     let (server, mut rx) = app(&["orders", "raw-orders"]).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start_subscribed();
     let mut grpc = DaprGrpc::connect(sc.grpc_endpoint()).await.unwrap();
 
     for rpc in [Rpc::Stable, Rpc::Alpha1] {
@@ -180,11 +178,9 @@ async fn grpc_bulk_publish_wraps_each_entry_in_its_own_cloudevent() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn http_bulk_publish_on_both_paths() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     let (server, mut rx) = app(&["orders", "a/b", "raw-orders"]).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start_subscribed();
 
     let body = serde_json::json!([
         {"entryId": "1", "event": {"orderId": 1}, "contentType": "application/json"},
@@ -226,11 +222,9 @@ async fn http_bulk_publish_on_both_paths() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bulk_publish_validation_errors_publish_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     let (server, mut rx) = app(&["orders"]).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start_subscribed();
 
     let ok = r#"{"entryId": "ok", "event": "must not be published", "contentType": "text/plain"}"#;
     let cases: Vec<(&str, String, u16, &str)> = vec![

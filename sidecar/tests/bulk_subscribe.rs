@@ -6,7 +6,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Sidecar, SidecarBuilder, component};
+use common::{Sidecar, SidecarBuilder, memory_resources};
 use dapr_rs_core::app::{AppProtocol, AppServer};
 use dapr_rs_core::{BulkSubscribeOptions, PublishRequest, Subscription, SubscriptionOptions, TopicEvent, TopicEventStatus, handler_fn};
 use dapr_rs_proto::common::{InvokeRequest, InvokeResponse};
@@ -26,16 +26,8 @@ use tonic::{Request, Response, Status};
 
 const PUBSUB: &str = "order_pub_sub";
 
-fn resources() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
-    dir
-}
-
 async fn start_sidecar(dir: &tempfile::TempDir, app_port: u16, protocol: &'static str) -> Sidecar {
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(app_port, protocol).start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
-    sc
+    SidecarBuilder::new("checkout", dir.path()).app(app_port, protocol).start_subscribed()
 }
 
 /// Publishes `items` (text) to `topic` in one HTTP bulk publish.
@@ -63,7 +55,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 // ---- core's AppServer as the app ----------------------------------------------------------------
 
 async fn core_app_gets_batches(protocol: AppProtocol, flag: &'static str) {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, TopicEvent)>();
     let seen = Arc::new(Mutex::new(HashMap::<String, usize>::new()));
     let seen2 = seen.clone();
@@ -172,7 +164,7 @@ async fn http_core_app_gets_batches() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_waiting_batch_is_delivered_at_shutdown() {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let (tx, mut rx) = mpsc::unbounded_channel::<TopicEvent>();
     let handler = handler_fn(move |ev: TopicEvent| {
         let tx = tx.clone();
@@ -321,7 +313,7 @@ async fn serve_alpha_app(with_alpha: bool) -> (Arc<Mutex<Recorded>>, u16, tokio:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn alpha1_only_app_gets_batches_and_per_entry_outcomes() {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let (rec, port, _stop) = serve_alpha_app(true).await;
     let sc = start_sidecar(&dir, port, "grpc").await;
 
@@ -380,7 +372,7 @@ async fn alpha1_only_app_gets_batches_and_per_entry_outcomes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_app_without_any_bulk_rpc_drops_the_batch() {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let (rec, port, _stop) = serve_alpha_app(false).await;
     let sc = start_sidecar(&dir, port, "grpc").await;
     bulk_publish(&sc, "orders", &["x", "y"]);
@@ -469,7 +461,7 @@ fn data_of(envelope: &Json) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn http_app_gets_the_bulk_envelope_and_per_entry_outcomes() {
     use axum::routing::{get, post};
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let state = HttpState::default();
     let app = axum::Router::new()
         .route("/dapr/subscribe", get(http_subscribe))

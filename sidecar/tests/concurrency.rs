@@ -4,7 +4,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{SidecarBuilder, component};
+use common::{SidecarBuilder, component, memory_resources};
 use dapr_rs_core::app::{AppProtocol, AppServer};
 use dapr_rs_core::{PublishRequest, Subscription, TopicEvent, TopicEventStatus, handler_fn};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,8 +34,7 @@ struct InFlight {
 /// Publishes `per_topic` events to each of `topics`, each handled in 30 ms, and returns the most
 /// deliveries the app saw in flight at once.
 async fn most_in_flight(max_concurrency: Option<&str>, topics: &[&str], per_topic: u32) -> usize {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     let stats = Arc::new(InFlight::default());
     let subs = topics
         .iter()
@@ -61,8 +60,7 @@ async fn most_in_flight(max_concurrency: Option<&str>, topics: &[&str], per_topi
     if let Some(n) = max_concurrency {
         builder = builder.args(&["--app-max-concurrency", n]);
     }
-    let mut sc = builder.start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = builder.start_subscribed();
     let client = sc.client();
     for n in 0..per_topic {
         for topic in topics {
@@ -109,9 +107,10 @@ async fn with_a_limit_of_one_a_topic_is_delivered_in_order_on_the_embedded_broke
     let addr = "127.0.0.1:0".parse().unwrap(); // the OS picks the port; no race with other tests
     let server =
         AppServer::start_with_token(AppProtocol::Http, addr, vec![Subscription::new(PUBSUB, "orders", handler)], None).await.unwrap();
-    let mut sc =
-        SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "http").args(&["--app-max-concurrency", "1"]).start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path())
+        .app(server.local_addr().port(), "http")
+        .args(&["--app-max-concurrency", "1"])
+        .start_subscribed();
     let client = sc.client();
     for n in 1..=50 {
         client.publish_event(publish("orders", n)).await.unwrap();

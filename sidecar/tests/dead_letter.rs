@@ -5,7 +5,7 @@ mod common;
 
 use bytes::Bytes;
 use common::inbox::{Inbox, serve};
-use common::{SidecarBuilder, component, free_port};
+use common::{SidecarBuilder, component, free_port, memory_resources};
 use dapr_rs_core::app::{AppProtocol, AppServer};
 use dapr_rs_core::{PublishRequest, Subscription, SubscriptionOptions, TopicEvent, TopicEventStatus};
 use std::collections::HashMap;
@@ -39,23 +39,16 @@ fn assert_original(dead: &TopicEvent, id: &str) {
     assert_eq!(dead.extensions["topic"], "orders", "the CloudEvent is re-published unchanged");
 }
 
-fn in_memory() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn grpc_drop_goes_to_the_dead_letter_topic() {
-    let dir = in_memory();
+    let dir = memory_resources(PUBSUB);
     let mut inbox = Inbox::default();
     let subs = vec![
         Subscription::new(PUBSUB, "orders", inbox.handler("orders", TopicEventStatus::Drop)).with_options(dead_lettered("orders-dead")),
         Subscription::new(PUBSUB, "orders-dead", inbox.handler("dead", TopicEventStatus::Success)),
     ];
     let app = serve(AppProtocol::Grpc, subs).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(app.local_addr().port(), "grpc").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(app.local_addr().port(), "grpc").start_subscribed();
     sc.client().publish_event(publish("orders", "dropped-1", &[])).await.unwrap();
     let got = inbox.take(2).await;
     assert_eq!(got.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>(), ["orders", "dead"]);
@@ -69,13 +62,12 @@ async fn grpc_drop_goes_to_the_dead_letter_topic() {
 async fn http_404_goes_to_the_dead_letter_topic() {
     // A declarative subscription routes to a path the app does not serve: it answers 404.
     let sub = "apiVersion: dapr.io/v2alpha1\nkind: Subscription\nmetadata: {name: orders}\nspec:\n  pubsubname: order_pub_sub\n  topic: orders\n  routes: {default: /not-served}\n  deadLetterTopic: orders-dead\n";
-    let dir = in_memory();
+    let dir = memory_resources(PUBSUB);
     std::fs::write(dir.path().join("orders.yaml"), sub).unwrap();
     let mut inbox = Inbox::default();
     let app =
         serve(AppProtocol::Http, vec![Subscription::new(PUBSUB, "orders-dead", inbox.handler("dead", TopicEventStatus::Success))]).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(app.local_addr().port(), "http").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(app.local_addr().port(), "http").start_subscribed();
     sc.client().publish_event(publish("orders", "not-found-1", &[])).await.unwrap();
     let (label, dead) = inbox.next().await;
     assert_eq!(label, "dead");
@@ -86,15 +78,14 @@ async fn http_404_goes_to_the_dead_letter_topic() {
 }
 
 async fn exhausted_retries(protocol: AppProtocol, flag: &'static str) {
-    let dir = in_memory();
+    let dir = memory_resources(PUBSUB);
     let mut inbox = Inbox::default();
     let subs = vec![
         Subscription::new(PUBSUB, "orders", inbox.handler("orders", TopicEventStatus::Retry)).with_options(dead_lettered("orders-dead")),
         Subscription::new(PUBSUB, "orders-dead", inbox.handler("dead", TopicEventStatus::Success)),
     ];
     let app = serve(protocol, subs).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(app.local_addr().port(), flag).start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(app.local_addr().port(), flag).start_subscribed();
     sc.client().publish_event(publish("orders", "retried-1", &[])).await.unwrap();
     let mut attempts = 0;
     let dead = loop {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::inbox::{Inbox, serve};
-use common::{SidecarBuilder, component};
+use common::{SidecarBuilder, memory_resources};
 use dapr_rs_core::app::AppProtocol;
 use dapr_rs_core::proto::runtime::PubsubSubscriptionType;
 use dapr_rs_core::{Subscription, TopicEventStatus};
@@ -14,8 +14,7 @@ use std::time::Duration;
 const PUBSUB: &str = "order_pub_sub";
 
 fn resources(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     for (name, yaml) in files {
         std::fs::write(dir.path().join(name), yaml).unwrap();
     }
@@ -60,8 +59,7 @@ async fn v2alpha1_routes_events_to_a_grpc_app_that_declares_nothing() {
         ],
     )
     .await;
-    let mut sc = SidecarBuilder::new("warehouse", dir.path()).app(app.local_addr().port(), "grpc").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("warehouse", dir.path()).app(app.local_addr().port(), "grpc").start_subscribed();
     let client = sc.client();
     client.publish_event(common::typed_json_event(PUBSUB, "orders", "w-big", "widget", r#"{"size": 20}"#)).await.unwrap();
     client.publish_event(common::typed_json_event(PUBSUB, "orders", "w-small", "widget", r#"{"size": 2}"#)).await.unwrap();
@@ -106,8 +104,7 @@ async fn v1alpha1_delivers_to_an_http_app_and_scopes_are_honoured() {
         ],
     )
     .await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(app.local_addr().port(), "http").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(app.local_addr().port(), "http").start_subscribed();
     let client = sc.client();
     client.publish_event(common::typed_json_event(PUBSUB, "orders", "o-1", "order", r#"{"orderId": 1}"#)).await.unwrap();
     client.publish_event(common::typed_json_event(PUBSUB, "payments", "p-1", "payment", "1")).await.unwrap();

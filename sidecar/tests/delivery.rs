@@ -4,7 +4,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{SidecarBuilder, component};
+use common::{SidecarBuilder, memory_resources};
 use dapr_rs_core::app::{AppProtocol, AppServer};
 use dapr_rs_core::{PublishRequest, Subscription, SubscriptionOptions, TopicEvent, TopicEventStatus, handler_fn};
 use std::sync::Arc;
@@ -49,11 +49,9 @@ async fn app(
 }
 
 async fn end_to_end(protocol: AppProtocol, proto_flag: &'static str) {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
+    let dir = memory_resources("order_pub_sub");
     let (server, mut rx, _) = app(protocol, |_| TopicEventStatus::Success).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), proto_flag).start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), proto_flag).start_subscribed();
     let client = sc.client();
     client.wait_for_sidecar(Duration::from_secs(5)).await.unwrap();
     client.publish_event(json_publish(42)).await.unwrap();
@@ -102,12 +100,10 @@ async fn http_app_receives_published_events() {
 }
 
 async fn retry_then_success(protocol: AppProtocol, flag: &'static str) {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
+    let dir = memory_resources("order_pub_sub");
     // RETRY twice, then SUCCESS: the same event arrives three times, then no more.
     let (server, mut rx, calls) = app(protocol, |n| if n < 2 { TopicEventStatus::Retry } else { TopicEventStatus::Success }).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), flag).start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), flag).start_subscribed();
     sc.client().publish_event(json_publish(7)).await.unwrap();
     let ids: Vec<String> = [recv(&mut rx).await, recv(&mut rx).await, recv(&mut rx).await].into_iter().map(|e| e.id).collect();
     assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
@@ -129,8 +125,7 @@ async fn http_retry_is_redelivered_until_success() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_handler_is_retried_never_acked() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
+    let dir = memory_resources("order_pub_sub");
     let (tx, mut rx) = mpsc::unbounded_channel::<TopicEvent>();
     let calls = Arc::new(AtomicUsize::new(0));
     let c2 = calls.clone();
@@ -148,8 +143,7 @@ async fn a_failing_handler_is_retried_never_acked() {
     let server = AppServer::start_with_token(AppProtocol::Grpc, addr, vec![Subscription::new("order_pub_sub", "orders", handler)], None)
         .await
         .unwrap();
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start_subscribed();
     sc.client().publish_event(json_publish(1)).await.unwrap();
     assert_eq!(recv(&mut rx).await.data.as_ref(), b"1");
     assert_eq!(calls.load(Ordering::SeqCst), 2);
@@ -157,8 +151,7 @@ async fn a_failing_handler_is_retried_never_acked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn streaming_subscription_receives_and_retries() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
+    let dir = memory_resources("order_pub_sub");
     let sc = SidecarBuilder::new("streamer", dir.path()).start();
     let client = sc.client();
     let mut stream = client.subscribe("order_pub_sub", "orders", SubscriptionOptions::default()).await.unwrap();

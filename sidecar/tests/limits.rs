@@ -4,7 +4,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{SidecarBuilder, component, free_port};
+use common::{SidecarBuilder, free_port, memory_resources};
 use dapr_rs_core::PublishRequest;
 use std::io::{Read, Write};
 
@@ -43,8 +43,7 @@ fn assert_too_large(status: u16, body: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn http_bodies_over_max_body_size_get_413() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
+    let dir = memory_resources("order_pub_sub");
     let sc = SidecarBuilder::new("a", dir.path()).args(&["--max-body-size", "1Ki", "--read-buffer-size", "4Ki"]).start();
     let path = "/v1.0/publish/order_pub_sub/orders";
     assert_eq!(sc.http("POST", path, &[], &[b'x'; 1024]).0, 204);
@@ -66,8 +65,7 @@ async fn http_bodies_over_max_body_size_get_413() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn grpc_messages_over_max_body_size_are_resource_exhausted() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
+    let dir = memory_resources("order_pub_sub");
     let sc = SidecarBuilder::new("a", dir.path()).args(&["--max-body-size", "16Ki"]).start();
     let client = sc.client();
     client.publish_event(publish(15 * 1024)).await.unwrap();

@@ -3,18 +3,16 @@
 
 mod common;
 
-use common::{SidecarBuilder, component};
+use common::{SidecarBuilder, memory_resources};
 use dapr_rs_core::app::{AppProtocol, AppServer};
 use dapr_rs_core::{RoutingRule, Subscription, SubscriptionOptions, TopicEventStatus, handler_fn};
 use dapr_rs_proto::runtime::dapr_client::DaprClient as RawDaprClient;
 use dapr_rs_proto::runtime::{PubsubSubscriptionType, SetMetadataRequest};
 use serde_json::json;
-use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metadata_describes_components_subscriptions_and_the_app_connection_as_daprd_does() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
+    let dir = memory_resources("order_pub_sub");
     let ok = handler_fn(|_| async { Ok(TopicEventStatus::Success) });
     let rule = SubscriptionOptions {
         rule: Some(RoutingRule { match_expr: "event.type == \"widget\"".into(), priority: 1 }),
@@ -28,8 +26,7 @@ async fn metadata_describes_components_subscriptions_and_the_app_connection_as_d
     let addr = "127.0.0.1:0".parse().unwrap(); // the OS picks the port; no race with other tests
     let server = AppServer::start_with_token(AppProtocol::Http, addr, subs, None).await.unwrap();
     let port = server.local_addr().port();
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(port, "http").args(&["--app-max-concurrency", "7"]).start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(port, "http").args(&["--app-max-concurrency", "7"]).start_subscribed();
     let stream = sc.client().subscribe("order_pub_sub", "live", Default::default()).await.unwrap();
 
     let (status, body) = sc.http("GET", "/v1.0/metadata", &[], b"");
@@ -80,8 +77,7 @@ async fn metadata_describes_components_subscriptions_and_the_app_connection_as_d
 
 #[tokio::test(flavor = "multi_thread")]
 async fn extended_metadata_set_over_grpc_and_http_is_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), "order_pub_sub", "pubsub.in-memory", &[]);
+    let dir = memory_resources("order_pub_sub");
     let sc = SidecarBuilder::new("a", dir.path()).start();
     let mut raw = RawDaprClient::connect(sc.grpc_endpoint()).await.unwrap();
     raw.set_metadata(SetMetadataRequest { key: "team".into(), value: "payments".into() }).await.unwrap();

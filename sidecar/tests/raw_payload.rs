@@ -5,23 +5,20 @@ mod common;
 
 use bytes::Bytes;
 use common::inbox::{Inbox, protocol_flag, serve};
-use common::{SidecarBuilder, component};
+use common::{SidecarBuilder, memory_resources};
 use dapr_rs_core::app::AppProtocol;
 use dapr_rs_core::{PublishRequest, Subscription, SubscriptionOptions, TopicEventStatus};
 use std::collections::HashMap;
-use std::time::Duration;
 
 const PUBSUB: &str = "order_pub_sub";
 
 async fn raw_subscription(protocol: AppProtocol) {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     let mut inbox = Inbox::default();
     let raw = SubscriptionOptions { metadata: HashMap::from([("rawPayload".into(), "true".into())]), ..Default::default() };
     let app =
         serve(protocol, vec![Subscription::new(PUBSUB, "raw", inbox.handler("raw", TopicEventStatus::Success)).with_options(raw)]).await;
-    let mut sc = SidecarBuilder::new("rawapp", dir.path()).app(app.local_addr().port(), protocol_flag(protocol)).start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("rawapp", dir.path()).app(app.local_addr().port(), protocol_flag(protocol)).start_subscribed();
     let client = sc.client();
 
     // Raw publish, raw subscribe: the app gets the bytes as published, in a synthesized envelope.

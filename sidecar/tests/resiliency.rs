@@ -4,21 +4,13 @@
 mod common;
 
 use bytes::Bytes;
-use common::{SidecarBuilder, component, free_port};
+use common::{SidecarBuilder, free_port, memory_resources, resiliency};
 use dapr_rs_core::app::{AppProtocol, AppServer};
 use dapr_rs_core::{PublishRequest, Subscription, SubscriptionOptions, TopicEvent, TopicEventStatus, handler_fn};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const PUBSUB: &str = "order_pub_sub";
-
-fn resiliency(dir: &Path, yaml_spec: &str) {
-    let doc = format!(
-        "apiVersion: dapr.io/v1alpha1\nkind: Resiliency\nmetadata:\n  name: myresiliency\nscopes:\n  - checkout\nspec:\n{yaml_spec}"
-    );
-    std::fs::write(dir.join("resiliency.yaml"), doc).unwrap();
-}
 
 /// When each delivery of `orders` reached the app, and what reached `orders-dead`.
 type Log = Arc<Mutex<Vec<(Instant, String)>>>;
@@ -74,15 +66,13 @@ async fn wait_for(log: &Log, count: usize, within: Duration) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_inbound_retry_policy_sets_count_and_interval_then_the_dead_letter_topic_takes_the_event() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     resiliency(
         dir.path(),
         "  policies:\n    retries:\n      pubsubRetry:\n        policy: constant\n        duration: 150ms\n        maxRetries: 5\n  targets:\n    components:\n      order_pub_sub:\n        inbound:\n          retry: pubsubRetry\n",
     );
     let (server, orders, dead) = app(|_| TopicEventStatus::Retry, |_| Duration::ZERO).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start_subscribed();
     sc.client().publish_event(order()).await.unwrap();
     wait_for(&dead, 1, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -100,16 +90,14 @@ async fn the_inbound_retry_policy_sets_count_and_interval_then_the_dead_letter_t
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_attempt_over_the_inbound_timeout_counts_as_a_retry() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     resiliency(
         dir.path(),
         "  policies:\n    timeouts:\n      quick: 300ms\n    retries:\n      fast:\n        policy: constant\n        duration: 10ms\n        maxRetries: 3\n  targets:\n    components:\n      order_pub_sub:\n        inbound:\n          timeout: quick\n          retry: fast\n",
     );
     // The first attempt hangs for 5 s; the second answers at once.
     let (server, orders, dead) = app(|_| TopicEventStatus::Success, |n| if n == 0 { Duration::from_secs(5) } else { Duration::ZERO }).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start_subscribed();
     sc.client().publish_event(order()).await.unwrap();
     wait_for(&orders, 2, Duration::from_secs(3)).await;
     let orders = orders.lock().unwrap().clone();
@@ -123,8 +111,7 @@ async fn an_attempt_over_the_inbound_timeout_counts_as_a_retry() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_resiliency_scoped_to_another_app_does_not_apply() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     resiliency(
         dir.path(),
         "  policies:\n    retries:\n      many:\n        policy: constant\n        duration: 10ms\n        maxRetries: 9\n  targets:\n    components:\n      order_pub_sub:\n        inbound:\n          retry: many\n",
@@ -132,8 +119,7 @@ async fn a_resiliency_scoped_to_another_app_does_not_apply() {
     let scoped = std::fs::read_to_string(dir.path().join("resiliency.yaml")).unwrap().replace("  - checkout", "  - someone-else");
     std::fs::write(dir.path().join("resiliency.yaml"), scoped).unwrap();
     let (server, orders, dead) = app(|_| TopicEventStatus::Retry, |_| Duration::ZERO).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start_subscribed();
     sc.client().publish_event(order()).await.unwrap();
     wait_for(&dead, 1, Duration::from_secs(10)).await;
     assert_eq!(orders.lock().unwrap().len(), 4, "the default: one delivery and 3 retries");
@@ -143,8 +129,7 @@ async fn a_resiliency_scoped_to_another_app_does_not_apply() {
 
 #[test]
 fn a_target_naming_a_missing_policy_stops_the_sidecar_naming_file_and_policy() {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
+    let dir = memory_resources(PUBSUB);
     resiliency(
         dir.path(),
         "  policies:\n    retries: {}\n  targets:\n    components:\n      order_pub_sub:\n        inbound:\n          retry: typo\n",

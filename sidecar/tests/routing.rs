@@ -5,7 +5,7 @@
 mod common;
 
 use common::inbox::{Inbox, protocol_flag, serve};
-use common::{SidecarBuilder, component};
+use common::{SidecarBuilder, memory_resources};
 use dapr_rs_core::app::AppProtocol;
 use dapr_rs_core::{RoutingRule, Subscription, SubscriptionOptions, TopicEventStatus};
 use std::time::Duration;
@@ -21,14 +21,8 @@ fn with_dead_letter(mut options: SubscriptionOptions, topic: &str) -> Subscripti
     options
 }
 
-fn resources() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    component(dir.path(), PUBSUB, "pubsub.in-memory", &[]);
-    dir
-}
-
 async fn rules_route_by_type_and_data(protocol: AppProtocol) {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let mut inbox = Inbox::default();
     let ok = TopicEventStatus::Success;
     let subs = vec![
@@ -37,8 +31,7 @@ async fn rules_route_by_type_and_data(protocol: AppProtocol) {
         Subscription::new(PUBSUB, "orders", inbox.handler("widget", ok)).with_options(rule(1, r#"event.type == "widget""#)),
     ];
     let app = serve(protocol, subs).await;
-    let mut sc = SidecarBuilder::new("router", dir.path()).app(app.local_addr().port(), protocol_flag(protocol)).start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("router", dir.path()).app(app.local_addr().port(), protocol_flag(protocol)).start_subscribed();
     let client = sc.client();
     // A widget of size 50 matches both rules: the first one (by priority) takes it.
     client.publish_event(common::typed_json_event(PUBSUB, "orders", "w-50", "widget", r#"{"size": 50}"#)).await.unwrap();
@@ -84,7 +77,7 @@ async fn http_rules_choose_the_route_by_type_and_data() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_event_no_rule_matches_is_dropped_or_dead_lettered() {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let mut inbox = Inbox::default();
     let ok = TopicEventStatus::Success;
     let widgets = r#"event.type == "widget""#;
@@ -96,8 +89,7 @@ async fn an_event_no_rule_matches_is_dropped_or_dead_lettered() {
         Subscription::new(PUBSUB, "plain", inbox.handler("plain", ok)).with_options(rule(1, widgets)),
     ];
     let app = serve(AppProtocol::Grpc, subs).await;
-    let mut sc = SidecarBuilder::new("router", dir.path()).app(app.local_addr().port(), "grpc").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("router", dir.path()).app(app.local_addr().port(), "grpc").start_subscribed();
     let client = sc.client();
 
     client.publish_event(common::typed_json_event(PUBSUB, "orders", "gadget-1", "gadget", r#"{"n": 1}"#)).await.unwrap();
@@ -120,7 +112,7 @@ async fn an_event_no_rule_matches_is_dropped_or_dead_lettered() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_match_that_is_not_a_bool_is_dead_lettered_or_retried() {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let mut inbox = Inbox::default();
     let ok = TopicEventStatus::Success;
     let subs = vec![
@@ -149,7 +141,7 @@ async fn a_match_that_is_not_a_bool_is_dead_lettered_or_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_match_that_does_not_compile_is_refused_at_registration() {
-    let dir = resources();
+    let dir = memory_resources(PUBSUB);
     let mut inbox = Inbox::default();
     let ok = TopicEventStatus::Success;
     let subs = vec![

@@ -89,8 +89,7 @@ async fn subscriptions_outside_the_scopes_are_not_registered() {
     let dir = tempfile::tempdir().unwrap();
     component(dir.path(), PUBSUB, "pubsub.in-memory", &[("subscriptionScopes", "checkout=orders")]);
     let (server, got) = app(&[("orders", None), ("payments", None)], |_| TopicEventStatus::Success).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start_subscribed();
     let client = sc.client();
     let md = client.metadata().await.unwrap();
     assert_eq!(md.subscriptions.iter().map(|s| s.topic.as_str()).collect::<Vec<_>>(), ["orders"]);
@@ -121,8 +120,7 @@ async fn dead_letters_go_through_the_publishing_scopes() {
     let topics = [("orders", Some("orders-dead")), ("payments", Some("payments-dead")), ("orders-dead", None), ("payments-dead", None)];
     let (server, got) =
         app(&topics, |topic| if topic.ends_with("-dead") { TopicEventStatus::Success } else { TopicEventStatus::Drop }).await;
-    let mut sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start();
-    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(10));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(server.local_addr().port(), "grpc").start_subscribed();
     let client = sc.client();
     client.publish_event(publish("payments")).await.unwrap();
     client.publish_event(publish("orders")).await.unwrap();

@@ -83,10 +83,7 @@ OFFICIAL_BULK_AND_RAW = textwrap.dedent(
 )
 
 
-def test_official_bulk_and_raw_publish_reach_our_subscriber(tmp_path):
-    resources = tmp_path / "components"
-    resources.mkdir()
-    write_component(resources, "ps", "pubsub.in-memory")
+def test_official_bulk_and_raw_publish_reach_our_subscriber(memory_resources):
     received: "queue.Queue" = queue.Queue()
     app = dapr_rs.App()
 
@@ -99,13 +96,11 @@ def test_official_bulk_and_raw_publish_reach_our_subscriber(tmp_path):
         received.put(("raw", event))
 
     port = app.start(0, listen_address="127.0.0.1")
-    sidecar = Sidecar("subscriber", resources, app_port=port, protocol="grpc")
+    sidecar = Sidecar("subscriber", memory_resources, app_port=port, protocol="grpc")
     try:
         sidecar.wait_http("/v1.0/healthz", 204)
-        env = dict(os.environ, **sidecar.env, DAPR_HEALTH_TIMEOUT="20")
-        out = subprocess.run([sys.executable, "-c", OFFICIAL_BULK_AND_RAW], env=env, capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
-        assert "FAILED 0" in out.stdout
+        out = sidecar.run_python(OFFICIAL_BULK_AND_RAW)
+        assert "FAILED 0" in out
         bulk, raw = [], []
         for _ in range(6):
             kind, event = received.get(timeout=15)

@@ -101,10 +101,17 @@ pub async fn serve(state: Arc<SidecarState>, listener: tokio::net::TcpListener) 
     let token = TokenCheck(state.config.api_token.as_deref().map(Arc::from));
     let dapr =
         DaprServer::new(DaprApi(state.clone())).max_decoding_message_size(state.config.max_body_size).max_encoding_message_size(usize::MAX);
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(dapr_rs_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .expect("the embedded descriptor set is valid");
+    // Both reflection versions, as grpc-go's `reflection.Register` gives daprd: grpcurl and .NET
+    // ask v1, grpcio-reflection (Python) and older tools ask v1alpha. Each lists every service.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .include_reflection_service(false)
+            .register_encoded_file_descriptor_set(dapr_rs_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1().expect("the embedded descriptor set is valid");
+    let reflection_v1alpha = reflection().build_v1alpha().expect("the embedded descriptor set is valid");
     let shutdown = state.shutdown.clone();
     let max_body_size = state.config.max_body_size;
     tonic::transport::Server::builder()
@@ -112,7 +119,8 @@ pub async fn serve(state: Arc<SidecarState>, listener: tokio::net::TcpListener) 
         .layer(tower::util::MapResponseLayer::new(move |resp| too_large_is_resource_exhausted(resp, max_body_size)))
         .layer(super::api_log::GrpcLogLayer::new(&state))
         .add_service(tonic::service::interceptor::InterceptedService::new(dapr, token))
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown.cancelled_owned())
         .await
 }

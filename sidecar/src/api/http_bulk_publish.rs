@@ -13,7 +13,7 @@ use dapr_rs_proto::content_type;
 use dapr_rs_proto::error_code::ErrorCode;
 use dapr_rs_proto::runtime::{BulkPublishRequest, BulkPublishRequestEntry};
 use serde::Deserialize;
-use serde_json::{Value as Json, json};
+use serde_json::{Map, Value as Json, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -48,7 +48,9 @@ pub(super) async fn bulk_publish(
     if let Err(e) = state.pubsub_for(pubsub_name, topic) {
         return e.into_response();
     }
-    let entries: Vec<HttpBulkEntry> = match serde_json::from_slice(&body) {
+    let entries: Vec<HttpBulkEntry> = match serde_json::from_slice(&body).and_then(|raw: Vec<Map<String, Json>>| {
+        raw.into_iter().map(|entry| serde_json::from_value(Json::Object(with_field_names(entry)))).collect()
+    }) {
         Ok(entries) => entries,
         Err(e) => return events_error(format!("the body must be a JSON array of entries: {e}")).into_response(),
     };
@@ -81,6 +83,26 @@ pub(super) async fn bulk_publish(
     }
 }
 
+/// The fields of [`HttpBulkEntry`], in the spelling it reads.
+const ENTRY_FIELDS: [&str; 4] = ["entryId", "event", "contentType", "metadata"];
+
+/// An entry's keys matched to [`ENTRY_FIELDS`] regardless of case, as daprd's Go JSON decoding
+/// does: the official JS SDK sends `entryID`. An exact spelling wins over a differently cased one.
+fn with_field_names(entry: Map<String, Json>) -> Map<String, Json> {
+    let mut named = Map::new();
+    let mut exact = Vec::new();
+    for (key, value) in entry {
+        let Some(field) = ENTRY_FIELDS.iter().find(|f| f.eq_ignore_ascii_case(&key)) else { continue };
+        if key == *field {
+            exact.push(*field);
+        } else if exact.contains(field) {
+            continue;
+        }
+        named.insert((*field).to_owned(), value);
+    }
+    named
+}
+
 /// An entry's `event` as payload bytes, as daprd reads it: base64 text for
 /// `application/octet-stream`, the JSON value for JSON and CloudEvent types, and the text of a
 /// string for any other type. Without a content type a string is text and anything else JSON.
@@ -103,7 +125,7 @@ fn event_bytes(event: Json, content_type: &str) -> Result<(Vec<u8>, String), Str
 
 #[cfg(test)]
 mod tests {
-    use super::event_bytes;
+    use super::{event_bytes, with_field_names};
     use serde_json::json;
 
     #[test]
@@ -120,5 +142,16 @@ mod tests {
         assert_eq!(bytes(json!([1, 2]), "").unwrap(), (b"[1,2]".to_vec(), "application/json".into()));
         let ce = json!({"id": "1", "source": "s", "data": "x"});
         assert_eq!(bytes(ce.clone(), "application/cloudevents+json").unwrap().0, serde_json::to_vec(&ce).unwrap());
+    }
+
+    #[test]
+    fn entry_keys_match_regardless_of_case_with_the_exact_spelling_first() {
+        let entry = |v: serde_json::Value| with_field_names(v.as_object().unwrap().clone());
+        let js = entry(json!({"entryID": "a", "EVENT": 1, "contenttype": "text/plain", "unknown": true}));
+        assert_eq!(serde_json::Value::Object(js), json!({"entryId": "a", "event": 1, "contentType": "text/plain"}));
+        let both = entry(json!({"entryId": "exact", "entryid": "folded"}));
+        assert_eq!(both["entryId"], "exact");
+        let both = entry(json!({"entryid": "folded", "entryId": "exact"}));
+        assert_eq!(both["entryId"], "exact");
     }
 }

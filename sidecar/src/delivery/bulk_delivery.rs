@@ -4,10 +4,13 @@
 //! one call per route, and each call is answered with its own entry's outcome, so every broker
 //! message is acknowledged or redelivered on its own. Per-entry outcomes follow the single-event
 //! rules of [`EventDelivery`]: RETRY entries are sent again (alone) with backoff, then go to the
-//! dead-letter topic or back to the broker; DROP goes to the dead-letter topic.
+//! dead-letter topic or back to the broker; DROP goes to the dead-letter topic. Each bulk call takes
+//! one `--app-max-concurrency` slot and is bounded by the Resiliency timeout (a timed-out call is a
+//! RETRY of all its entries), like a single delivery. A batch already collected when shutdown
+//! starts is still delivered once; its retries are left to the broker.
 
 use super::EventDelivery;
-use super::event_delivery::{RoutedEvent, Routing};
+use super::event_delivery::{RoutedEvent, Routing, SHUTTING_DOWN};
 use crate::pubsub::{BrokerMessage, MessageHandler, NotProcessed};
 use crate::state::BulkSubscribe;
 use async_trait::async_trait;
@@ -237,7 +240,8 @@ impl Batches {
                     })
                     .collect();
                 let batch = BulkBatch { pubsub_name: &events.pubsub_name, topic: &events.topic, path: &path, entries };
-                self.sink.deliver_bulk(&batch).await
+                let _slot = events.app_slot().await;
+                events.within_timeout(self.sink.deliver_bulk(&batch), || BulkOutcome::All(DeliveryOutcome::Retry)).await
             };
             let mut again = Vec::new();
             for waiting in pending {
@@ -255,7 +259,17 @@ impl Batches {
                 return;
             }
             let Some(delay) = delays.next() else { break };
-            tokio::time::sleep(delay).await;
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = events.stopping.cancelled() => {}
+            }
+            if events.stopping.is_cancelled() {
+                // As for single events: what the app did not take goes back to the broker.
+                for waiting in pending {
+                    waiting.answer(Err(NotProcessed(SHUTTING_DOWN.into())));
+                }
+                return;
+            }
         }
         for waiting in pending {
             let result = events.retries_exhausted(&waiting.msg, attempts).await;

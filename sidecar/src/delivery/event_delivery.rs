@@ -9,7 +9,7 @@ use dapr_rs_proto::outcome::DeliveryOutcome;
 use serde_json::{Map, Value as Json};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// Where events of a subscription go: the app channel or a streaming subscriber.
@@ -24,7 +24,7 @@ pub trait EventSink: Send + Sync + 'static {
     }
 }
 
-const SHUTTING_DOWN: &str = "the sidecar is shutting down; left to the broker's redelivery";
+pub(super) const SHUTTING_DOWN: &str = "the sidecar is shutting down; left to the broker's redelivery";
 
 /// The [`MessageHandler`] of one subscription.
 pub struct EventDelivery {
@@ -130,23 +130,36 @@ impl EventDelivery {
 
     /// One delivery to the sink within an app slot and the timeout; `None` once shutting down.
     async fn attempt(&self, ce: &Map<String, Json>, body: &[u8], path: &str) -> Option<DeliveryOutcome> {
-        let _slot = match &self.app_slots {
-            Some(slots) => tokio::select! {
-                biased;
-                () = self.stopping.cancelled() => return None,
-                permit = slots.clone().acquire_owned() => permit.ok(),
-            },
-            None => None,
+        let _slot = tokio::select! {
+            biased;
+            () = self.stopping.cancelled() => return None,
+            slot = self.app_slot() => slot,
         };
         if self.stopping.is_cancelled() {
             return None;
         }
         let delivery = self.sink.deliver(ce, body, &self.pubsub_name, &self.topic, path);
-        let Some(timeout) = self.timeout else { return Some(delivery.await) };
-        Some(tokio::time::timeout(timeout, delivery).await.unwrap_or_else(|_| {
-            tracing::warn!(pubsub = %self.pubsub_name, topic = %self.topic, ?timeout, "the app did not answer within the Resiliency timeout");
-            DeliveryOutcome::Retry
-        }))
+        Some(self.within_timeout(delivery, || DeliveryOutcome::Retry).await)
+    }
+
+    /// A slot of `--app-max-concurrency` for one call to the app (`None` without the flag); a bulk
+    /// call takes one slot like a single delivery, as daprd counts requests to the app.
+    pub async fn app_slot(&self) -> Option<OwnedSemaphorePermit> {
+        // The semaphore is never closed, so acquiring fails only if it were.
+        self.app_slots.clone()?.acquire_owned().await.ok()
+    }
+
+    /// Runs one call to the app under the Resiliency timeout; a call taking longer is abandoned
+    /// and answered `timed_out()` (a RETRY).
+    pub async fn within_timeout<T>(&self, call: impl Future<Output = T>, timed_out: impl FnOnce() -> T) -> T {
+        let Some(timeout) = self.timeout else { return call.await };
+        match tokio::time::timeout(timeout, call).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                tracing::warn!(pubsub = %self.pubsub_name, topic = %self.topic, ?timeout, "the app did not answer within the Resiliency timeout");
+                timed_out()
+            }
+        }
     }
 }
 

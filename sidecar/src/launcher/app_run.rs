@@ -196,11 +196,14 @@ async fn copy_lines(
     let mut lines = reader.lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if output.console {
-            if to_stderr {
-                eprintln!("{} {line}", output.prefix);
+            // One write per line: stderr is unbuffered, and `eprintln!` would write the prefix and
+            // the line apart, so another process's output on the same console could land between.
+            let prefixed = format!("{} {line}\n", output.prefix);
+            let _ = if to_stderr {
+                std::io::stderr().lock().write_all(prefixed.as_bytes())
             } else {
-                println!("{} {line}", output.prefix);
-            }
+                std::io::stdout().lock().write_all(prefixed.as_bytes())
+            };
         }
         if let Some(f) = &file {
             let _ = writeln!(f.lock().unwrap_or_else(|e| e.into_inner()), "{line}");

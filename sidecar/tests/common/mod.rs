@@ -27,6 +27,21 @@ pub fn component(dir: &Path, name: &str, ty: &str, metadata: &[(&str, &str)]) {
     std::fs::write(dir.join(format!("{name}.yaml")), yaml).unwrap();
 }
 
+/// A fresh resources dir holding one `pubsub.in-memory` component named `name`.
+pub fn memory_resources(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    component(dir.path(), name, "pubsub.in-memory", &[]);
+    dir
+}
+
+/// Writes a `Resiliency` resource scoped to app `checkout` into `dir`; `yaml_spec` is its `spec:` body.
+pub fn resiliency(dir: &Path, yaml_spec: &str) {
+    let doc = format!(
+        "apiVersion: dapr.io/v1alpha1\nkind: Resiliency\nmetadata:\n  name: myresiliency\nscopes:\n  - checkout\nspec:\n{yaml_spec}"
+    );
+    std::fs::write(dir.join("resiliency.yaml"), doc).unwrap();
+}
+
 pub struct Sidecar {
     pub child: Child,
     pub http_port: u16,
@@ -77,6 +92,12 @@ impl SidecarBuilder {
             cmd.env(k, v);
         }
         cmd
+    }
+    /// Starts the sidecar and waits until it is ready: its app's subscriptions are running.
+    pub fn start_subscribed(self) -> Sidecar {
+        let mut sc = self.start();
+        sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(15));
+        sc
     }
     /// Starts the sidecar and waits until its outbound APIs answer.
     pub fn start(self) -> Sidecar {
