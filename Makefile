@@ -7,14 +7,16 @@ PY := $(CURDIR)/.venv/bin/python
 SIDECAR := $(CARGO_TARGET_DIR)/release/dapr-rs
 export DAPR_RS_BIN := $(SIDECAR)
 
-.PHONY: quickstart test deps sidecar python test-rust test-python lint bench clean
+.PHONY: quickstart test deps sidecar python node test-rust test-python test-node lint bench clean
 
-## quickstart: build, start both quickstart apps under `dapr-rs run` on the embedded broker, show the flow.
-quickstart: deps sidecar python
+## quickstart: build, start both quickstart apps under `dapr-rs run` on the embedded broker, show the flow
+## (Python, then JavaScript).
+quickstart: deps sidecar python node
 	scripts/quickstart.sh python
+	scripts/quickstart.sh javascript
 
 ## test: every test of the repository.
-test: deps sidecar python test-rust test-python
+test: deps sidecar python node test-rust test-python test-node
 
 deps:
 	scripts/install-deps.sh
@@ -26,11 +28,20 @@ sidecar:
 python: deps
 	$(PY) -m pip install -q ./bindings-python
 
+# What a user runs is `npm install ./bindings-node` (its install script builds the addon when none is
+# there); here the release build runs every time, so Rust changes reach the addon (a no-op when none).
+node: deps
+	cd bindings-node && npm run --silent build
+
+# The bindings are tested from their languages (test-python, test-node), not as Rust test binaries.
 test-rust:
-	cargo test --workspace --exclude dapr-rs-python
+	cargo test --workspace --exclude dapr-rs-python --exclude dapr-rs-node
 
 test-python: python sidecar
 	$(PY) -m pytest bindings-python/tests tests -q
+
+test-node: node sidecar
+	cd bindings-node && node --test __test__/
 
 lint:
 	cargo fmt --all --check

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make quickstart` need on a fresh Debian machine that has Rust,
-# Python 3 and Node: system packages (apt) and the Python test environment (.venv, from PyPI).
+# Python 3 and Node: system packages (apt), the Python test environment (.venv, from PyPI) and the
+# Node binding's build and test tools (bindings-node/node_modules, from npm).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -35,4 +38,13 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install -q --force-reinstall --no-deps "dapr==1.19.0"
   fi
   touch "$stamp"
+fi
+
+# Node: @napi-rs/cli (builds the addon), typescript and @types/node (the types test), as locked.
+node_stamp=bindings-node/node_modules/.deps-$(cat bindings-node/package.json bindings-node/package-lock.json | md5sum | cut -c1-12)
+if [ ! -f "$node_stamp" ]; then
+  echo "install-deps: npm ci (bindings-node)"
+  # --ignore-scripts: the package's own install script builds the addon; `make node` does that.
+  (cd bindings-node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  touch "$node_stamp"
 fi

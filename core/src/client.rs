@@ -225,9 +225,15 @@ impl DaprClient {
     /// Probes the sidecar once (its gRPC metadata), for at most `timeout`: `Ok(false)` when it is
     /// not there (yet), `Err` when it answered with an error we must not hide (a wrong API token…).
     pub async fn probe_sidecar(&self, timeout: Duration) -> Result<bool> {
+        let timeout = timeout.max(Duration::from_millis(1));
         let mut req = tonic::Request::new(GetMetadataRequest {});
-        req.set_timeout(timeout.max(Duration::from_millis(1)));
-        match self.grpc().get_metadata(req).await {
+        req.set_timeout(timeout);
+        // grpc-timeout bounds the call only once a server reads it; a peer that never answers
+        // (or an HTTP/2 handshake that hangs) is bounded here.
+        let Ok(answer) = tokio::time::timeout(timeout, self.grpc().get_metadata(req)).await else {
+            return Ok(false);
+        };
+        match answer {
             Ok(_) => Ok(true),
             Err(s)
                 if matches!(
