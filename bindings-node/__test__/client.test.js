@@ -12,21 +12,16 @@ const INVALID_ARGUMENT = 3;
 const UNAUTHENTICATED = 16;
 const UNAVAILABLE = 14;
 
-/** An HTTP app subscribed to `topics` behind a sidecar (in-memory broker). */
+/** An HTTP app subscribed to `topics` behind a sidecar (in-memory broker); `raw` asks for raw payloads. */
 async function subscribedApp(topics, { sidecarEnv } = {}) {
   const inbox = new Inbox();
   const server = new DaprServer({ serverHost: '127.0.0.1', serverPort: 0 });
-  for (const topic of topics) await server.pubsub.subscribe(PUBSUB, topic, inbox.handler());
+  for (const topic of topics) {
+    await server.pubsub.subscribe(PUBSUB, topic, inbox.handler(), undefined, topic === 'raw' ? { rawPayload: true } : undefined);
+  }
   await server.startServer();
   const resources = resourcesDir([{ name: PUBSUB, type: 'pubsub.in-memory' }]);
-  const saved = { ...process.env };
-  Object.assign(process.env, sidecarEnv ?? {});
-  let sidecar;
-  try {
-    sidecar = await Sidecar.start({ appId: 'checkout', resources, appPort: server.port, protocol: 'http' });
-  } finally {
-    process.env = saved;
-  }
+  const sidecar = await Sidecar.start({ appId: 'checkout', resources, appPort: server.port, protocol: 'http', env: sidecarEnv });
   // 204 once the sidecar has read the app's subscriptions.
   await sidecar.waitHttp('/v1.0/healthz', 204);
   const client = new DaprClient(sidecar.clientOptions);
@@ -162,7 +157,8 @@ test('the HTTP protocol form takes the gRPC port from DAPR_GRPC_PORT', async () 
 
 test('calls do not block the event loop', async () => {
   // A peer that accepts connections and never answers: the health probe waits its full second.
-  const blackhole = net.createServer(() => {});
+  const accepted = [];
+  const blackhole = net.createServer((socket) => accepted.push(socket));
   await new Promise((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
   try {
     const client = new DaprClient({ daprHost: '127.0.0.1', daprPort: blackhole.address().port });
@@ -177,6 +173,7 @@ test('calls do not block the event loop', async () => {
     assert.ok(ticks >= waited / 10 / 2, `the event loop ran ${ticks} timers in ${waited} ms`);
   } finally {
     blackhole.close();
+    for (const socket of accepted) socket.destroy();
   }
 });
 

@@ -54,13 +54,14 @@ async function httpStatus(url) {
 
 class Sidecar {
   /** Starts `dapr-rs sidecar`; resolves once its outbound API answers. */
-  static async start({ appId, resources, appPort, protocol = 'http', args = [], httpPort, grpcPort }) {
+  static async start({ appId, resources, appPort, protocol = 'http', args = [], env = {}, httpPort, grpcPort }) {
     const s = new Sidecar();
     s.appId = appId;
     s.resources = resources;
     s.appPort = appPort;
     s.protocol = protocol;
     s.args = args;
+    s.extraEnv = env;
     s.httpPort = httpPort ?? (await freePort());
     s.grpcPort = grpcPort ?? (await freePort());
     await s.#spawn();
@@ -74,6 +75,7 @@ class Sidecar {
     const env = { ...process.env };
     delete env.DAPR_API_TOKEN;
     delete env.APP_API_TOKEN;
+    Object.assign(env, this.extraEnv);
     this.proc = spawn(sidecarBinary(), [...cmd, ...this.args], { env, stdio: ['ignore', 'ignore', 'inherit'] });
     this.exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve(code ?? signal)));
     await this.waitHttp('/v1.0/healthz/outbound', 204);

@@ -1,14 +1,13 @@
 //! `NativeClient`: core's [`DaprClient`]; every method returns a Promise.
 
 use crate::errors::{invalid_argument, to_js_error};
-use crate::payload::{JsPayload, to_payload};
+use crate::payload::to_payload;
+use napi::bindgen_prelude::{Buffer, Either};
 use crate::stream::NativeSubscriptionStream;
 use dapr_rs_core::{BulkPublishEntry, ClientOptions, DaprClient, PublishRequest, SubscriptionOptions};
 use napi_derive::napi;
 use std::collections::HashMap;
 use std::time::Duration;
-
-type Metadata = Option<HashMap<String, String>>;
 
 #[napi]
 pub struct NativeClient {
@@ -19,10 +18,10 @@ pub struct NativeClient {
 #[napi(object, object_to_js = false)]
 pub struct NativeBulkEntry {
     pub entry_id: String,
-    pub data: JsPayload,
+    pub data: Either<String, Buffer>,
     pub is_json: bool,
     pub content_type: Option<String>,
-    pub metadata: Metadata,
+    pub metadata: Option<HashMap<String, String>>,
 }
 
 #[napi(object)]
@@ -66,10 +65,10 @@ impl NativeClient {
         &self,
         pubsub_name: String,
         topic: String,
-        data: JsPayload,
+        data: Either<String, Buffer>,
         is_json: bool,
         content_type: Option<String>,
-        metadata: Metadata,
+        metadata: Option<HashMap<String, String>>,
     ) -> napi::Result<()> {
         let (data, data_content_type) = to_payload(data, is_json).into_data(content_type);
         let req = PublishRequest { pubsub_name, topic, data, data_content_type, metadata: metadata.unwrap_or_default() };
@@ -83,7 +82,7 @@ impl NativeClient {
         pubsub_name: String,
         topic: String,
         entries: Vec<NativeBulkEntry>,
-        metadata: Metadata,
+        metadata: Option<HashMap<String, String>>,
     ) -> napi::Result<Vec<NativeBulkFailure>> {
         let entries = entries
             .into_iter()
@@ -121,7 +120,7 @@ impl NativeClient {
         pubsub_name: String,
         topic: String,
         dead_letter_topic: Option<String>,
-        metadata: Metadata,
+        metadata: Option<HashMap<String, String>>,
     ) -> napi::Result<NativeSubscriptionStream> {
         let options = SubscriptionOptions {
             dead_letter_topic: dead_letter_topic.filter(|t| !t.is_empty()),

@@ -4,9 +4,8 @@
 use dapr_rs_core::PublishPayload;
 use napi::bindgen_prelude::{Buffer, Either};
 
-pub type JsPayload = Either<String, Buffer>;
 
-pub fn to_payload(data: JsPayload, is_json: bool) -> PublishPayload {
+pub fn to_payload(data: Either<String, Buffer>, is_json: bool) -> PublishPayload {
     match data {
         Either::A(text) if is_json => PublishPayload::json(text),
         Either::A(text) => PublishPayload::Text(text),

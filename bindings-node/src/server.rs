@@ -27,7 +27,8 @@ pub struct Delivery {
     pub event: DeliveredEvent,
 }
 
-/// The facade's dispatcher: resolves to a status word, or `undefined` for SUCCESS.
+/// The facade's dispatcher: resolves to a status word, or `undefined` for SUCCESS. (Spelled out
+/// where it is a parameter: napi's type generator does not follow type aliases.)
 type Dispatch = ThreadsafeFunction<Delivery, Promise<Option<String>>, Delivery, Status, false>;
 
 /// One handler's subscription, as the facade lays it out.
@@ -103,7 +104,7 @@ pub async fn start_app_server(
     host: String,
     port: u32,
     subscriptions: Vec<NativeSubscription>,
-    dispatch: Dispatch,
+    dispatch: ThreadsafeFunction<Delivery, Promise<Option<String>>, Delivery, Status, false>,
 ) -> napi::Result<NativeAppServer> {
     let protocol: AppProtocol = protocol.parse().map_err(to_js_error)?;
     let addr = listen_address(&host, port)?;
