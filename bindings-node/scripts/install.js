@@ -30,8 +30,32 @@ if (found) {
   process.exit(0);
 }
 
-// The CLI's entry point, found through its package.json (the only file its exports allow).
-const napi = path.join(path.dirname(require.resolve('@napi-rs/cli/package.json')), 'dist', 'cli.js');
+/** @napi-rs/cli's entry point, found through its package.json (the only file its exports allow). */
+function napiCli() {
+  return path.join(path.dirname(require.resolve('@napi-rs/cli/package.json', { paths: [root] })), 'dist', 'cli.js');
+}
+
+/** Runs npm (the one running this script, when there is one) in the package directory, free of
+ * the settings the outer `npm install` passes down (they point it at the installing project). */
+function npm(args) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith('npm_')));
+  const execPath = process.env.npm_execpath;
+  const [cmd, cmdArgs] = execPath ? [process.execPath, [execPath, ...args]] : ['npm', args];
+  const run = spawnSync(cmd, [...cmdArgs, '--prefix', root], { cwd: root, env, stdio: 'inherit' });
+  if (run.error) throw run.error;
+  if (run.status !== 0) process.exit(run.status ?? 1);
+}
+
+let napi;
+try {
+  napi = napiCli();
+} catch {
+  // `npm install ./bindings-node` links the folder and does not install the linked package's own
+  // dependencies: install the build tool here.
+  console.log('dapr-rs: installing the build tool (@napi-rs/cli)');
+  npm(['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error']);
+  napi = napiCli();
+}
 const args = [napi, 'build', '--platform', '--release', '--js', 'binding.js', '--dts', 'binding.d.ts'];
 console.log('dapr-rs: building the native addon (cargo build --release; the first build takes a few minutes)');
 const run = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
