@@ -47,7 +47,7 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-bench: deps sidecar python
+bench: deps sidecar python node
 	scripts/bench.sh
 
 clean:
