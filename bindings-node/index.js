@@ -102,7 +102,7 @@ function clientOptions(args) {
   return { ...(options ?? {}), daprHost: first, daprPort, communicationProtocol };
 }
 
-function nativeClient(options) {
+function makeNativeClient(options) {
   // The client speaks gRPC only. With the HTTP protocol the port given is the sidecar's HTTP
   // port, so the gRPC one comes from the environment (DAPR_GRPC_PORT, set by `dapr run`).
   const grpcPort = options.communicationProtocol === CommunicationProtocolEnum.HTTP ? undefined : portNumber('daprPort', options.daprPort);
@@ -280,7 +280,7 @@ class DaprClient {
 
   constructor(...args) {
     this.options = clientOptions(args);
-    this.#native = nativeClient(this.options);
+    this.#native = makeNativeClient(this.options);
     this.pubsub = new PubSubClient(this.#native);
     this.health = new HealthClient(this.#native);
   }
@@ -412,9 +412,13 @@ class ServerPubSub {
   layout() {
     const subscriptions = [];
     const handlers = [];
+    const routeOwners = new Map(); // an HTTP route serves one subscription
     for (const t of this.#topics.values()) {
       for (const [key, r] of t.routes) {
         if (!r.handler) throw invalid(`route ${key || '(default)'} of ${t.pubsubName}/${t.topic} has no handler`);
+        const owner = `${t.pubsubName}/${t.topic}`;
+        if (key && routeOwners.has(key)) throw invalid(`route ${key} is used by both ${routeOwners.get(key)} and ${owner}`);
+        routeOwners.set(key, owner);
         handlers.push(handlerCall(r.handler, `${t.pubsubName}/${t.topic}${key ? ` ${key}` : ''}`));
         subscriptions.push({
           pubsubName: t.pubsubName,

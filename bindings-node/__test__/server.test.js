@@ -140,6 +140,13 @@ test('subscriptions are checked when made and when the server starts', async () 
   }
 });
 
+test('one route serves one subscription', async () => {
+  const server = new DaprServer({ serverPort: 0 });
+  await server.pubsub.subscribe(PUBSUB, 'b', async () => {}, '/shared');
+  await server.pubsub.subscribe(PUBSUB, 'c', async () => {}, 'shared');
+  await assert.rejects(server.startServer(), /route \/shared is used by both order_pub_sub\/b and order_pub_sub\/c/);
+});
+
 test('a port in use is a DaprError', async () => {
   const first = new DaprServer({ serverHost: '127.0.0.1', serverPort: 0 });
   await first.startServer();

@@ -2,9 +2,9 @@
 
 use crate::errors::{invalid_argument, to_js_error};
 use crate::payload::to_payload;
-use napi::bindgen_prelude::{Buffer, Either};
 use crate::stream::NativeSubscriptionStream;
 use dapr_rs_core::{BulkPublishEntry, ClientOptions, DaprClient, PublishRequest, SubscriptionOptions};
+use napi::bindgen_prelude::{Buffer, Either};
 use napi_derive::napi;
 use std::collections::HashMap;
 use std::time::Duration;

@@ -4,7 +4,6 @@
 use dapr_rs_core::PublishPayload;
 use napi::bindgen_prelude::{Buffer, Either};
 
-
 pub fn to_payload(data: Either<String, Buffer>, is_json: bool) -> PublishPayload {
     match data {
         Either::A(text) if is_json => PublishPayload::json(text),

@@ -89,7 +89,8 @@ impl PyDaprClient {
         publish_metadata: Metadata,
     ) -> PyResult<()> {
         let (data, data_content_type) = payload(data)?.into_data(data_content_type);
-        let req = PublishRequest { pubsub_name, topic: topic_name, data, data_content_type, metadata: publish_metadata.unwrap_or_default() };
+        let req =
+            PublishRequest { pubsub_name, topic: topic_name, data, data_content_type, metadata: publish_metadata.unwrap_or_default() };
         wait(py, self.client()?.publish_event(req))?.map_err(to_py_err)
     }
 

@@ -43,11 +43,7 @@ impl PublishPayload {
         let text = text.into();
         // Only an object: serde would also read a struct from a JSON array.
         let is_object = text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-        if is_object && serde_json::from_slice::<RequiredAttributes<'_>>(&text).is_ok() {
-            Self::CloudEvent(text)
-        } else {
-            Self::Json(text)
-        }
+        if is_object && serde_json::from_slice::<RequiredAttributes<'_>>(&text).is_ok() { Self::CloudEvent(text) } else { Self::Json(text) }
     }
 
     /// The content type sent when the app names none.
