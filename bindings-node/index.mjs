@@ -1,13 +1,3 @@
-// ESM entry of dapr-rs: the same objects as the CommonJS entry (index.js).
-import dapr from './index.js';
-
-export const {
-  CommunicationProtocolEnum,
-  DaprClient,
-  DaprError,
-  DaprPubSubStatusEnum,
-  DaprServer,
-  StreamMessage,
-  StreamSubscription,
-} = dapr;
-export default dapr;
+// ESM entry of dapr-rs: the CommonJS entry's objects (index.js), by name and as the default export.
+export * from './index.js';
+export { default } from './index.js';

@@ -212,7 +212,8 @@ def test_a_cloudevent_shaped_dict_is_published_as_the_envelope(subscribed) -> No
     """Core's content-type rule: a dict with the CloudEvents required attributes goes as
     application/cloudevents+json, so the sidecar keeps its id, source and type."""
     s = subscribed(["ce", "memoryview"])
-    ce = {"specversion": "1.0", "id": "order-9", "source": "shop", "type": "order.created", "data": {"orderId": 9}}
+    ce = {"specversion": "1.0", "id": "order-9", "source": "shop", "type": "order.created",
+          "datacontenttype": "application/json", "data": {"orderId": 9}}
     with DaprClient(s.address) as client:
         client.publish_event("order_pub_sub", "ce", ce)
         client.publish_event("order_pub_sub", "memoryview", memoryview(b"mv"))
