@@ -87,6 +87,7 @@ export declare class StreamMessage {
 
 export declare class StreamSubscription implements AsyncIterable<StreamMessage> {
   next(): Promise<StreamMessage | null>;
+  /** Leaving a `for await` loop over it closes the subscription. */
   [Symbol.asyncIterator](): AsyncIterator<StreamMessage>;
   close(): void;
 }

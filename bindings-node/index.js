@@ -241,11 +241,16 @@ class StreamSubscription {
     return ev === null ? null : new StreamMessage(this.#stream, ev);
   }
 
+  /** Iterates the messages; leaving the loop (break, return, throw) closes the subscription. */
   async *[Symbol.asyncIterator]() {
-    for (;;) {
-      const message = await this.next();
-      if (message === null) return;
-      yield message;
+    try {
+      for (;;) {
+        const message = await this.next();
+        if (message === null) return;
+        yield message;
+      }
+    } finally {
+      this.close();
     }
   }
 

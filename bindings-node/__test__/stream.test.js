@@ -36,6 +36,7 @@ test('a stream delivers events; RETRY brings one back, ack and drop settle them'
       if (acked.length === 3) break;
     }
     assert.deepEqual(acked.sort(), [1, 2, 3]);
+    assert.equal(await stream.next(), null, 'leaving the loop closed the subscription');
   } finally {
     stream.close();
     await sidecar.stop();
