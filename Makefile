@@ -7,11 +7,13 @@ PY := $(CURDIR)/.venv/bin/python
 SIDECAR := $(CARGO_TARGET_DIR)/release/dapr-rs
 export DAPR_RS_BIN := $(SIDECAR)
 
-.PHONY: quickstart quickstart-redis test deps sidecar python test-rust test-python test-js-interop lint bench clean
+.PHONY: quickstart quickstart-redis test deps sidecar python node test-rust test-python test-node test-js-interop lint bench clean
 
-## quickstart: build, start both quickstart apps under `dapr-rs run` on the embedded broker, show the flow.
-quickstart: deps sidecar python
+## quickstart: build, start both quickstart apps under `dapr-rs run` on the embedded broker, show the flow
+## (Python, then JavaScript).
+quickstart: deps sidecar python node
 	scripts/quickstart.sh python
+	scripts/quickstart.sh javascript
 
 ## quickstart-redis: the same quickstart, apps unchanged, on the quickstart's own Redis component
 ## (samples/components-redis; `make deps` makes sure Redis runs on localhost:6379).
@@ -19,7 +21,7 @@ quickstart-redis: deps sidecar python
 	scripts/quickstart.sh python samples/components-redis
 
 ## test: every test of the repository.
-test: deps sidecar python test-rust test-python test-js-interop
+test: deps sidecar python node test-rust test-python test-node test-js-interop
 
 deps:
 	scripts/install-deps.sh
@@ -31,11 +33,20 @@ sidecar:
 python: deps
 	$(PY) -m pip install -q ./bindings-python
 
+# What a user runs is `npm install ./bindings-node` (its install script builds the addon when none is
+# there); here the release build runs every time, so Rust changes reach the addon (a no-op when none).
+node: deps
+	cd bindings-node && npm run --silent build
+
+# The bindings are tested from their languages (test-python, test-node), not as Rust test binaries.
 test-rust:
-	cargo test --workspace --exclude dapr-rs-python
+	cargo test --workspace --exclude dapr-rs-python --exclude dapr-rs-node
 
 test-python: python sidecar
 	$(PY) -m pytest bindings-python/tests tests -q
+
+test-node: node sidecar
+	cd bindings-node && node --test __test__/
 
 # The official JS SDK (npm @dapr/dapr, pinned in tests/interop-js/package-lock.json) against the
 # sidecar, by node's own test runner.
@@ -46,7 +57,7 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-bench: deps sidecar python
+bench: deps sidecar python node
 	scripts/bench.sh
 
 clean:

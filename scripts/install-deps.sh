@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make quickstart` need on a fresh Debian machine that has Rust,
 # Python 3 and Node: system packages (apt), the Python test environment (.venv, from PyPI) and the
-# JS interop suite's packages (tests/interop-js/node_modules, from npm).
+# JS packages from npm: the Node binding's build and test tools (bindings-node/node_modules) and the
+# JS interop suite's official SDK (tests/interop-js/node_modules).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,15 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install -q --force-reinstall --no-deps "dapr==1.19.0"
   fi
   touch "$stamp"
+fi
+
+# Node: @napi-rs/cli (builds the addon), typescript and @types/node (the types test), as locked.
+node_stamp=bindings-node/node_modules/.deps-$(cat bindings-node/package.json bindings-node/package-lock.json | md5sum | cut -c1-12)
+if [ ! -f "$node_stamp" ]; then
+  echo "install-deps: npm ci (bindings-node)"
+  # --ignore-scripts: the package's own install script builds the addon; `make node` does that.
+  (cd bindings-node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  touch "$node_stamp"
 fi
 
 # JS: the official SDK for the JS interop suite, exactly as package-lock.json pins it. No install

@@ -20,6 +20,14 @@ case $lang in
     pub_cmd=("$PWD/.venv/bin/python" OrderProcessingService.py)
     sub_flags=(--app-protocol grpc); pub_flags=(--app-protocol grpc)
     ;;
+  javascript)
+    dir=samples/pub_sub/javascript
+    # As a user would: `npm install` links the dapr-rs package (its addon is built by `make node`).
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+    sub_cmd=(node CheckoutService.js)
+    pub_cmd=(node OrderProcessingService.js)
+    sub_flags=(--app-protocol http); pub_flags=(--app-protocol http)
+    ;;
   *) echo "unknown quickstart language: $lang" >&2; exit 2 ;;
 esac
 resources=$(realpath "$components")

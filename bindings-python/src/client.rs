@@ -3,10 +3,11 @@
 
 use crate::errors::to_py_err;
 use crate::runtime::{runtime, wait};
-use dapr_rs_core::{BulkPublishEntry, ClientOptions, DaprClient, PublishRequest};
+use dapr_rs_core::{BulkPublishEntry, ClientOptions, DaprClient, PublishPayload, PublishRequest};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyMemoryView, PyString};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -27,9 +28,22 @@ fn connect(options: &ClientOptions) -> PyResult<DaprClient> {
     DaprClient::new(options.clone()).map_err(to_py_err)
 }
 
-/// Zero-copy: the bytes object stays alive until the request is sent.
-fn payload(data: PyBackedBytes) -> bytes::Bytes {
-    bytes::Bytes::from_owner(data)
+/// A Python value as core's [`PublishPayload`] (which picks the content type): `str` as text,
+/// bytes-like as bytes (zero-copy: the object stays alive until the request is sent), anything
+/// else as the JSON text `json.dumps` gives it.
+fn payload(data: &Bound<'_, PyAny>) -> PyResult<PublishPayload> {
+    if let Ok(text) = data.cast::<PyString>() {
+        return Ok(PublishPayload::Text(text.to_cow()?.into_owned()));
+    }
+    if let Ok(bytes) = data.extract::<PyBackedBytes>() {
+        return Ok(PublishPayload::Bytes(bytes::Bytes::from_owner(bytes)));
+    }
+    if data.is_instance_of::<PyMemoryView>() {
+        let bytes: PyBackedBytes = data.call_method0("tobytes")?.extract()?;
+        return Ok(PublishPayload::Bytes(bytes::Bytes::from_owner(bytes)));
+    }
+    let text: String = data.py().import("json")?.call_method1("dumps", (data,))?.extract()?;
+    Ok(PublishPayload::json(text))
 }
 
 fn seconds(what: &str, s: f64) -> PyResult<Duration> {
@@ -63,46 +77,41 @@ impl PyDaprClient {
         &self.options.endpoint
     }
 
-    #[pyo3(signature = (pubsub_name, topic_name, data, data_content_type, publish_metadata = None))]
+    /// Without `data_content_type`, core picks it from the kind of `data`.
+    #[pyo3(signature = (pubsub_name, topic_name, data, data_content_type = None, publish_metadata = None))]
     fn publish_event(
         &self,
         py: Python<'_>,
         pubsub_name: String,
         topic_name: String,
-        data: PyBackedBytes,
-        data_content_type: String,
+        data: &Bound<'_, PyAny>,
+        data_content_type: Option<String>,
         publish_metadata: Metadata,
     ) -> PyResult<()> {
-        let req = PublishRequest {
-            pubsub_name,
-            topic: topic_name,
-            data: payload(data),
-            data_content_type,
-            metadata: publish_metadata.unwrap_or_default(),
-        };
+        let (data, data_content_type) = payload(data)?.into_data(data_content_type);
+        let req =
+            PublishRequest { pubsub_name, topic: topic_name, data, data_content_type, metadata: publish_metadata.unwrap_or_default() };
         wait(py, self.client()?.publish_event(req))?.map_err(to_py_err)
     }
 
-    /// `entries` are `(entry_id, data, content_type, metadata)`; returns the failed entries as
-    /// `(entry_id, error)`.
+    /// `entries` are `(entry_id, data, content_type or None, metadata)`; returns the failed
+    /// entries as `(entry_id, error)`.
     #[pyo3(signature = (pubsub_name, topic_name, entries, publish_metadata = None))]
     fn bulk_publish(
         &self,
         py: Python<'_>,
         pubsub_name: String,
         topic_name: String,
-        entries: Vec<(String, PyBackedBytes, String, Metadata)>,
+        entries: Vec<(String, Bound<'_, PyAny>, Option<String>, Metadata)>,
         publish_metadata: Metadata,
     ) -> PyResult<Vec<(String, String)>> {
         let entries = entries
             .into_iter()
-            .map(|(entry_id, data, content_type, metadata)| BulkPublishEntry {
-                entry_id,
-                event: payload(data),
-                content_type,
-                metadata: metadata.unwrap_or_default(),
+            .map(|(entry_id, data, content_type, metadata)| {
+                let (event, content_type) = payload(&data)?.into_data(content_type);
+                Ok(BulkPublishEntry { entry_id, event, content_type, metadata: metadata.unwrap_or_default() })
             })
-            .collect();
+            .collect::<PyResult<_>>()?;
         let failed = wait(py, self.client()?.bulk_publish(&pubsub_name, &topic_name, entries, publish_metadata.unwrap_or_default()))?
             .map_err(to_py_err)?;
         Ok(failed.into_iter().map(|f| (f.entry_id, f.error)).collect())

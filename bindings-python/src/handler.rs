@@ -102,12 +102,8 @@ fn status_of(ret: &Bound<'_, PyAny>) -> PyResult<TopicEventStatus> {
 
 /// Core's status words; unlike a sidecar reading an HTTP reply, a typo here is the app's bug.
 fn status_word(word: &str) -> PyResult<TopicEventStatus> {
-    let status = TopicEventStatus::from_http_status_word(word);
-    if status.as_http_status_word().eq_ignore_ascii_case(word) {
-        Ok(status)
-    } else {
-        Err(PyValueError::new_err(format!("unknown topic event status {word:?}; expected 'success', 'retry' or 'drop'")))
-    }
+    TopicEventStatus::parse_status_word(word)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown topic event status {word:?}; expected 'success', 'retry' or 'drop'")))
 }
 
 /// Logs the handler's exception with its traceback through `logging` (logger `dapr_rs`), or

@@ -206,3 +206,18 @@ def test_calls_release_the_gil(unreachable_address: str) -> None:
     stop.set()
     t.join()
     assert len(ticks) > 10
+
+
+def test_a_cloudevent_shaped_dict_is_published_as_the_envelope(subscribed) -> None:
+    """Core's content-type rule: a dict with the CloudEvents required attributes goes as
+    application/cloudevents+json, so the sidecar keeps its id, source and type."""
+    s = subscribed(["ce", "memoryview"])
+    ce = {"specversion": "1.0", "id": "order-9", "source": "shop", "type": "order.created",
+          "datacontenttype": "application/json", "data": {"orderId": 9}}
+    with DaprClient(s.address) as client:
+        client.publish_event("order_pub_sub", "ce", ce)
+        client.publish_event("order_pub_sub", "memoryview", memoryview(b"mv"))
+    got = s.by_topic(2)
+    assert (got["ce"].id, got["ce"].source, got["ce"].type) == ("order-9", "shop", "order.created")
+    assert got["ce"].decoded_data() == {"orderId": 9}
+    assert (got["memoryview"].data, got["memoryview"].data_content_type) == (b"mv", "application/octet-stream")

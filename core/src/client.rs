@@ -222,23 +222,39 @@ impl DaprClient {
         Ok(())
     }
 
+    /// Probes the sidecar once (its gRPC metadata), for at most `timeout`: `Ok(false)` when it is
+    /// not there (yet), `Err` when it answered with an error we must not hide (a wrong API token…).
+    pub async fn probe_sidecar(&self, timeout: Duration) -> Result<bool> {
+        let timeout = timeout.max(Duration::from_millis(1));
+        let mut req = tonic::Request::new(GetMetadataRequest {});
+        req.set_timeout(timeout);
+        // grpc-timeout bounds the call only once a server reads it; a peer that never answers
+        // (or an HTTP/2 handshake that hangs) is bounded here.
+        let Ok(answer) = tokio::time::timeout(timeout, self.grpc().get_metadata(req)).await else {
+            return Ok(false);
+        };
+        match answer {
+            Ok(_) => Ok(true),
+            Err(s)
+                if matches!(
+                    s.code(),
+                    tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled | tonic::Code::Unknown
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(s) => Err(self.status_error(s)),
+        }
+    }
+
     /// Waits until the sidecar answers, probing its gRPC API; fails with [`Error::Timeout`].
     pub async fn wait_for_sidecar(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         let mut delay = Duration::from_millis(5);
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let mut req = tonic::Request::new(GetMetadataRequest {});
-            req.set_timeout(remaining.clamp(Duration::from_millis(1), Duration::from_secs(1)));
-            match self.grpc().get_metadata(req).await {
-                Ok(_) => return Ok(()),
-                Err(s)
-                    if matches!(
-                        s.code(),
-                        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled | tonic::Code::Unknown
-                    ) => {}
-                // Any other answer means the sidecar is there and said something we must not hide.
-                Err(s) => return Err(self.status_error(s)),
+            if self.probe_sidecar(remaining.min(Duration::from_secs(1))).await? {
+                return Ok(());
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {

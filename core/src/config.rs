@@ -29,6 +29,21 @@ impl ClientOptions {
         Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
     }
 
+    /// As [`ClientOptions::from_env`], but `host` and `grpc_port`, when given, replace
+    /// `DAPR_RUNTIME_HOST` and `DAPR_GRPC_PORT` (and then `DAPR_GRPC_ENDPOINT` is not read): the
+    /// `daprHost` / `daprPort` options of the official SDKs.
+    pub fn from_env_with(host: Option<&str>, grpc_port: Option<u16>) -> Self {
+        if host.is_none() && grpc_port.is_none() {
+            return Self::from_env();
+        }
+        Self::from_lookup(|k| match k {
+            "DAPR_GRPC_ENDPOINT" => None,
+            "DAPR_RUNTIME_HOST" if host.is_some() => host.map(str::to_owned),
+            "DAPR_GRPC_PORT" if grpc_port.is_some() => grpc_port.map(|p| p.to_string()),
+            _ => std::env::var(k).ok().filter(|v| !v.is_empty()),
+        })
+    }
+
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
         let endpoint = match get("DAPR_GRPC_ENDPOINT") {
             Some(ep) => normalize_endpoint(&ep),
@@ -97,5 +112,10 @@ mod tests {
         assert_eq!(o.api_token.as_deref(), Some("t"));
         assert_eq!(opts(&[("DAPR_GRPC_ENDPOINT", "https://x.example:443/")]).endpoint, "https://x.example:443");
         assert_eq!(opts(&[("DAPR_GRPC_ENDPOINT", "dns:x:5?tls=true")]).endpoint, "https://x:5");
+    }
+
+    #[test]
+    fn an_explicit_host_and_port_win_over_the_environment() {
+        assert_eq!(ClientOptions::from_env_with(Some("10.0.0.1"), Some(7)).endpoint, "http://10.0.0.1:7");
     }
 }

@@ -14,6 +14,7 @@ mod config;
 mod error;
 mod event;
 mod handler;
+mod payload;
 mod streaming;
 mod subscription;
 
@@ -22,7 +23,8 @@ pub use config::ClientOptions;
 pub use error::{Error, Result};
 pub use event::{EventData, TopicEvent};
 pub use handler::{HandlerError, TopicHandler, handler_fn};
-pub use streaming::{StreamMessage, StreamResponder, SubscriptionStream};
+pub use payload::PublishPayload;
+pub use streaming::{StreamCloser, StreamMessage, StreamResponder, SubscriptionStream};
 pub use subscription::{BulkSubscribeOptions, RoutingRule, Subscription, SubscriptionOptions};
 
 pub use dapr_rs_proto as proto;

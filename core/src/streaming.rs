@@ -82,9 +82,25 @@ impl SubscriptionStream {
         self.responder.clone()
     }
 
+    /// A handle that ends this stream from elsewhere, e.g. while another task waits in `next`,
+    /// which then returns `None`.
+    pub fn closer(&self) -> StreamCloser {
+        StreamCloser(self.task.abort_handle())
+    }
+
     pub fn close(&mut self) {
         self.task.abort();
         self.events.close();
+    }
+}
+
+/// Ends a [`SubscriptionStream`]; see [`SubscriptionStream::closer`].
+#[derive(Clone)]
+pub struct StreamCloser(tokio::task::AbortHandle);
+
+impl StreamCloser {
+    pub fn close(&self) {
+        self.0.abort();
     }
 }
 

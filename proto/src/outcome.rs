@@ -62,6 +62,13 @@ impl DeliveryOutcome {
         }
     }
 
+    /// `SUCCESS` / `RETRY` / `DROP` (any case) as an app's own code names them; unlike a reply
+    /// the sidecar reads, anything else is the app's mistake and gives `None`.
+    pub fn parse_status_word(word: &str) -> Option<Self> {
+        let outcome = Self::from_http_status_word(word);
+        outcome.as_http_status_word().eq_ignore_ascii_case(word).then_some(outcome)
+    }
+
     pub fn as_http_status_word(self) -> &'static str {
         match self {
             Self::Success => "SUCCESS",
@@ -126,6 +133,15 @@ mod tests {
         assert_eq!(O::from_http_reply(404, b""), O::Drop);
         assert_eq!(O::from_http_reply(500, b""), O::Retry);
         assert_eq!(O::from_http_reply(400, b""), O::Retry);
+    }
+
+    #[test]
+    fn an_apps_own_status_word_must_be_one_of_the_three() {
+        assert_eq!(O::parse_status_word("success"), Some(O::Success));
+        assert_eq!(O::parse_status_word("RETRY"), Some(O::Retry));
+        assert_eq!(O::parse_status_word("Drop"), Some(O::Drop));
+        assert_eq!(O::parse_status_word("DROPPED"), None);
+        assert_eq!(O::parse_status_word(""), None);
     }
 
     #[test]

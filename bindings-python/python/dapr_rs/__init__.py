@@ -12,13 +12,12 @@ shapes Python values: payload encoding, decorators, and graceful SIGTERM handlin
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import threading
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, TypeVar, Union
 
 from . import v1
 from ._native import App as _NativeApp
@@ -107,18 +106,6 @@ class BulkPublishResponse:
     failed_entries: List[BulkPublishFailedEntry] = field(default_factory=list)
 
 
-def _encode(data: Any, data_content_type: Optional[str]) -> Tuple[Union[bytes, bytearray], str]:
-    """Payload bytes and content type: bytes as they are (application/octet-stream), str as
-    UTF-8 (text/plain), anything else as JSON (application/json)."""
-    if isinstance(data, (bytes, bytearray)):
-        return data, data_content_type or "application/octet-stream"
-    if isinstance(data, memoryview):
-        return data.tobytes(), data_content_type or "application/octet-stream"
-    if isinstance(data, str):
-        return data.encode("utf-8"), data_content_type or "text/plain"
-    return json.dumps(data).encode("utf-8"), data_content_type or "application/json"
-
-
 def _metadata(metadata: Metadata) -> Optional[Dict[str, str]]:
     """Metadata values as the strings Dapr expects (``True`` → ``'true'``)."""
     if not metadata:
@@ -161,9 +148,10 @@ class DaprClient:
     ) -> None:
         """Publishes one event. ``data`` may be bytes, str, or any JSON-serialisable value; without
         ``data_content_type`` it is sent as application/octet-stream, text/plain or
-        application/json respectively. ``publish_metadata`` e.g. ``{'rawPayload': 'true'}``."""
-        payload, content_type = _encode(data, data_content_type)
-        self._client().publish_event(pubsub_name, topic_name, payload, content_type, _metadata(publish_metadata))
+        application/json respectively (application/cloudevents+json for a dict shaped as a
+        CloudEvent, which the sidecar passes through). ``publish_metadata`` e.g.
+        ``{'rawPayload': 'true'}``."""
+        self._client().publish_event(pubsub_name, topic_name, data, data_content_type, _metadata(publish_metadata))
 
     def publish_events(
         self,
@@ -175,7 +163,7 @@ class DaprClient:
     ) -> BulkPublishResponse:
         """Publishes many events in one call (each encoded as by :meth:`publish_event`); returns
         the entries that failed, ids being their indexes in ``data``."""
-        entries = [(str(i), *_encode(item, data_content_type), None) for i, item in enumerate(data)]
+        entries = [(str(i), item, data_content_type, None) for i, item in enumerate(data)]
         failed = self._client().bulk_publish(pubsub_name, topic_name, entries, _metadata(publish_metadata))
         return BulkPublishResponse([BulkPublishFailedEntry(entry_id, error) for entry_id, error in failed])
 

@@ -1,10 +1,9 @@
 """The native core of dapr_rs (hand-written stubs). Use the `dapr_rs` facade instead."""
 
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 __version__: str
 
-_Buffer = Union[bytes, bytearray]
 
 class DaprError(Exception):
     """A Dapr call failed."""
@@ -79,15 +78,17 @@ class DaprClient:
         self,
         pubsub_name: str,
         topic_name: str,
-        data: _Buffer,
-        data_content_type: str,
+        data: Any,
+        data_content_type: Optional[str] = None,
         publish_metadata: Optional[Dict[str, str]] = None,
-    ) -> None: ...
+    ) -> None:
+        """Without data_content_type: str → text/plain, bytes-like → application/octet-stream, a
+        CloudEvent-shaped dict → application/cloudevents+json, else json.dumps → application/json."""
     def bulk_publish(
         self,
         pubsub_name: str,
         topic_name: str,
-        entries: List[Tuple[str, _Buffer, str, Optional[Dict[str, str]]]],
+        entries: List[Tuple[str, Any, Optional[str], Optional[Dict[str, str]]]],
         publish_metadata: Optional[Dict[str, str]] = None,
     ) -> List[Tuple[str, str]]:
         """Entries are (entry_id, data, content_type, metadata); returns failed (entry_id, error)."""

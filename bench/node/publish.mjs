@@ -1,0 +1,52 @@
+// Publish throughput of dapr-rs's Node client and the official @dapr/dapr, in one run against the
+// same sidecar: serial (1 in flight) and 100 in flight, the official client over gRPC and HTTP.
+// Usage: node publish.mjs --grpc-port G --http-port H [--count N]. Prints one line per run.
+import { DaprClient as OfficialClient, CommunicationProtocolEnum as OfficialProtocol } from '@dapr/dapr';
+import { DaprClient } from 'dapr-rs';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({ options: { 'grpc-port': { type: 'string' }, 'http-port': { type: 'string' }, count: { type: 'string', default: '20000' } } });
+const grpcPort = values['grpc-port'];
+const httpPort = values['http-port'];
+const count = Number(values.count);
+const PUBSUB = 'order_pub_sub';
+
+/** Publishes `n` events with `inFlight` at a time; events/s. */
+async function rate(publish, n, inFlight) {
+  let next = 0;
+  const started = process.hrtime.bigint();
+  const worker = async () => {
+    while (next < n) {
+      const orderId = next++;
+      await publish(orderId);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return n / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+const clients = [
+  ['dapr-rs (gRPC)', new DaprClient({ daprHost: '127.0.0.1', daprPort: grpcPort })],
+  ['@dapr/dapr (gRPC)', new OfficialClient({ daprHost: '127.0.0.1', daprPort: grpcPort, communicationProtocol: OfficialProtocol.GRPC })],
+  ['@dapr/dapr (HTTP)', new OfficialClient({ daprHost: '127.0.0.1', daprPort: httpPort, communicationProtocol: OfficialProtocol.HTTP })],
+];
+const best = {};
+for (const inFlight of [1, 100]) {
+  const n = inFlight === 1 ? Math.max(1000, count / 5) : count;
+  for (const [name, client] of clients) {
+    const publish = async (orderId) => {
+      const res = await client.pubsub.publish(PUBSUB, 'bench', { orderId });
+      if (res?.error) throw res.error; // the official client resolves to { error } on failure
+    };
+    await rate(publish, 200, inFlight); // warm-up: connections, JIT
+    const r = await rate(publish, n, inFlight);
+    best[inFlight] ??= {};
+    best[inFlight][name] = r;
+    console.log(`node publish, ${inFlight} in flight: ${name} ${Math.round(r)} events/s (${n} events)`);
+  }
+  const ours = best[inFlight]['dapr-rs (gRPC)'];
+  const official = Math.max(best[inFlight]['@dapr/dapr (gRPC)'], best[inFlight]['@dapr/dapr (HTTP)']);
+  console.log(`node publish, ${inFlight} in flight: dapr-rs is ${(ours / official).toFixed(1)}x the official client's best`);
+}
+for (const [, client] of clients) await client.stop?.();
+process.exit(0);

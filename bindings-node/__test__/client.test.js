@@ -1,0 +1,221 @@
+'use strict';
+// DaprClient against a real dapr-rs sidecar, delivering to a real DaprServer (HTTP app channel).
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const net = require('node:net');
+const { DaprClient, DaprServer, DaprError, CommunicationProtocolEnum } = require('..');
+const { Sidecar, Inbox, freePort, resourcesDir, python, sleep } = require('./sidecar.js');
+
+const PUBSUB = 'order_pub_sub';
+const INVALID_ARGUMENT = 3;
+const UNAUTHENTICATED = 16;
+const UNAVAILABLE = 14;
+
+/** An HTTP app subscribed to `topics` behind a sidecar (in-memory broker); `raw` asks for raw payloads. */
+async function subscribedApp(topics, { sidecarEnv } = {}) {
+  const inbox = new Inbox();
+  const server = new DaprServer({ serverHost: '127.0.0.1', serverPort: 0 });
+  for (const topic of topics) {
+    await server.pubsub.subscribe(PUBSUB, topic, inbox.handler(), undefined, topic === 'raw' ? { rawPayload: true } : undefined);
+  }
+  await server.startServer();
+  const resources = resourcesDir([{ name: PUBSUB, type: 'pubsub.in-memory' }]);
+  const sidecar = await Sidecar.start({ appId: 'checkout', resources, appPort: server.port, protocol: 'http', env: sidecarEnv });
+  // 204 once the sidecar has read the app's subscriptions.
+  await sidecar.waitHttp('/v1.0/healthz', 204);
+  const client = new DaprClient(sidecar.clientOptions);
+  return { inbox, server, sidecar, client, stop: async () => (await sidecar.stop(), await server.stop()) };
+}
+
+let app;
+before(async () => {
+  app = await subscribedApp(['bytes', 'text', 'json', 'number', 'ce', 'custom', 'raw', 'bulk']);
+});
+after(async () => {
+  await app?.stop();
+});
+
+test('start() waits for the sidecar and health.isHealthy() says it is up', async () => {
+  await app.client.start();
+  assert.equal(await app.client.health.isHealthy(), true);
+  const nobody = new DaprClient({ daprHost: '127.0.0.1', daprPort: await freePort() });
+  assert.equal(await nobody.health.isHealthy(), false);
+});
+
+test('the content type is inferred from the data, and named ones win', async () => {
+  const { client, inbox } = app;
+  await client.pubsub.publish(PUBSUB, 'bytes', Buffer.from([0, 1, 255]));
+  let [got] = await inbox.take(1);
+  assert.equal(got.cloudEvent.datacontenttype, 'application/octet-stream');
+  assert.deepEqual(got.data, Buffer.from([0, 1, 255]));
+
+  await client.pubsub.publish(PUBSUB, 'text', 'héllo');
+  [got] = await inbox.take(1);
+  assert.equal(got.cloudEvent.datacontenttype, 'text/plain');
+  assert.equal(got.data, 'héllo');
+
+  await client.pubsub.publish(PUBSUB, 'json', { orderId: 2, big: 12345678901234567890 });
+  [got] = await inbox.take(1);
+  assert.equal(got.cloudEvent.datacontenttype, 'application/json');
+  assert.deepEqual(got.data, { orderId: 2, big: 12345678901234567890 });
+  assert.equal(got.cloudEvent.topic, 'json');
+  assert.equal(got.cloudEvent.pubsubname, PUBSUB);
+  assert.equal(got.cloudEvent.source, 'checkout');
+  assert.equal(got.cloudEvent.type, 'com.dapr.event.sent');
+  assert.match(got.cloudEvent.traceparent, /^00-/, 'extensions reach the handler');
+
+  await client.pubsub.publish(PUBSUB, 'number', 7); // the quickstart publishes a bare number
+  [got] = await inbox.take(1);
+  assert.equal(got.data, 7);
+
+  await client.pubsub.publish(PUBSUB, 'custom', '<order id="3"/>', { contentType: 'application/xml' });
+  [got] = await inbox.take(1);
+  assert.equal(got.cloudEvent.datacontenttype, 'application/xml');
+  assert.equal(got.data, '<order id="3"/>');
+});
+
+test('a CloudEvent-shaped object is published as the envelope itself', async () => {
+  const { client, inbox } = app;
+  const ce = { specversion: '1.0', id: 'order-9', source: 'shop', type: 'order.created', datacontenttype: 'application/json', data: { orderId: 9 } };
+  await client.pubsub.publish(PUBSUB, 'ce', ce);
+  const [got] = await inbox.take(1);
+  assert.equal(got.cloudEvent.id, 'order-9');
+  assert.equal(got.cloudEvent.source, 'shop');
+  assert.equal(got.cloudEvent.type, 'order.created');
+  assert.deepEqual(got.data, { orderId: 9 });
+});
+
+test('publish metadata reaches the sidecar: rawPayload sends the bytes unwrapped', async () => {
+  const { client, inbox } = app;
+  await client.pubsub.publish(PUBSUB, 'raw', Buffer.from('raw bytes'), { metadata: { rawPayload: true } });
+  const [got] = await inbox.take(1);
+  assert.deepEqual(Buffer.from(got.data), Buffer.from('raw bytes'));
+  await assert.rejects(client.pubsub.publish(PUBSUB, 'raw', 'x', { metadata: { rawPayload: 'sometimes' } }), (e) => {
+    assert.ok(e instanceof DaprError);
+    assert.equal(e.errorCode, 'ERR_PUBSUB_REQUEST_METADATA');
+    return true;
+  });
+});
+
+test('publishBulk delivers each message in its own CloudEvent', async () => {
+  const { client, inbox } = app;
+  const res = await client.pubsub.publishBulk(PUBSUB, 'bulk', [
+    'text 0',
+    { orderId: 1 },
+    { entryID: 'b', event: Buffer.from('bytes 2'), contentType: 'application/x-bin' },
+  ]);
+  assert.deepEqual(res.failedMessages, []);
+  const got = await inbox.take(3);
+  const byType = Object.fromEntries(got.map((g) => [g.cloudEvent.datacontenttype, g.data]));
+  assert.deepEqual(byType['text/plain'], 'text 0');
+  assert.deepEqual(byType['application/json'], { orderId: 1 });
+  assert.deepEqual(Buffer.from(byType['application/x-bin']), Buffer.from('bytes 2'));
+  assert.deepEqual((await client.pubsub.publishBulk(PUBSUB, 'bulk', [])).failedMessages, []);
+});
+
+test('sidecar errors are DaprErrors with the gRPC code and Dapr errorCode', async () => {
+  await assert.rejects(app.client.pubsub.publish('nope', 'orders', 'x'), (e) => {
+    assert.ok(e instanceof DaprError && e instanceof Error);
+    assert.equal(e.grpcCode, INVALID_ARGUMENT);
+    assert.equal(e.errorCode, 'ERR_PUBSUB_NOT_FOUND');
+    assert.match(e.message, /nope/);
+    return true;
+  });
+  await assert.rejects(app.client.pubsub.publishBulk('nope', 'orders', ['x']), { errorCode: 'ERR_PUBSUB_NOT_FOUND' });
+});
+
+test('bad arguments are refused before anything is sent', async () => {
+  const { client } = app;
+  await assert.rejects(client.pubsub.publish('', 'orders', 'x'), { name: 'DaprError', grpcCode: INVALID_ARGUMENT });
+  await assert.rejects(client.pubsub.publish(PUBSUB, 'orders', () => 1), /no JSON form/);
+  await assert.rejects(client.pubsub.publish(PUBSUB, 'orders', { n: 1n }), TypeError);
+  await assert.rejects(client.pubsub.publishBulk(PUBSUB, 'orders', [{ entryID: 'a', event: 1 }, { entryID: 'a', event: 2 }]), /entryID "a"/);
+  assert.throws(() => new DaprClient({ daprPort: 'eighty' }), { name: 'DaprError', grpcCode: INVALID_ARGUMENT });
+  assert.throws(() => new DaprClient('127.0.0.1', 70000), /daprPort must be a port number/);
+});
+
+test('an unreachable sidecar: publish rejects UNAVAILABLE', async () => {
+  const client = new DaprClient('127.0.0.1', String(await freePort()), CommunicationProtocolEnum.GRPC, { timeoutMs: 2000 });
+  await assert.rejects(client.pubsub.publish(PUBSUB, 'orders', 'x'), { grpcCode: UNAVAILABLE });
+});
+
+test('the HTTP protocol form takes the gRPC port from DAPR_GRPC_PORT', async () => {
+  const saved = process.env.DAPR_GRPC_PORT;
+  process.env.DAPR_GRPC_PORT = String(app.sidecar.grpcPort);
+  try {
+    // As the quickstart publisher: new DaprClient(daprHost, process.env.DAPR_HTTP_PORT, HTTP).
+    const client = new DaprClient('127.0.0.1', String(app.sidecar.httpPort), CommunicationProtocolEnum.HTTP);
+    await client.pubsub.publish(PUBSUB, 'number', 42);
+    const [got] = await app.inbox.take(1);
+    assert.equal(got.data, 42);
+  } finally {
+    if (saved === undefined) delete process.env.DAPR_GRPC_PORT;
+    else process.env.DAPR_GRPC_PORT = saved;
+  }
+});
+
+test('calls do not block the event loop', async () => {
+  // A peer that accepts connections and never answers: the health probe waits its full second.
+  const accepted = [];
+  const blackhole = net.createServer((socket) => accepted.push(socket));
+  await new Promise((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
+  try {
+    const client = new DaprClient({ daprHost: '127.0.0.1', daprPort: blackhole.address().port });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    const started = Date.now();
+    const healthy = await client.health.isHealthy();
+    clearInterval(timer);
+    const waited = Date.now() - started;
+    assert.equal(healthy, false);
+    assert.ok(waited >= 900, `the probe gave up after ${waited} ms`);
+    assert.ok(ticks >= waited / 10 / 2, `the event loop ran ${ticks} timers in ${waited} ms`);
+  } finally {
+    blackhole.close();
+    for (const socket of accepted) socket.destroy();
+  }
+});
+
+test('the API token is sent', async () => {
+  const tokenApp = await subscribedApp(['t'], { sidecarEnv: { DAPR_API_TOKEN: 's3cret' } });
+  try {
+    await new DaprClient({ ...tokenApp.sidecar.clientOptions, daprApiToken: 's3cret' }).pubsub.publish(PUBSUB, 't', 'with the token');
+    const [got] = await tokenApp.inbox.take(1);
+    assert.equal(got.data, 'with the token');
+    await assert.rejects(new DaprClient({ ...tokenApp.sidecar.clientOptions, daprApiToken: 'wrong' }).pubsub.publish(PUBSUB, 't', 'no'), {
+      grpcCode: UNAUTHENTICATED,
+    });
+    await tokenApp.inbox.nothingFor(300);
+  } finally {
+    await tokenApp.stop();
+  }
+});
+
+test('entries the broker refuses come back as failed messages', async () => {
+  const dir = resourcesDir([]);
+  const db = `${dir}/pubsub.db`;
+  const resources = resourcesDir([{ name: PUBSUB, type: 'pubsub.sqlite', metadata: { path: db } }]);
+  const sidecar = await Sidecar.start({ appId: 'orderprocessing', resources });
+  try {
+    // A real broker that refuses some messages: a trigger rejects payloads containing "reject".
+    python(
+      `import sqlite3, sys
+with sqlite3.connect(sys.argv[1], timeout=5) as c:
+    c.execute("CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN instr(CAST(NEW.data AS TEXT), 'reject') > 0 "
+              "BEGIN SELECT RAISE(ABORT, 'refused by the broker'); END")`,
+      [db],
+    );
+    const client = new DaprClient(sidecar.clientOptions);
+    const messages = ['keep 0', 'reject 1', 'keep 2', { entryID: 'r3', event: 'reject 3' }];
+    const res = await client.pubsub.publishBulk(PUBSUB, 'orders', messages);
+    assert.deepEqual(res.failedMessages.map((f) => f.entryID).sort(), ['1', 'r3']);
+    assert.deepEqual(res.failedMessages.map((f) => f.message).sort(), ['reject 1', messages[3]].sort());
+    for (const f of res.failedMessages) {
+      assert.ok(f.error instanceof DaprError);
+      assert.match(f.error.message, /refused by the broker/);
+    }
+  } finally {
+    await sidecar.stop();
+  }
+});

@@ -1,0 +1,50 @@
+// Typed use of the dapr-rs API, compiled (never run) by types.test.js: index.d.ts must accept it.
+import {
+  CommunicationProtocolEnum,
+  DaprClient,
+  DaprError,
+  DaprPubSubStatusEnum,
+  DaprServer,
+  type CloudEvent,
+  type PubSubBulkPublishResponse,
+} from 'dapr-rs';
+
+export async function publisher(): Promise<void> {
+  const client = new DaprClient({ daprHost: '127.0.0.1', daprPort: 50001, daprApiToken: 't' });
+  const positional = new DaprClient('127.0.0.1', process.env.DAPR_HTTP_PORT, CommunicationProtocolEnum.HTTP);
+  await client.start();
+  const healthy: boolean = await positional.health.isHealthy();
+  await client.pubsub.publish('ps', 'orders', { orderId: healthy ? 1 : 2 }, { contentType: 'application/json', metadata: { ttlInSeconds: 60 } });
+  const res: PubSubBulkPublishResponse = await client.pubsub.publishBulk('ps', 'orders', ['a', { entryID: 'b', event: { n: 1 } }]);
+  for (const failed of res.failedMessages) console.log(failed.entryID, failed.error.grpcCode);
+  const stream = await client.pubsub.subscribeStream('ps', 'orders', { deadLetterTopic: 'dlq' });
+  for await (const message of stream) {
+    const ce: CloudEvent = message.cloudEvent;
+    if (ce.type === 'x') message.drop();
+    else message.ack();
+  }
+  try {
+    await client.pubsub.publish('nope', 'orders', Buffer.from('x'));
+  } catch (e) {
+    if (e instanceof DaprError) console.log(e.grpcCode, e.errorCode ?? 'none', e.message);
+  }
+}
+
+export async function subscriber(): Promise<void> {
+  const server = new DaprServer({ serverHost: '127.0.0.1', serverPort: 0, communicationProtocol: CommunicationProtocolEnum.GRPC, clientOptions: { daprPort: 50001 } });
+  await server.pubsub.subscribe('ps', 'orders', async (data: unknown, ce: CloudEvent) => {
+    console.log(data, ce.id);
+    return DaprPubSubStatusEnum.RETRY;
+  });
+  await server.pubsub.subscribeWithOptions('ps', 'routed', {
+    route: { rules: [{ match: 'event.type == "a"', path: '/a' }], default: '/rest' },
+    deadLetterTopic: 'dlq',
+    metadata: { rawPayload: true },
+  });
+  server.pubsub.subscribeToRoute('ps', 'routed', { rules: [{ match: 'event.type == "a"', path: '/a' }], default: '/rest' }, () => undefined);
+  await server.pubsub.subscribeBulk('ps', 'batched', async () => DaprPubSubStatusEnum.SUCCESS, { maxMessagesCount: 10 });
+  await server.start();
+  const port: number | undefined = server.port;
+  console.log(port);
+  await server.stop();
+}

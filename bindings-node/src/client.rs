@@ -1,0 +1,133 @@
+//! `NativeClient`: core's [`DaprClient`]; every method returns a Promise.
+
+use crate::errors::{invalid_argument, to_js_error};
+use crate::payload::to_payload;
+use crate::stream::NativeSubscriptionStream;
+use dapr_rs_core::{BulkPublishEntry, ClientOptions, DaprClient, PublishRequest, SubscriptionOptions};
+use napi::bindgen_prelude::{Buffer, Either};
+use napi_derive::napi;
+use std::collections::HashMap;
+use std::time::Duration;
+
+#[napi]
+pub struct NativeClient {
+    client: DaprClient,
+}
+
+/// One entry of a bulk publish, as the facade shapes it.
+#[napi(object, object_to_js = false)]
+pub struct NativeBulkEntry {
+    pub entry_id: String,
+    pub data: Either<String, Buffer>,
+    pub is_json: bool,
+    pub content_type: Option<String>,
+    pub metadata: Option<HashMap<String, String>>,
+}
+
+#[napi(object)]
+pub struct NativeBulkFailure {
+    pub entry_id: String,
+    pub error: String,
+}
+
+fn port(port: Option<u32>) -> napi::Result<Option<u16>> {
+    port.map(|p| u16::try_from(p).ok().filter(|p| *p > 0).ok_or_else(|| invalid_argument(format!("daprPort must be 1-65535, not {p}"))))
+        .transpose()
+}
+
+#[napi]
+impl NativeClient {
+    /// `host` / `grpcPort` override `DAPR_RUNTIME_HOST` / `DAPR_GRPC_PORT` (else
+    /// `DAPR_GRPC_ENDPOINT`, else 127.0.0.1:50001); `apiToken` overrides `DAPR_API_TOKEN`;
+    /// `timeoutMs` bounds each call.
+    #[napi(constructor)]
+    pub fn new(host: Option<String>, grpc_port: Option<u32>, api_token: Option<String>, timeout_ms: Option<u32>) -> napi::Result<Self> {
+        let mut options = ClientOptions::from_env_with(host.as_deref().filter(|h| !h.is_empty()), port(grpc_port)?);
+        if api_token.is_some() {
+            options = options.with_api_token(api_token.filter(|t| !t.is_empty()));
+        }
+        if let Some(ms) = timeout_ms {
+            options = options.with_timeout(Some(Duration::from_millis(ms.into())));
+        }
+        // The shared channel spawns its connection task on the runtime it is made in.
+        let client = napi::bindgen_prelude::within_runtime_if_available(|| DaprClient::new(options)).map_err(to_js_error)?;
+        Ok(Self { client })
+    }
+
+    /// The sidecar endpoint, e.g. `http://127.0.0.1:50001`.
+    #[napi(getter)]
+    pub fn endpoint(&self) -> String {
+        self.client.options().endpoint.clone()
+    }
+
+    #[napi]
+    pub async fn publish(
+        &self,
+        pubsub_name: String,
+        topic: String,
+        data: Either<String, Buffer>,
+        is_json: bool,
+        content_type: Option<String>,
+        metadata: Option<HashMap<String, String>>,
+    ) -> napi::Result<()> {
+        let (data, data_content_type) = to_payload(data, is_json).into_data(content_type);
+        let req = PublishRequest { pubsub_name, topic, data, data_content_type, metadata: metadata.unwrap_or_default() };
+        self.client.publish_event(req).await.map_err(to_js_error)
+    }
+
+    /// Returns the entries the sidecar could not publish.
+    #[napi]
+    pub async fn publish_bulk(
+        &self,
+        pubsub_name: String,
+        topic: String,
+        entries: Vec<NativeBulkEntry>,
+        metadata: Option<HashMap<String, String>>,
+    ) -> napi::Result<Vec<NativeBulkFailure>> {
+        let entries = entries
+            .into_iter()
+            .map(|e| {
+                let (event, content_type) = to_payload(e.data, e.is_json).into_data(e.content_type);
+                BulkPublishEntry { entry_id: e.entry_id, event, content_type, metadata: e.metadata.unwrap_or_default() }
+            })
+            .collect();
+        let failed = self.client.bulk_publish(&pubsub_name, &topic, entries, metadata.unwrap_or_default()).await.map_err(to_js_error)?;
+        Ok(failed.into_iter().map(|f| NativeBulkFailure { entry_id: f.entry_id, error: f.error }).collect())
+    }
+
+    /// Resolves once the sidecar answers; rejects (DEADLINE_EXCEEDED) after `timeoutMs`.
+    #[napi]
+    pub async fn wait_for_sidecar(&self, timeout_ms: u32) -> napi::Result<()> {
+        self.client.wait_for_sidecar(Duration::from_millis(timeout_ms.into())).await.map_err(to_js_error)
+    }
+
+    /// Whether the sidecar answers now.
+    #[napi]
+    pub async fn is_healthy(&self, timeout_ms: u32) -> napi::Result<bool> {
+        self.client.probe_sidecar(Duration::from_millis(timeout_ms.into())).await.map_err(to_js_error)
+    }
+
+    /// Asks the sidecar to shut down.
+    #[napi]
+    pub async fn shutdown(&self) -> napi::Result<()> {
+        self.client.shutdown_sidecar().await.map_err(to_js_error)
+    }
+
+    /// Opens a streaming subscription; it reconnects by itself after a sidecar restart.
+    #[napi]
+    pub async fn subscribe_stream(
+        &self,
+        pubsub_name: String,
+        topic: String,
+        dead_letter_topic: Option<String>,
+        metadata: Option<HashMap<String, String>>,
+    ) -> napi::Result<NativeSubscriptionStream> {
+        let options = SubscriptionOptions {
+            dead_letter_topic: dead_letter_topic.filter(|t| !t.is_empty()),
+            metadata: metadata.unwrap_or_default(),
+            ..Default::default()
+        };
+        let stream = self.client.subscribe(&pubsub_name, &topic, options).await.map_err(to_js_error)?;
+        Ok(NativeSubscriptionStream::new(stream))
+    }
+}
