@@ -6,8 +6,10 @@ pub mod jetstream;
 mod metadata_value;
 pub mod redis;
 pub mod sqlite;
+mod task_subscription;
 
 pub use metadata_value::parse_duration;
+pub(crate) use task_subscription::TaskSubscription;
 
 use async_trait::async_trait;
 use bytes::Bytes;

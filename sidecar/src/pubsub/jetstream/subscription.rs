@@ -4,10 +4,9 @@
 //! binds the consumer again with backoff and carries on once NATS is back.
 
 use super::settings::Settings;
-use crate::pubsub::{BrokerError, BrokerMessage, MessageHandler, NotProcessed, Subscription};
+use crate::pubsub::{BrokerError, BrokerMessage, MessageHandler, NotProcessed, TaskSubscription};
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::{self, AckKind};
-use async_trait::async_trait;
 use futures::{FutureExt, StreamExt};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -33,27 +32,9 @@ pub(super) struct DurableConsumer {
     pub max_concurrency: usize,
 }
 
-pub(super) struct JetStreamSubscription {
-    stop: CancellationToken,
-    abandon: CancellationToken,
-    tasks: TaskTracker,
-}
-
-#[async_trait]
-impl Subscription for JetStreamSubscription {
-    async fn stop(&self, grace: Duration) {
-        self.stop.cancel();
-        self.tasks.close();
-        if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
-            self.abandon.cancel();
-            self.tasks.wait().await;
-        }
-    }
-}
-
 impl DurableConsumer {
     /// Creates (or binds) the durable consumer now, so a bad setting fails the subscription.
-    pub async fn start(self) -> Result<JetStreamSubscription, BrokerError> {
+    pub async fn start(self) -> Result<TaskSubscription, BrokerError> {
         let consumer = self.bind().await.map_err(|e| {
             BrokerError::Unavailable(format!(
                 "cannot create consumer {} on stream {} at NATS {}: {e}",
@@ -69,7 +50,7 @@ impl DurableConsumer {
             tasks: tasks.clone(),
         });
         tasks.spawn(reader.read_loop(consumer));
-        Ok(JetStreamSubscription { stop, abandon, tasks })
+        Ok(TaskSubscription { stop, abandon, tasks })
     }
 
     async fn bind(&self) -> Result<PullConsumer, async_nats::Error> {
