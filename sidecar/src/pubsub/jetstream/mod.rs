@@ -11,6 +11,9 @@
 mod settings;
 mod subscription;
 
+#[cfg(test)]
+mod outage_tests;
+
 use crate::pubsub::{BrokerError, BrokerMessage, ComponentConfig, MessageHandler, PubSub, SubscribeRequest, Subscription};
 use async_nats::jetstream::{self, stream};
 use async_nats::{HeaderMap, ServerAddr};
