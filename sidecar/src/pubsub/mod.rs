@@ -2,11 +2,14 @@
 //! components-contrib does). The sidecar's API and delivery code only ever see the trait.
 
 pub mod in_memory;
+pub mod jetstream;
 mod metadata_value;
 pub mod redis;
 pub mod sqlite;
+mod task_subscription;
 
 pub use metadata_value::parse_duration;
+pub(crate) use task_subscription::TaskSubscription;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -97,13 +100,14 @@ impl ComponentConfig {
 }
 
 /// The component types this sidecar knows.
-pub const SUPPORTED_TYPES: &[&str] = &["pubsub.in-memory", "pubsub.redis", "pubsub.sqlite"];
+pub const SUPPORTED_TYPES: &[&str] = &["pubsub.in-memory", "pubsub.jetstream", "pubsub.redis", "pubsub.sqlite"];
 
 /// Builds the component for `config.component_type`.
 pub async fn open(config: &ComponentConfig) -> Result<Arc<dyn PubSub>, BrokerError> {
     match config.component_type.as_str() {
         "pubsub.in-memory" => Ok(Arc::new(in_memory::InMemoryPubSub::new())),
         "pubsub.sqlite" => Ok(Arc::new(sqlite::SqlitePubSub::open(config).await?)),
+        "pubsub.jetstream" => Ok(Arc::new(jetstream::JetStreamPubSub::open(config).await?)),
         "pubsub.redis" => Ok(Arc::new(self::redis::RedisStreamsPubSub::open(config).await?)),
         other => Err(BrokerError::Config(format!("unsupported component type {other:?}; supported: {}", SUPPORTED_TYPES.join(", ")))),
     }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 /// What a component promises beyond what every component must do (publish/subscribe, RETRY
-/// redelivers, dead letter, bulk, 1 MiB payloads, many topics).
+/// redelivers, dead letter, bulk, many topics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Guarantee {
     /// Sidecars in different processes meet on it: two app ids each get every message, and two
@@ -16,6 +16,9 @@ pub enum Guarantee {
     /// What is published while a subscriber's sidecar is stopped reaches it once it is back, and
     /// what a sidecar held when it died is delivered again.
     Durable,
+    /// Events carrying 1 MiB payloads arrive byte for byte; a broker that does not promise it must
+    /// refuse them loudly (`ERR_PUBSUB_PUBLISH_MESSAGE`).
+    LargePayloads,
 }
 
 pub struct Broker {
@@ -31,13 +34,14 @@ impl Broker {
     }
 }
 
-pub static IN_MEMORY: Broker = Broker { component_type: "pubsub.in-memory", metadata: |_| Vec::new(), guarantees: &[Guarantee::Ordered] };
+pub static IN_MEMORY: Broker =
+    Broker { component_type: "pubsub.in-memory", metadata: |_| Vec::new(), guarantees: &[Guarantee::Ordered, Guarantee::LargePayloads] };
 
 pub static SQLITE: Broker = Broker {
     component_type: "pubsub.sqlite",
     // A short processingTimeout: a message held by a sidecar that died comes back within seconds.
     metadata: |dir| vec![("path".into(), dir.join("pubsub.db").display().to_string()), ("processingTimeout".into(), "2s".into())],
-    guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::Durable],
+    guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::Durable, Guarantee::LargePayloads],
 };
 
 /// The machine's Redis (`make test` starts it); names are unique per test (app ids, topics), so
@@ -52,5 +56,15 @@ pub static REDIS: Broker = Broker {
             ("concurrency".into(), "100".into()),
         ]
     },
+    guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::Durable, Guarantee::LargePayloads],
+};
+
+/// The machine's NATS with JetStream (`make test` starts it); each topic gets a stream of its own.
+/// A short ackWait: a message held by a sidecar that died comes back within seconds. No
+/// LargePayloads: NATS refuses messages over the server's `max_payload` (1 MiB by default), and a
+/// 1 MiB payload is more than that once in its CloudEvent.
+pub static JETSTREAM: Broker = Broker {
+    component_type: "pubsub.jetstream",
+    metadata: |_| vec![("natsURL".into(), "nats://127.0.0.1:4222".into()), ("ackWait".into(), "2s".into())],
     guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::Durable],
 };

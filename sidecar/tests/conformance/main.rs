@@ -41,4 +41,5 @@ conformance! {
     in_memory => crate::brokers::IN_MEMORY,
     sqlite => crate::brokers::SQLITE,
     redis => crate::brokers::REDIS,
+    jetstream => crate::brokers::JETSTREAM,
 }

@@ -6,8 +6,7 @@
 use super::connection::{is_connection_error, unavailable};
 use super::settings::Settings;
 use super::stream_entry::{self, StreamEntry};
-use crate::pubsub::{BrokerError, MessageHandler, NotProcessed, Subscription};
-use async_trait::async_trait;
+use crate::pubsub::{BrokerError, MessageHandler, NotProcessed, TaskSubscription};
 use futures::FutureExt;
 use redis::aio::ConnectionManager;
 use redis::streams::StreamPendingCountReply;
@@ -35,27 +34,6 @@ pub(super) struct StreamConsumer {
     pub max_concurrency: usize,
 }
 
-/// A running subscription.
-pub(super) struct RedisSubscription {
-    /// Stops both loops: no new entry is read or claimed.
-    stop: CancellationToken,
-    /// Cancelled when the grace period ran out: handler calls still running are given up.
-    abandon: CancellationToken,
-    tasks: TaskTracker,
-}
-
-#[async_trait]
-impl Subscription for RedisSubscription {
-    async fn stop(&self, grace: Duration) {
-        self.stop.cancel();
-        self.tasks.close();
-        if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
-            self.abandon.cancel();
-            self.tasks.wait().await;
-        }
-    }
-}
-
 /// Shared by the read loop, the redelivery loop and every dispatched entry.
 struct Consumer {
     settings: Arc<Settings>,
@@ -76,7 +54,7 @@ impl StreamConsumer {
     /// Creates the consumer group (from the stream's start, creating the stream), then starts the
     /// loops. A Redis that is away right now is not an error here: the read loop creates the group
     /// once it is back.
-    pub async fn start(self) -> Result<RedisSubscription, BrokerError> {
+    pub async fn start(self) -> Result<TaskSubscription, BrokerError> {
         let (stop, abandon, tasks) = (CancellationToken::new(), CancellationToken::new(), TaskTracker::new());
         let consumer = Arc::new(Consumer {
             queue: Arc::new(Semaphore::new(self.settings.queue_depth)),
@@ -106,7 +84,7 @@ impl StreamConsumer {
         if consumer.settings.redelivers() {
             tasks.spawn(consumer.clone().redeliver_loop());
         }
-        Ok(RedisSubscription { stop, abandon, tasks })
+        Ok(TaskSubscription { stop, abandon, tasks })
     }
 }
 
