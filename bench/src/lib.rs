@@ -1,7 +1,10 @@
 //! Shared bits of the benchmark binaries: latency statistics and a one-line report format that
 //! `scripts/bench.sh` collects into `bench/REPORT.md`.
 
-use std::time::Duration;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// Every benchmark binary runs on mimalloc, as a Rust app that cares about speed would (and as the
 /// sidecar does).
@@ -35,4 +38,30 @@ impl Latencies {
             self.0.len()
         )
     }
+}
+
+/// Makes `count` calls of `call`, `in_flight` at a time (one task each, all sharing whatever the
+/// closure captures, e.g. one channel), and prints the report line `label: N events, K in flight: R events/s`.
+pub async fn run_in_flight<F, Fut>(label: &str, count: usize, in_flight: usize, call: F)
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..in_flight)
+        .map(|_| {
+            let (call, next) = (call.clone(), next.clone());
+            tokio::spawn(async move {
+                while next.fetch_add(1, Ordering::Relaxed) < count {
+                    call().await;
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.expect("worker");
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!("{label}: {count} events, {in_flight} in flight: {:.0} events/s ({secs:.2} s)", count as f64 / secs);
 }

@@ -5,7 +5,6 @@
 //! client and of our sidecar from what HTTP/2 and gRPC cost anyway.
 
 use clap::{Parser, Subcommand};
-use dapr_rs_bench as _; // its global allocator
 use dapr_rs_proto::runtime::dapr_client::DaprClient;
 use dapr_rs_proto::runtime::dapr_server::{Dapr, DaprServer};
 use dapr_rs_proto::runtime::{
@@ -13,9 +12,6 @@ use dapr_rs_proto::runtime::{
     ShutdownRequest, SubscribeTopicEventsRequestAlpha1, SubscribeTopicEventsResponseAlpha1,
 };
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 use tonic::{Request, Response, Status, Streaming};
 
 #[derive(Parser)]
@@ -106,23 +102,13 @@ async fn main() {
             for _ in 0..200 {
                 client.clone().publish_event(request.clone()).await.expect("publish");
             }
-            let next = Arc::new(AtomicUsize::new(0));
-            let start = Instant::now();
-            let workers: Vec<_> = (0..in_flight)
-                .map(|_| {
-                    let (mut client, request, next) = (client.clone(), request.clone(), next.clone());
-                    tokio::spawn(async move {
-                        while next.fetch_add(1, Ordering::Relaxed) < count {
-                            client.publish_event(request.clone()).await.expect("publish");
-                        }
-                    })
-                })
-                .collect();
-            for w in workers {
-                w.await.expect("worker");
-            }
-            let secs = start.elapsed().as_secs_f64();
-            println!("bare tonic client: {count} events, {in_flight} in flight: {:.0} events/s ({secs:.2} s)", count as f64 / secs);
+            dapr_rs_bench::run_in_flight("bare tonic client", count, in_flight, move || {
+                let (mut client, request) = (client.clone(), request.clone());
+                async move {
+                    client.publish_event(request).await.expect("publish");
+                }
+            })
+            .await;
         }
     }
 }

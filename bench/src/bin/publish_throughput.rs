@@ -3,11 +3,8 @@
 
 use bytes::Bytes;
 use clap::Parser;
-use dapr_rs_bench as _; // its global allocator
 use dapr_rs_core::{ClientOptions, DaprClient, PublishRequest};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Parser)]
 struct Args {
@@ -43,28 +40,9 @@ async fn main() {
     for _ in 0..200 {
         client.publish_event(request.clone()).await.expect("publish");
     }
-    let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
-    let workers: Vec<_> = (0..args.in_flight)
-        .map(|_| {
-            let (client, request, next, count) = (client.clone(), request.clone(), next.clone(), args.count);
-            tokio::spawn(async move {
-                while next.fetch_add(1, Ordering::Relaxed) < count {
-                    client.publish_event(request.clone()).await.expect("publish");
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.await.expect("worker");
-    }
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "{}: {} events, {} in flight: {:.0} events/s ({:.2} s)",
-        args.label,
-        args.count,
-        args.in_flight,
-        args.count as f64 / secs,
-        secs
-    );
+    dapr_rs_bench::run_in_flight(&args.label, args.count, args.in_flight, move || {
+        let (client, request) = (client.clone(), request.clone());
+        async move { client.publish_event(request).await.expect("publish") }
+    })
+    .await;
 }
