@@ -16,8 +16,6 @@ mod state;
 
 use clap::{Parser, Subcommand};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use config::{SidecarArgs, SidecarConfig};
 
 #[derive(Parser)]
