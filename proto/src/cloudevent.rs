@@ -110,7 +110,8 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
         total += value * scale;
         rest = &rest[unit_len..];
     }
-    Some(Duration::from_secs_f64(total))
+    // A value too large for a Duration is no duration (from_secs_f64 would panic on it).
+    Duration::try_from_secs_f64(total).ok()
 }
 
 /// `time` / `expiration` format: RFC 3339, UTC, second precision.
@@ -434,6 +435,12 @@ mod tests {
         let traceparent = generated["traceparent"].as_str().unwrap();
         assert!(traceparent.len() == 55 && traceparent.starts_with("00-") && traceparent.ends_with("-00"), "{traceparent}");
         assert_eq!(generated["id"].as_str().unwrap().len(), 36);
+    }
+
+    #[test]
+    fn go_durations_too_large_are_refused_not_a_panic() {
+        assert_eq!(parse_go_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("99999999999999999999h"), None);
     }
 
     #[test]

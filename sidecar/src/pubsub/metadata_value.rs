@@ -3,6 +3,7 @@
 //! Go's `strconv` accepts them.
 
 use super::{BrokerError, ComponentConfig};
+use dapr_rs_proto::cloudevent::{parse_go_bool, parse_go_duration};
 use std::time::Duration;
 
 impl ComponentConfig {
@@ -34,12 +35,8 @@ impl ComponentConfig {
 
     /// A boolean as Go's `strconv.ParseBool` reads it; `false` when missing or empty.
     pub fn flag(&self, key: &str) -> Result<bool, BrokerError> {
-        match self.value(key) {
-            None => Ok(false),
-            Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
-            Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
-            Some(raw) => Err(BrokerError::Config(format!("{key}: {raw:?} is not a boolean (expected \"true\" or \"false\")"))),
-        }
+        let Some(raw) = self.value(key) else { return Ok(false) };
+        parse_go_bool(raw).ok_or_else(|| BrokerError::Config(format!("{key}: {raw:?} is not a boolean (expected \"true\" or \"false\")")))
     }
 }
 
@@ -55,32 +52,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().ok().map(Duration::from_millis);
     }
-    let mut rest = text;
-    let mut total_nanos = 0f64;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let (number, after) = rest.split_at(number_len);
-        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_len);
-        if number.is_empty() || number == "." {
-            return None;
-        }
-        let unit_nanos = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total_nanos += number.parse::<f64>().ok()? * unit_nanos;
-        rest = after;
-    }
-    (total_nanos.is_finite() && total_nanos < u64::MAX as f64).then(|| Duration::from_nanos(total_nanos as u64))
+    parse_go_duration(text)
 }
 
 #[cfg(test)]
