@@ -23,9 +23,17 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "pub_sub" / "python"
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
+def _default_sigint() -> None:
+    # As in a terminal: a shell without job control starts background commands with SIGINT
+    # ignored (`make test &`), and Python installs no KeyboardInterrupt handler for an ignored SIGINT.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn(code_or_path: str, env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
     args = [sys.executable, code_or_path] if code_or_path.endswith(".py") else [sys.executable, "-c", code_or_path]
-    return subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        args, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint
+    )
 
 
 def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
