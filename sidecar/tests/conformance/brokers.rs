@@ -68,3 +68,31 @@ pub static JETSTREAM: Broker = Broker {
     metadata: |_| vec![("natsURL".into(), "nats://127.0.0.1:4222".into()), ("ackWait".into(), "2s".into())],
     guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::Durable],
 };
+
+/// The machine's RabbitMQ (`make test` starts it), guest/guest. Queues outlive their consumers
+/// (`deletedWhenUnused: false`; Dapr deletes them by default, which loses what is published while
+/// no instance of the app runs), so a restarted subscriber finds what was published meanwhile.
+pub static RABBITMQ: Broker = Broker {
+    component_type: "pubsub.rabbitmq",
+    metadata: |_| {
+        vec![
+            ("connectionString".into(), "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
+            ("deletedWhenUnused".into(), "false".into()),
+            ("reconnectWait".into(), "1".into()),
+        ]
+    },
+    guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::Durable, Guarantee::LargePayloads],
+};
+
+/// The machine's Mosquitto (`make test` starts it), with clean sessions and shared subscriptions
+/// (`$share/{consumerID}/{topic}`): instances of one app id share, app ids each get every message.
+/// Not Durable: a clean session ends with its connection, so nothing is kept for an app while
+/// none of its instances is connected. (With `cleanSession: false`, Dapr's default, the broker
+/// keeps the session under the client id `consumerID`, but then two instances of one app id take
+/// it from each other: no sharing. The component's own tests check that mode.) LargePayloads:
+/// Mosquitto's default `message_size_limit` is MQTT's own (256 MiB).
+pub static MQTT3: Broker = Broker {
+    component_type: "pubsub.mqtt3",
+    metadata: |_| vec![("url".into(), "tcp://127.0.0.1:1883".into()), ("cleanSession".into(), "true".into())],
+    guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::LargePayloads],
+};

@@ -42,4 +42,6 @@ conformance! {
     sqlite => crate::brokers::SQLITE,
     redis => crate::brokers::REDIS,
     jetstream => crate::brokers::JETSTREAM,
+    rabbitmq => crate::brokers::RABBITMQ,
+    mqtt3 => crate::brokers::MQTT3,
 }

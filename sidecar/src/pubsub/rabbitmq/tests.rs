@@ -1,0 +1,122 @@
+//! Behaviour tests against the machine's RabbitMQ on 127.0.0.1:5672, guest/guest (`make test`
+//! starts it). Every test uses its own topic and app id, so runs never see each other's messages.
+
+use super::*;
+use crate::pubsub::NotProcessed;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const RABBITMQ: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+const WITHIN: Duration = Duration::from_secs(10);
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn config(extra: &[(&str, &str)]) -> ComponentConfig {
+    let mut metadata: HashMap<String, String> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    metadata.entry("connectionString".into()).or_insert_with(|| RABBITMQ.into());
+    ComponentConfig { name: "pubsub".into(), component_type: "pubsub.rabbitmq".into(), metadata, app_id: unique("app") }
+}
+
+fn message(topic: &str, n: usize) -> BrokerMessage {
+    BrokerMessage { topic: topic.into(), data: format!("{{\"n\":{n}}}").into(), metadata: HashMap::from([("n".into(), n.to_string())]) }
+}
+
+/// Reports every call on a channel; fails the first `fail_first` calls.
+struct Recorder {
+    seen: mpsc::UnboundedSender<BrokerMessage>,
+    fail_first: usize,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl MessageHandler for Recorder {
+    async fn handle(&self, msg: BrokerMessage) -> Result<(), NotProcessed> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        let _ = self.seen.send(msg);
+        if call < self.fail_first { Err(NotProcessed("not yet".into())) } else { Ok(()) }
+    }
+}
+
+fn recorder(fail_first: usize) -> (Arc<Recorder>, mpsc::UnboundedReceiver<BrokerMessage>) {
+    let (seen, rx) = mpsc::unbounded_channel();
+    (Arc::new(Recorder { seen, fail_first, calls: AtomicUsize::new(0) }), rx)
+}
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<BrokerMessage>) -> BrokerMessage {
+    tokio::time::timeout(WITHIN, rx.recv()).await.expect("a message within the time limit").expect("the handler lives")
+}
+
+fn request(topic: &str, group: &str) -> SubscribeRequest {
+    SubscribeRequest { topic: topic.into(), consumer_group: group.into(), max_concurrency: 16 }
+}
+
+#[tokio::test]
+async fn messages_and_their_metadata_arrive_and_a_nacked_one_comes_back() {
+    let pubsub = RabbitMqPubSub::open(&config(&[])).await.expect("the machine's RabbitMQ (make test starts it)");
+    let topic = unique("orders");
+    let (handler, mut rx) = recorder(2);
+    let subscription = pubsub.subscribe(request(&topic, &unique("checkout")), handler).await.unwrap();
+    pubsub.publish(message(&topic, 1)).await.unwrap();
+    for _ in 0..3 {
+        let got = next(&mut rx).await;
+        assert_eq!((got.data.as_ref(), got.metadata.get("n").map(String::as_str)), (&b"{\"n\":1}"[..], Some("1")));
+    }
+    assert!(tokio::time::timeout(Duration::from_millis(500), rx.recv()).await.is_err(), "acknowledged after the third call");
+    subscription.stop(Duration::from_secs(1)).await;
+    pubsub.close().await;
+}
+
+#[tokio::test]
+async fn instances_of_one_app_share_its_queue_and_app_ids_each_get_every_message() {
+    let (publisher, first, second) = (
+        RabbitMqPubSub::open(&config(&[])).await.unwrap(),
+        RabbitMqPubSub::open(&config(&[])).await.unwrap(),
+        RabbitMqPubSub::open(&config(&[])).await.unwrap(),
+    );
+    let (topic, shipping, billing) = (unique("orders"), unique("shipping"), unique("billing"));
+    let (shipping_handler, mut shipping_rx) = recorder(0);
+    let (billing_handler, mut billing_rx) = recorder(0);
+    let subscriptions = [
+        first.subscribe(request(&topic, &shipping), shipping_handler.clone()).await.unwrap(),
+        second.subscribe(request(&topic, &shipping), shipping_handler).await.unwrap(),
+        second.subscribe(request(&topic, &billing), billing_handler).await.unwrap(),
+    ];
+    for n in 0..10 {
+        publisher.publish(message(&topic, n)).await.unwrap();
+    }
+    for rx in [&mut shipping_rx, &mut billing_rx] {
+        let mut got: Vec<String> = Vec::new();
+        for _ in 0..10 {
+            got.push(String::from_utf8_lossy(&next(rx).await.data).into_owned());
+        }
+        got.sort();
+        let mut want: Vec<String> = (0..10).map(|n| format!("{{\"n\":{n}}}")).collect();
+        want.sort();
+        assert_eq!(got, want);
+        assert!(tokio::time::timeout(Duration::from_millis(300), rx.recv()).await.is_err(), "each message once per app id");
+    }
+    for subscription in subscriptions {
+        subscription.stop(Duration::from_secs(1)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_rabbitmq_that_is_down_names_broker_and_address() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let address = format!("amqp://guest:guest@127.0.0.1:{port}");
+    let err = RabbitMqPubSub::open(&config(&[("connectionString", &address)])).await.err().expect("nothing listens there");
+    let text = err.to_string();
+    assert!(matches!(err, BrokerError::Unavailable(_)), "{text}");
+    assert!(text.contains("RabbitMQ") && text.contains(&format!("amqp://guest:***@127.0.0.1:{port}")), "{text}");
+    assert!(!text.contains("guest:guest"), "the password is never shown: {text}");
+}
+
+#[tokio::test]
+async fn a_bad_value_names_its_key() {
+    let err = RabbitMqPubSub::open(&config(&[("exchangeKind", "broadcast")])).await.err().expect("an unknown exchangeKind is refused");
+    assert!(matches!(&err, BrokerError::Config(m) if m.contains("exchangeKind") && m.contains("broadcast")), "{err}");
+}
