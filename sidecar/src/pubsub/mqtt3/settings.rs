@@ -82,7 +82,9 @@ impl Settings {
             },
         };
         let port = match port {
-            Some(port) => port.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| bad_url("has a port that is not a number from 1 to 65535"))?,
+            Some(port) => {
+                port.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| bad_url("has a port that is not a number from 1 to 65535"))?
+            }
             None if tls => TLS_PORT,
             None => PLAIN_PORT,
         };
@@ -104,7 +106,10 @@ impl Settings {
         let ca_cert = config.value(KEY_CA_CERT).map(str::to_owned);
         let tls = if tls {
             let Some(ca_cert) = ca_cert else {
-                return Err(BrokerError::Config(format!("{KEY_CA_CERT}: missing; {:?} uses TLS and needs the broker's CA certificate (PEM)", redact(url))));
+                return Err(BrokerError::Config(format!(
+                    "{KEY_CA_CERT}: missing; {:?} uses TLS and needs the broker's CA certificate (PEM)",
+                    redact(url)
+                )));
             };
             Some(Tls { ca_cert, client_auth })
         } else if ca_cert.is_some() || client_auth.is_some() {

@@ -62,7 +62,8 @@ fn request(topic: &str, group: &str) -> SubscribeRequest {
 #[tokio::test]
 async fn a_message_not_taken_is_handed_over_again_and_acknowledged_once_taken() {
     let app = unique("checkout");
-    let pubsub = Mqtt3PubSub::open(&config(&app, &[("cleanSession", "true")])).await.expect("the machine's Mosquitto (make test starts it)");
+    let pubsub =
+        Mqtt3PubSub::open(&config(&app, &[("cleanSession", "true")])).await.expect("the machine's Mosquitto (make test starts it)");
     let topic = unique("orders");
     let (handler, mut rx) = recorder(2);
     let subscription = pubsub.subscribe(request(&topic, &app), handler).await.unwrap();

@@ -23,7 +23,8 @@ pub(super) fn transport(tls: &Tls) -> Result<Transport, BrokerError> {
         .with_root_certificates(roots);
     let config = match &tls.client_auth {
         Some((cert, key)) => {
-            let chain = CertificateDer::pem_slice_iter(cert.as_bytes()).collect::<Result<Vec<_>, _>>().map_err(|e| bad("clientCert", &e))?;
+            let chain =
+                CertificateDer::pem_slice_iter(cert.as_bytes()).collect::<Result<Vec<_>, _>>().map_err(|e| bad("clientCert", &e))?;
             let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|e| bad("clientKey", &e))?;
             builder.with_client_auth_cert(chain, key).map_err(|e| bad("clientCert", &e))?
         }

@@ -109,9 +109,10 @@ impl Settings {
         };
         let prefetch_count = match config.unsigned(KEY_PREFETCH_COUNT)? {
             None | Some(0) => None,
-            Some(n) => Some(u16::try_from(n).map_err(|_| {
-                BrokerError::Config(format!("{KEY_PREFETCH_COUNT}: \"{n}\" is more than RabbitMQ allows (65535)"))
-            })?),
+            Some(n) => Some(
+                u16::try_from(n)
+                    .map_err(|_| BrokerError::Config(format!("{KEY_PREFETCH_COUNT}: \"{n}\" is more than RabbitMQ allows (65535)")))?,
+            ),
         };
         let exchange_kind = match config.value(KEY_EXCHANGE_KIND).map(str::to_ascii_lowercase).as_deref() {
             None | Some("fanout") => ExchangeKind::Fanout,

@@ -9,7 +9,9 @@ use super::settings::{ExchangeKind, Settings};
 use crate::pubsub::{BrokerError, BrokerMessage, MessageHandler, NotProcessed, TaskSubscription};
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueBindOptions, QueueDeclareOptions,
+};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Consumer};
 use std::collections::HashMap;
@@ -67,7 +69,10 @@ impl QueueConsumer {
             // Dapr's dead-letter queues keep what they hold on disk.
             arguments.insert("x-queue-mode".into(), AMQPValue::LongString("lazy".into()));
             let options = QueueDeclareOptions { durable: true, auto_delete: settings.deleted_when_unused, ..Default::default() };
-            channel.queue_declare(queue.as_str().into(), options, arguments).await.map_err(failed(format!("cannot declare queue {queue} on")))?;
+            channel
+                .queue_declare(queue.as_str().into(), options, arguments)
+                .await
+                .map_err(failed(format!("cannot declare queue {queue} on")))?;
             channel
                 .queue_bind(queue.as_str().into(), exchange.as_str().into(), "".into(), QueueBindOptions::default(), FieldTable::default())
                 .await
@@ -83,7 +88,13 @@ impl QueueConsumer {
             .await
             .map_err(failed(format!("cannot declare queue {} on", self.queue)))?;
         channel
-            .queue_bind(self.queue.as_str().into(), self.topic.as_ref().into(), "".into(), QueueBindOptions::default(), FieldTable::default())
+            .queue_bind(
+                self.queue.as_str().into(),
+                self.topic.as_ref().into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
             .await
             .map_err(failed(format!("cannot bind queue {} to exchange {} on", self.queue, self.topic)))?;
         // Messages sent ahead wait unacknowledged: no more than may be in flight, so instances
