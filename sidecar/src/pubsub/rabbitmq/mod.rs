@@ -15,6 +15,8 @@ mod settings;
 mod subscription;
 
 #[cfg(test)]
+mod outage_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::pubsub::{BrokerError, BrokerMessage, ComponentConfig, MessageHandler, PubSub, SubscribeRequest, Subscription};
