@@ -9,6 +9,8 @@ pub mod rabbitmq;
 pub mod redis;
 pub mod sqlite;
 mod task_subscription;
+#[cfg(test)]
+mod test_support;
 
 pub use metadata_value::parse_duration;
 pub(crate) use task_subscription::TaskSubscription;

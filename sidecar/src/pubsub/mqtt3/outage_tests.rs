@@ -3,23 +3,10 @@
 //! carry on by themselves and nothing acknowledged to the publisher is lost.
 
 use super::Mqtt3PubSub;
-use crate::pubsub::{BrokerMessage, ComponentConfig, MessageHandler, NotProcessed, PubSub, SubscribeRequest};
-use async_trait::async_trait;
-use std::collections::{BTreeSet, HashMap};
+use crate::pubsub::test_support::{next, numbered as message, publishing_and_delivery_resume, recorder};
+use crate::pubsub::{ComponentConfig, PubSub, SubscribeRequest};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
-
-struct Forward(mpsc::UnboundedSender<String>);
-
-#[async_trait]
-impl MessageHandler for Forward {
-    async fn handle(&self, msg: BrokerMessage) -> Result<(), NotProcessed> {
-        let _ = self.0.send(String::from_utf8_lossy(&msg.data).into_owned());
-        Ok(())
-    }
-}
 
 /// The test's own mosquitto, stopped (SIGKILL) when dropped, also when the test fails.
 struct Mosquitto(Child);
@@ -64,10 +51,6 @@ fn mosquitto(port: u16, dir: &std::path::Path) -> Mosquitto {
     panic!("mosquitto did not listen on {port}");
 }
 
-fn message(topic: &str, n: usize) -> BrokerMessage {
-    BrokerMessage { topic: topic.into(), data: n.to_string().into(), metadata: HashMap::new() }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_broker_that_goes_away_fails_publishes_and_delivery_resumes_when_it_is_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -82,33 +65,18 @@ async fn a_broker_that_goes_away_fails_publishes_and_delivery_resumes_when_it_is
     };
     let publisher = Mqtt3PubSub::open(&config("publisher")).await.unwrap();
     let subscriber = Mqtt3PubSub::open(&config("checkout")).await.unwrap();
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (handler, mut rx) = recorder(0);
     let request = SubscribeRequest { topic: "orders".into(), consumer_group: "checkout".into(), max_concurrency: 4 };
-    let subscription = subscriber.subscribe(request, Arc::new(Forward(tx))).await.unwrap();
+    let subscription = subscriber.subscribe(request, handler).await.unwrap();
     publisher.publish(message("orders", 0)).await.unwrap();
-    assert_eq!(tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap(), "0");
+    assert_eq!(next(&mut rx).await.data, "0");
 
     server.stop();
     let failed = tokio::time::timeout(Duration::from_secs(25), publisher.publish(message("orders", 1))).await;
     assert!(matches!(failed, Ok(Err(_))), "a publish while the broker is away fails: {failed:?}");
 
     let _server = mosquitto(port, dir.path());
-    let mut acknowledged = BTreeSet::new();
-    for n in 2..6 {
-        for _ in 0..100 {
-            if publisher.publish(message("orders", n)).await.is_ok() {
-                acknowledged.insert(n.to_string());
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-    assert_eq!(acknowledged.len(), 4, "publishing carries on once the broker is back");
-    let mut delivered = BTreeSet::new();
-    while !acknowledged.is_subset(&delivered) {
-        let got = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await.expect("delivery resumes by itself").unwrap();
-        delivered.insert(got);
-    }
+    publishing_and_delivery_resume(&publisher, "orders", &mut rx).await;
     subscription.stop(Duration::from_secs(1)).await;
     subscriber.close().await;
     publisher.close().await;

@@ -2,9 +2,8 @@
 //! Every test uses its own topics and client ids, so runs never see each other's messages.
 
 use super::*;
-use crate::pubsub::NotProcessed;
+use crate::pubsub::test_support::{next, nothing_more, numbered as message, recorder};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 const MOSQUITTO: &str = "tcp://127.0.0.1:1883";
@@ -18,41 +17,6 @@ fn config(app_id: &str, extra: &[(&str, &str)]) -> ComponentConfig {
     let mut metadata: HashMap<String, String> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     metadata.entry("url".into()).or_insert_with(|| MOSQUITTO.into());
     ComponentConfig { name: "pubsub".into(), component_type: "pubsub.mqtt3".into(), metadata, app_id: app_id.into() }
-}
-
-fn message(topic: &str, n: usize) -> BrokerMessage {
-    BrokerMessage { topic: topic.into(), data: n.to_string().into(), metadata: HashMap::new() }
-}
-
-/// Reports every call on a channel; fails the first `fail_first` calls.
-struct Recorder {
-    seen: mpsc::UnboundedSender<String>,
-    fail_first: usize,
-    calls: AtomicUsize,
-}
-
-#[async_trait]
-impl MessageHandler for Recorder {
-    async fn handle(&self, msg: BrokerMessage) -> Result<(), NotProcessed> {
-        let call = self.calls.fetch_add(1, Ordering::SeqCst);
-        let _ = self.seen.send(String::from_utf8_lossy(&msg.data).into_owned());
-        if call < self.fail_first { Err(NotProcessed("not yet".into())) } else { Ok(()) }
-    }
-}
-
-fn recorder(fail_first: usize) -> (Arc<Recorder>, mpsc::UnboundedReceiver<String>) {
-    let (seen, rx) = mpsc::unbounded_channel();
-    (Arc::new(Recorder { seen, fail_first, calls: AtomicUsize::new(0) }), rx)
-}
-
-async fn next(rx: &mut mpsc::UnboundedReceiver<String>) -> String {
-    tokio::time::timeout(WITHIN, rx.recv()).await.expect("a message within the time limit").expect("the handler lives")
-}
-
-async fn nothing_more(rx: &mut mpsc::UnboundedReceiver<String>) {
-    if let Ok(Some(extra)) = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await {
-        panic!("nothing more expected, got {extra:?}");
-    }
 }
 
 fn request(topic: &str, group: &str) -> SubscribeRequest {
@@ -69,7 +33,7 @@ async fn a_message_not_taken_is_handed_over_again_and_acknowledged_once_taken() 
     let subscription = pubsub.subscribe(request(&topic, &app), handler).await.unwrap();
     pubsub.publish(message(&topic, 7)).await.unwrap();
     for _ in 0..3 {
-        assert_eq!(next(&mut rx).await, "7");
+        assert_eq!(next(&mut rx).await.data, "7");
     }
     nothing_more(&mut rx).await;
     subscription.stop(Duration::from_secs(1)).await;
@@ -84,7 +48,7 @@ async fn a_persistent_session_keeps_what_was_published_while_the_subscriber_was_
     let (handler, mut rx) = recorder(0);
     let subscription = subscriber.subscribe(request(&topic, &app), handler).await.unwrap();
     publisher.publish(message(&topic, 0)).await.unwrap();
-    assert_eq!(next(&mut rx).await, "0");
+    assert_eq!(next(&mut rx).await.data, "0");
     subscription.stop(Duration::from_secs(1)).await;
     subscriber.close().await;
 
@@ -96,7 +60,7 @@ async fn a_persistent_session_keeps_what_was_published_while_the_subscriber_was_
     let subscription = subscriber.subscribe(request(&topic, &app), handler).await.unwrap();
     let mut got: Vec<String> = Vec::new();
     for _ in 1..4 {
-        got.push(next(&mut rx).await);
+        got.push(String::from_utf8_lossy(&next(&mut rx).await.data).into_owned());
     }
     assert_eq!(got, ["1", "2", "3"]);
     nothing_more(&mut rx).await;
@@ -141,7 +105,7 @@ async fn with_clean_sessions_instances_of_one_app_share_and_app_ids_each_get_eve
     for rx in [&mut shipping_rx, &mut billing_rx] {
         let mut got: Vec<usize> = Vec::new();
         for _ in 0..10 {
-            got.push(next(rx).await.parse().unwrap());
+            got.push(String::from_utf8_lossy(&next(rx).await.data).parse().unwrap());
         }
         got.sort();
         assert_eq!(got, (0..10).collect::<Vec<_>>());

@@ -5,27 +5,14 @@
 //! would take an Erlang node per run; the relay cuts the same connections.)
 
 use super::RabbitMqPubSub;
-use crate::pubsub::{BrokerMessage, ComponentConfig, MessageHandler, NotProcessed, PubSub, SubscribeRequest};
-use async_trait::async_trait;
+use crate::pubsub::test_support::{next, numbered as message, publishing_and_delivery_resume, recorder};
+use crate::pubsub::{ComponentConfig, PubSub, SubscribeRequest};
 use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 const RABBITMQ: &str = "127.0.0.1:5672";
-
-struct Forward(mpsc::UnboundedSender<String>);
-
-#[async_trait]
-impl MessageHandler for Forward {
-    async fn handle(&self, msg: BrokerMessage) -> Result<(), NotProcessed> {
-        let _ = self.0.send(String::from_utf8_lossy(&msg.data).into_owned());
-        Ok(())
-    }
-}
 
 /// Relays 127.0.0.1:`port` to RabbitMQ until dropped; dropping it cuts every relayed connection.
 struct Relay {
@@ -57,10 +44,6 @@ async fn relay(port: u16) -> Relay {
     Relay { _tasks: tasks }
 }
 
-fn message(topic: &str, n: usize) -> BrokerMessage {
-    BrokerMessage { topic: topic.into(), data: n.to_string().into(), metadata: HashMap::new() }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rabbitmq_that_goes_away_fails_publishes_and_delivery_resumes_when_it_is_back() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -80,33 +63,18 @@ async fn a_rabbitmq_that_goes_away_fails_publishes_and_delivery_resumes_when_it_
         app_id: "checkout".into(),
     };
     let pubsub = RabbitMqPubSub::open(&config).await.unwrap();
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (handler, mut rx) = recorder(0);
     let request = SubscribeRequest { topic: topic.clone(), consumer_group: "checkout".into(), max_concurrency: 4 };
-    let subscription = pubsub.subscribe(request, Arc::new(Forward(tx))).await.unwrap();
+    let subscription = pubsub.subscribe(request, handler).await.unwrap();
     pubsub.publish(message(&topic, 0)).await.unwrap();
-    assert_eq!(tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap(), "0");
+    assert_eq!(next(&mut rx).await.data, "0");
 
     drop(relayed);
     let failed = tokio::time::timeout(Duration::from_secs(30), pubsub.publish(message(&topic, 1))).await;
     assert!(matches!(failed, Ok(Err(_))), "a publish while RabbitMQ is away fails: {failed:?}");
 
     let _relayed = relay(port).await;
-    let mut acknowledged = BTreeSet::new();
-    for n in 2..6 {
-        for _ in 0..100 {
-            if pubsub.publish(message(&topic, n)).await.is_ok() {
-                acknowledged.insert(n.to_string());
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-    assert_eq!(acknowledged.len(), 4, "publishing carries on once RabbitMQ is back");
-    let mut delivered = BTreeSet::new();
-    while !acknowledged.is_subset(&delivered) {
-        let got = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await.expect("delivery resumes by itself").unwrap();
-        delivered.insert(got);
-    }
+    publishing_and_delivery_resume(&pubsub, &topic, &mut rx).await;
     subscription.stop(Duration::from_secs(1)).await;
 
     // Leaves nothing behind on the machine's RabbitMQ.

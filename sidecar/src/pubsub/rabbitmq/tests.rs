@@ -2,14 +2,11 @@
 //! starts it). Every test uses its own topic and app id, so runs never see each other's messages.
 
 use super::*;
-use crate::pubsub::NotProcessed;
+use crate::pubsub::test_support::{next, nothing_more, recorder};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 const RABBITMQ: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
-const WITHIN: Duration = Duration::from_secs(10);
 
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
@@ -23,31 +20,6 @@ fn config(extra: &[(&str, &str)]) -> ComponentConfig {
 
 fn message(topic: &str, n: usize) -> BrokerMessage {
     BrokerMessage { topic: topic.into(), data: format!("{{\"n\":{n}}}").into(), metadata: HashMap::from([("n".into(), n.to_string())]) }
-}
-
-/// Reports every call on a channel; fails the first `fail_first` calls.
-struct Recorder {
-    seen: mpsc::UnboundedSender<BrokerMessage>,
-    fail_first: usize,
-    calls: AtomicUsize,
-}
-
-#[async_trait]
-impl MessageHandler for Recorder {
-    async fn handle(&self, msg: BrokerMessage) -> Result<(), NotProcessed> {
-        let call = self.calls.fetch_add(1, Ordering::SeqCst);
-        let _ = self.seen.send(msg);
-        if call < self.fail_first { Err(NotProcessed("not yet".into())) } else { Ok(()) }
-    }
-}
-
-fn recorder(fail_first: usize) -> (Arc<Recorder>, mpsc::UnboundedReceiver<BrokerMessage>) {
-    let (seen, rx) = mpsc::unbounded_channel();
-    (Arc::new(Recorder { seen, fail_first, calls: AtomicUsize::new(0) }), rx)
-}
-
-async fn next(rx: &mut mpsc::UnboundedReceiver<BrokerMessage>) -> BrokerMessage {
-    tokio::time::timeout(WITHIN, rx.recv()).await.expect("a message within the time limit").expect("the handler lives")
 }
 
 fn request(topic: &str, group: &str) -> SubscribeRequest {
@@ -65,7 +37,7 @@ async fn messages_and_their_metadata_arrive_and_a_nacked_one_comes_back() {
         let got = next(&mut rx).await;
         assert_eq!((got.data.as_ref(), got.metadata.get("n").map(String::as_str)), (&b"{\"n\":1}"[..], Some("1")));
     }
-    assert!(tokio::time::timeout(Duration::from_millis(500), rx.recv()).await.is_err(), "acknowledged after the third call");
+    nothing_more(&mut rx).await;
     subscription.stop(Duration::from_secs(1)).await;
     pubsub.close().await;
 }
@@ -97,7 +69,7 @@ async fn instances_of_one_app_share_its_queue_and_app_ids_each_get_every_message
         let mut want: Vec<String> = (0..10).map(|n| format!("{{\"n\":{n}}}")).collect();
         want.sort();
         assert_eq!(got, want);
-        assert!(tokio::time::timeout(Duration::from_millis(300), rx.recv()).await.is_err(), "each message once per app id");
+        nothing_more(rx).await;
     }
     for subscription in subscriptions {
         subscription.stop(Duration::from_secs(1)).await;
