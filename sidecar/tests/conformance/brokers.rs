@@ -7,9 +7,11 @@ use std::path::Path;
 /// redelivers, dead letter, bulk, many topics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Guarantee {
-    /// Sidecars in different processes meet on it: two app ids each get every message, and two
-    /// instances of one app id share them.
+    /// Sidecars in different processes meet on it: a publisher's sidecar reaches other apps'
+    /// sidecars, and two app ids each get every message.
     SharedBetweenSidecars,
+    /// Two instances (sidecars) of one app id share its messages: each goes to one of them.
+    InstancesShare,
     /// One subscriber taking one delivery at a time (`--app-max-concurrency 1`) gets a topic's
     /// messages in publish order.
     Ordered,
@@ -41,7 +43,13 @@ pub static SQLITE: Broker = Broker {
     component_type: "pubsub.sqlite",
     // A short processingTimeout: a message held by a sidecar that died comes back within seconds.
     metadata: |dir| vec![("path".into(), dir.join("pubsub.db").display().to_string()), ("processingTimeout".into(), "2s".into())],
-    guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::Durable, Guarantee::LargePayloads],
+    guarantees: &[
+        Guarantee::SharedBetweenSidecars,
+        Guarantee::InstancesShare,
+        Guarantee::Ordered,
+        Guarantee::Durable,
+        Guarantee::LargePayloads,
+    ],
 };
 
 /// The machine's Redis (`make test` starts it); names are unique per test (app ids, topics), so
@@ -56,7 +64,13 @@ pub static REDIS: Broker = Broker {
             ("concurrency".into(), "100".into()),
         ]
     },
-    guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::Durable, Guarantee::LargePayloads],
+    guarantees: &[
+        Guarantee::SharedBetweenSidecars,
+        Guarantee::InstancesShare,
+        Guarantee::Ordered,
+        Guarantee::Durable,
+        Guarantee::LargePayloads,
+    ],
 };
 
 /// The machine's NATS with JetStream (`make test` starts it); each topic gets a stream of its own.
@@ -66,7 +80,7 @@ pub static REDIS: Broker = Broker {
 pub static JETSTREAM: Broker = Broker {
     component_type: "pubsub.jetstream",
     metadata: |_| vec![("natsURL".into(), "nats://127.0.0.1:4222".into()), ("ackWait".into(), "2s".into())],
-    guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::Durable],
+    guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::InstancesShare, Guarantee::Ordered, Guarantee::Durable],
 };
 
 /// The machine's RabbitMQ (`make test` starts it), guest/guest. Queues outlive their consumers
@@ -81,18 +95,32 @@ pub static RABBITMQ: Broker = Broker {
             ("reconnectWait".into(), "1".into()),
         ]
     },
-    guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::Durable, Guarantee::LargePayloads],
+    guarantees: &[
+        Guarantee::SharedBetweenSidecars,
+        Guarantee::InstancesShare,
+        Guarantee::Ordered,
+        Guarantee::Durable,
+        Guarantee::LargePayloads,
+    ],
 };
 
-/// The machine's Mosquitto (`make test` starts it), with clean sessions and shared subscriptions
-/// (`$share/{consumerID}/{topic}`): instances of one app id share, app ids each get every message.
-/// Not Durable: a clean session ends with its connection, so nothing is kept for an app while
-/// none of its instances is connected. (With `cleanSession: false`, Dapr's default, the broker
-/// keeps the session under the client id `consumerID`, but then two instances of one app id take
-/// it from each other: no sharing. The component's own tests check that mode.) LargePayloads:
-/// Mosquitto's default `message_size_limit` is MQTT's own (256 MiB).
+/// The machine's Mosquitto (`make test` starts it) with clean sessions: every sidecar connects
+/// under a client id of its own and subscribes to `$share/{consumerID}/{topic}`, so instances of
+/// one app id share and app ids each get every message. Not Durable: a clean session ends with
+/// its connection, so nothing is kept for an app while none of its instances is connected.
+/// LargePayloads: Mosquitto's default `message_size_limit` is MQTT's own (256 MiB).
 pub static MQTT3: Broker = Broker {
     component_type: "pubsub.mqtt3",
     metadata: |_| vec![("url".into(), "tcp://127.0.0.1:1883".into()), ("cleanSession".into(), "true".into())],
-    guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::LargePayloads],
+    guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::InstancesShare, Guarantee::Ordered, Guarantee::LargePayloads],
+};
+
+/// The same Mosquitto with Dapr's default `cleanSession: false`: the client id is `consumerID`
+/// and the broker keeps the session while the sidecar is away (what is published meanwhile, and
+/// what was sent but never acknowledged). Instances of one app id cannot share: a second
+/// connection under the same client id takes the session over.
+pub static MQTT3_PERSISTENT: Broker = Broker {
+    component_type: "pubsub.mqtt3",
+    metadata: |_| vec![("url".into(), "tcp://127.0.0.1:1883".into())],
+    guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::Durable, Guarantee::LargePayloads],
 };

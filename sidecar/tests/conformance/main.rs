@@ -44,4 +44,5 @@ conformance! {
     jetstream => crate::brokers::JETSTREAM,
     rabbitmq => crate::brokers::RABBITMQ,
     mqtt3 => crate::brokers::MQTT3,
+    mqtt3_persistent => crate::brokers::MQTT3_PERSISTENT,
 }
