@@ -155,7 +155,7 @@ impl Reader {
                 };
                 match next {
                     Some(Ok(delivery)) => {
-                        self.tasks.spawn(self.clone().dispatch(delivery, slot));
+                        self.tasks.spawn(self.clone().dispatch(delivery, slot, channel.clone()));
                     }
                     Some(Err(err)) => {
                         failures += 1;
@@ -200,7 +200,9 @@ impl Reader {
         }
     }
 
-    async fn dispatch(self: Arc<Self>, mut delivery: Delivery, slot: OwnedSemaphorePermit) {
+    /// `channel` stays open while the delivery is unsettled: lapin closes a channel once its last
+    /// handle is gone, and RabbitMQ would then requeue a message the app is still processing.
+    async fn dispatch(self: Arc<Self>, mut delivery: Delivery, slot: OwnedSemaphorePermit, channel: Channel) {
         let mut metadata = HashMap::new();
         if let Some(headers) = delivery.properties.headers() {
             for (name, value) in headers.inner() {
@@ -234,6 +236,7 @@ impl Reader {
             }
         };
         self.settle(&delivery, processed).await;
+        drop(channel);
     }
 
     /// Ack, or nack: requeued unless `requeueInFailure` is off *and* a dead-letter exchange takes

@@ -5,6 +5,7 @@ use super::*;
 use crate::pubsub::test_support::{next, nothing_more, recorder};
 use std::collections::HashMap;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 const RABBITMQ: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
@@ -91,4 +92,37 @@ async fn a_rabbitmq_that_is_down_names_broker_and_address() {
 async fn a_bad_value_names_its_key() {
     let err = RabbitMqPubSub::open(&config(&[("exchangeKind", "broadcast")])).await.err().expect("an unknown exchangeKind is refused");
     assert!(matches!(&err, BrokerError::Config(m) if m.contains("exchangeKind") && m.contains("broadcast")), "{err}");
+}
+
+/// Says when it starts, then takes half a second to process the message.
+struct Slow(mpsc::UnboundedSender<()>);
+
+#[async_trait]
+impl MessageHandler for Slow {
+    async fn handle(&self, _msg: BrokerMessage) -> Result<(), crate::pubsub::NotProcessed> {
+        let _ = self.0.send(());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_message_processed_during_the_shutdown_grace_is_acknowledged_not_redelivered() {
+    let pubsub = RabbitMqPubSub::open(&config(&[("deletedWhenUnused", "false")])).await.unwrap();
+    let (topic, group) = (unique("orders"), unique("checkout"));
+    let (started, mut started_rx) = mpsc::unbounded_channel();
+    let subscription = pubsub.subscribe(request(&topic, &group), Arc::new(Slow(started))).await.unwrap();
+    pubsub.publish(message(&topic, 1)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), started_rx.recv()).await.expect("the handler starts").unwrap();
+    subscription.stop(Duration::from_secs(5)).await;
+
+    let (handler, mut rx) = recorder(0);
+    let again = pubsub.subscribe(request(&topic, &group), handler).await.unwrap();
+    nothing_more(&mut rx).await;
+    again.stop(Duration::from_secs(1)).await;
+    let channel = pubsub.connector.connection().await.unwrap().create_channel().await.unwrap();
+    let queue = format!("{group}-{topic}");
+    channel.queue_delete(queue.as_str().into(), lapin::options::QueueDeleteOptions::default()).await.unwrap();
+    channel.exchange_delete(topic.as_str().into(), lapin::options::ExchangeDeleteOptions::default()).await.unwrap();
+    pubsub.close().await;
 }
