@@ -150,7 +150,12 @@ impl PubSub for RabbitMqPubSub {
     }
 
     async fn close(&self) {
-        self.publisher.lock().await.take();
+        // Closed before the connection: a channel still closing when the connection goes logs an error.
+        if let Some(publisher) = self.publisher.lock().await.take()
+            && publisher.channel.status().connected()
+        {
+            let _ = publisher.channel.close(200, "dapr-rs sidecar shutting down".into()).await;
+        }
         self.connector.close().await;
     }
 }
