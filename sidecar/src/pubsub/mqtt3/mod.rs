@@ -27,7 +27,11 @@ mod tls;
 #[cfg(test)]
 mod outage_tests;
 #[cfg(test)]
+mod test_broker;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;
 
 use crate::pubsub::{BrokerError, BrokerMessage, ComponentConfig, MessageHandler, PubSub, SubscribeRequest, Subscription};
 use async_trait::async_trait;
