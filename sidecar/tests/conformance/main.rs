@@ -9,6 +9,7 @@ mod common;
 mod brokers;
 mod cases;
 mod harness;
+mod leftovers;
 
 /// Every case, as a test per component: `<component>::<case>`.
 macro_rules! conformance {
