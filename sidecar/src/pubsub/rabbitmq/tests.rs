@@ -23,6 +23,16 @@ fn message(topic: &str, n: usize) -> BrokerMessage {
     BrokerMessage { topic: topic.into(), data: format!("{{\"n\":{n}}}").into(), metadata: HashMap::from([("n".into(), n.to_string())]) }
 }
 
+/// Leaves nothing behind on the machine's RabbitMQ: the topic's exchange (queues of the default
+/// `deletedWhenUnused` go with their last consumer) and the queues named.
+async fn remove(pubsub: &RabbitMqPubSub, topic: &str, queues: &[String]) {
+    let channel = pubsub.connector.connection().await.unwrap().create_channel().await.unwrap();
+    for queue in queues {
+        channel.queue_delete(queue.as_str().into(), lapin::options::QueueDeleteOptions::default()).await.unwrap();
+    }
+    channel.exchange_delete(topic.into(), lapin::options::ExchangeDeleteOptions::default()).await.unwrap();
+}
+
 fn request(topic: &str, group: &str) -> SubscribeRequest {
     SubscribeRequest { topic: topic.into(), consumer_group: group.into(), max_concurrency: 16 }
 }
@@ -40,6 +50,7 @@ async fn messages_and_their_metadata_arrive_and_a_nacked_one_comes_back() {
     }
     nothing_more(&mut rx).await;
     subscription.stop(Duration::from_secs(1)).await;
+    remove(&pubsub, &topic, &[]).await;
     pubsub.close().await;
 }
 
@@ -75,6 +86,7 @@ async fn instances_of_one_app_share_its_queue_and_app_ids_each_get_every_message
     for subscription in subscriptions {
         subscription.stop(Duration::from_secs(1)).await;
     }
+    remove(&publisher, &topic, &[]).await;
 }
 
 #[tokio::test]
@@ -120,9 +132,6 @@ async fn a_message_processed_during_the_shutdown_grace_is_acknowledged_not_redel
     let again = pubsub.subscribe(request(&topic, &group), handler).await.unwrap();
     nothing_more(&mut rx).await;
     again.stop(Duration::from_secs(1)).await;
-    let channel = pubsub.connector.connection().await.unwrap().create_channel().await.unwrap();
-    let queue = format!("{group}-{topic}");
-    channel.queue_delete(queue.as_str().into(), lapin::options::QueueDeleteOptions::default()).await.unwrap();
-    channel.exchange_delete(topic.as_str().into(), lapin::options::ExchangeDeleteOptions::default()).await.unwrap();
+    remove(&pubsub, &topic, &[format!("{group}-{topic}")]).await;
     pubsub.close().await;
 }
