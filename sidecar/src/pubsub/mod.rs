@@ -4,9 +4,13 @@
 pub mod in_memory;
 pub mod jetstream;
 mod metadata_value;
+pub mod mqtt3;
+pub mod rabbitmq;
 pub mod redis;
 pub mod sqlite;
 mod task_subscription;
+#[cfg(test)]
+mod test_support;
 
 pub use metadata_value::parse_duration;
 pub(crate) use task_subscription::TaskSubscription;
@@ -100,7 +104,8 @@ impl ComponentConfig {
 }
 
 /// The component types this sidecar knows.
-pub const SUPPORTED_TYPES: &[&str] = &["pubsub.in-memory", "pubsub.jetstream", "pubsub.redis", "pubsub.sqlite"];
+pub const SUPPORTED_TYPES: &[&str] =
+    &["pubsub.in-memory", "pubsub.jetstream", "pubsub.mqtt3", "pubsub.rabbitmq", "pubsub.redis", "pubsub.sqlite"];
 
 /// Builds the component for `config.component_type`.
 pub async fn open(config: &ComponentConfig) -> Result<Arc<dyn PubSub>, BrokerError> {
@@ -109,6 +114,8 @@ pub async fn open(config: &ComponentConfig) -> Result<Arc<dyn PubSub>, BrokerErr
         "pubsub.sqlite" => Ok(Arc::new(sqlite::SqlitePubSub::open(config).await?)),
         "pubsub.jetstream" => Ok(Arc::new(jetstream::JetStreamPubSub::open(config).await?)),
         "pubsub.redis" => Ok(Arc::new(self::redis::RedisStreamsPubSub::open(config).await?)),
+        "pubsub.rabbitmq" => Ok(Arc::new(rabbitmq::RabbitMqPubSub::open(config).await?)),
+        "pubsub.mqtt3" => Ok(Arc::new(mqtt3::Mqtt3PubSub::open(config).await?)),
         other => Err(BrokerError::Config(format!("unsupported component type {other:?}; supported: {}", SUPPORTED_TYPES.join(", ")))),
     }
 }

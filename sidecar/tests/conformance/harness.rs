@@ -3,10 +3,12 @@
 //! own `dapr-rs` sidecar, and a publisher.
 
 use super::brokers::{Broker, Guarantee};
+use super::leftovers::Names;
 use crate::common::inbox::serve;
 use crate::common::{Sidecar, SidecarBuilder, component};
 use dapr_rs_core::app::{AppProtocol, AppServer};
 use dapr_rs_core::{DaprClient, Subscription};
+use std::sync::Mutex;
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -18,6 +20,8 @@ pub struct Case {
     suffix: String,
     /// A sidecar with no app, for brokers that sidecars share.
     publisher: Option<Sidecar>,
+    /// What the case made, for the broker's `leftovers` once it is done.
+    made: Mutex<Names>,
 }
 
 /// A subscriber app and its sidecar.
@@ -36,13 +40,15 @@ impl Case {
         let pairs: Vec<(&str, &str)> = metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         component(dir.path(), PUBSUB, broker.component_type, &pairs);
         let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-        Self { broker, dir, suffix, publisher: None }
+        Self { broker, dir, suffix, publisher: None, made: Mutex::default() }
     }
 
     /// `base` made unique to this case: app ids (hence consumer groups) and topics never meet
     /// those of another run on a shared broker.
     pub fn name(&self, base: &str) -> String {
-        format!("{base}-{}", self.suffix)
+        let name = format!("{base}-{}", self.suffix);
+        self.made.lock().unwrap().names.push(name.clone());
+        name
     }
 
     /// Says so (in the test output) when the broker does not promise what a case checks.
@@ -59,6 +65,7 @@ impl Case {
         let server = serve(AppProtocol::Grpc, subscriptions).await;
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let sidecar = self.sidecar_for(app_id, &server, &args);
+        self.made.lock().unwrap().app_ids.push(app_id.to_owned());
         App { server, sidecar: Some(sidecar), app_id: app_id.to_owned(), args }
     }
 
@@ -91,6 +98,7 @@ impl Case {
     pub async fn publisher(&mut self, subscriber: &App) -> DaprClient {
         let client = if self.broker.promises(Guarantee::SharedBetweenSidecars) {
             let name = self.name("publisher");
+            self.made.lock().unwrap().app_ids.push(name.clone());
             let dir = self.dir.path().to_owned();
             self.publisher.get_or_insert_with(|| SidecarBuilder::new(&name, &dir).start()).client()
         } else {
@@ -98,5 +106,18 @@ impl Case {
         };
         client.wait_for_sidecar(Duration::from_secs(10)).await.unwrap();
         client
+    }
+}
+
+impl Drop for Case {
+    fn drop(&mut self) {
+        // Sidecars first: they must not hold what is removed.
+        self.publisher.take();
+        if let Some(leftovers) = self.broker.leftovers {
+            let mut made = std::mem::take(&mut *self.made.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+            made.app_ids.sort();
+            made.app_ids.dedup();
+            leftovers(&made);
+        }
     }
 }

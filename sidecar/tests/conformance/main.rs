@@ -9,6 +9,7 @@ mod common;
 mod brokers;
 mod cases;
 mod harness;
+mod leftovers;
 
 /// Every case, as a test per component: `<component>::<case>`.
 macro_rules! conformance {
@@ -42,4 +43,7 @@ conformance! {
     sqlite => crate::brokers::SQLITE,
     redis => crate::brokers::REDIS,
     jetstream => crate::brokers::JETSTREAM,
+    rabbitmq => crate::brokers::RABBITMQ,
+    mqtt3 => crate::brokers::MQTT3,
+    mqtt3_persistent => crate::brokers::MQTT3_PERSISTENT,
 }

@@ -3,23 +3,10 @@
 //! on by themselves and nothing acknowledged to the publisher is lost.
 
 use super::JetStreamPubSub;
-use crate::pubsub::{BrokerMessage, ComponentConfig, MessageHandler, NotProcessed, PubSub, SubscribeRequest};
-use async_trait::async_trait;
-use std::collections::{BTreeSet, HashMap};
+use crate::pubsub::test_support::{next, numbered as message, publishing_and_delivery_resume, recorder};
+use crate::pubsub::{ComponentConfig, PubSub, SubscribeRequest};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
-
-struct Forward(mpsc::UnboundedSender<String>);
-
-#[async_trait]
-impl MessageHandler for Forward {
-    async fn handle(&self, msg: BrokerMessage) -> Result<(), NotProcessed> {
-        let _ = self.0.send(String::from_utf8_lossy(&msg.data).into_owned());
-        Ok(())
-    }
-}
 
 /// The test's own nats-server, stopped (SIGKILL) when dropped, also when the test fails.
 struct NatsServer(Child);
@@ -49,10 +36,6 @@ fn nats_server(port: u16, store: &std::path::Path) -> NatsServer {
     panic!("nats-server did not listen on {port}");
 }
 
-fn message(topic: &str, n: usize) -> BrokerMessage {
-    BrokerMessage { topic: topic.into(), data: n.to_string().into(), metadata: HashMap::new() }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_nats_that_goes_away_fails_publishes_and_delivery_resumes_when_it_is_back() {
     let store = tempfile::tempdir().unwrap();
@@ -66,33 +49,18 @@ async fn a_nats_that_goes_away_fails_publishes_and_delivery_resumes_when_it_is_b
         app_id: "checkout".into(),
     };
     let pubsub = JetStreamPubSub::open(&config).await.unwrap();
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (handler, mut rx) = recorder(0);
     let request = SubscribeRequest { topic: "orders".into(), consumer_group: "checkout".into(), max_concurrency: 4 };
-    let subscription = pubsub.subscribe(request, Arc::new(Forward(tx))).await.unwrap();
+    let subscription = pubsub.subscribe(request, handler).await.unwrap();
     pubsub.publish(message("orders", 0)).await.unwrap();
-    assert_eq!(tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap(), "0");
+    assert_eq!(next(&mut rx).await.data, "0");
 
     drop(server);
     let failed = tokio::time::timeout(Duration::from_secs(20), pubsub.publish(message("orders", 1))).await;
     assert!(matches!(failed, Ok(Err(_))), "a publish while NATS is away fails: {failed:?}");
 
     let _server = nats_server(port, store.path());
-    let mut acknowledged = BTreeSet::new();
-    for n in 2..6 {
-        for _ in 0..100 {
-            if pubsub.publish(message("orders", n)).await.is_ok() {
-                acknowledged.insert(n.to_string());
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-    assert_eq!(acknowledged.len(), 4, "publishing carries on once NATS is back");
-    let mut delivered = BTreeSet::new();
-    while !acknowledged.is_subset(&delivered) {
-        let got = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await.expect("delivery resumes by itself").unwrap();
-        delivered.insert(got);
-    }
+    publishing_and_delivery_resume(&pubsub, "orders", &mut rx).await;
     subscription.stop(Duration::from_secs(1)).await;
     pubsub.close().await;
 }

@@ -2,10 +2,8 @@
 //! test uses its own stream and group names, so runs never see each other's entries.
 
 use super::*;
-use crate::pubsub::NotProcessed;
+use crate::pubsub::test_support::{next, recorder};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::mpsc;
 
 const REDIS: &str = "127.0.0.1:6379";
 const WITHIN: Duration = Duration::from_secs(10);
@@ -27,31 +25,6 @@ async fn raw_connection() -> redis::aio::MultiplexedConnection {
 
 fn message(topic: &str, n: usize) -> BrokerMessage {
     BrokerMessage { topic: topic.into(), data: format!("{{\"n\":{n}}}").into(), metadata: HashMap::from([("n".into(), n.to_string())]) }
-}
-
-/// Reports every call on a channel; fails the first `fail_first` calls.
-struct Recorder {
-    seen: mpsc::UnboundedSender<BrokerMessage>,
-    fail_first: usize,
-    calls: AtomicUsize,
-}
-
-#[async_trait]
-impl MessageHandler for Recorder {
-    async fn handle(&self, msg: BrokerMessage) -> Result<(), NotProcessed> {
-        let call = self.calls.fetch_add(1, Ordering::SeqCst);
-        let _ = self.seen.send(msg);
-        if call < self.fail_first { Err(NotProcessed("not yet".into())) } else { Ok(()) }
-    }
-}
-
-fn recorder(fail_first: usize) -> (Arc<Recorder>, mpsc::UnboundedReceiver<BrokerMessage>) {
-    let (seen, rx) = mpsc::unbounded_channel();
-    (Arc::new(Recorder { seen, fail_first, calls: AtomicUsize::new(0) }), rx)
-}
-
-async fn next(rx: &mut mpsc::UnboundedReceiver<BrokerMessage>) -> BrokerMessage {
-    tokio::time::timeout(WITHIN, rx.recv()).await.expect("a message within the time limit").expect("the handler lives")
 }
 
 fn request(topic: &str, group: &str) -> SubscribeRequest {
@@ -142,7 +115,7 @@ async fn a_message_not_processed_is_claimed_again() {
         assert_eq!(next(&mut rx).await.metadata["n"], "7");
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(handler.calls.load(Ordering::SeqCst), 3, "acknowledged after the third call; no more deliveries");
+    assert_eq!(handler.calls(), 3, "acknowledged after the third call; no more deliveries");
     sub.stop(Duration::from_secs(1)).await;
     let _: () = redis::cmd("DEL").arg(&topic).query_async(&mut raw_connection().await).await.unwrap();
 }
