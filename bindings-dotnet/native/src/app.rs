@@ -100,7 +100,12 @@ pub unsafe extern "C" fn dapr_rs_app_subscribe(
                 route: optional_str(route, route_len, "route")?,
                 bulk_subscribe: None,
             };
-            Ok((required_str(pubsub_name, pubsub_name_len, "pubsub_name")?, required_str(topic, topic_len, "topic")?, options))
+            let pubsub_name = required_str(pubsub_name, pubsub_name_len, "pubsub_name")?;
+            let topic = required_str(topic, topic_len, "topic")?;
+            if pubsub_name.is_empty() || topic.is_empty() {
+                return Err(Error::InvalidArgument("a subscription needs a pubsub_name and a topic".into()));
+            }
+            Ok((pubsub_name, topic, options))
         })()
     };
     DaprError::from_result(made.and_then(|(pubsub_name, topic, options)| {
