@@ -3,6 +3,7 @@
 using System;
 using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using NUnit.Framework;
 
 namespace DaprRs.Tests
@@ -20,14 +21,24 @@ namespace DaprRs.Tests
                 var stderr = p.StandardError.ReadToEndAsync();
                 if (!p.WaitForExit(timeoutMs))
                 {
+                    // What it hangs on: its threads (native names), and Mono's managed thread dump (SIGQUIT).
+                    var threads = string.Join(", ", Directory.GetDirectories("/proc/" + p.Id + "/task").Select(t => ReadOrEmpty(t + "/comm").Trim() + " in " + ReadOrEmpty(t + "/wchan")));
+                    Syscall.Kill(p.Id, 3);
+                    System.Threading.Thread.Sleep(1000);
                     p.Kill();
                     p.WaitForExit();
-                    Assert.Fail(file + " " + args + " did not exit within " + timeoutMs + " ms; output: " + stdout.Result + stderr.Result);
+                    Assert.Fail(file + " " + args + " did not exit within " + timeoutMs + " ms; threads: " + threads + "; output: " + stdout.Result + stderr.Result);
                 }
                 p.WaitForExit();
                 exitCode = p.ExitCode;
                 return stdout.Result + stderr.Result;
             }
+        }
+
+        private static string ReadOrEmpty(string path)
+        {
+            try { return File.ReadAllText(path); }
+            catch (Exception) { return string.Empty; }
         }
 
         [Test]

@@ -5,7 +5,7 @@ use crate::abi::DaprError;
 use dapr_rs_core::{Error, Result};
 use std::ffi::c_void;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -16,6 +16,11 @@ pub type Completion = extern "C" fn(user_data: *mut c_void, result: *mut c_void,
 
 static COMPLETION: Mutex<Option<Completion>> = Mutex::new(None);
 static RUNTIME: Mutex<Option<tokio::runtime::Runtime>> = Mutex::new(None);
+/// Set while `dapr_rs_shutdown` runs: completions are dropped instead of calling the caller, whose
+/// runtime may be exiting (Mono parks a thread that enters managed code then, and would wait for it).
+static CLOSING: AtomicBool = AtomicBool::new(false);
+/// Completion callbacks running now; shutdown waits for them (briefly) before stopping the runtime.
+static IN_CALLBACK: AtomicUsize = AtomicUsize::new(0);
 
 /// The running runtime, started on first use (and again after `dapr_rs_shutdown`).
 pub(crate) fn runtime() -> tokio::runtime::Handle {
@@ -41,10 +46,30 @@ pub extern "C" fn dapr_rs_init(completion: Completion) {
 /// For process exit (Mono waits for runtime threads that have run managed callbacks).
 #[unsafe(no_mangle)]
 pub extern "C" fn dapr_rs_shutdown() {
+    CLOSING.store(true, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while IN_CALLBACK.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let runtime = RUNTIME.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(runtime) = runtime {
         runtime.shutdown_timeout(Duration::from_millis(500));
     }
+    // A later call starts a new runtime, whose completions are delivered again.
+    CLOSING.store(false, Ordering::SeqCst);
+}
+
+/// Hands an outcome to the caller's callback, unless shutdown has begun.
+fn complete(user_data: *mut c_void, result: *mut c_void, error: *mut DaprError) {
+    IN_CALLBACK.fetch_add(1, Ordering::SeqCst);
+    let completion = if CLOSING.load(Ordering::SeqCst) { None } else { *COMPLETION.lock().unwrap_or_else(|e| e.into_inner()) };
+    match completion {
+        Some(complete) => complete(user_data, result, error),
+        // No one to hand it to: only the error is ours to free (results are typed by call).
+        // SAFETY: boxed by `DaprError::boxed` and never handed out.
+        None => unsafe { crate::abi::dapr_rs_error_free(error) },
+    }
+    IN_CALLBACK.fetch_sub(1, Ordering::SeqCst);
 }
 
 /// A running async call, as far as its caller can steer it: it can be cancelled.
@@ -100,12 +125,7 @@ where
             Ok(Completed(result)) => (result, std::ptr::null_mut()),
             Err(e) => (std::ptr::null_mut(), DaprError::boxed(&e)),
         };
-        let completion = *COMPLETION.lock().unwrap_or_else(|e| e.into_inner());
-        match completion {
-            Some(complete) => complete(user_data as *mut c_void, result, error),
-            // No one to hand it to: only the error is ours to free (results are typed by call).
-            None => unsafe { crate::abi::dapr_rs_error_free(error) },
-        }
+        complete(user_data as *mut c_void, result, error);
     });
     Arc::into_raw(operation) as *mut c_void
 }
