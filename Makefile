@@ -76,4 +76,4 @@ bench: deps sidecar python node dotnet
 
 clean:
 	cargo clean
-	rm -rf .venv
+	rm -rf .venv dist/DaprRs.*.nupkg bindings-dotnet/bin bindings-dotnet/src/Native/NativeMethods.g.cs
