@@ -20,6 +20,7 @@ command -v mcs >/dev/null || need_apt+=(mono-mcs)
 command -v xbuild >/dev/null || need_apt+=(mono-devel)
 command -v nuget >/dev/null || need_apt+=(nuget)
 command -v nunit-console >/dev/null || need_apt+=(nunit-console)
+pkg-config --exists nunit 2>/dev/null || need_apt+=(libnunit-cil-dev)  # nunit.framework.dll for the tests' build
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
