@@ -7,13 +7,14 @@ PY := $(CURDIR)/.venv/bin/python
 SIDECAR := $(CARGO_TARGET_DIR)/release/dapr-rs
 export DAPR_RS_BIN := $(SIDECAR)
 
-.PHONY: quickstart quickstart-redis test deps sidecar python node test-rust test-python test-node test-js-interop lint bench clean
+.PHONY: quickstart quickstart-redis test deps sidecar python node dotnet nuget test-rust test-python test-node test-dotnet test-js-interop lint bench clean
 
 ## quickstart: build, start both quickstart apps under `dapr-rs run` on the embedded broker, show the flow
-## (Python, then JavaScript).
-quickstart: deps sidecar python node
+## (Python, then JavaScript, then C#).
+quickstart: deps sidecar python node dotnet
 	scripts/quickstart.sh python
 	scripts/quickstart.sh javascript
+	scripts/quickstart.sh csharp
 
 ## quickstart-redis: the same quickstart, apps unchanged, on the quickstart's own Redis component
 ## (samples/components-redis; `make deps` makes sure Redis runs on localhost:6379).
@@ -21,7 +22,7 @@ quickstart-redis: deps sidecar python
 	scripts/quickstart.sh python samples/components-redis
 
 ## test: every test of the repository.
-test: deps sidecar python node test-rust test-python test-node test-js-interop
+test: deps sidecar python node dotnet test-rust test-python test-node test-dotnet test-js-interop
 
 deps:
 	scripts/install-deps.sh
@@ -38,15 +39,28 @@ python: deps
 node: deps
 	cd bindings-node && npm run --silent build
 
-# The bindings are tested from their languages (test-python, test-node), not as Rust test binaries.
+# The .NET binding under Mono (bindings-dotnet/Makefile): the native library, the DaprRs assembly,
+# and dist/DaprRs.<version>.nupkg.
+dotnet: deps
+	$(MAKE) -C bindings-dotnet lib
+
+nuget: deps
+	$(MAKE) -C bindings-dotnet nuget
+
+# The bindings are tested from their languages (test-python, test-node, test-dotnet), not as Rust
+# test binaries.
 test-rust:
-	cargo test --workspace --exclude dapr-rs-python --exclude dapr-rs-node
+	cargo test --workspace --exclude dapr-rs-python --exclude dapr-rs-node --exclude dapr-rs-ffi
 
 test-python: python sidecar
 	$(PY) -m pytest bindings-python/tests tests -q
 
 test-node: node sidecar
 	cd bindings-node && node --test __test__/
+
+# NUnit under Mono against the real sidecar, and the .nupkg consumed by a user's project.
+test-dotnet: dotnet sidecar
+	$(MAKE) -C bindings-dotnet test
 
 # The official JS SDK (npm @dapr/dapr, pinned in tests/interop-js/package-lock.json) against the
 # sidecar, by node's own test runner.
@@ -57,9 +71,9 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-bench: deps sidecar python node
+bench: deps sidecar python node dotnet
 	scripts/bench.sh
 
 clean:
 	cargo clean
-	rm -rf .venv
+	rm -rf .venv dist/DaprRs.*.nupkg bindings-dotnet/bin bindings-dotnet/src/Native/NativeMethods.g.cs

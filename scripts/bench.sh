@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks of issue #2's targets (and #4's Node client against @dapr/dapr), on this machine, in one run; results go to stdout and to
+# Benchmarks of issue #2's targets (and #4's Node client against @dapr/dapr, #5's .NET binding against the core), on this machine, in one run; results go to stdout and to
 # bench/REPORT.md. Not a test: nothing here fails on a slow number.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +51,20 @@ measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count 20000 --in-fl
 (cd bench/node && npm install --no-audit --no-fund --loglevel=error > /dev/null)
 node_out=$(cd bench/node && node publish.mjs --grpc-port "$g" --http-port "$h" --count 20000) || { echo "bench: node publish.mjs failed" >&2; exit 1; }
 while IFS= read -r line; do record "$line"; done < <(grep '^node publish' <<< "$node_out")
+
+# 1c. .NET (issue #5): the DaprRs binding under Mono on the same sidecar, next to the bare Rust
+#     core's serial and 100-in-flight rates measured just before it (lines of section 1).
+mkdir -p bench/dotnet/bin
+cp bindings-dotnet/bin/DaprRs.dll bindings-dotnet/bin/libdapr_rs_ffi.so bench/dotnet/bin/
+mcs -nologo -langversion:7 -optimize+ -r:bench/dotnet/bin/DaprRs.dll -out:bench/dotnet/bin/Publish.exe bench/dotnet/Publish.cs
+dotnet_out=$(mono bench/dotnet/bin/Publish.exe "http://127.0.0.1:$g" 100000) || { echo "bench: bench/dotnet/Publish.exe failed" >&2; exit 1; }
+core_rate() { printf '%s\n' "${results[@]}" | grep -E "^publish_throughput: .* $1 in flight" | tail -1 | grep -oE '[0-9.]+ events/s' | grep -oE '^[0-9.]+'; }
+while IFS= read -r line; do
+  k=$(grep -oE '[0-9]+ in flight' <<< "$line" | grep -oE '^[0-9]+')
+  r=$(grep -oE '[0-9.]+ events/s' <<< "$line" | grep -oE '^[0-9.]+')
+  c=$(core_rate "$k")
+  record "$line = $(python3 -c "print(round(100 * $r / $c))")% of the bare Rust core ($c events/s)"
+done < <(grep '^dotnet publish' <<< "$dotnet_out")
 
 # 2. Publisher sidecar → pubsub.sqlite → subscriber sidecar → app.
 component "$work/sqlite" pubsub.sqlite "$work/bench.db"

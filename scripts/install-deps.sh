@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make quickstart` need on a fresh Debian machine that has Rust,
-# Python 3 and Node: system packages (apt), the Python test environment (.venv, from PyPI) and the
+# Python 3 and Node: system packages (apt; Mono for the .NET binding), the Python test environment (.venv, from PyPI) and the
 # JS packages from npm: the Node binding's build and test tools (bindings-node/node_modules) and the
 # JS interop suite's official SDK (tests/interop-js/node_modules).
 # Idempotent and quiet when everything is already there.
@@ -14,6 +14,13 @@ command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
+# .NET binding: Mono's C# compiler and class libraries, nuget (pack / install), NUnit's console
+# runner (no Microsoft .NET SDK needed); python3 reads NUnit's results for the summary line.
+command -v mcs >/dev/null || need_apt+=(mono-mcs)
+command -v xbuild >/dev/null || need_apt+=(mono-devel)
+command -v nuget >/dev/null || need_apt+=(nuget)
+command -v nunit-console >/dev/null || need_apt+=(nunit-console)
+pkg-config --exists nunit 2>/dev/null || need_apt+=(libnunit-cil-dev)  # nunit.framework.dll for the tests' build
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -28,6 +28,19 @@ case $lang in
     pub_cmd=(node OrderProcessingService.js)
     sub_flags=(--app-protocol http); pub_flags=(--app-protocol http)
     ;;
+  csharp)
+    dir=samples/pub_sub/csharp
+    # Compiled with Mono's mcs against the DaprRs assembly `make dotnet` builds; the native library
+    # goes beside each program, as the NuGet package's build targets put it.
+    for svc in CheckoutService OrderProcessingService; do
+      mkdir -p "$dir/$svc/bin"
+      cp bindings-dotnet/bin/DaprRs.dll bindings-dotnet/bin/libdapr_rs_ffi.so "$dir/$svc/bin/"
+      mcs -nologo -langversion:7 -r:"$dir/$svc/bin/DaprRs.dll" -out:"$dir/$svc/bin/$svc.exe" "$dir/$svc"/*.cs
+    done
+    sub_cmd=(mono CheckoutService/bin/CheckoutService.exe)
+    pub_cmd=(mono OrderProcessingService/bin/OrderProcessingService.exe)
+    sub_flags=(--app-protocol http); pub_flags=(--app-protocol http)
+    ;;
   *) echo "unknown quickstart language: $lang" >&2; exit 2 ;;
 esac
 resources=$(realpath "$components")

@@ -124,3 +124,32 @@ async fn with_a_limit_of_one_a_topic_is_delivered_in_order_on_the_embedded_broke
     drop(sc);
     server.stop().await.unwrap();
 }
+
+/// Ten thousand publishes at once on one client (one HTTP/2 connection) all succeed: each
+/// request and each reply is a small DATA frame, and h2 on either side ends a connection that
+/// holds too many of them unread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thousands_of_publishes_in_flight_on_one_connection_all_succeed() {
+    let dir = memory_resources(PUBSUB);
+    let sc = SidecarBuilder::new("orderprocessing", dir.path()).start();
+    let client = sc.client();
+    client.wait_for_sidecar(Duration::from_secs(20)).await.unwrap();
+    // A streaming subscription on the same connection keeps the sidecar busy sending meanwhile.
+    let mut stream = client.subscribe(PUBSUB, "burst", Default::default()).await.unwrap();
+    let reader = tokio::spawn(async move {
+        let mut received = 0;
+        while received < 10_000 {
+            let message = stream.next().await.expect("the stream ended").expect("the stream failed");
+            message.respond(TopicEventStatus::Success).unwrap();
+            received += 1;
+        }
+    });
+    let calls = (0..10_000).map(|n| {
+        let client = client.clone();
+        tokio::spawn(async move { client.publish_event(publish("burst", n)).await })
+    });
+    let results = futures::future::join_all(calls).await;
+    let failed: Vec<String> = results.into_iter().filter_map(|r| r.unwrap().err()).map(|e| e.to_string()).collect();
+    assert!(failed.is_empty(), "{} of 10000 publishes failed, e.g. {}", failed.len(), failed[0]);
+    tokio::time::timeout(Duration::from_secs(60), reader).await.expect("not every event was delivered").unwrap();
+}

@@ -1,0 +1,24 @@
+//! Generates the C# `[DllImport]` declarations (`DaprRs.Native.NativeMethods`) from this crate's
+//! `extern "C"` functions and `#[repr(C)]` structs, so the C# side can never drift from the Rust
+//! side. The output is written into the C# source tree (`bindings-dotnet/src/Native/`), where the
+//! C# build compiles it; it is generated, not checked in.
+
+const ABI_FILES: [&str; 5] = ["src/abi.rs", "src/runtime.rs", "src/client.rs", "src/delivery.rs", "src/app.rs"];
+
+fn main() {
+    let mut builder = csbindgen::Builder::default();
+    for file in ABI_FILES {
+        println!("cargo:rerun-if-changed={file}");
+        builder = builder.input_extern_file(file);
+    }
+    builder
+        .csharp_dll_name("dapr_rs_ffi")
+        .csharp_namespace("DaprRs.Native")
+        .csharp_class_name("NativeMethods")
+        .csharp_class_accessibility("internal")
+        // What Mono's mcs (C# 7) accepts: delegates instead of `delegate*`, IntPtr instead of nint.
+        .csharp_use_function_pointer(false)
+        .csharp_use_nint_types(false)
+        .generate_csharp_file("../src/Native/NativeMethods.g.cs")
+        .expect("csbindgen: cannot generate ../src/Native/NativeMethods.g.cs");
+}

@@ -1,0 +1,246 @@
+using System;
+using System.Collections.Generic;
+using System.Reflection;
+using System.Threading;
+using System.Threading.Tasks;
+using DaprRs.Native;
+
+namespace DaprRs
+{
+    /// <summary>The protocol the sidecar calls the app with (<c>--app-protocol</c>).</summary>
+    public enum AppProtocol
+    {
+        Grpc,
+        Http,
+    }
+
+    /// <summary>
+    /// Hosts <c>[Topic]</c> methods without ASP.NET: serves the gRPC <c>AppCallback</c> or the HTTP
+    /// <c>/dapr/subscribe</c> routes (through dapr-rs core) that the sidecar delivers to, and calls
+    /// the methods on the thread pool. Events are pulled from the native side, so user code never
+    /// runs on a native thread.
+    /// </summary>
+    public sealed class DaprApp : IDisposable
+    {
+        private readonly AppHostHandle host;
+        private readonly List<Func<Delivery, Task<TopicResponseAction>>> handlers = new List<Func<Delivery, Task<TopicResponseAction>>>();
+        private readonly AppProtocol protocol;
+        private Task pullLoop;
+        private int port;
+
+        /// <summary>An app served over <paramref name="protocol"/> (gRPC, as <c>dapr run --app-protocol grpc</c>, by default).</summary>
+        public unsafe DaprApp(AppProtocol protocol = AppProtocol.Grpc)
+        {
+            NativeCall.EnsureInitialized();
+            this.protocol = protocol;
+            host = new AppHostHandle((IntPtr)NativeMethods.dapr_rs_app_new());
+        }
+
+        /// <summary>The bound port once started.</summary>
+        public int Port { get { return port; } }
+
+        /// <summary>Subscribes every <c>[Topic]</c> method of <paramref name="target"/> (instance and static methods).</summary>
+        public DaprApp MapSubscribers(object target)
+        {
+            if (target == null) throw new ArgumentNullException("target");
+            return Map(target.GetType(), target);
+        }
+
+        /// <summary>Subscribes every static <c>[Topic]</c> method of <paramref name="type"/>.</summary>
+        public DaprApp MapSubscribers(Type type)
+        {
+            if (type == null) throw new ArgumentNullException("type");
+            return Map(type, null);
+        }
+
+        private DaprApp Map(Type type, object target)
+        {
+            var flags = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | (target != null ? BindingFlags.Instance : 0);
+            int found = 0;
+            foreach (var method in type.GetMethods(flags))
+            {
+                foreach (TopicAttribute topic in method.GetCustomAttributes(typeof(TopicAttribute), true))
+                {
+                    Subscribe(topic, MethodHandler(method, method.IsStatic ? null : target));
+                    found++;
+                }
+            }
+            if (found == 0) throw new ArgumentException(type.FullName + " has no [Topic] methods");
+            return this;
+        }
+
+        /// <summary>Subscribes <paramref name="handler"/> to the topic <paramref name="topic"/> describes.</summary>
+        public DaprApp MapTopic<TData>(TopicAttribute topic, Func<TData, Task<TopicResponseAction>> handler)
+        {
+            if (handler == null) throw new ArgumentNullException("handler");
+            Subscribe(topic, delivery => handler((TData)delivery.DataAs(typeof(TData))));
+            return this;
+        }
+
+        private unsafe void Subscribe(TopicAttribute topic, Func<Delivery, Task<TopicResponseAction>> handler)
+        {
+            if (pullLoop != null) throw new InvalidOperationException("subscriptions must be added before the app starts");
+            var pubsub = NativeCall.Encode(topic.PubsubName);
+            var name = NativeCall.Encode(topic.Name);
+            var route = NativeCall.Encode(topic.Route);
+            var match = NativeCall.Encode(topic.Match);
+            var deadLetter = NativeCall.Encode(topic.DeadLetterTopic);
+            var meta = NativeCall.EncodeMetadata(topic.EnableRawPayload ? new Dictionary<string, string> { { "rawPayload", "true" } } : null);
+            using (var h = host.Borrow())
+            fixed (byte* p = pubsub)
+            fixed (byte* n = name)
+            fixed (byte* r = route)
+            fixed (byte* m = match)
+            fixed (byte* d = deadLetter)
+            fixed (byte* md = meta)
+            {
+                NativeCall.Check(NativeMethods.dapr_rs_app_subscribe(h.Pointer, p, NativeCall.Len(pubsub), n, NativeCall.Len(name),
+                    r, NativeCall.Len(route), m, NativeCall.Len(match), topic.Priority, d, NativeCall.Len(deadLetter), md, NativeCall.Len(meta)));
+            }
+            handlers.Add(handler);
+        }
+
+        /// <summary>Calls a [Topic] method: its one parameter gets the data, its result becomes the answer.</summary>
+        private static Func<Delivery, Task<TopicResponseAction>> MethodHandler(MethodInfo method, object target)
+        {
+            var parameters = method.GetParameters();
+            if (parameters.Length > 1) throw new ArgumentException("[Topic] method " + method.Name + " must take at most one parameter (the event data)");
+            var returnType = method.ReturnType;
+            bool ok = returnType == typeof(void) || returnType == typeof(Task) || returnType == typeof(TopicResponseAction) || returnType == typeof(Task<TopicResponseAction>);
+            if (!ok) throw new ArgumentException("[Topic] method " + method.Name + " must return void, Task, TopicResponseAction or Task<TopicResponseAction>");
+            return async delivery =>
+            {
+                var args = parameters.Length == 0 ? new object[0] : new[] { delivery.DataAs(parameters[0].ParameterType) };
+                object result;
+                try
+                {
+                    result = method.Invoke(target, args);
+                }
+                catch (TargetInvocationException e)
+                {
+                    throw e.InnerException ?? e;
+                }
+                var task = result as Task<TopicResponseAction>;
+                if (task != null) return await task.ConfigureAwait(false);
+                var plain = result as Task;
+                if (plain != null)
+                {
+                    await plain.ConfigureAwait(false);
+                    return TopicResponseAction.Success;
+                }
+                return result is TopicResponseAction ? (TopicResponseAction)result : TopicResponseAction.Success;
+            };
+        }
+
+        /// <summary>
+        /// Starts serving on <paramref name="port"/> (0 picks a free port; see <see cref="Port"/>)
+        /// at <paramref name="host"/>; returns once the port is bound.
+        /// </summary>
+        public unsafe void Start(int port, string listenHost = "127.0.0.1")
+        {
+            if (pullLoop != null) throw new InvalidOperationException("the app has already started");
+            var protocolName = NativeCall.Encode(protocol == AppProtocol.Grpc ? "grpc" : "http");
+            var hostName = NativeCall.Encode(listenHost);
+            int bound = 0;
+            using (var h = host.Borrow())
+            fixed (byte* p = protocolName)
+            fixed (byte* n = hostName)
+            {
+                NativeCall.Check(NativeMethods.dapr_rs_app_start(h.Pointer, p, NativeCall.Len(protocolName), n, NativeCall.Len(hostName), port, &bound));
+            }
+            this.port = bound;
+            pullLoop = Task.Run(() => PullLoop());
+        }
+
+        /// <summary>
+        /// Serves until <paramref name="cancellationToken"/> is cancelled (or <see cref="StopAsync"/>),
+        /// then stops gracefully. The port defaults to <c>APP_PORT</c>, as <c>dapr run</c> sets it.
+        /// </summary>
+        public async Task RunAsync(int? port = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            int appPort = port ?? AppPortFromEnvironment();
+            Start(appPort);
+            using (cancellationToken.Register(() => { _ = StopAsync(); }))
+            {
+                await pullLoop.ConfigureAwait(false);
+            }
+        }
+
+        private static int AppPortFromEnvironment()
+        {
+            var text = Environment.GetEnvironmentVariable("APP_PORT");
+            int value;
+            if (string.IsNullOrEmpty(text) || !int.TryParse(text, out value)) throw new InvalidOperationException("no port given and APP_PORT is not set to a number");
+            return value;
+        }
+
+        /// <summary>Stops taking deliveries; completes once those in flight are answered.</summary>
+        public async Task StopAsync()
+        {
+            await StopNative().ConfigureAwait(false);
+            if (pullLoop != null) await pullLoop.ConfigureAwait(false);
+        }
+
+        private unsafe Task<IntPtr> StopNative()
+        {
+            return NativeCall.Run(userData =>
+            {
+                using (var h = host.Borrow())
+                {
+                    return (IntPtr)NativeMethods.dapr_rs_app_stop(h.Pointer, (void*)userData);
+                }
+            }, CancellationToken.None);
+        }
+
+        private async Task PullLoop()
+        {
+            while (true)
+            {
+                IntPtr next;
+                try
+                {
+                    next = await Next().ConfigureAwait(false);
+                }
+                catch (ObjectDisposedException)
+                {
+                    return;
+                }
+                if (next == IntPtr.Zero) return;
+                var delivery = new Delivery(next);
+                _ = Task.Run(() => Handle(delivery));
+            }
+        }
+
+        private unsafe Task<IntPtr> Next()
+        {
+            return NativeCall.Run(userData =>
+            {
+                using (var h = host.Borrow())
+                {
+                    return (IntPtr)NativeMethods.dapr_rs_app_next(h.Pointer, (void*)userData);
+                }
+            }, CancellationToken.None);
+        }
+
+        private async Task Handle(Delivery delivery)
+        {
+            TopicResponseAction action;
+            try
+            {
+                action = await handlers[delivery.Subscription](delivery).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                Console.Error.WriteLine("DaprRs: the handler of " + delivery.Attributes.Topic + " failed; asking for redelivery: " + e.Message);
+                action = TopicResponseAction.Retry;
+            }
+            try { delivery.Ack(action); }
+            catch (Exception e) { Console.Error.WriteLine("DaprRs: cannot answer event " + delivery.Attributes.Id + ": " + e.Message); }
+        }
+
+        public void Dispose()
+        {
+            host.Dispose();
+        }
+    }
+}

@@ -1,0 +1,223 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using DaprRs.Native;
+
+namespace DaprRs
+{
+    /// <summary>
+    /// A Dapr client (the shape of Dapr.Client's <c>DaprClient</c>) over dapr-rs core: every call is
+    /// async, many may be in flight at once on one HTTP/2 connection, and each honours its
+    /// CancellationToken. Dispose it when done; clients for the same endpoint share a connection.
+    /// </summary>
+    public sealed class DaprClient : IDisposable
+    {
+        // The native data kinds (native/src/abi.rs `payload`): core picks the content type from them.
+        private const int BytesKind = 0;
+        private const int JsonKind = 2;
+
+        private readonly ClientHandle handle;
+
+        internal DaprClient(ClientHandle handle)
+        {
+            this.handle = handle;
+        }
+
+        /// <summary>The sidecar endpoint this client talks to, e.g. <c>http://127.0.0.1:50001</c>.</summary>
+        public unsafe string GrpcEndpoint
+        {
+            get
+            {
+                using (var client = handle.Borrow())
+                {
+                    return NativeCall.TakeString((IntPtr)NativeMethods.dapr_rs_client_endpoint(client.Pointer));
+                }
+            }
+        }
+
+        /// <summary>Publishes <paramref name="data"/> as JSON (camelCase names), as Dapr.Client does.</summary>
+        public Task PublishEventAsync<TData>(string pubsubName, string topicName, TData data, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return PublishEventAsync(pubsubName, topicName, data, null, cancellationToken);
+        }
+
+        /// <summary>Publishes <paramref name="data"/> as JSON with publish metadata (<c>rawPayload</c>, <c>ttlInSeconds</c>…).</summary>
+        public Task PublishEventAsync<TData>(string pubsubName, string topicName, TData data, Dictionary<string, string> metadata, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var json = DaprJson.SerializeToUtf8Bytes(data);
+            return Publish(pubsubName, topicName, json, JsonKind, null, metadata, cancellationToken);
+        }
+
+        /// <summary>Publishes an event with no data.</summary>
+        public Task PublishEventAsync(string pubsubName, string topicName, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return Publish(pubsubName, topicName, new byte[0], BytesKind, null, null, cancellationToken);
+        }
+
+        /// <summary>Publishes an event with no data, with publish metadata.</summary>
+        public Task PublishEventAsync(string pubsubName, string topicName, Dictionary<string, string> metadata, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return Publish(pubsubName, topicName, new byte[0], BytesKind, null, metadata, cancellationToken);
+        }
+
+        /// <summary>Publishes raw bytes with the given content type (Dapr.Client's default: application/json).</summary>
+        public Task PublishByteEventAsync(string pubsubName, string topicName, byte[] data, string dataContentType = "application/json", Dictionary<string, string> metadata = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (data == null) throw new ArgumentNullException("data");
+            return Publish(pubsubName, topicName, data, BytesKind, dataContentType, metadata, cancellationToken);
+        }
+
+        private unsafe Task Publish(string pubsubName, string topicName, byte[] data, int kind, string contentType, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
+        {
+            var pubsub = NativeCall.Encode(pubsubName);
+            var topic = NativeCall.Encode(topicName);
+            var type = NativeCall.Encode(contentType);
+            var meta = NativeCall.EncodeMetadata(metadata);
+            return NativeCall.Run(userData =>
+            {
+                using (var client = handle.Borrow())
+                fixed (byte* p = pubsub)
+                fixed (byte* t = topic)
+                fixed (byte* d = data)
+                fixed (byte* c = type)
+                fixed (byte* m = meta)
+                {
+                    return (IntPtr)NativeMethods.dapr_rs_client_publish(client.Pointer,
+                        p, NativeCall.Len(pubsub), t, NativeCall.Len(topic), d, data.Length, kind,
+                        c, NativeCall.Len(type), m, NativeCall.Len(meta), (void*)userData);
+                }
+            }, cancellationToken);
+        }
+
+        /// <summary>
+        /// Publishes many events in one call, each as JSON; the response lists the entries the
+        /// sidecar could not publish (an empty list: all were).
+        /// </summary>
+        public async Task<BulkPublishResponse<TValue>> BulkPublishEventAsync<TValue>(string pubsubName, string topicName, IReadOnlyList<TValue> events, Dictionary<string, string> metadata = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (events == null) throw new ArgumentNullException("events");
+            var entries = new List<BulkPublishEntry<TValue>>(events.Count);
+            for (int i = 0; i < events.Count; i++)
+            {
+                entries.Add(new BulkPublishEntry<TValue>(i.ToString(System.Globalization.CultureInfo.InvariantCulture), events[i], "application/json", null));
+            }
+            var failedJson = NativeCall.TakeString(await BulkPublish(pubsubName, topicName, entries, metadata, cancellationToken).ConfigureAwait(false));
+            var byId = new Dictionary<string, BulkPublishEntry<TValue>>();
+            foreach (var entry in entries) byId[entry.EntryId] = entry;
+            var failed = new List<BulkPublishResponseFailedEntry<TValue>>();
+            foreach (var f in DaprJson.Deserialize<List<NativeBulkFailure>>(failedJson))
+            {
+                BulkPublishEntry<TValue> entry;
+                byId.TryGetValue(f.EntryId, out entry);
+                failed.Add(new BulkPublishResponseFailedEntry<TValue>(entry, f.Error));
+            }
+            return new BulkPublishResponse<TValue>(failed);
+        }
+
+        private unsafe Task<IntPtr> BulkPublish<TValue>(string pubsubName, string topicName, List<BulkPublishEntry<TValue>> entries, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
+        {
+            var bulk = NativeMethods.dapr_rs_bulk_new();
+            try
+            {
+                foreach (var entry in entries)
+                {
+                    var id = NativeCall.Encode(entry.EntryId);
+                    var data = DaprJson.SerializeToUtf8Bytes(entry.EventData);
+                    var type = NativeCall.Encode(entry.ContentType);
+                    var meta = NativeCall.EncodeMetadata(entry.Metadata);
+                    fixed (byte* i = id)
+                    fixed (byte* d = data)
+                    fixed (byte* c = type)
+                    fixed (byte* m = meta)
+                    {
+                        NativeCall.Check(NativeMethods.dapr_rs_bulk_add(bulk, i, NativeCall.Len(id), d, data.Length, JsonKind,
+                            c, NativeCall.Len(type), m, NativeCall.Len(meta)));
+                    }
+                }
+                var pubsub = NativeCall.Encode(pubsubName);
+                var topic = NativeCall.Encode(topicName);
+                var batchMeta = NativeCall.EncodeMetadata(metadata);
+                // The call takes the entries out of the batch before returning; the batch is freed below.
+                return NativeCall.Run(userData =>
+                {
+                    using (var client = handle.Borrow())
+                    fixed (byte* p = pubsub)
+                    fixed (byte* t = topic)
+                    fixed (byte* m = batchMeta)
+                    {
+                        return (IntPtr)NativeMethods.dapr_rs_client_bulk_publish(client.Pointer, p, NativeCall.Len(pubsub),
+                            t, NativeCall.Len(topic), bulk, m, NativeCall.Len(batchMeta), (void*)userData);
+                    }
+                }, cancellationToken);
+            }
+            finally
+            {
+                NativeMethods.dapr_rs_bulk_free(bulk);
+            }
+        }
+
+        /// <summary>Completes once the sidecar answers; waits until cancelled otherwise.</summary>
+        public Task WaitForSidecarAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return WaitForSidecarAsync(TimeSpan.FromMilliseconds(int.MaxValue), cancellationToken);
+        }
+
+        /// <summary>Completes once the sidecar answers; a DaprException (DeadlineExceeded) after <paramref name="timeout"/>.</summary>
+        public unsafe Task WaitForSidecarAsync(TimeSpan timeout, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return NativeCall.Run(userData =>
+            {
+                using (var client = handle.Borrow())
+                {
+                    return (IntPtr)NativeMethods.dapr_rs_client_wait_for_sidecar(client.Pointer, (long)timeout.TotalMilliseconds, (void*)userData);
+                }
+            }, cancellationToken);
+        }
+
+        /// <summary>
+        /// Subscribes to a topic over a streaming connection to the sidecar (no app port needed);
+        /// <paramref name="handler"/> gets each message and answers it. The subscription survives a
+        /// sidecar restart; dispose it to end it.
+        /// </summary>
+        public async Task<TopicSubscription> SubscribeAsync(string pubsubName, string topicName, TopicMessageHandler handler, DaprSubscriptionOptions options = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (handler == null) throw new ArgumentNullException("handler");
+            options = options ?? new DaprSubscriptionOptions();
+            var stream = await OpenStream(pubsubName, topicName, options, cancellationToken).ConfigureAwait(false);
+            return new TopicSubscription(new StreamHandle(stream), handler);
+        }
+
+        private unsafe Task<IntPtr> OpenStream(string pubsubName, string topicName, DaprSubscriptionOptions options, CancellationToken cancellationToken)
+        {
+            var pubsub = NativeCall.Encode(pubsubName);
+            var topic = NativeCall.Encode(topicName);
+            var deadLetter = NativeCall.Encode(options.DeadLetterTopic);
+            var meta = NativeCall.EncodeMetadata(options.EffectiveMetadata());
+            return NativeCall.Run(userData =>
+            {
+                using (var client = handle.Borrow())
+                fixed (byte* p = pubsub)
+                fixed (byte* t = topic)
+                fixed (byte* d = deadLetter)
+                fixed (byte* m = meta)
+                {
+                    return (IntPtr)NativeMethods.dapr_rs_client_subscribe(client.Pointer, p, NativeCall.Len(pubsub),
+                        t, NativeCall.Len(topic), d, NativeCall.Len(deadLetter), m, NativeCall.Len(meta), (void*)userData);
+                }
+            }, cancellationToken);
+        }
+
+        public void Dispose()
+        {
+            handle.Dispose();
+        }
+
+        /// <summary>A failed bulk entry as the native side reports it.</summary>
+        internal sealed class NativeBulkFailure
+        {
+            public string EntryId { get; set; }
+            public string Error { get; set; }
+        }
+    }
+}

@@ -1,0 +1,286 @@
+// DaprClient against a real dapr-rs sidecar (in-memory broker), delivering to a DaprApp: publish
+// variants, the JSON shape, bulk, errors with their status codes, cancellation and disposal.
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using NUnit.Framework;
+
+namespace DaprRs.Tests
+{
+    public class Order
+    {
+        public int OrderId { get; set; }
+        public string CustomerName { get; set; }
+        public List<string> Items { get; set; }
+        public decimal Total { get; set; }
+    }
+
+    /// <summary>What a [Topic] method received.</summary>
+    public sealed class Received
+    {
+        public string Topic;
+        public object Data;
+        public CloudEvent Event;
+        public override string ToString() { return Topic + ": " + Data; }
+    }
+
+    public sealed class PublishSubscribers
+    {
+        public readonly Inbox<Received> Inbox = new Inbox<Received>();
+
+        [Topic(Sidecar.Pubsub, "json")]
+        public void Json(CloudEvent<Dictionary<string, object>> e) { Inbox.Add(new Received { Topic = "json", Data = e.Data, Event = e }); }
+
+        [Topic(Sidecar.Pubsub, "typed")]
+        public Task Typed(Order order) { Inbox.Add(new Received { Topic = "typed", Data = order }); return Task.FromResult(0); }
+
+        [Topic(Sidecar.Pubsub, "number")]
+        public void Number(int orderId) { Inbox.Add(new Received { Topic = "number", Data = orderId }); }
+
+        [Topic(Sidecar.Pubsub, "bytes")]
+        public void Bytes(CloudEvent<byte[]> e) { Inbox.Add(new Received { Topic = "bytes", Data = e.Data, Event = e }); }
+
+        [Topic(Sidecar.Pubsub, "text")]
+        public void Text(CloudEvent<string> e) { Inbox.Add(new Received { Topic = "text", Data = e.Data, Event = e }); }
+
+        [Topic(Sidecar.Pubsub, "empty")]
+        public void Empty(CloudEvent<byte[]> e) { Inbox.Add(new Received { Topic = "empty", Data = e.Data, Event = e }); }
+
+        [Topic(Sidecar.Pubsub, "bulk")]
+        public void Bulk(int n) { Inbox.Add(new Received { Topic = "bulk", Data = n }); }
+
+        [Topic(Sidecar.Pubsub, "raw", true)]
+        public void Raw(byte[] data) { Inbox.Add(new Received { Topic = "raw", Data = Encoding.UTF8.GetString(data) }); }
+    }
+
+    [TestFixture]
+    public class ClientTests
+    {
+        private PublishSubscribers subscribers;
+        private DaprApp app;
+        private Sidecar sidecar;
+        private DaprClient client;
+
+        [TestFixtureSetUp]
+        public void Start()
+        {
+            subscribers = new PublishSubscribers();
+            app = new DaprApp(AppProtocol.Http).MapSubscribers(subscribers);
+            app.Start(0);
+            sidecar = Sidecar.Start("checkout", Sidecar.InMemory(), app.Port, "http");
+            sidecar.WaitHttp("/v1.0/healthz", 204);
+            client = new DaprClientBuilder().UseGrpcEndpoint(sidecar.GrpcEndpoint).Build();
+        }
+
+        [TestFixtureTearDown]
+        public void Stop()
+        {
+            if (client != null) client.Dispose();
+            if (sidecar != null) sidecar.Dispose();
+            if (app != null) { app.StopAsync().Wait(); app.Dispose(); }
+        }
+
+        [Test]
+        public async Task WaitForSidecarAsync_completes_when_the_sidecar_answers()
+        {
+            await client.WaitForSidecarAsync();
+            Assert.AreEqual(sidecar.GrpcEndpoint, client.GrpcEndpoint);
+        }
+
+        [Test]
+        public async Task Objects_are_published_as_camelCase_JSON()
+        {
+            await client.PublishEventAsync(Sidecar.Pubsub, "json", new Order { OrderId = 1, CustomerName = "Ada", Items = new List<string> { "a", "b" }, Total = 12.5m });
+            var got = subscribers.Inbox.TakeOne();
+            var data = (Dictionary<string, object>)got.Data;
+            CollectionAssert.AreEquivalent(new[] { "orderId", "customerName", "items", "total" }, data.Keys);
+            Assert.AreEqual(1L, data["orderId"]);
+            Assert.AreEqual("Ada", data["customerName"]);
+            CollectionAssert.AreEqual(new object[] { "a", "b" }, (List<object>)data["items"]);
+            Assert.AreEqual(12.5, data["total"]);
+            Assert.AreEqual("application/json", got.Event.DataContentType);
+            Assert.AreEqual("json", got.Event.Topic);
+            Assert.AreEqual(Sidecar.Pubsub, got.Event.PubsubName);
+            Assert.AreEqual("com.dapr.event.sent", got.Event.Type);
+            StringAssert.StartsWith("00-", (string)got.Event.Extensions["traceparent"], "extensions reach the handler");
+        }
+
+        [Test]
+        public async Task A_typed_handler_gets_the_object_back()
+        {
+            await client.PublishEventAsync(Sidecar.Pubsub, "typed", new Order { OrderId = 2, CustomerName = "Bo", Items = new List<string> { "x" }, Total = 3m });
+            var order = (Order)subscribers.Inbox.TakeOne().Data;
+            Assert.AreEqual(2, order.OrderId);
+            Assert.AreEqual("Bo", order.CustomerName);
+            CollectionAssert.AreEqual(new[] { "x" }, order.Items);
+            Assert.AreEqual(3m, order.Total);
+        }
+
+        [Test]
+        public async Task The_quickstart_publishes_a_bare_number_with_a_cancellation_token()
+        {
+            var source = new CancellationTokenSource();
+            CancellationToken cancellationToken = source.Token;
+            int orderId = 7;
+            await client.PublishEventAsync(Sidecar.Pubsub, "number", orderId, cancellationToken);
+            Assert.AreEqual(7, subscribers.Inbox.TakeOne().Data);
+        }
+
+        [Test]
+        public async Task Bytes_keep_their_content_type()
+        {
+            await client.PublishByteEventAsync(Sidecar.Pubsub, "bytes", new byte[] { 0, 1, 255 }, "application/octet-stream");
+            var got = subscribers.Inbox.TakeOne();
+            CollectionAssert.AreEqual(new byte[] { 0, 1, 255 }, (byte[])got.Data);
+            Assert.AreEqual("application/octet-stream", got.Event.DataContentType);
+
+            await client.PublishByteEventAsync(Sidecar.Pubsub, "text", Encoding.UTF8.GetBytes("héllo"), "text/plain");
+            got = subscribers.Inbox.TakeOne();
+            Assert.AreEqual("héllo", got.Data);
+            Assert.AreEqual("text/plain", got.Event.DataContentType);
+
+            // Dapr.Client's default content type for bytes is application/json.
+            await client.PublishByteEventAsync(Sidecar.Pubsub, "text", Encoding.UTF8.GetBytes("\"quoted\""));
+            got = subscribers.Inbox.TakeOne();
+            Assert.AreEqual("quoted", got.Data);
+            Assert.AreEqual("application/json", got.Event.DataContentType);
+        }
+
+        [Test]
+        public async Task An_event_without_data_is_delivered()
+        {
+            await client.PublishEventAsync(Sidecar.Pubsub, "empty");
+            var got = subscribers.Inbox.TakeOne();
+            Assert.AreEqual(0, ((byte[])got.Data).Length);
+            Assert.AreEqual("empty", got.Event.Topic);
+        }
+
+        [Test]
+        public async Task Metadata_reaches_the_sidecar_rawPayload_skips_the_envelope()
+        {
+            var metadata = new Dictionary<string, string> { { "rawPayload", "true" } };
+            await client.PublishEventAsync(Sidecar.Pubsub, "raw", new Order { OrderId = 4 }, metadata);
+            var got = (string)subscribers.Inbox.TakeOne().Data;
+            StringAssert.Contains("\"orderId\":4", got);
+            StringAssert.DoesNotContain("specversion", got);
+        }
+
+        [Test]
+        public async Task Bulk_publishes_every_entry()
+        {
+            var response = await client.BulkPublishEventAsync(Sidecar.Pubsub, "bulk", new List<int> { 1, 2, 3, 4, 5 });
+            Assert.AreEqual(0, response.FailedEntries.Count);
+            var got = subscribers.Inbox.Take(5).Select(r => (int)r.Data).OrderBy(n => n);
+            CollectionAssert.AreEqual(new[] { 1, 2, 3, 4, 5 }, got);
+        }
+
+        [Test]
+        public void An_unknown_pubsub_is_NotFound_with_Daprs_error_code()
+        {
+            var e = Assert.Throws<DaprException>(() => client.PublishEventAsync("nope", "orders", 1).GetAwaiter().GetResult());
+            Assert.AreEqual("ERR_PUBSUB_NOT_FOUND", e.ErrorCode);
+            Assert.AreNotEqual(StatusCode.OK, e.StatusCode);
+            StringAssert.Contains("nope", e.Message);
+        }
+
+        [Test]
+        public void Bad_arguments_are_InvalidArgument_naming_what_is_wrong()
+        {
+            var e = Assert.Throws<DaprException>(() => client.PublishEventAsync(Sidecar.Pubsub, "", 1).GetAwaiter().GetResult());
+            Assert.AreEqual(StatusCode.InvalidArgument, e.StatusCode);
+            StringAssert.Contains("topic", e.Message);
+            e = Assert.Throws<DaprException>(() => client.PublishEventAsync(null, "orders", 1).GetAwaiter().GetResult());
+            Assert.AreEqual(StatusCode.InvalidArgument, e.StatusCode);
+            StringAssert.Contains("pubsub_name", e.Message);
+            e = Assert.Throws<DaprException>(() => new DaprClientBuilder().UseGrpcEndpoint("http://[bad").Build());
+            Assert.AreEqual(StatusCode.InvalidArgument, e.StatusCode);
+        }
+
+        [Test]
+        public void No_sidecar_is_Unavailable()
+        {
+            using (var nobody = new DaprClientBuilder().UseGrpcEndpoint("http://127.0.0.1:" + Sidecar.FreePort()).Build())
+            {
+                var e = Assert.Throws<DaprException>(() => nobody.PublishEventAsync(Sidecar.Pubsub, "orders", 1).GetAwaiter().GetResult());
+                Assert.AreEqual(StatusCode.Unavailable, e.StatusCode);
+                e = Assert.Throws<DaprException>(() => nobody.WaitForSidecarAsync(TimeSpan.FromMilliseconds(300)).GetAwaiter().GetResult());
+                Assert.AreEqual(StatusCode.DeadlineExceeded, e.StatusCode);
+            }
+        }
+
+        [Test]
+        public void A_cancelled_token_cancels_the_call()
+        {
+            var cancelled = new CancellationTokenSource();
+            cancelled.Cancel();
+            Assert.Throws<OperationCanceledException>(() => client.PublishEventAsync(Sidecar.Pubsub, "number", 1, cancelled.Token).GetAwaiter().GetResult());
+
+            using (var nobody = new DaprClientBuilder().UseGrpcEndpoint("http://127.0.0.1:" + Sidecar.FreePort()).Build())
+            {
+                var later = new CancellationTokenSource(200);
+                var watch = Stopwatch.StartNew();
+                var e = Assert.Catch<OperationCanceledException>(() => nobody.WaitForSidecarAsync(later.Token).GetAwaiter().GetResult());
+                Assert.AreEqual(later.Token, e.CancellationToken);
+                Assert.Less(watch.ElapsedMilliseconds, 5000, "cancellation must stop the wait");
+            }
+        }
+
+        [Test]
+        public void A_disposed_client_refuses_calls()
+        {
+            var c = new DaprClientBuilder().UseGrpcEndpoint(sidecar.GrpcEndpoint).Build();
+            c.Dispose();
+            c.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => c.PublishEventAsync(Sidecar.Pubsub, "number", 1).GetAwaiter().GetResult());
+        }
+    }
+
+    [TestFixture]
+    public class ClientErrorTests
+    {
+        [Test]
+        public async Task A_wrong_api_token_is_Unauthenticated_and_the_right_one_works()
+        {
+            var env = new Dictionary<string, string> { { "DAPR_API_TOKEN", "s3cret" } };
+            using (var sidecar = Sidecar.Start("orderprocessing", Sidecar.InMemory(), 0, "http", env))
+            {
+                using (var wrong = new DaprClientBuilder().UseGrpcEndpoint(sidecar.GrpcEndpoint).UseDaprApiToken("nope").Build())
+                {
+                    var e = Assert.Throws<DaprException>(() => wrong.PublishEventAsync(Sidecar.Pubsub, "orders", 1).GetAwaiter().GetResult());
+                    Assert.AreEqual(StatusCode.Unauthenticated, e.StatusCode);
+                }
+                using (var right = new DaprClientBuilder().UseGrpcEndpoint(sidecar.GrpcEndpoint).UseDaprApiToken("s3cret").Build())
+                {
+                    await right.PublishEventAsync(Sidecar.Pubsub, "orders", 1);
+                }
+            }
+        }
+
+        [Test]
+        public async Task Entries_the_broker_refuses_come_back_as_failed_entries()
+        {
+            string db;
+            var resources = Sidecar.Sqlite(out db);
+            using (var sidecar = Sidecar.Start("orderprocessing", resources))
+            {
+                // A real broker that refuses some messages: a trigger rejects payloads containing "reject".
+                var sql = "CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN instr(CAST(NEW.data AS TEXT), 'reject') > 0 " +
+                          "BEGIN SELECT RAISE(ABORT, 'refused by the broker'); END";
+                var py = Process.Start(new ProcessStartInfo("python3", "-c \"import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=5); c.execute(sys.argv[2]); c.commit()\" \"" + db + "\" \"" + sql + "\"") { UseShellExecute = false });
+                py.WaitForExit();
+                Assert.AreEqual(0, py.ExitCode, "could not install the trigger");
+                using (var client = new DaprClientBuilder().UseGrpcEndpoint(sidecar.GrpcEndpoint).Build())
+                {
+                    var response = await client.BulkPublishEventAsync(Sidecar.Pubsub, "orders", new List<string> { "keep 0", "reject 1", "keep 2", "reject 3" });
+                    CollectionAssert.AreEquivalent(new[] { "1", "3" }, response.FailedEntries.Select(f => f.Entry.EntryId));
+                    CollectionAssert.AreEquivalent(new[] { "reject 1", "reject 3" }, response.FailedEntries.Select(f => f.Entry.EventData));
+                    foreach (var f in response.FailedEntries) StringAssert.Contains("refused by the broker", f.ErrorMessage);
+                }
+            }
+        }
+    }
+}

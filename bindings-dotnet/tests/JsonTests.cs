@@ -1,0 +1,81 @@
+// DaprJson: the JSON Dapr.Client writes and reads (System.Text.Json's web defaults), without a sidecar.
+using System;
+using System.Collections.Generic;
+using NUnit.Framework;
+
+namespace DaprRs.Tests
+{
+    public enum Size { Small, Large }
+
+    public class Shipment
+    {
+        public string ID { get; set; }
+        public string URLPath { get; set; }
+        public Size Size { get; set; }
+        public double? Weight { get; set; }
+        public Dictionary<string, int> Counts { get; set; }
+        public Order[] Orders { get; set; }
+        public byte[] Blob { get; set; }
+        public DateTime When { get; set; }
+    }
+
+    [TestFixture]
+    public class JsonTests
+    {
+        [Test]
+        public void Names_are_camelCased_as_System_Text_Json_does()
+        {
+            Assert.AreEqual("orderId", DaprJson.CamelCase("OrderId"));
+            Assert.AreEqual("id", DaprJson.CamelCase("ID"));
+            Assert.AreEqual("urlPath", DaprJson.CamelCase("URLPath"));
+            Assert.AreEqual("ioStream", DaprJson.CamelCase("IOStream"));
+            Assert.AreEqual("already", DaprJson.CamelCase("already"));
+        }
+
+        [Test]
+        public void Objects_round_trip_with_camelCase_names()
+        {
+            var s = new Shipment
+            {
+                ID = "s-1", URLPath = "/a\"b\\c\n\u0001é", Size = Size.Large, Weight = null,
+                Counts = new Dictionary<string, int> { { "Apples", 2 } },
+                Orders = new[] { new Order { OrderId = 3, Total = 1.25m } },
+                Blob = new byte[] { 0, 255 },
+                When = new DateTime(2026, 11, 29, 12, 0, 0, DateTimeKind.Utc),
+            };
+            var json = DaprJson.Serialize(s);
+            StringAssert.StartsWith("{\"id\":\"s-1\",\"urlPath\":\"/a\\\"b\\\\c\\n\\u0001é\",\"size\":1,\"weight\":null,\"counts\":{\"Apples\":2},", json);
+            StringAssert.Contains("\"blob\":\"AP8=\"", json);
+            StringAssert.Contains("\"when\":\"2026-11-29T12:00:00.0000000Z\"", json);
+            var back = DaprJson.Deserialize<Shipment>(json);
+            Assert.AreEqual(s.URLPath, back.URLPath);
+            Assert.AreEqual(Size.Large, back.Size);
+            Assert.IsNull(back.Weight);
+            Assert.AreEqual(2, back.Counts["Apples"]);
+            Assert.AreEqual(1.25m, back.Orders[0].Total);
+            CollectionAssert.AreEqual(s.Blob, back.Blob);
+            Assert.AreEqual(s.When, back.When);
+        }
+
+        [Test]
+        public void Reading_ignores_case_and_unknown_members()
+        {
+            var order = DaprJson.Deserialize<Order>("{\"ORDERID\": 5, \"customername\": \"x\", \"extra\": [1, {\"a\": null}]}");
+            Assert.AreEqual(5, order.OrderId);
+            Assert.AreEqual("x", order.CustomerName);
+            Assert.AreEqual(42, DaprJson.Deserialize<int>(" 42 "));
+            Assert.AreEqual("\u00e9\ud83d\ude00", DaprJson.Deserialize<string>("\"\\u00e9\\ud83d\\ude00\""));
+        }
+
+        [Test]
+        public void Bad_JSON_and_wrong_types_are_errors_naming_what_is_wrong()
+        {
+            var e = Assert.Throws<FormatException>(() => DaprJson.Deserialize<Order>("{\"orderId\": 1,"));
+            StringAssert.Contains("offset", e.Message);
+            Assert.Throws<FormatException>(() => DaprJson.Deserialize<int>("\"seven\""));
+            Assert.Throws<OverflowException>(() => DaprJson.Deserialize<byte>("300"));
+            Assert.Throws<FormatException>(() => DaprJson.Deserialize<int>("1 2"));
+            Assert.Throws<ArgumentException>(() => DaprJson.Serialize(double.NaN));
+        }
+    }
+}
