@@ -52,3 +52,150 @@ where
         }
     }
 }
+
+/// pyo3-async-runtimes' view of the runtime above, so awaitables run on the same runtime (and
+/// the same shared channel) as blocking calls, and follow it across a fork.
+pub struct SharedRuntime;
+
+tokio::task_local! {
+    static TASK_LOCALS: std::cell::OnceCell<pyo3_async_runtimes::TaskLocals>;
+}
+
+impl pyo3_async_runtimes::generic::Runtime for SharedRuntime {
+    type JoinError = TaskFailed;
+    type JoinHandle = Joined;
+
+    fn spawn<F>(fut: F) -> Self::JoinHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        Joined::Task(match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle.spawn(fut),
+            // Only reached after `awaitable` made the runtime, so building it cannot fail here.
+            Err(_) => runtime().expect("the dapr-rs runtime").spawn(fut),
+        })
+    }
+
+    /// pyo3-async-runtimes hands results to the event loop here. They go to the one completion
+    /// thread, which takes the GIL once for every result waiting, instead of a pool thread each.
+    fn spawn_blocking<F>(f: F) -> Self::JoinHandle
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        completions().send(Box::new(f));
+        Joined::Done
+    }
+}
+
+/// A spawned task, or work already handed over (nothing to wait for).
+pub enum Joined {
+    Task(tokio::task::JoinHandle<()>),
+    Done,
+}
+
+impl Future for Joined {
+    type Output = Result<(), TaskFailed>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        match self.get_mut() {
+            Joined::Task(handle) => std::pin::Pin::new(handle).poll(cx).map(|r| r.map_err(TaskFailed)),
+            Joined::Done => std::task::Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// A spawned task that panicked or was cancelled.
+pub struct TaskFailed(tokio::task::JoinError);
+
+impl pyo3_async_runtimes::generic::JoinError for TaskFailed {
+    fn is_panic(&self) -> bool {
+        self.0.is_panic()
+    }
+
+    fn into_panic(self) -> Box<dyn std::any::Any + Send + 'static> {
+        self.0.into_panic()
+    }
+}
+
+type Completion = Box<dyn FnOnce() + Send>;
+
+/// Held by the completion thread while it hands results over; `true` once the interpreter exits.
+static COMPLETING: Mutex<bool> = Mutex::new(false);
+
+/// Called at interpreter exit (`atexit`, before finalization): waits, GIL released, for the
+/// completion thread to finish what it is handing over, and stops it, so no Rust thread takes
+/// the GIL while the interpreter is torn down.
+#[pyfunction]
+pub fn stop_completions(py: Python<'_>) {
+    py.detach(|| *COMPLETING.lock().unwrap_or_else(|e| e.into_inner()) = true);
+}
+
+/// The queue of the process's completion thread (started on first use, again in a forked child).
+struct Completions(std::sync::mpsc::Sender<Completion>);
+
+impl Completions {
+    fn send(&self, job: Completion) {
+        // The thread lives as long as the process; a send cannot fail while it does.
+        let _ = self.0.send(job);
+    }
+}
+
+fn completions() -> Completions {
+    static QUEUE: Mutex<Option<(u32, std::sync::mpsc::Sender<Completion>)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut slot = QUEUE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((owner, tx)) = slot.as_ref()
+        && *owner == pid
+    {
+        return Completions(tx.clone());
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<Completion>();
+    std::thread::Builder::new()
+        .name("dapr-rs-asyncio".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let gate = COMPLETING.lock().unwrap_or_else(|e| e.into_inner());
+                // Not once the interpreter is exiting: a result no loop will take is dropped.
+                if *gate || Python::try_attach(|_py| {
+                    first();
+                    rx.try_iter().take(255).for_each(|next| next());
+                })
+                .is_none()
+                {
+                    return;
+                }
+            }
+        })
+        .expect("cannot start the dapr-rs completion thread");
+    // An inherited sender (after fork) points at a thread the child lacks: forgotten, not dropped.
+    if let Some(inherited) = slot.replace((pid, tx.clone())) {
+        std::mem::forget(inherited);
+    }
+    Completions(tx)
+}
+
+impl pyo3_async_runtimes::generic::ContextExt for SharedRuntime {
+    fn scope<F, R>(locals: pyo3_async_runtimes::TaskLocals, fut: F) -> std::pin::Pin<Box<dyn Future<Output = R> + Send>>
+    where
+        F: Future<Output = R> + Send + 'static,
+    {
+        let cell = std::cell::OnceCell::new();
+        cell.set(locals).ok();
+        Box::pin(TASK_LOCALS.scope(cell, fut))
+    }
+
+    fn get_task_locals() -> Option<pyo3_async_runtimes::TaskLocals> {
+        TASK_LOCALS.try_with(|c| c.get().cloned()).unwrap_or_default()
+    }
+}
+
+/// `fut` as an asyncio awaitable of the running loop: it runs on the shared runtime (no thread
+/// per call) and the loop is only woken to take its result; cancelling the awaitable drops `fut`.
+pub fn awaitable<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = PyResult<T>> + Send + 'static,
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    runtime()?;
+    pyo3_async_runtimes::generic::future_into_py::<SharedRuntime, F, T>(py, fut)
+}
