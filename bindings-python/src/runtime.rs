@@ -119,15 +119,23 @@ impl pyo3_async_runtimes::generic::JoinError for TaskFailed {
 
 type Completion = Box<dyn FnOnce() + Send>;
 
-/// Held by the completion thread while it hands results over; `true` once the interpreter exits.
-static COMPLETING: Mutex<bool> = Mutex::new(false);
+/// Held by a completion thread while it hands results over; `true` once the interpreter exits.
+type Gate = Arc<Mutex<bool>>;
+
+/// The process's completion thread: its queue and its gate (both made anew in a forked child,
+/// where the parent's thread does not exist and may have left its gate locked).
+static COMPLETIONS: Mutex<Option<(u32, std::sync::mpsc::Sender<Completion>, Gate)>> = Mutex::new(None);
 
 /// Called at interpreter exit (`atexit`, before finalization): waits, GIL released, for the
 /// completion thread to finish what it is handing over, and stops it, so no Rust thread takes
 /// the GIL while the interpreter is torn down.
 #[pyfunction]
 pub fn stop_completions(py: Python<'_>) {
-    py.detach(|| *COMPLETING.lock().unwrap_or_else(|e| e.into_inner()) = true);
+    let gate = match COMPLETIONS.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        Some((owner, _, gate)) if *owner == std::process::id() => gate.clone(),
+        _ => return,
+    };
+    py.detach(|| *gate.lock().unwrap_or_else(|e| e.into_inner()) = true);
 }
 
 /// The queue of the process's completion thread (started on first use, again in a forked child).
@@ -141,22 +149,23 @@ impl Completions {
 }
 
 fn completions() -> Completions {
-    static QUEUE: Mutex<Option<(u32, std::sync::mpsc::Sender<Completion>)>> = Mutex::new(None);
     let pid = std::process::id();
-    let mut slot = QUEUE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((owner, tx)) = slot.as_ref()
+    let mut slot = COMPLETIONS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((owner, tx, _)) = slot.as_ref()
         && *owner == pid
     {
         return Completions(tx.clone());
     }
     let (tx, rx) = std::sync::mpsc::channel::<Completion>();
+    let gate: Gate = Arc::new(Mutex::new(false));
+    let thread_gate = gate.clone();
     std::thread::Builder::new()
         .name("dapr-rs-asyncio".into())
         .spawn(move || {
             while let Ok(first) = rx.recv() {
-                let gate = COMPLETING.lock().unwrap_or_else(|e| e.into_inner());
+                let exiting = thread_gate.lock().unwrap_or_else(|e| e.into_inner());
                 // Not once the interpreter is exiting: a result no loop will take is dropped.
-                if *gate || Python::try_attach(|_py| {
+                if *exiting || Python::try_attach(|_py| {
                     first();
                     rx.try_iter().take(255).for_each(|next| next());
                 })
@@ -167,8 +176,8 @@ fn completions() -> Completions {
             }
         })
         .expect("cannot start the dapr-rs completion thread");
-    // An inherited sender (after fork) points at a thread the child lacks: forgotten, not dropped.
-    if let Some(inherited) = slot.replace((pid, tx.clone())) {
+    // Inherited (after fork): its thread is gone and its gate may be locked; forgotten, not dropped.
+    if let Some(inherited) = slot.replace((pid, tx.clone(), gate)) {
         std::mem::forget(inherited);
     }
     Completions(tx)
