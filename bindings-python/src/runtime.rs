@@ -165,11 +165,12 @@ fn completions() -> Completions {
             while let Ok(first) = rx.recv() {
                 let exiting = thread_gate.lock().unwrap_or_else(|e| e.into_inner());
                 // Not once the interpreter is exiting: a result no loop will take is dropped.
-                if *exiting || Python::try_attach(|_py| {
-                    first();
-                    rx.try_iter().take(255).for_each(|next| next());
-                })
-                .is_none()
+                if *exiting
+                    || Python::try_attach(|_py| {
+                        first();
+                        rx.try_iter().take(1023).for_each(|next| next());
+                    })
+                    .is_none()
                 {
                     return;
                 }
@@ -206,5 +207,7 @@ where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
     runtime()?;
-    pyo3_async_runtimes::generic::future_into_py::<SharedRuntime, F, T>(py, fut)
+    // The running loop alone: results are plain values, so no contextvars copy is needed per call.
+    let locals = pyo3_async_runtimes::TaskLocals::with_running_loop(py)?;
+    pyo3_async_runtimes::generic::future_into_py_with_locals::<SharedRuntime, F, T>(py, locals, fut)
 }
