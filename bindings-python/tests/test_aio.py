@@ -33,7 +33,7 @@ def test_wait_for_sidecar_does_not_block_the_loop(unreachable_address: str) -> N
         client = DaprClient(unreachable_address)  # the constructor never connects
         assert time.monotonic() - start < 0.2
         with pytest.raises(DaprTimeoutError) as err:
-            await client.wait_for_sidecar(0.5)
+            await client.wait_for_sidecar(timeout=0.5)
         assert err.value.grpc_code == DEADLINE_EXCEEDED
         assert 0.4 < time.monotonic() - start < 3
         ticker.cancel()

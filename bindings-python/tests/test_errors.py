@@ -73,7 +73,7 @@ def test_unavailable_sidecar(unreachable_address: str) -> None:
 
 def test_timeout(unreachable_address: str) -> None:
     with pytest.raises(DaprTimeoutError) as err:
-        DaprClient(unreachable_address).wait_for_sidecar(0.1)
+        DaprClient(unreachable_address).wait_for_sidecar(timeout=0.1)
     assert err.value.grpc_code == DEADLINE_EXCEEDED
     assert isinstance(err.value, DaprError)
 

@@ -184,9 +184,10 @@ class DaprClient:
         failed = self._client().bulk_publish(pubsub_name, topic_name, entries, _metadata(publish_metadata))
         return BulkPublishResponse([BulkPublishFailedEntry(entry_id, error) for entry_id, error in failed])
 
-    def wait_for_sidecar(self, timeout_s: float = 60.0) -> None:
-        """Blocks until the sidecar answers; :class:`DaprError` (DEADLINE_EXCEEDED) after ``timeout_s``."""
-        self._client().wait_for_sidecar(timeout_s)
+    def wait_for_sidecar(self, timeout_s: float = 60.0, *, timeout: Optional[float] = None) -> None:
+        """Blocks until the sidecar answers; :class:`DaprTimeoutError` after ``timeout_s`` seconds
+        (or ``timeout=``)."""
+        self._client().wait_for_sidecar(timeout_s if timeout is None else timeout)
 
     def wait(self, timeout_s: float) -> None:
         """The official SDK's name for :meth:`wait_for_sidecar`."""

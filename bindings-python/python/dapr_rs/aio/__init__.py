@@ -62,9 +62,10 @@ class DaprClient:
         failed = await self._client().bulk_publish_async(pubsub_name, topic_name, entries, _metadata(publish_metadata))
         return BulkPublishResponse([BulkPublishFailedEntry(entry_id, error) for entry_id, error in failed])
 
-    async def wait_for_sidecar(self, timeout_s: float = 60.0) -> None:
-        """Returns once the sidecar answers; :class:`~dapr_rs.DaprTimeoutError` after ``timeout_s``."""
-        await self._client().wait_for_sidecar_async(timeout_s)
+    async def wait_for_sidecar(self, timeout_s: float = 60.0, *, timeout: Optional[float] = None) -> None:
+        """Returns once the sidecar answers; :class:`~dapr_rs.DaprTimeoutError` after ``timeout_s``
+        seconds (or ``timeout=``)."""
+        await self._client().wait_for_sidecar_async(timeout_s if timeout is None else timeout)
 
     async def wait(self, timeout_s: float) -> None:
         """The official SDK's name for :meth:`wait_for_sidecar`."""
