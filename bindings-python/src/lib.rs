@@ -18,8 +18,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event::PyTopicEvent>()?;
     m.add_class::<stream::PySubscriptionStream>()?;
     errors::add_classes(m)?;
-    m.add_function(wrap_pyfunction!(runtime::stop_completions, m)?)?;
-    m.py().import("atexit")?.call_method1("register", (m.getattr("stop_completions")?,))?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

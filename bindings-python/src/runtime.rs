@@ -76,13 +76,13 @@ impl pyo3_async_runtimes::generic::Runtime for SharedRuntime {
         })
     }
 
-    /// pyo3-async-runtimes hands results to the event loop here. They go to the one completion
-    /// thread, which takes the GIL once for every result waiting, instead of a pool thread each.
+    /// pyo3-async-runtimes hands results to the event loop here: they wait in the [`Handoff`]
+    /// for the loop's own thread, instead of a pool thread each taking the GIL.
     fn spawn_blocking<F>(f: F) -> Self::JoinHandle
     where
         F: FnOnce() + Send + 'static,
     {
-        completions().send(Box::new(f));
+        send_completion(Box::new(f));
         Joined::Done
     }
 }
@@ -119,69 +119,91 @@ impl pyo3_async_runtimes::generic::JoinError for TaskFailed {
 
 type Completion = Box<dyn FnOnce() + Send>;
 
-/// Held by a completion thread while it hands results over; `true` once the interpreter exits.
-type Gate = Arc<Mutex<bool>>;
-
-/// The process's completion thread: its queue and its gate (both made anew in a forked child,
-/// where the parent's thread does not exist and may have left its gate locked).
-static COMPLETIONS: Mutex<Option<(u32, std::sync::mpsc::Sender<Completion>, Gate)>> = Mutex::new(None);
-
-/// Called at interpreter exit (`atexit`, before finalization): waits, GIL released, for the
-/// completion thread to finish what it is handing over, and stops it, so no Rust thread takes
-/// the GIL while the interpreter is torn down.
-#[pyfunction]
-pub fn stop_completions(py: Python<'_>) {
-    let gate = match COMPLETIONS.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        Some((owner, _, gate)) if *owner == std::process::id() => gate.clone(),
-        _ => return,
-    };
-    py.detach(|| *gate.lock().unwrap_or_else(|e| e.into_inner()) = true);
+/// Results waiting to be handed to their event loops. The loops take them on their own threads
+/// (they hold the GIL there anyway), woken by a doorbell that needs no GIL to ring: a Rust
+/// thread taking the GIL for each result would fight the busy loop for it.
+struct Handoff {
+    pid: u32,
+    queue: Mutex<Vec<Completion>>,
+    bell: std::os::unix::net::UnixStream,
+    /// The loops' end of the doorbell (`add_reader`).
+    door: std::os::unix::net::UnixStream,
+    /// The loops that watch the door (a `weakref.WeakSet`).
+    loops: Py<PyAny>,
 }
 
-/// The queue of the process's completion thread (started on first use, again in a forked child).
-struct Completions(std::sync::mpsc::Sender<Completion>);
+/// The process's handoff, made on first use and anew in a forked child (whose loops must not
+/// share a doorbell with the parent's).
+static HANDOFF: Mutex<Option<Arc<Handoff>>> = Mutex::new(None);
 
-impl Completions {
-    fn send(&self, job: Completion) {
-        // The thread lives as long as the process; a send cannot fail while it does.
-        let _ = self.0.send(job);
-    }
-}
-
-fn completions() -> Completions {
+fn handoff(py: Python<'_>) -> PyResult<Arc<Handoff>> {
     let pid = std::process::id();
-    let mut slot = COMPLETIONS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((owner, tx, _)) = slot.as_ref()
-        && *owner == pid
-    {
-        return Completions(tx.clone());
+    let mut slot = HANDOFF.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(h) = slot.as_ref().filter(|h| h.pid == pid) {
+        return Ok(h.clone());
     }
-    let (tx, rx) = std::sync::mpsc::channel::<Completion>();
-    let gate: Gate = Arc::new(Mutex::new(false));
-    let thread_gate = gate.clone();
-    std::thread::Builder::new()
-        .name("dapr-rs-asyncio".into())
-        .spawn(move || {
-            while let Ok(first) = rx.recv() {
-                let exiting = thread_gate.lock().unwrap_or_else(|e| e.into_inner());
-                // Not once the interpreter is exiting: a result no loop will take is dropped.
-                if *exiting
-                    || Python::try_attach(|_py| {
-                        first();
-                        rx.try_iter().take(1023).for_each(|next| next());
-                    })
-                    .is_none()
-                {
-                    return;
-                }
-            }
+    let (bell, door) = std::os::unix::net::UnixStream::pair()
+        .and_then(|(bell, door)| {
+            bell.set_nonblocking(true)?;
+            door.set_nonblocking(true)?;
+            Ok((bell, door))
         })
-        .expect("cannot start the dapr-rs completion thread");
-    // Inherited (after fork): its thread is gone and its gate may be locked; forgotten, not dropped.
-    if let Some(inherited) = slot.replace((pid, tx.clone(), gate)) {
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot make the dapr-rs asyncio doorbell: {e}")))?;
+    let loops = py.import("weakref")?.getattr("WeakSet")?.call0()?.unbind();
+    let h = Arc::new(Handoff { pid, queue: Mutex::new(Vec::new()), bell, door, loops });
+    // An inherited one (after fork) may hold results of the parent's loops: forgotten, not dropped.
+    if let Some(inherited) = slot.replace(h.clone()) {
         std::mem::forget(inherited);
     }
-    Completions(tx)
+    Ok(h)
+}
+
+impl Handoff {
+    fn send(&self, job: Completion) {
+        let first = {
+            let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.push(job);
+            queue.len() == 1
+        };
+        if first {
+            // A full socket buffer already means a ring is pending.
+            let _ = std::io::Write::write(&mut &self.bell, &[1]);
+        }
+    }
+
+    /// Makes `event_loop` take results when the doorbell rings (once per loop).
+    fn watched_by(&self, py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<()> {
+        let loops = self.loops.bind(py);
+        if loops.contains(event_loop)? {
+            return Ok(());
+        }
+        use std::os::fd::AsRawFd;
+        let take = wrap_pyfunction!(take_completions, py)?;
+        event_loop.call_method1("add_reader", (self.door.as_raw_fd(), take))?;
+        loops.call_method1("add", (event_loop,))?;
+        Ok(())
+    }
+}
+
+/// Run by an event loop when the doorbell rings: hands every waiting result over.
+#[pyfunction]
+fn take_completions(py: Python<'_>) -> PyResult<()> {
+    let h = handoff(py)?;
+    let mut rung = [0u8; 256];
+    while matches!(std::io::Read::read(&mut &h.door, &mut rung), Ok(n) if n > 0) {}
+    let jobs = std::mem::take(&mut *h.queue.lock().unwrap_or_else(|e| e.into_inner()));
+    for job in jobs {
+        job();
+    }
+    Ok(())
+}
+
+fn send_completion(job: Completion) {
+    // Awaitables exist only after `awaitable` made this process's handoff, so it is there.
+    let current = HANDOFF.lock().unwrap_or_else(|e| e.into_inner()).clone().filter(|h| h.pid == std::process::id());
+    if let Some(h) = current {
+        h.send(job);
+    }
 }
 
 impl pyo3_async_runtimes::generic::ContextExt for SharedRuntime {
@@ -209,5 +231,6 @@ where
     runtime()?;
     // The running loop alone: results are plain values, so no contextvars copy is needed per call.
     let locals = pyo3_async_runtimes::TaskLocals::with_running_loop(py)?;
+    handoff(py)?.watched_by(py, locals.event_loop(py).as_any())?;
     pyo3_async_runtimes::generic::future_into_py_with_locals::<SharedRuntime, F, T>(py, locals, fut)
 }

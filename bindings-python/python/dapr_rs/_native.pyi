@@ -16,7 +16,6 @@ __all__ = [
     "TopicForbiddenError",
     "SidecarUnavailableError",
     "DaprTimeoutError",
-    "stop_completions",
     "__version__",
 ]
 
@@ -201,6 +200,3 @@ class App:
     def stop(self) -> None: ...
     @property
     def port(self) -> Optional[int]: ...
-
-def stop_completions() -> None:
-    """Run at interpreter exit: no awaitable result is handed over after it."""
