@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks of issue #2's targets (and #4's Node client against @dapr/dapr, #5's .NET binding against the core), on this machine, in one run; results go to stdout and to
+# Benchmarks of issue #2's targets (and #4's Node client against @dapr/dapr, #5's .NET binding against the core, #6's Python client against dapr), on this machine, in one run; results go to stdout and to
 # bench/REPORT.md. Not a test: nothing here fails on a slow number.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +65,10 @@ while IFS= read -r line; do
   c=$(core_rate "$k")
   record "$line = $(python3 -c "print(round(100 * $r / $c))")% of the bare Rust core ($c events/s)"
 done < <(grep '^dotnet publish' <<< "$dotnet_out")
+
+# 1d. Python (issue #6): dapr_rs and the official dapr SDK side by side on the same sidecar.
+py_out=$(.venv/bin/python bench/python/publish.py --grpc-port "$g" --http-port "$h" --count 20000) || { echo "bench: bench/python/publish.py failed" >&2; exit 1; }
+while IFS= read -r line; do record "$line"; done < <(grep '^python publish' <<< "$py_out")
 
 # 2. Publisher sidecar → pubsub.sqlite → subscriber sidecar → app.
 component "$work/sqlite" pubsub.sqlite "$work/bench.db"

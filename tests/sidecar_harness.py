@@ -81,8 +81,17 @@ class Sidecar:
         cmd += list(args)  # further daprd flags, e.g. ["--app-max-concurrency", "1"]
         full_env = {k: v for k, v in os.environ.items() if k not in ("DAPR_API_TOKEN", "APP_API_TOKEN")}
         full_env.update(env or {})
-        self.proc = subprocess.Popen(cmd, env=full_env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
+        self._cmd, self._env = cmd, full_env
+        self._spawn()
+
+    def _spawn(self) -> None:
+        self.proc = subprocess.Popen(self._cmd, env=self._env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
         self.wait_http("/v1.0/healthz/outbound", 204)
+
+    def restart(self) -> None:
+        """Stops the sidecar and starts it again on the same ports, as a crash and restart would."""
+        self.stop()
+        self._spawn()
 
     @property
     def env(self) -> dict:

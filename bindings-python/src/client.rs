@@ -1,12 +1,14 @@
-//! `DaprClient`: core's client, each call blocking the calling Python thread (GIL released) until
-//! the sidecar answers.
+//! `DaprClient`: core's client. Each call either blocks the calling Python thread (GIL released)
+//! until the sidecar answers, or (`*_async`, for `dapr_rs.aio`) returns an asyncio awaitable.
 
 use crate::errors::to_py_err;
-use crate::runtime::{runtime, wait};
-use dapr_rs_core::{BulkPublishEntry, ClientOptions, DaprClient, PublishPayload, PublishRequest};
+use crate::runtime::{awaitable, runtime, wait};
+use crate::stream::PySubscriptionStream;
+use dapr_rs_core::{BulkPublishEntry, ClientOptions, DaprClient, PublishPayload, PublishRequest, SubscriptionOptions};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyMemoryView, PyString};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -30,7 +32,7 @@ fn connect(options: &ClientOptions) -> PyResult<DaprClient> {
 
 /// A Python value as core's [`PublishPayload`] (which picks the content type): `str` as text,
 /// bytes-like as bytes (zero-copy: the object stays alive until the request is sent), anything
-/// else as the JSON text `json.dumps` gives it.
+/// else (dataclasses and pydantic models too) as the JSON text `dapr_rs._model.dumps` gives it.
 fn payload(data: &Bound<'_, PyAny>) -> PyResult<PublishPayload> {
     if let Ok(text) = data.cast::<PyString>() {
         return Ok(PublishPayload::Text(text.to_cow()?.into_owned()));
@@ -42,8 +44,59 @@ fn payload(data: &Bound<'_, PyAny>) -> PyResult<PublishPayload> {
         let bytes: PyBackedBytes = data.call_method0("tobytes")?.extract()?;
         return Ok(PublishPayload::Bytes(bytes::Bytes::from_owner(bytes)));
     }
-    let text: String = data.py().import("json")?.call_method1("dumps", (data,))?.extract()?;
+    static DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let py = data.py();
+    let dumps = DUMPS.get_or_try_init(py, || Ok::<_, PyErr>(py.import("dapr_rs._model")?.getattr("dumps")?.unbind()))?;
+    let text: String = dumps.bind(py).call1((data,))?.extract()?;
     Ok(PublishPayload::json(text))
+}
+
+fn publish_request(
+    pubsub_name: String,
+    topic: String,
+    data: &Bound<'_, PyAny>,
+    data_content_type: Option<String>,
+    metadata: Metadata,
+) -> PyResult<PublishRequest> {
+    let (data, data_content_type) = payload(data)?.into_data(data_content_type);
+    Ok(PublishRequest { pubsub_name, topic, data, data_content_type, metadata: metadata.unwrap_or_default() })
+}
+
+fn bulk_entries(entries: Vec<(String, Bound<'_, PyAny>, Option<String>, Metadata)>) -> PyResult<Vec<BulkPublishEntry>> {
+    entries
+        .into_iter()
+        .map(|(entry_id, data, content_type, metadata)| {
+            let (event, content_type) = payload(&data)?.into_data(content_type);
+            Ok(BulkPublishEntry { entry_id, event, content_type, metadata: metadata.unwrap_or_default() })
+        })
+        .collect()
+}
+
+async fn bulk_publish(
+    client: DaprClient,
+    pubsub_name: String,
+    topic: String,
+    entries: Vec<BulkPublishEntry>,
+    metadata: Metadata,
+) -> PyResult<Vec<(String, String)>> {
+    let failed = client.bulk_publish(&pubsub_name, &topic, entries, metadata.unwrap_or_default()).await.map_err(to_py_err)?;
+    Ok(failed.into_iter().map(|f| (f.entry_id, f.error)).collect())
+}
+
+async fn open_stream(
+    client: DaprClient,
+    pubsub_name: String,
+    topic: String,
+    dead_letter_topic: Option<String>,
+    metadata: Metadata,
+) -> PyResult<PySubscriptionStream> {
+    let options = SubscriptionOptions {
+        dead_letter_topic: dead_letter_topic.filter(|t| !t.is_empty()),
+        metadata: metadata.unwrap_or_default(),
+        ..Default::default()
+    };
+    let stream = client.subscribe(&pubsub_name, &topic, options).await.map_err(to_py_err)?;
+    Ok(PySubscriptionStream::new(stream, pubsub_name, topic))
 }
 
 fn seconds(what: &str, s: f64) -> PyResult<Duration> {
@@ -88,10 +141,24 @@ impl PyDaprClient {
         data_content_type: Option<String>,
         publish_metadata: Metadata,
     ) -> PyResult<()> {
-        let (data, data_content_type) = payload(data)?.into_data(data_content_type);
-        let req =
-            PublishRequest { pubsub_name, topic: topic_name, data, data_content_type, metadata: publish_metadata.unwrap_or_default() };
+        let req = publish_request(pubsub_name, topic_name, data, data_content_type, publish_metadata)?;
         wait(py, self.client()?.publish_event(req))?.map_err(to_py_err)
+    }
+
+    /// `publish_event` as an awaitable; the payload is converted before this returns.
+    #[pyo3(signature = (pubsub_name, topic_name, data, data_content_type = None, publish_metadata = None))]
+    fn publish_event_async<'py>(
+        &self,
+        py: Python<'py>,
+        pubsub_name: String,
+        topic_name: String,
+        data: &Bound<'py, PyAny>,
+        data_content_type: Option<String>,
+        publish_metadata: Metadata,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let req = publish_request(pubsub_name, topic_name, data, data_content_type, publish_metadata)?;
+        let client = self.client()?;
+        awaitable(py, async move { client.publish_event(req).await.map_err(to_py_err) })
     }
 
     /// `entries` are `(entry_id, data, content_type or None, metadata)`; returns the failed
@@ -105,16 +172,24 @@ impl PyDaprClient {
         entries: Vec<(String, Bound<'_, PyAny>, Option<String>, Metadata)>,
         publish_metadata: Metadata,
     ) -> PyResult<Vec<(String, String)>> {
-        let entries = entries
-            .into_iter()
-            .map(|(entry_id, data, content_type, metadata)| {
-                let (event, content_type) = payload(&data)?.into_data(content_type);
-                Ok(BulkPublishEntry { entry_id, event, content_type, metadata: metadata.unwrap_or_default() })
-            })
-            .collect::<PyResult<_>>()?;
-        let failed = wait(py, self.client()?.bulk_publish(&pubsub_name, &topic_name, entries, publish_metadata.unwrap_or_default()))?
-            .map_err(to_py_err)?;
-        Ok(failed.into_iter().map(|f| (f.entry_id, f.error)).collect())
+        let entries = bulk_entries(entries)?;
+        let client = self.client()?;
+        wait(py, bulk_publish(client, pubsub_name, topic_name, entries, publish_metadata))?
+    }
+
+    /// `bulk_publish` as an awaitable.
+    #[pyo3(signature = (pubsub_name, topic_name, entries, publish_metadata = None))]
+    fn bulk_publish_async<'py>(
+        &self,
+        py: Python<'py>,
+        pubsub_name: String,
+        topic_name: String,
+        entries: Vec<(String, Bound<'py, PyAny>, Option<String>, Metadata)>,
+        publish_metadata: Metadata,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let entries = bulk_entries(entries)?;
+        let client = self.client()?;
+        awaitable(py, bulk_publish(client, pubsub_name, topic_name, entries, publish_metadata))
     }
 
     /// Blocks until the sidecar answers; DaprError (DEADLINE_EXCEEDED) after `timeout_s`.
@@ -123,9 +198,42 @@ impl PyDaprClient {
         wait(py, self.client()?.wait_for_sidecar(timeout))?.map_err(to_py_err)
     }
 
+    /// `wait_for_sidecar` as an awaitable.
+    fn wait_for_sidecar_async<'py>(&self, py: Python<'py>, timeout_s: f64) -> PyResult<Bound<'py, PyAny>> {
+        let timeout = seconds("timeout_s", timeout_s)?;
+        let client = self.client()?;
+        awaitable(py, async move { client.wait_for_sidecar(timeout).await.map_err(to_py_err) })
+    }
+
     /// Asks the sidecar to shut down.
     fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
         wait(py, self.client()?.shutdown_sidecar())?.map_err(to_py_err)
+    }
+
+    /// Opens a streaming subscription (no app port); returns once the sidecar accepted it.
+    #[pyo3(signature = (pubsub_name, topic, dead_letter_topic = None, metadata = None))]
+    fn subscribe(
+        &self,
+        py: Python<'_>,
+        pubsub_name: String,
+        topic: String,
+        dead_letter_topic: Option<String>,
+        metadata: Metadata,
+    ) -> PyResult<PySubscriptionStream> {
+        wait(py, open_stream(self.client()?, pubsub_name, topic, dead_letter_topic, metadata))?
+    }
+
+    /// `subscribe` as an awaitable.
+    #[pyo3(signature = (pubsub_name, topic, dead_letter_topic = None, metadata = None))]
+    fn subscribe_async<'py>(
+        &self,
+        py: Python<'py>,
+        pubsub_name: String,
+        topic: String,
+        dead_letter_topic: Option<String>,
+        metadata: Metadata,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, open_stream(self.client()?, pubsub_name, topic, dead_letter_topic, metadata))
     }
 
     fn __repr__(&self) -> String {

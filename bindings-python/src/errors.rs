@@ -1,8 +1,10 @@
-//! `DaprError`: core's [`Error`] as a Python exception, keeping its gRPC code, Dapr `errorCode`
-//! and bare message as attributes.
+//! `DaprError` and its subclasses: core's [`Error`] as a Python exception, keeping its gRPC code,
+//! Dapr `errorCode` and bare message as attributes. [`to_py_err`] is the one place that picks the
+//! subclass.
 
-use dapr_rs_core::Error;
+use dapr_rs_core::{Error, ErrorCode};
 use pyo3::prelude::*;
+use pyo3::types::PyType;
 
 pyo3::create_exception!(
     dapr_rs._native,
@@ -11,6 +13,20 @@ pyo3::create_exception!(
     "A Dapr call failed. `grpc_code` is the gRPC status code (int), `error_code` the Dapr errorCode \
      (e.g. 'ERR_PUBSUB_NOT_FOUND') when the sidecar sent one, `message` the message alone."
 );
+pyo3::create_exception!(dapr_rs._native, PubsubNotFoundError, DaprError, "The sidecar has no pubsub component of that name.");
+pyo3::create_exception!(
+    dapr_rs._native,
+    TopicForbiddenError,
+    DaprError,
+    "The pubsub component's scopes do not allow this app to use the topic."
+);
+pyo3::create_exception!(
+    dapr_rs._native,
+    SidecarUnavailableError,
+    DaprError,
+    "The sidecar could not be reached (not started, wrong address, gone)."
+);
+pyo3::create_exception!(dapr_rs._native, DaprTimeoutError, DaprError, "The call (or the wait for the sidecar) ran out of time.");
 
 /// gRPC `UNKNOWN`: the code of a `DaprError` raised by Python code without one.
 const UNKNOWN: i32 = 2;
@@ -24,9 +40,42 @@ pub fn init_class(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
+pub fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    init_class(py)?;
+    m.add("DaprError", py.get_type::<DaprError>())?;
+    m.add("PubsubNotFoundError", py.get_type::<PubsubNotFoundError>())?;
+    m.add("TopicForbiddenError", py.get_type::<TopicForbiddenError>())?;
+    m.add("SidecarUnavailableError", py.get_type::<SidecarUnavailableError>())?;
+    m.add("DaprTimeoutError", py.get_type::<DaprTimeoutError>())?;
+    Ok(())
+}
+
+/// The exception class for `err`: by Dapr errorCode first, then by what kind of failure it is.
+fn class_of<'py>(py: Python<'py>, err: &Error) -> Bound<'py, PyType> {
+    let code = err.error_code();
+    if code == Some(ErrorCode::PubsubNotFound.as_str()) {
+        return py.get_type::<PubsubNotFoundError>();
+    }
+    if code == Some(ErrorCode::PubsubForbidden.as_str()) {
+        return py.get_type::<TopicForbiddenError>();
+    }
+    match err.grpc_code() as i32 {
+        tonic_code::UNAVAILABLE => py.get_type::<SidecarUnavailableError>(),
+        tonic_code::DEADLINE_EXCEEDED => py.get_type::<DaprTimeoutError>(),
+        _ => py.get_type::<DaprError>(),
+    }
+}
+
+/// The gRPC codes the mapping needs, as the integers `grpc_code()` converts to.
+mod tonic_code {
+    pub const DEADLINE_EXCEEDED: i32 = 4;
+    pub const UNAVAILABLE: i32 = 14;
+}
+
 pub fn to_py_err(err: Error) -> PyErr {
     Python::attach(|py| {
-        let exc = DaprError::new_err(err.to_string());
+        let exc = PyErr::from_type(class_of(py, &err), err.to_string());
         let value = exc.value(py);
         let filled = value
             .setattr("grpc_code", err.grpc_code() as i32)

@@ -111,6 +111,18 @@ impl PyTopicEvent {
         }
     }
 
+    /// The payload bytes, as the official SDK's `SubscriptionMessage.raw_data()` names them.
+    #[getter]
+    fn raw_data<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        self.data(py)
+    }
+
+    /// The decoded payload loaded into `cls`: a dataclass (its fields from a JSON object), a
+    /// pydantic model (validated), or any other class called with the value.
+    fn model<'py>(&self, py: Python<'py>, cls: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("dapr_rs._model")?.call_method1("load_model", (cls, self.decoded_data(py)?))
+    }
+
     /// The payload parsed as JSON whatever its content type; ValueError if it is not JSON.
     fn data_json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let value = self.0.data_json().map_err(|e| PyValueError::new_err(format!("the event data is not JSON: {e}")))?;

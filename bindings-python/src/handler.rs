@@ -70,17 +70,30 @@ impl TopicHandler for PyHandler {
 
 fn call(py: Python<'_>, callable: &Py<PyAny>, name: &str, event: TopicEvent) -> Result<TopicEventStatus, HandlerError> {
     let id = event.id.clone();
-    let outcome = Py::new(py, PyTopicEvent(event)).and_then(|ev| callable.bind(py).call1((ev,))).and_then(|ret| status_of(&ret));
+    let outcome = Py::new(py, PyTopicEvent(event))
+        .and_then(|ev| callable.bind(py).call1((ev,)))
+        .and_then(|ret| finish_coroutine(&ret))
+        .and_then(|ret| status_of(&ret));
     outcome.map_err(|err| {
         log_failure(py, name, &id, &err);
         format!("handler {name} failed: {err}").into()
     })
 }
 
+/// An `async def` handler's coroutine, run to completion on this (worker) thread's own event loop;
+/// anything else as it is.
+fn finish_coroutine<'py>(ret: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = ret.py();
+    if py.import("inspect")?.call_method1("iscoroutine", (ret,))?.is_truthy()? {
+        return py.import("asyncio")?.call_method1("run", (ret,));
+    }
+    Ok(ret.clone())
+}
+
 /// What a handler returned, as the status the sidecar is told: `None` is success; a status word
 /// ('success' / 'retry' / 'drop', any case), a `TopicEventResponse` (ours or the official SDK's,
 /// read through its `status`), or a status enum member (read through its `name`).
-fn status_of(ret: &Bound<'_, PyAny>) -> PyResult<TopicEventStatus> {
+pub fn status_of(ret: &Bound<'_, PyAny>) -> PyResult<TopicEventStatus> {
     let py = ret.py();
     if ret.is_none() {
         return Ok(TopicEventStatus::Success);

@@ -7,17 +7,17 @@ mod errors;
 mod event;
 mod handler;
 mod runtime;
+mod stream;
 
 use pyo3::prelude::*;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
     m.add_class::<client::PyDaprClient>()?;
     m.add_class::<app::PyApp>()?;
     m.add_class::<event::PyTopicEvent>()?;
-    errors::init_class(py)?;
-    m.add("DaprError", py.get_type::<errors::DaprError>())?;
+    m.add_class::<stream::PySubscriptionStream>()?;
+    errors::add_classes(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

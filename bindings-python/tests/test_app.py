@@ -311,3 +311,44 @@ def test_http_protocol() -> None:
     finally:
         app.stop()
     assert got == [{"x": 1}]
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_async_def_handlers_are_awaited(callback, protocol: str) -> None:
+    """An `async def` handler runs to completion; its answer (or exception) is the status."""
+    app = App()
+    seen: List[Any] = []
+
+    @app.subscribe("order_pub_sub", "orders")
+    async def orders(event: TopicEvent) -> str:
+        import asyncio
+
+        await asyncio.sleep(0.01)
+        seen.append(event.decoded_data())
+        return "drop"
+
+    @app.subscribe("order_pub_sub", "failing")
+    async def failing(event: TopicEvent) -> None:
+        raise RuntimeError("async boom")
+
+    if protocol == "grpc":
+        stub = callback(app)
+        assert stub.OnTopicEvent(request()).status == DROP
+        assert stub.OnTopicEvent(request(topic="failing")).status == RETRY
+    else:
+        port = app.start(0, listen_address="127.0.0.1", protocol="http")
+        try:
+            for path, expected in (("/events/order_pub_sub/orders", "DROP"), ("/events/order_pub_sub/failing", "RETRY")):
+                body = json.dumps({"id": "h-1", "specversion": "1.0", "source": "s", "type": "t", "datacontenttype": "application/json",
+                                   "data": {"orderId": 1}, "topic": path.rsplit("/", 1)[1], "pubsubname": "order_pub_sub"}).encode()
+                req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method="POST",
+                                             headers={"content-type": "application/cloudevents+json"})
+                try:
+                    with urllib.request.urlopen(req, timeout=5) as resp:
+                        answer = json.loads(resp.read() or b"{}").get("status")
+                except urllib.error.HTTPError as e:
+                    answer = "RETRY" if e.code >= 500 else f"http {e.code}"
+                assert answer == expected, path
+        finally:
+            app.stop()
+    assert seen == [{"orderId": 1}]

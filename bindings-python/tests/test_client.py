@@ -221,3 +221,29 @@ def test_a_cloudevent_shaped_dict_is_published_as_the_envelope(subscribed) -> No
     assert (got["ce"].id, got["ce"].source, got["ce"].type) == ("order-9", "shop", "order.created")
     assert got["ce"].decoded_data() == {"orderId": 9}
     assert (got["memoryview"].data, got["memoryview"].data_content_type) == (b"mv", "application/octet-stream")
+
+
+def connections_to(port: int) -> int:
+    """TCP connections to 127.0.0.1:`port` in any state, closed ones waiting out TIME_WAIT too
+    (from /proc: a new connection per call would leave hundreds)."""
+    count = 0
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        with open(table) as f:
+            for line in list(f)[1:]:
+                if int(line.split()[2].rsplit(":", 1)[1], 16) == port:
+                    count += 1
+    return count
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/net/tcp"), reason="reads /proc")
+def test_a_thousand_publishes_share_one_connection(sidecar: Sidecar) -> None:
+    """One client, then a client per message (the quickstart's habit): one connection throughout."""
+    address = f"127.0.0.1:{sidecar.grpc_port}"
+    client = DaprClient(address)
+    for i in range(1000):
+        client.publish_event("order_pub_sub", "orders", str(i))
+    assert connections_to(sidecar.grpc_port) == 1
+    for i in range(300):
+        with DaprClient(address) as per_message:
+            per_message.publish_event("order_pub_sub", "orders", str(i))
+    assert connections_to(sidecar.grpc_port) == 1

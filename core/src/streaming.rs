@@ -102,6 +102,11 @@ impl StreamCloser {
     pub fn close(&self) {
         self.0.abort();
     }
+
+    /// Whether the stream has ended: closed, dropped, or refused for good.
+    pub fn is_closed(&self) -> bool {
+        self.0.is_finished()
+    }
 }
 
 impl Drop for SubscriptionStream {

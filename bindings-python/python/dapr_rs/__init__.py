@@ -22,7 +22,16 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 from . import v1
 from ._native import App as _NativeApp
 from ._native import DaprClient as _NativeClient
-from ._native import DaprError, TopicEvent, __version__
+from ._native import (
+    DaprError,
+    DaprTimeoutError,
+    PubsubNotFoundError,
+    SidecarUnavailableError,
+    TopicEvent,
+    TopicForbiddenError,
+    __version__,
+)
+from .subscription import StreamInactiveError, Subscription, SubscriptionMessage, run_with_handler
 
 __all__ = [
     "App",
@@ -30,8 +39,15 @@ __all__ = [
     "BulkPublishResponse",
     "DaprClient",
     "DaprError",
+    "DaprTimeoutError",
+    "PubsubNotFoundError",
     "Rule",
+    "SidecarUnavailableError",
+    "StreamInactiveError",
+    "Subscription",
+    "SubscriptionMessage",
     "TopicEvent",
+    "TopicForbiddenError",
     "TopicEventResponse",
     "TopicEventResponseStatus",
     "__version__",
@@ -146,11 +162,12 @@ class DaprClient:
         data_content_type: Optional[str] = None,
         publish_metadata: Metadata = None,
     ) -> None:
-        """Publishes one event. ``data`` may be bytes, str, or any JSON-serialisable value; without
-        ``data_content_type`` it is sent as application/octet-stream, text/plain or
-        application/json respectively (application/cloudevents+json for a dict shaped as a
-        CloudEvent, which the sidecar passes through). ``publish_metadata`` e.g.
-        ``{'rawPayload': 'true'}``."""
+        """Publishes one event. ``data`` may be bytes, str, a JSON value (dict, list, number…), a
+        dataclass or a pydantic model; without ``data_content_type`` it is sent as
+        application/octet-stream, text/plain or application/json respectively
+        (application/cloudevents+json for a dict shaped as a CloudEvent, which the sidecar
+        passes through). ``publish_metadata`` e.g. ``{'rawPayload': 'true'}``, or
+        ``{'cloudevent.id': '…'}`` to set CloudEvent attributes."""
         self._client().publish_event(pubsub_name, topic_name, data, data_content_type, _metadata(publish_metadata))
 
     def publish_events(
@@ -167,9 +184,10 @@ class DaprClient:
         failed = self._client().bulk_publish(pubsub_name, topic_name, entries, _metadata(publish_metadata))
         return BulkPublishResponse([BulkPublishFailedEntry(entry_id, error) for entry_id, error in failed])
 
-    def wait_for_sidecar(self, timeout_s: float = 60.0) -> None:
-        """Blocks until the sidecar answers; :class:`DaprError` (DEADLINE_EXCEEDED) after ``timeout_s``."""
-        self._client().wait_for_sidecar(timeout_s)
+    def wait_for_sidecar(self, timeout_s: float = 60.0, *, timeout: Optional[float] = None) -> None:
+        """Blocks until the sidecar answers; :class:`DaprTimeoutError` after ``timeout_s`` seconds
+        (or ``timeout=``)."""
+        self._client().wait_for_sidecar(timeout_s if timeout is None else timeout)
 
     def wait(self, timeout_s: float) -> None:
         """The official SDK's name for :meth:`wait_for_sidecar`."""
@@ -178,6 +196,31 @@ class DaprClient:
     def shutdown(self) -> None:
         """Asks the sidecar to shut down."""
         self._client().shutdown()
+
+    def subscribe(
+        self,
+        pubsub_name: str,
+        topic: str,
+        metadata: Metadata = None,
+        dead_letter_topic: Optional[str] = None,
+    ) -> Subscription:
+        """Opens a streaming subscription (no app port): iterate it for messages and answer
+        each. Returns once the sidecar accepted it; raises :class:`DaprError` if it refused."""
+        native = self._client().subscribe(pubsub_name, topic, dead_letter_topic, _metadata(metadata))
+        return Subscription(native)
+
+    def subscribe_with_handler(
+        self,
+        pubsub_name: str,
+        topic: str,
+        handler_fn: Callable[[SubscriptionMessage], Any],
+        metadata: Metadata = None,
+        dead_letter_topic: Optional[str] = None,
+    ) -> Callable[[], None]:
+        """Streams ``topic`` to ``handler_fn`` on a thread of its own; the handler answers as an
+        App handler does (None, a status word or a :class:`TopicEventResponse`), and an
+        exception answers RETRY. Returns the function that closes the subscription."""
+        return run_with_handler(self.subscribe(pubsub_name, topic, metadata, dead_letter_topic), handler_fn)
 
     def close(self) -> None:
         """Ends this client; the connection stays for other clients of the same address."""

@@ -1,6 +1,23 @@
 """The native core of dapr_rs (hand-written stubs). Use the `dapr_rs` facade instead."""
 
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar
+
+from typing_extensions import final
+
+_T = TypeVar("_T")
+
+__all__ = [
+    "DaprClient",
+    "App",
+    "TopicEvent",
+    "SubscriptionStream",
+    "DaprError",
+    "PubsubNotFoundError",
+    "TopicForbiddenError",
+    "SidecarUnavailableError",
+    "DaprTimeoutError",
+    "__version__",
+]
 
 __version__: str
 
@@ -15,23 +32,37 @@ class DaprError(Exception):
     message: str
     """The message without the code decorations of str(error)."""
 
-class TopicEvent:
-    """One delivered event (a CloudEvent), read-only."""
+class PubsubNotFoundError(DaprError):
+    """The sidecar has no pubsub component of that name."""
 
-    def __init__(
-        self,
+class TopicForbiddenError(DaprError):
+    """The pubsub component's scopes do not allow this app to use the topic."""
+
+class SidecarUnavailableError(DaprError):
+    """The sidecar could not be reached (not started, wrong address, gone)."""
+
+class DaprTimeoutError(DaprError):
+    """The call (or the wait for the sidecar) ran out of time."""
+
+@final
+class TopicEvent:
+    """One delivered event (a CloudEvent), read-only. Made by hand (tests), every string defaults
+    to "" except spec_version ("1.0")."""
+
+    def __new__(
+        cls,
         *,
         data: Optional[bytes] = None,
-        data_content_type: str = "",
-        id: str = "",
-        source: str = "",
-        type: str = "",
-        spec_version: str = "1.0",
-        topic: str = "",
-        pubsub_name: str = "",
-        path: str = "",
+        data_content_type: str = ...,
+        id: str = ...,
+        source: str = ...,
+        type: str = ...,
+        spec_version: str = ...,
+        topic: str = ...,
+        pubsub_name: str = ...,
+        path: str = ...,
         extensions: Optional[Mapping[str, Any]] = None,
-    ) -> None: ...
+    ) -> "TopicEvent": ...
     @property
     def id(self) -> str: ...
     @property
@@ -55,6 +86,11 @@ class TopicEvent:
     @property
     def extensions(self) -> Dict[str, Any]:
         """Every other CloudEvent attribute (traceparent, time, custom extensions…)."""
+    @property
+    def raw_data(self) -> bytes:
+        """The payload bytes (the official SDK's name)."""
+    def model(self, cls: Type[_T]) -> _T:
+        """The decoded payload loaded into a dataclass, a pydantic model or any class."""
     def decoded_data(self) -> Any:
         """The payload by its content type: JSON → parsed value, text → str, else bytes."""
     def data_json(self) -> Any:
@@ -70,8 +106,9 @@ class TopicEvent:
         """The topic."""
     def Extensions(self) -> Dict[str, Any]: ...
 
+@final
 class DaprClient:
-    def __init__(self, address: Optional[str] = None, api_token: Optional[str] = None, timeout_s: Optional[float] = None) -> None: ...
+    def __new__(cls, address: Optional[str] = None, api_token: Optional[str] = None, timeout_s: Optional[float] = None) -> "DaprClient": ...
     @property
     def endpoint(self) -> str: ...
     def publish_event(
@@ -88,13 +125,61 @@ class DaprClient:
         self,
         pubsub_name: str,
         topic_name: str,
-        entries: List[Tuple[str, Any, Optional[str], Optional[Dict[str, str]]]],
+        entries: Sequence[Tuple[str, Any, Optional[str], Optional[Dict[str, str]]]],
         publish_metadata: Optional[Dict[str, str]] = None,
     ) -> List[Tuple[str, str]]:
         """Entries are (entry_id, data, content_type, metadata); returns failed (entry_id, error)."""
     def wait_for_sidecar(self, timeout_s: float) -> None: ...
     def shutdown(self) -> None: ...
+    def publish_event_async(
+        self,
+        pubsub_name: str,
+        topic_name: str,
+        data: Any,
+        data_content_type: Optional[str] = None,
+        publish_metadata: Optional[Dict[str, str]] = None,
+    ) -> Awaitable[None]: ...
+    def bulk_publish_async(
+        self,
+        pubsub_name: str,
+        topic_name: str,
+        entries: Sequence[Tuple[str, Any, Optional[str], Optional[Dict[str, str]]]],
+        publish_metadata: Optional[Dict[str, str]] = None,
+    ) -> Awaitable[List[Tuple[str, str]]]: ...
+    def wait_for_sidecar_async(self, timeout_s: float) -> Awaitable[None]: ...
+    def subscribe(
+        self,
+        pubsub_name: str,
+        topic: str,
+        dead_letter_topic: Optional[str] = None,
+        metadata: Optional[Dict[str, str]] = None,
+    ) -> SubscriptionStream: ...
+    def subscribe_async(
+        self,
+        pubsub_name: str,
+        topic: str,
+        dead_letter_topic: Optional[str] = None,
+        metadata: Optional[Dict[str, str]] = None,
+    ) -> Awaitable[SubscriptionStream]: ...
 
+@final
+class SubscriptionStream:
+    """A streaming subscription (core's SubscriptionStream)."""
+
+    def next(self, timeout_s: Optional[float] = None) -> Optional[TopicEvent]:
+        """The next event; None once closed or after timeout_s without one."""
+    def next_async(self) -> Awaitable[Optional[TopicEvent]]: ...
+    def respond(self, id: str, answer: Any) -> None:
+        """answer: None, 'success' / 'retry' / 'drop', a TopicEventResponse or a status enum member."""
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def pubsub_name(self) -> str: ...
+    @property
+    def topic(self) -> str: ...
+
+@final
 class App:
     def __init__(self) -> None: ...
     def register(

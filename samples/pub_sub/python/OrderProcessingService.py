@@ -16,7 +16,7 @@ for orderId in range(1, ORDER_COUNT + 1):
     PUBSUB_NAME = 'order_pub_sub'
     TOPIC_NAME = 'orders'
     with DaprClient() as client:
-        result = client.publish_event(
+        client.publish_event(
             pubsub_name=PUBSUB_NAME,
             topic_name=TOPIC_NAME,
             data=json.dumps(orderId),
