@@ -16,10 +16,12 @@ quickstart: deps sidecar python node dotnet
 	scripts/quickstart.sh javascript
 	scripts/quickstart.sh csharp
 
-## quickstart-redis: the same quickstart, apps unchanged, on the quickstart's own Redis component
+## quickstart-redis: the same quickstarts, apps unchanged, on the quickstart's own Redis component
 ## (samples/components-redis; `make deps` makes sure Redis runs on localhost:6379).
-quickstart-redis: deps sidecar python
+quickstart-redis: deps sidecar python node dotnet
 	scripts/quickstart.sh python samples/components-redis
+	scripts/quickstart.sh javascript samples/components-redis
+	scripts/quickstart.sh csharp samples/components-redis
 
 ## test: every test of the repository.
 test: deps sidecar python node dotnet test-rust test-python test-node test-dotnet test-js-interop
@@ -52,7 +54,7 @@ nuget: deps
 test-rust:
 	cargo test --workspace --exclude dapr-rs-python --exclude dapr-rs-node --exclude dapr-rs-ffi
 
-test-python: python sidecar
+test-python: python node dotnet sidecar
 	$(PY) -m pytest bindings-python/tests tests -q
 
 test-node: node sidecar

@@ -1,5 +1,6 @@
-"""`make quickstart`'s runner, end to end: both quickstart apps under `dapr-rs run` on the embedded
-broker; every order published must be received."""
+"""`make quickstart`'s runner, end to end: both quickstart apps of each language under `dapr-rs run`
+on the embedded broker and on the quickstart's Redis component; every order published must be
+received. (`make test` builds the JavaScript and C# bindings before these run.)"""
 
 from __future__ import annotations
 
@@ -8,13 +9,18 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from sidecar_harness import ROOT, sidecar_binary
 
+LANGUAGES = ["python", "javascript", "csharp"]
 
-def test_python_quickstart_delivers_every_order(tmp_path):
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_quickstart_delivers_every_order(tmp_path, language):
     env = dict(os.environ, HOME=str(tmp_path), ORDER_COUNT="5", DAPR_RS_BIN=sidecar_binary())
     out = subprocess.run(
-        [str(ROOT / "scripts" / "quickstart.sh"), "python"], env=env, capture_output=True, text=True, timeout=180
+        [str(ROOT / "scripts" / "quickstart.sh"), language], env=env, capture_output=True, text=True, timeout=180
     )
     assert out.returncode == 0, out.stdout + out.stderr
     published = re.findall(r"== APP == .*Published data: ?(\d+)", out.stdout)
@@ -32,13 +38,14 @@ def _redis_stream_length(stream: str) -> int:
     return int(out.stdout.strip())
 
 
-def test_python_quickstart_runs_unchanged_on_redis(tmp_path):
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_quickstart_runs_unchanged_on_redis(tmp_path, language):
     """The quickstart's own Redis component file (samples/components-redis), the apps unchanged:
     the orders go through the `orders` stream of the machine's Redis."""
     before = _redis_stream_length("orders")
     env = dict(os.environ, HOME=str(tmp_path), ORDER_COUNT="5", DAPR_RS_BIN=sidecar_binary())
     out = subprocess.run(
-        [str(ROOT / "scripts" / "quickstart.sh"), "python", str(ROOT / "samples" / "components-redis")],
+        [str(ROOT / "scripts" / "quickstart.sh"), language, str(ROOT / "samples" / "components-redis")],
         env=env,
         capture_output=True,
         text=True,
