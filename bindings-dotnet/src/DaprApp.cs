@@ -192,23 +192,9 @@ namespace DaprRs
             }, CancellationToken.None);
         }
 
-        private async Task PullLoop()
+        private Task PullLoop()
         {
-            while (true)
-            {
-                IntPtr next;
-                try
-                {
-                    next = await Next().ConfigureAwait(false);
-                }
-                catch (ObjectDisposedException)
-                {
-                    return;
-                }
-                if (next == IntPtr.Zero) return;
-                var delivery = new Delivery(next);
-                _ = Task.Run(() => Handle(delivery));
-            }
+            return DeliveryPump.Run(Next, Handle);
         }
 
         private unsafe Task<IntPtr> Next()

@@ -2,6 +2,7 @@
 using System;
 using System.Collections.Generic;
 using System.Text;
+using System.Threading.Tasks;
 using DaprRs.Native;
 
 namespace DaprRs
@@ -95,6 +96,31 @@ namespace DaprRs
                 return text;
             }
             return DaprJson.Deserialize(text, type);
+        }
+    }
+
+    /// <summary>The pull loop of a <see cref="DaprApp"/> or a <see cref="TopicSubscription"/>: asks the
+    /// native side for the next delivery until there is none (closed) or its handle is disposed, and
+    /// hands each to the thread pool, so no user code runs on a native thread.</summary>
+    internal static class DeliveryPump
+    {
+        internal static async Task Run(Func<Task<IntPtr>> next, Func<Delivery, Task> handle)
+        {
+            while (true)
+            {
+                IntPtr ptr;
+                try
+                {
+                    ptr = await next().ConfigureAwait(false);
+                }
+                catch (ObjectDisposedException)
+                {
+                    return;
+                }
+                if (ptr == IntPtr.Zero) return;
+                var delivery = new Delivery(ptr);
+                _ = Task.Run(() => handle(delivery));
+            }
         }
     }
 }

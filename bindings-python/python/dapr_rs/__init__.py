@@ -129,16 +129,8 @@ def _metadata(metadata: Metadata) -> Optional[Dict[str, str]]:
     return {str(k): (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in metadata.items()}
 
 
-class DaprClient:
-    """A client for the Dapr sidecar. Clients for one address share one connection, so a client
-    per message (``with DaprClient() as client:``) is cheap. Every call blocks the calling thread
-    with the GIL released, and raises :class:`DaprError` when it fails.
-
-    ``address`` (``host:port``, ``http://host:port``, ``dns:host:port``) defaults to
-    ``DAPR_GRPC_ENDPOINT``, else ``DAPR_RUNTIME_HOST``:``DAPR_GRPC_PORT`` (127.0.0.1:50001);
-    ``api_token`` to ``DAPR_API_TOKEN``; ``timeout`` (seconds per call) to
-    ``DAPR_API_TIMEOUT_SECONDS``, else none.
-    """
+class _ClientBase:
+    """What the sync and asyncio clients share: the native client (None once closed) and its address."""
 
     def __init__(self, address: Optional[str] = None, *, api_token: Optional[str] = None, timeout: Optional[float] = None) -> None:
         self._native: Optional[_NativeClient] = _NativeClient(address, api_token, timeout)
@@ -153,6 +145,18 @@ class DaprClient:
         if self._native is None:
             raise RuntimeError("this DaprClient is closed")
         return self._native
+
+
+class DaprClient(_ClientBase):
+    """A client for the Dapr sidecar. Clients for one address share one connection, so a client
+    per message (``with DaprClient() as client:``) is cheap. Every call blocks the calling thread
+    with the GIL released, and raises :class:`DaprError` when it fails.
+
+    ``address`` (``host:port``, ``http://host:port``, ``dns:host:port``) defaults to
+    ``DAPR_GRPC_ENDPOINT``, else ``DAPR_RUNTIME_HOST``:``DAPR_GRPC_PORT`` (127.0.0.1:50001);
+    ``api_token`` to ``DAPR_API_TOKEN``; ``timeout`` (seconds per call) to
+    ``DAPR_API_TIMEOUT_SECONDS``, else none.
+    """
 
     def publish_event(
         self,

@@ -112,11 +112,8 @@ def _respond(stream: _NativeStream, event_id: str, status: Any) -> None:
         raise
 
 
-class Subscription:
-    """An open streaming subscription: iterate it for :class:`SubscriptionMessage` s (the loop
-    ends once it is closed), answer each, and :meth:`close` it (or use it as a context manager).
-    It reconnects by itself when the sidecar restarts; events not answered before that are
-    redelivered."""
+class _StreamView:
+    """What the sync and asyncio subscriptions share: the native stream and its names."""
 
     def __init__(self, native: _NativeStream) -> None:
         self._native = native
@@ -132,6 +129,13 @@ class Subscription:
     @property
     def closed(self) -> bool:
         return self._native.closed
+
+
+class Subscription(_StreamView):
+    """An open streaming subscription: iterate it for :class:`SubscriptionMessage` s (the loop
+    ends once it is closed), answer each, and :meth:`close` it (or use it as a context manager).
+    It reconnects by itself when the sidecar restarts; events not answered before that are
+    redelivered."""
 
     def __iter__(self) -> "Subscription":
         return self

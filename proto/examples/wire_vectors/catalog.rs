@@ -11,7 +11,7 @@ use prost_reflect::{DescriptorPool, DynamicMessage};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Vector name → the message in proto3 JSON.
 pub type Vectors = BTreeMap<String, Json>;
@@ -113,8 +113,13 @@ pub fn descriptor_pool() -> DescriptorPool {
     DescriptorPool::decode(FILE_DESCRIPTOR_SET).expect("FILE_DESCRIPTOR_SET is a valid descriptor set")
 }
 
+/// The checked-in vectors of the checkout `cargo run` was started from (cargo sets
+/// `CARGO_MANIFEST_DIR` at run time too): a binary built from another clone of the same sources,
+/// reused from a shared target dir, must not read that clone's file.
 pub fn vectors_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/proto_messages.json")
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir.join("../tests/vectors/proto_messages.json")
 }
 
 pub fn load_vectors() -> Result<Vectors, String> {

@@ -10,33 +10,18 @@ import inspect
 import logging
 from typing import Any, Awaitable, Callable, Optional, Sequence
 
-from .. import BulkPublishFailedEntry, BulkPublishResponse, Metadata, _metadata
-from .._native import DaprClient as _NativeClient
-from .._native import SubscriptionStream as _NativeStream
-from ..subscription import StreamInactiveError, SubscriptionMessage, answer_message
+from .. import BulkPublishFailedEntry, BulkPublishResponse, Metadata, _ClientBase, _metadata
+from ..subscription import StreamInactiveError, SubscriptionMessage, _StreamView, answer_message
 
 __all__ = ["DaprClient", "Subscription"]
 
 _log = logging.getLogger("dapr_rs")
 
 
-class DaprClient:
+class DaprClient(_ClientBase):
     """An asyncio client for the Dapr sidecar; options as :class:`dapr_rs.DaprClient`. Making
     one never blocks the event loop (it connects on the first call). Use ``async with`` or
     ``await client.close()``."""
-
-    def __init__(self, address: Optional[str] = None, *, api_token: Optional[str] = None, timeout: Optional[float] = None) -> None:
-        self._native: Optional[_NativeClient] = _NativeClient(address, api_token, timeout)
-        self._endpoint = self._native.endpoint
-
-    @property
-    def endpoint(self) -> str:
-        return self._endpoint
-
-    def _client(self) -> _NativeClient:
-        if self._native is None:
-            raise RuntimeError("this DaprClient is closed")
-        return self._native
 
     async def publish_event(
         self,
@@ -118,23 +103,8 @@ class DaprClient:
         return f"aio.DaprClient(endpoint={self._endpoint!r}{state})"
 
 
-class Subscription:
+class Subscription(_StreamView):
     """An open streaming subscription, as :class:`dapr_rs.Subscription` but ``async for``."""
-
-    def __init__(self, native: _NativeStream) -> None:
-        self._native = native
-
-    @property
-    def pubsub_name(self) -> str:
-        return self._native.pubsub_name
-
-    @property
-    def topic(self) -> str:
-        return self._native.topic
-
-    @property
-    def closed(self) -> bool:
-        return self._native.closed
 
     def __aiter__(self) -> "Subscription":
         return self
