@@ -4,7 +4,9 @@
 
 use super::Subscription;
 use async_trait::async_trait;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -25,6 +27,40 @@ impl Subscription for TaskSubscription {
         if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
             self.abandon.cancel();
             self.tasks.wait().await;
+        }
+    }
+}
+
+/// What a component's reader tasks share with their [`TaskSubscription`]: its tokens and tasks,
+/// and one slot per handler call in flight.
+pub(crate) struct ReaderControl {
+    pub stop: CancellationToken,
+    pub abandon: CancellationToken,
+    pub tasks: TaskTracker,
+    slots: Arc<Semaphore>,
+}
+
+impl ReaderControl {
+    pub fn new(max_concurrency: usize) -> Self {
+        Self {
+            stop: CancellationToken::new(),
+            abandon: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            slots: Arc::new(Semaphore::new(max_concurrency)),
+        }
+    }
+
+    /// The subscription that stops these readers.
+    pub fn subscription(&self) -> TaskSubscription {
+        TaskSubscription { stop: self.stop.clone(), abandon: self.abandon.clone(), tasks: self.tasks.clone() }
+    }
+
+    /// A slot for one more handler call, or `None` once the subscription is stopping.
+    pub async fn slot(&self) -> Option<OwnedSemaphorePermit> {
+        tokio::select! {
+            biased;
+            () = self.stop.cancelled() => None,
+            slot = self.slots.clone().acquire_owned() => Some(slot.expect("the slots semaphore is never closed")),
         }
     }
 }

@@ -4,16 +4,14 @@
 //! binds the consumer again with backoff and carries on once NATS is back.
 
 use super::settings::Settings;
-use crate::pubsub::{BrokerError, BrokerMessage, MessageHandler, NotProcessed, TaskSubscription};
+use crate::pubsub::{BrokerError, BrokerMessage, MessageHandler, NotProcessed, ReaderControl, TaskSubscription};
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::{self, AckKind};
 use futures::{FutureExt, StreamExt};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use tokio::sync::OwnedSemaphorePermit;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -41,16 +39,11 @@ impl DurableConsumer {
                 self.name, self.stream, self.settings.url
             ))
         })?;
-        let (stop, abandon, tasks) = (CancellationToken::new(), CancellationToken::new(), TaskTracker::new());
-        let reader = Arc::new(Reader {
-            slots: Arc::new(Semaphore::new(self.max_concurrency)),
-            consumer: self,
-            stop: stop.clone(),
-            abandon: abandon.clone(),
-            tasks: tasks.clone(),
-        });
-        tasks.spawn(reader.read_loop(consumer));
-        Ok(TaskSubscription { stop, abandon, tasks })
+        let control = ReaderControl::new(self.max_concurrency);
+        let subscription = control.subscription();
+        let reader = Arc::new(Reader { consumer: self, control });
+        subscription.tasks.spawn(reader.read_loop(consumer));
+        Ok(subscription)
     }
 
     async fn bind(&self) -> Result<PullConsumer, async_nats::Error> {
@@ -72,11 +65,8 @@ impl DurableConsumer {
 
 struct Reader {
     consumer: DurableConsumer,
-    /// One permit per handler call in flight.
-    slots: Arc<Semaphore>,
-    stop: CancellationToken,
-    abandon: CancellationToken,
-    tasks: TaskTracker,
+    /// Stop, abandon, the tasks, and one slot per handler call in flight.
+    control: ReaderControl,
 }
 
 impl Reader {
@@ -110,14 +100,10 @@ impl Reader {
                 }
             };
             loop {
-                let slot = tokio::select! {
-                    biased;
-                    () = self.stop.cancelled() => return,
-                    slot = self.slots.clone().acquire_owned() => slot.expect("the slots semaphore is never closed"),
-                };
+                let Some(slot) = self.control.slot().await else { return };
                 let next = tokio::select! {
                     biased;
-                    () = self.stop.cancelled() => return,
+                    () = self.control.stop.cancelled() => return,
                     next = messages.next() => next,
                 };
                 match next {
@@ -126,7 +112,7 @@ impl Reader {
                             tracing::info!(topic = %self.consumer.topic, consumer = %self.consumer.name, "pubsub.jetstream: pulling again");
                             failures = 0;
                         }
-                        self.tasks.spawn(self.clone().dispatch(message, slot));
+                        self.control.tasks.spawn(self.clone().dispatch(message, slot));
                     }
                     Some(Err(err)) => {
                         failures += 1;
@@ -151,7 +137,7 @@ impl Reader {
         }
         let backoff = FIRST_BACKOFF.saturating_mul(1 << failures.saturating_sub(1).min(8)).min(MAX_BACKOFF);
         tokio::select! {
-            () = self.stop.cancelled() => false,
+            () = self.control.stop.cancelled() => false,
             () = tokio::time::sleep(backoff) => true,
         }
     }
@@ -168,7 +154,7 @@ impl Reader {
         let broker_message = BrokerMessage { topic: self.consumer.topic.to_string(), data: message.payload.clone(), metadata };
         let call = AssertUnwindSafe(self.consumer.handler.handle(broker_message)).catch_unwind();
         let outcome = tokio::select! {
-            () = self.abandon.cancelled() => {
+            () = self.control.abandon.cancelled() => {
                 tracing::debug!(topic = %self.consumer.topic, "pubsub.jetstream: shutdown grace ran out; message left for redelivery");
                 return self.settle(&message, AckKind::Nak(None)).await;
             }

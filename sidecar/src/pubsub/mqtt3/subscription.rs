@@ -8,16 +8,14 @@
 //! Daprd's `pubsub.mqtt3` leaves it unacknowledged and waits for a reconnect that may never come.
 
 use super::session::Session;
-use crate::pubsub::{BrokerMessage, MessageHandler, NotProcessed, TaskSubscription};
+use crate::pubsub::{BrokerMessage, MessageHandler, NotProcessed, ReaderControl, TaskSubscription};
 use futures::FutureExt;
 use rumqttc::Publish;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const MAX_RETRY: Duration = Duration::from_secs(5);
@@ -31,43 +29,32 @@ pub(super) struct TopicSubscription {
 
 impl TopicSubscription {
     pub fn start(self, messages: mpsc::UnboundedReceiver<Publish>) -> TaskSubscription {
-        let (stop, abandon, tasks) = (CancellationToken::new(), CancellationToken::new(), TaskTracker::new());
-        let reader = Arc::new(Reader {
-            slots: Arc::new(Semaphore::new(self.max_concurrency.max(1))),
-            subscription: self,
-            stop: stop.clone(),
-            abandon: abandon.clone(),
-            tasks: tasks.clone(),
-        });
-        tasks.spawn(reader.read_loop(messages));
-        TaskSubscription { stop, abandon, tasks }
+        let control = ReaderControl::new(self.max_concurrency.max(1));
+        let subscription = control.subscription();
+        let reader = Arc::new(Reader { subscription: self, control });
+        subscription.tasks.spawn(reader.read_loop(messages));
+        subscription
     }
 }
 
 struct Reader {
     subscription: TopicSubscription,
-    slots: Arc<Semaphore>,
-    stop: CancellationToken,
-    abandon: CancellationToken,
-    tasks: TaskTracker,
+    /// Stop, abandon, the tasks, and one slot per handler call in flight.
+    control: ReaderControl,
 }
 
 impl Reader {
     async fn read_loop(self: Arc<Self>, mut messages: mpsc::UnboundedReceiver<Publish>) {
         loop {
-            let slot = tokio::select! {
-                biased;
-                () = self.stop.cancelled() => break,
-                slot = self.slots.clone().acquire_owned() => slot.expect("the slots semaphore is never closed"),
-            };
+            let Some(slot) = self.control.slot().await else { break };
             let next = tokio::select! {
                 biased;
-                () = self.stop.cancelled() => break,
+                () = self.control.stop.cancelled() => break,
                 next = messages.recv() => next,
             };
             match next {
                 Some(publish) => {
-                    self.tasks.spawn(self.clone().dispatch(publish, slot));
+                    self.control.tasks.spawn(self.clone().dispatch(publish, slot));
                 }
                 None => break,
             }
@@ -83,7 +70,7 @@ impl Reader {
         loop {
             let call = AssertUnwindSafe(self.subscription.handler.handle(message.clone())).catch_unwind();
             let outcome = tokio::select! {
-                () = self.abandon.cancelled() => {
+                () = self.control.abandon.cancelled() => {
                     tracing::debug!(%topic, "pubsub.mqtt3: shutdown grace ran out; message left unacknowledged");
                     return;
                 }
@@ -97,7 +84,7 @@ impl Reader {
                 Err(_) => tracing::warn!(%topic, "pubsub.mqtt3: message handler panicked; handing it over again in {retry:?}"),
             }
             tokio::select! {
-                () = self.stop.cancelled() => {
+                () = self.control.stop.cancelled() => {
                     tracing::debug!(%topic, "pubsub.mqtt3: subscription stopped; message left unacknowledged");
                     return;
                 }

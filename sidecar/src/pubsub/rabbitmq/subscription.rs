@@ -6,7 +6,7 @@
 
 use super::connection::Connector;
 use super::settings::{ExchangeKind, Settings};
-use crate::pubsub::{BrokerError, BrokerMessage, MessageHandler, NotProcessed, TaskSubscription};
+use crate::pubsub::{BrokerError, BrokerMessage, MessageHandler, NotProcessed, ReaderControl, TaskSubscription};
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{
@@ -17,9 +17,7 @@ use lapin::{Channel, Consumer};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// The most a consumer asks RabbitMQ to send ahead when neither `prefetchCount` nor the
 /// sidecar's concurrency says less.
@@ -39,16 +37,11 @@ impl QueueConsumer {
     /// Declares the queue and starts consuming now, so a broker that refuses fails the subscription.
     pub async fn start(self) -> Result<TaskSubscription, BrokerError> {
         let (channel, consumer) = self.consume().await?;
-        let (stop, abandon, tasks) = (CancellationToken::new(), CancellationToken::new(), TaskTracker::new());
-        let reader = Arc::new(Reader {
-            slots: Arc::new(Semaphore::new(self.max_concurrency)),
-            consumer: self,
-            stop: stop.clone(),
-            abandon: abandon.clone(),
-            tasks: tasks.clone(),
-        });
-        tasks.spawn(reader.read_loop(channel, consumer));
-        Ok(TaskSubscription { stop, abandon, tasks })
+        let control = ReaderControl::new(self.max_concurrency);
+        let subscription = control.subscription();
+        let reader = Arc::new(Reader { consumer: self, control });
+        subscription.tasks.spawn(reader.read_loop(channel, consumer));
+        Ok(subscription)
     }
 
     /// A channel, the exchange, the queue (and its dead-letter queue), the binding, and a consumer.
@@ -113,11 +106,8 @@ impl QueueConsumer {
 
 struct Reader {
     consumer: QueueConsumer,
-    /// One permit per handler call in flight.
-    slots: Arc<Semaphore>,
-    stop: CancellationToken,
-    abandon: CancellationToken,
-    tasks: TaskTracker,
+    /// Stop, abandon, the tasks, and one slot per handler call in flight.
+    control: ReaderControl,
 }
 
 impl Reader {
@@ -143,19 +133,17 @@ impl Reader {
                 },
             };
             loop {
-                let slot = tokio::select! {
-                    biased;
-                    () = self.stop.cancelled() => return self.cancel(&channel, &consumer).await,
-                    slot = self.slots.clone().acquire_owned() => slot.expect("the slots semaphore is never closed"),
+                let Some(slot) = self.control.slot().await else {
+                    return self.cancel(&channel, &consumer).await;
                 };
                 let next = tokio::select! {
                     biased;
-                    () = self.stop.cancelled() => return self.cancel(&channel, &consumer).await,
+                    () = self.control.stop.cancelled() => return self.cancel(&channel, &consumer).await,
                     next = consumer.next() => next,
                 };
                 match next {
                     Some(Ok(delivery)) => {
-                        self.tasks.spawn(self.clone().dispatch(delivery, slot, channel.clone()));
+                        self.control.tasks.spawn(self.clone().dispatch(delivery, slot, channel.clone()));
                     }
                     Some(Err(err)) => {
                         failures += 1;
@@ -195,7 +183,7 @@ impl Reader {
             tracing::debug!(%topic, %queue, %err, failures, "pubsub.rabbitmq: still cannot consume");
         }
         tokio::select! {
-            () = self.stop.cancelled() => false,
+            () = self.control.stop.cancelled() => false,
             () = tokio::time::sleep(self.consumer.settings.reconnect_wait) => true,
         }
     }
@@ -217,7 +205,7 @@ impl Reader {
         let message = BrokerMessage { topic: self.consumer.topic.to_string(), data: std::mem::take(&mut delivery.data).into(), metadata };
         let call = AssertUnwindSafe(self.consumer.handler.handle(message)).catch_unwind();
         let outcome = tokio::select! {
-            () = self.abandon.cancelled() => {
+            () = self.control.abandon.cancelled() => {
                 tracing::debug!(topic = %self.consumer.topic, "pubsub.rabbitmq: shutdown grace ran out; message left for redelivery");
                 return self.settle(&delivery, false).await;
             }

@@ -6,7 +6,7 @@
 use super::connection::{is_connection_error, unavailable};
 use super::settings::Settings;
 use super::stream_entry::{self, StreamEntry};
-use crate::pubsub::{BrokerError, MessageHandler, NotProcessed, TaskSubscription};
+use crate::pubsub::{BrokerError, MessageHandler, NotProcessed, ReaderControl, TaskSubscription};
 use futures::FutureExt;
 use redis::aio::ConnectionManager;
 use redis::streams::StreamPendingCountReply;
@@ -14,8 +14,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 /// The first pause after a failed Redis call; doubles up to [`MAX_BACKOFF`] while Redis stays away.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -43,11 +41,8 @@ struct Consumer {
     handler: Arc<dyn MessageHandler>,
     /// One permit per entry read (or claimed) and not yet settled: `queueDepth`.
     queue: Arc<Semaphore>,
-    /// One permit per handler call in flight: `concurrency`.
-    slots: Arc<Semaphore>,
-    stop: CancellationToken,
-    abandon: CancellationToken,
-    tasks: TaskTracker,
+    /// Stop, abandon, the tasks, and one slot per handler call in flight (`concurrency`).
+    control: ReaderControl,
 }
 
 impl StreamConsumer {
@@ -55,18 +50,16 @@ impl StreamConsumer {
     /// loops. A Redis that is away right now is not an error here: the read loop creates the group
     /// once it is back.
     pub async fn start(self) -> Result<TaskSubscription, BrokerError> {
-        let (stop, abandon, tasks) = (CancellationToken::new(), CancellationToken::new(), TaskTracker::new());
+        let control = ReaderControl::new(self.max_concurrency);
+        let subscription = control.subscription();
         let consumer = Arc::new(Consumer {
             queue: Arc::new(Semaphore::new(self.settings.queue_depth)),
-            slots: Arc::new(Semaphore::new(self.max_concurrency)),
             settings: self.settings,
             shared: self.shared,
             topic: self.topic,
             group: self.group,
             handler: self.handler,
-            stop: stop.clone(),
-            abandon: abandon.clone(),
-            tasks: tasks.clone(),
+            control,
         });
         match consumer.create_group().await {
             Ok(()) => {}
@@ -80,11 +73,11 @@ impl StreamConsumer {
                 )));
             }
         }
-        tasks.spawn(consumer.clone().read_loop(self.reader));
+        subscription.tasks.spawn(consumer.clone().read_loop(self.reader));
         if consumer.settings.redelivers() {
-            tasks.spawn(consumer.clone().redeliver_loop());
+            subscription.tasks.spawn(consumer.clone().redeliver_loop());
         }
-        Ok(TaskSubscription { stop, abandon, tasks })
+        Ok(subscription)
     }
 }
 
@@ -111,7 +104,7 @@ impl Consumer {
         loop {
             let first = tokio::select! {
                 biased;
-                () = self.stop.cancelled() => return,
+                () = self.control.stop.cancelled() => return,
                 permit = self.queue.clone().acquire_owned() => permit.expect("the queue semaphore is never closed"),
             };
             let mut permits = vec![first];
@@ -124,7 +117,7 @@ impl Consumer {
             // Entries Redis hands out while the read is abandoned stay pending: redelivered later.
             let reply = tokio::select! {
                 biased;
-                () = self.stop.cancelled() => return,
+                () = self.control.stop.cancelled() => return,
                 reply = read.query_async::<redis::Value>(&mut reader) => reply,
             };
             match reply {
@@ -162,7 +155,7 @@ impl Consumer {
         }
         let backoff = FIRST_BACKOFF.saturating_mul(1 << failures.saturating_sub(1).min(8)).min(MAX_BACKOFF);
         tokio::select! {
-            () = self.stop.cancelled() => {}
+            () = self.control.stop.cancelled() => {}
             () = tokio::time::sleep(backoff) => {}
         }
     }
@@ -173,17 +166,13 @@ impl Consumer {
     async fn dispatch_in_order(self: &Arc<Self>, entries: Vec<StreamEntry>, permits: Vec<OwnedSemaphorePermit>) -> bool {
         let mut entries = entries.into_iter().zip(permits);
         while let Some((entry, queued)) = entries.next() {
-            let slot = tokio::select! {
-                biased;
-                () = self.stop.cancelled() => {
-                    for id in std::iter::once(entry.id).chain(entries.map(|(e, _)| e.id)) {
-                        self.release(&id).await;
-                    }
-                    return false;
+            let Some(slot) = self.control.slot().await else {
+                for id in std::iter::once(entry.id).chain(entries.map(|(e, _)| e.id)) {
+                    self.release(&id).await;
                 }
-                slot = self.slots.clone().acquire_owned() => slot.expect("the slots semaphore is never closed"),
+                return false;
             };
-            self.tasks.spawn(self.clone().dispatch(entry, queued, slot));
+            self.control.tasks.spawn(self.clone().dispatch(entry, queued, slot));
         }
         true
     }
@@ -200,7 +189,7 @@ impl Consumer {
         let call = AssertUnwindSafe(self.handler.handle(message)).catch_unwind();
         let limit = if self.settings.redelivers() { self.settings.processing_timeout } else { Duration::MAX };
         let outcome = tokio::select! {
-            () = self.abandon.cancelled() => {
+            () = self.control.abandon.cancelled() => {
                 tracing::debug!(topic = %self.topic, %id, "pubsub.redis: shutdown grace ran out; message left for redelivery");
                 return self.release(&id).await;
             }
@@ -264,7 +253,7 @@ impl Consumer {
         loop {
             tokio::select! {
                 biased;
-                () = self.stop.cancelled() => return,
+                () = self.control.stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
             match self.claim_expired().await {
@@ -274,7 +263,7 @@ impl Consumer {
                     for _ in &entries {
                         tokio::select! {
                             biased;
-                            () = self.stop.cancelled() => return,
+                            () = self.control.stop.cancelled() => return,
                             permit = self.queue.clone().acquire_owned() => permits.push(permit.expect("the queue semaphore is never closed")),
                         }
                     }
