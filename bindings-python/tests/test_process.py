@@ -11,7 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import grpc
 import pytest
@@ -80,19 +80,21 @@ def test_sigterm_stops_run_gracefully(app_port: int) -> None:
     assert "run returned" in done.stdout
 
 
-def test_checkout_service_sample_exits_after_the_expected_orders(app_port: int) -> None:
-    port = app_port
-    proc = spawn(str(SAMPLES / "CheckoutService.py"), {"APP_PORT": str(port), "EXPECTED_ORDERS": "3"})
+def drive_checkout_sample(sample: str, port: int, orders: List[bytes]) -> str:
+    """Runs a checkout sample expecting `orders`, delivers each as daprd would (gRPC, after
+    ListTopicSubscriptions); each must be answered SUCCESS and the sample must then exit 0.
+    Returns its stderr (Python's logging)."""
+    proc = spawn(str(SAMPLES / sample), {"APP_PORT": str(port), "EXPECTED_ORDERS": str(len(orders))})
     try:
         wait_listening(port, proc)
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = appcallback_pb2_grpc.AppCallbackStub(channel)
             (sub,) = stub.ListTopicSubscriptions(empty_pb2.Empty()).subscriptions
             assert (sub.pubsub_name, sub.topic) == ("order_pub_sub", "orders")
-            for order_id in (1, 2, 3):
+            for n, data in enumerate(orders, 1):
                 req = appcallback_pb2.TopicEventRequest(
-                    id=f"o-{order_id}",
-                    data=str(order_id).encode(),
+                    id=f"o-{n}",
+                    data=data,
                     data_content_type="application/json",
                     topic="orders",
                     pubsub_name="order_pub_sub",
@@ -104,6 +106,11 @@ def test_checkout_service_sample_exits_after_the_expected_orders(app_port: int) 
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
+    return err
+
+
+def test_checkout_service_sample_exits_after_the_expected_orders(app_port: int) -> None:
+    err = drive_checkout_sample("CheckoutService.py", app_port, [b"1", b"2", b"3"])
     assert [line.split("INFO:root:")[1] for line in err.splitlines() if "Subscriber received" in line] == [
         "Subscriber received: 1",
         "Subscriber received: 2",
@@ -128,23 +135,7 @@ def test_order_processing_service_sample_publishes_the_orders(subscribed) -> Non
 
 
 def test_checkout_service_async_sample_runs_its_async_handler(app_port: int) -> None:
-    proc = spawn(str(SAMPLES / "CheckoutServiceAsync.py"), {"APP_PORT": str(app_port), "EXPECTED_ORDERS": "2"})
-    try:
-        wait_listening(app_port, proc)
-        with grpc.insecure_channel(f"127.0.0.1:{app_port}") as channel:
-            stub = appcallback_pb2_grpc.AppCallbackStub(channel)
-            (sub,) = stub.ListTopicSubscriptions(empty_pb2.Empty()).subscriptions
-            for order_id in (1, 2):
-                req = appcallback_pb2.TopicEventRequest(
-                    id=f"o-{order_id}", data=b'{"orderId": %d}' % order_id, data_content_type="application/json",
-                    topic="orders", pubsub_name="order_pub_sub", path=sub.routes.default,
-                )
-                assert stub.OnTopicEvent(req, timeout=5).status == appcallback_pb2.TopicEventResponse.SUCCESS
-        out, err = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
+    err = drive_checkout_sample("CheckoutServiceAsync.py", app_port, [b'{"orderId": 1}', b'{"orderId": 2}'])
     assert "Subscriber received: {'orderId': 2}" in err
 
 
