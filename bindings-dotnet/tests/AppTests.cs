@@ -67,8 +67,7 @@ namespace DaprRs.Tests
     {
         private readonly AppProtocol protocol;
         private CheckoutSubscribers subscribers;
-        private DaprApp app;
-        private Sidecar sidecar;
+        private SubscribedApp bench;
         private DaprClient client;
 
         public AppTests(AppProtocol protocol)
@@ -80,19 +79,14 @@ namespace DaprRs.Tests
         public void Start()
         {
             subscribers = new CheckoutSubscribers();
-            app = new DaprApp(protocol).MapSubscribers(subscribers);
-            app.Start(0);
-            sidecar = Sidecar.Start("checkout", Sidecar.InMemory(), app.Port, protocol == AppProtocol.Grpc ? "grpc" : "http");
-            sidecar.WaitHttp("/v1.0/healthz", 204);
-            client = new DaprClientBuilder().UseGrpcEndpoint(sidecar.GrpcEndpoint).Build();
+            bench = new SubscribedApp(subscribers, protocol);
+            client = bench.Client;
         }
 
         [TestFixtureTearDown]
         public void Stop()
         {
-            if (client != null) client.Dispose();
-            if (sidecar != null) sidecar.Dispose();
-            if (app != null) { app.StopAsync().Wait(); app.Dispose(); }
+            if (bench != null) bench.Dispose();
         }
 
         [Test]

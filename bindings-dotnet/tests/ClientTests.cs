@@ -61,7 +61,7 @@ namespace DaprRs.Tests
     public class ClientTests
     {
         private PublishSubscribers subscribers;
-        private DaprApp app;
+        private SubscribedApp bench;
         private Sidecar sidecar;
         private DaprClient client;
 
@@ -69,19 +69,15 @@ namespace DaprRs.Tests
         public void Start()
         {
             subscribers = new PublishSubscribers();
-            app = new DaprApp(AppProtocol.Http).MapSubscribers(subscribers);
-            app.Start(0);
-            sidecar = Sidecar.Start("checkout", Sidecar.InMemory(), app.Port, "http");
-            sidecar.WaitHttp("/v1.0/healthz", 204);
-            client = new DaprClientBuilder().UseGrpcEndpoint(sidecar.GrpcEndpoint).Build();
+            bench = new SubscribedApp(subscribers, AppProtocol.Http);
+            sidecar = bench.Sidecar;
+            client = bench.Client;
         }
 
         [TestFixtureTearDown]
         public void Stop()
         {
-            if (client != null) client.Dispose();
-            if (sidecar != null) sidecar.Dispose();
-            if (app != null) { app.StopAsync().Wait(); app.Dispose(); }
+            if (bench != null) bench.Dispose();
         }
 
         [Test]

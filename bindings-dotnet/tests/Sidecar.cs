@@ -182,6 +182,32 @@ namespace DaprRs.Tests
         }
     }
 
+    /// <summary>Subscriber methods hosted by a <see cref="DaprApp"/>, a sidecar delivering to it on
+    /// the in-memory broker (running its subscriptions), and a client of that sidecar.</summary>
+    public sealed class SubscribedApp : IDisposable
+    {
+        public readonly DaprApp App;
+        public readonly Sidecar Sidecar;
+        public readonly DaprClient Client;
+
+        public SubscribedApp(object subscribers, AppProtocol protocol)
+        {
+            App = new DaprApp(protocol).MapSubscribers(subscribers);
+            App.Start(0);
+            Sidecar = Sidecar.Start("checkout", Sidecar.InMemory(), App.Port, protocol == AppProtocol.Grpc ? "grpc" : "http");
+            Sidecar.WaitHttp("/v1.0/healthz", 204);
+            Client = new DaprClientBuilder().UseGrpcEndpoint(Sidecar.GrpcEndpoint).Build();
+        }
+
+        public void Dispose()
+        {
+            Client.Dispose();
+            Sidecar.Dispose();
+            App.StopAsync().Wait();
+            App.Dispose();
+        }
+    }
+
     /// <summary>kill(2), for a graceful SIGTERM (Process.Kill is SIGKILL).</summary>
     internal static class Syscall
     {
