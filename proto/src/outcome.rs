@@ -25,10 +25,15 @@ impl DeliveryOutcome {
 
     /// An unknown enum value is a retry.
     pub fn from_status_value(value: i32) -> Self {
-        match TopicEventResponseStatus::try_from(value) {
-            Ok(TopicEventResponseStatus::Success) => Self::Success,
-            Ok(TopicEventResponseStatus::Drop) => Self::Drop,
-            _ => Self::Retry,
+        Self::try_from_status_value(value).unwrap_or(Self::Retry)
+    }
+
+    /// The outcome a `TopicEventResponse.status` value names; `None` for a value the enum lacks.
+    pub fn try_from_status_value(value: i32) -> Option<Self> {
+        match TopicEventResponseStatus::try_from(value).ok()? {
+            TopicEventResponseStatus::Success => Some(Self::Success),
+            TopicEventResponseStatus::Retry => Some(Self::Retry),
+            TopicEventResponseStatus::Drop => Some(Self::Drop),
         }
     }
 
@@ -150,6 +155,8 @@ mod tests {
         assert_eq!(O::from_status_value(1), O::Retry);
         assert_eq!(O::from_status_value(2), O::Drop);
         assert_eq!(O::from_status_value(7), O::Retry);
+        assert_eq!(O::try_from_status_value(7), None);
+        assert_eq!(O::try_from_status_value(2), Some(O::Drop));
         assert_eq!(O::from_grpc_error(tonic::Code::Unimplemented), O::Drop);
         assert_eq!(O::from_grpc_error(tonic::Code::Internal), O::Retry);
     }

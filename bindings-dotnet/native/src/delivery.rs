@@ -97,11 +97,9 @@ pub unsafe extern "C" fn dapr_rs_event_view(event: *mut c_void) -> DaprEventView
 pub unsafe extern "C" fn dapr_rs_event_ack(event: *mut c_void, status: i32) -> *mut DaprError {
     // SAFETY: made by `Box::into_raw` of a `PulledEvent`, consumed once.
     let event = unsafe { Box::from_raw(event as *mut PulledEvent) };
-    let (outcome, bad_status) = match status {
-        0 => (TopicEventStatus::Success, None),
-        1 => (TopicEventStatus::Retry, None),
-        2 => (TopicEventStatus::Drop, None),
-        other => (TopicEventStatus::Retry, Some(other)),
+    let (outcome, bad_status) = match TopicEventStatus::try_from_status_value(status) {
+        Some(outcome) => (outcome, None),
+        None => (TopicEventStatus::Retry, Some(status)),
     };
     let sent = match event.ack {
         // The handler is gone only when its server stopped; the sidecar redelivers then.
