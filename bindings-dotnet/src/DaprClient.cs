@@ -14,8 +14,8 @@ namespace DaprRs
     public sealed class DaprClient : IDisposable
     {
         // The native data kinds (native/src/abi.rs `payload`): core picks the content type from them.
-        private const int BytesKind = 0;
-        private const int JsonKind = 2;
+        private const int BytesKind = (int)DataKind.Bytes;
+        private const int JsonKind = (int)DataKind.Json;
 
         private readonly ClientHandle handle;
 

@@ -7,7 +7,8 @@ using DaprRs.Native;
 
 namespace DaprRs
 {
-    /// <summary>How the native side decoded the payload (native/src/delivery.rs `DaprEventView`).</summary>
+    /// <summary>The ABI's payload kinds (native/src/abi.rs `DATA_*`): what is published, and how the
+    /// native side decoded a delivered payload (`DaprEventView`).</summary>
     internal enum DataKind
     {
         Bytes = 0,

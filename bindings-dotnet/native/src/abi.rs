@@ -141,17 +141,23 @@ pub(crate) unsafe fn metadata_arg(ptr: *const u8, len: i32) -> Result<HashMap<St
     }
 }
 
+/// The payload kinds of the ABI, both ways: what a caller publishes, and how core decoded a
+/// delivered event's data (C#'s `DataKind`).
+pub(crate) const DATA_BYTES: i32 = 0;
+pub(crate) const DATA_TEXT: i32 = 1;
+pub(crate) const DATA_JSON: i32 = 2;
+
 /// The payload kinds a caller can pass; core's [`dapr_rs_core::PublishPayload`] picks the
 /// content type from it when the caller names none.
 pub(crate) fn payload(data: &[u8], kind: i32) -> Result<dapr_rs_core::PublishPayload> {
     use dapr_rs_core::PublishPayload;
-    let data = bytes::Bytes::copy_from_slice(data);
+    // One copy out of the caller's buffer, whatever the kind.
     match kind {
-        0 => Ok(PublishPayload::Bytes(data)),
-        1 => String::from_utf8(data.to_vec())
-            .map(PublishPayload::Text)
+        DATA_BYTES => Ok(PublishPayload::Bytes(bytes::Bytes::copy_from_slice(data))),
+        DATA_TEXT => std::str::from_utf8(data)
+            .map(|text| PublishPayload::Text(text.to_owned()))
             .map_err(|_| Error::InvalidArgument("text data is not valid UTF-8".into())),
-        2 => Ok(PublishPayload::json(data)),
+        DATA_JSON => Ok(PublishPayload::json(bytes::Bytes::copy_from_slice(data))),
         other => Err(Error::InvalidArgument(format!("unknown data kind {other}; expected 0 (bytes), 1 (text) or 2 (JSON)"))),
     }
 }

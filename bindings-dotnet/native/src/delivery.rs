@@ -49,9 +49,9 @@ unsafe impl Send for PulledEvent {}
 impl PulledEvent {
     pub(crate) fn new(event: TopicEvent, subscription: i32, ack: Ack) -> Box<Self> {
         let data_kind = match event.decoded_data() {
-            EventData::Bytes(_) => 0,
-            EventData::Text(_) => 1,
-            EventData::Json(_) => 2,
+            EventData::Bytes(_) => crate::abi::DATA_BYTES,
+            EventData::Text(_) => crate::abi::DATA_TEXT,
+            EventData::Json(_) => crate::abi::DATA_JSON,
         };
         let attributes = serde_json::to_vec(&serde_json::json!({
             "id": event.id,
