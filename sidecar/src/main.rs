@@ -1,22 +1,10 @@
 //! `dapr-rs`: a Dapr-compatible pub/sub sidecar (`dapr-rs sidecar`), a launcher that runs apps
 //! beside one each (`dapr-rs run`), and the commands that act on running apps (`publish`, `list`,
-//! `stop`).
-
-mod api;
-mod config;
-mod control;
-mod delivery;
-mod launcher;
-mod publisher;
-mod pubsub;
-mod resources;
-mod scopes;
-mod sidecar;
-mod state;
+//! `stop`). The binary only parses the command line; the sidecar itself is the library.
 
 use clap::{Parser, Subcommand};
-
-use config::{SidecarArgs, SidecarConfig};
+use dapr_rs_sidecar::config::{SidecarArgs, SidecarConfig};
+use dapr_rs_sidecar::{api, control, launcher, sidecar};
 
 #[derive(Parser)]
 #[command(name = "dapr-rs", version, about = "A Dapr-compatible pub/sub sidecar")]
