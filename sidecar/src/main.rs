@@ -27,6 +27,9 @@ enum Command {
     Stop(control::StopArgs),
 }
 
+/// What the exit deadline allows beyond a shutdown's own bound before it ends the process.
+const EXIT_DEADLINE_SLACK: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("warn,dapr_rs_sidecar={level},dapr_rs={level},{}=info", api::API_LOG_TARGET))
@@ -57,6 +60,8 @@ fn main() -> std::process::ExitCode {
             Command::Stop(args) => control::stop(args).await,
         }
     });
+    // Tasks still running (a blocked broker call) must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     std::process::ExitCode::from(code)
 }
 
@@ -72,6 +77,7 @@ async fn run_sidecar(config: SidecarConfig) -> u8 {
         _ = sidecar.stopped() => {}
         signal = launcher::termination_signal() => tracing::info!(signal, "stopping"),
     }
+    sidecar::exit_if_still_running_after(sidecar.state.config.grace + sidecar::SHUTDOWN_MARGIN + EXIT_DEADLINE_SLACK);
     sidecar.shutdown().await;
     0
 }

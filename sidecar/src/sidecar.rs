@@ -7,6 +7,7 @@ use crate::{api, delivery, pubsub, resources};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -113,18 +114,48 @@ impl RunningSidecar {
         self.state.shutdown.cancel();
         let grace = self.state.config.grace;
         let stops = self.state.take_subscriptions().into_iter().map(|s| async move { s.handle.stop(grace).await });
-        futures::future::join_all(stops).await;
+        let bound = grace + crate::pubsub::ABANDON_WAIT + Duration::from_millis(500);
+        if tokio::time::timeout(bound, futures::future::join_all(stops)).await.is_err() {
+            tracing::warn!("subscriptions did not stop within the grace period; what they held is left to their brokers");
+        }
     }
 
-    /// [`Self::stop_deliveries`], then closes components and APIs, all within the grace period.
+    /// [`Self::stop_deliveries`], then closes components and APIs: within the grace period plus
+    /// [`SHUTDOWN_MARGIN`], whatever a broker, the app or a client does. A component that will not
+    /// close is abandoned; what it did not acknowledge stays with its broker.
     pub async fn shutdown(mut self) {
-        let deadline = tokio::time::Instant::now() + self.state.config.grace;
+        let grace = self.state.config.grace;
+        let deadline = tokio::time::Instant::now() + grace;
         self.stop_deliveries().await;
-        for c in self.state.components.values() {
-            c.pubsub.close().await;
-        }
+        let closes = self.state.components.values().map(|c| async move {
+            if tokio::time::timeout(COMPONENT_CLOSE_TIMEOUT, c.pubsub.close()).await.is_err() {
+                tracing::warn!(name = %c.name, r#type = %c.component_type, "component did not close in time; abandoned");
+            }
+        });
+        futures::future::join_all(closes).await;
         let _ = tokio::time::timeout_at(deadline, async { while self.servers.join_next().await.is_some() {} }).await;
         self.servers.abort_all();
         tracing::info!("dapr-rs sidecar stopped");
     }
+}
+
+/// How long a component gets to close its connections at shutdown.
+const COMPONENT_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The most a shutdown takes beyond the grace period: abandoned calls handing their messages back,
+/// then components closing.
+pub const SHUTDOWN_MARGIN: Duration =
+    Duration::from_millis(crate::pubsub::ABANDON_WAIT.as_millis() as u64 + 500 + COMPONENT_CLOSE_TIMEOUT.as_millis() as u64);
+
+/// The last resort once a stop was asked for: if the process still runs `limit` later (a thread
+/// blocked where no timeout reaches), it exits anyway, so nothing that started it waits forever.
+pub fn exit_if_still_running_after(limit: Duration) {
+    std::thread::Builder::new()
+        .name("exit-deadline".into())
+        .spawn(move || {
+            std::thread::sleep(limit);
+            eprintln!("dapr-rs: still stopping {limit:?} after the stop was asked for; exiting now");
+            std::process::exit(1);
+        })
+        .expect("a thread for the exit deadline");
 }

@@ -72,13 +72,21 @@ fn a_malformed_component_stops_the_sidecar_naming_file_and_problem() {
         "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\nspec:\n  version: v1\n",
     )
     .unwrap();
-    let out = SidecarBuilder::new("a", dir.path()).command(free_port(), free_port()).output().unwrap();
+    let out = common::output_within(
+        SidecarBuilder::new("a", dir.path()).command(free_port(), free_port()),
+        std::time::Duration::from_secs(30),
+        "the sidecar to refuse a broken component",
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("broken.yaml") && err.contains("spec.type"), "{err}");
 
     std::fs::write(dir.path().join("broken.yaml"), "kind: Component\nmetadata:\n  name: x\nspec:\n  type: pubsub.kafka\n").unwrap();
-    let out = SidecarBuilder::new("a", dir.path()).command(free_port(), free_port()).output().unwrap();
+    let out = common::output_within(
+        SidecarBuilder::new("a", dir.path()).command(free_port(), free_port()),
+        std::time::Duration::from_secs(30),
+        "the sidecar to refuse a broken component",
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(err.contains("broken.yaml") && err.contains("pubsub.kafka"), "{err}");
@@ -87,12 +95,11 @@ fn a_malformed_component_stops_the_sidecar_naming_file_and_problem() {
 #[test]
 fn run_starts_the_app_with_the_sidecar_environment_and_returns_its_exit_code() {
     let dir = memory_resources("order_pub_sub");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dapr-rs"))
-        .args(["run", "--app-id", "runner", "--app-port", "6123", "--resources-path"])
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dapr-rs"));
+    cmd.args(["run", "--app-id", "runner", "--app-port", "6123", "--resources-path"])
         .arg(dir.path())
-        .args(["--", "sh", "-c", "echo id=$APP_ID app=$APP_PORT grpc=$DAPR_GRPC_PORT http=$DAPR_HTTP_PORT; curl -s -o /dev/null -w 'outbound=%{http_code}\\n' http://127.0.0.1:$DAPR_HTTP_PORT/v1.0/healthz/outbound; exit 3"])
-        .output()
-        .unwrap();
+        .args(["--", "sh", "-c", "echo id=$APP_ID app=$APP_PORT grpc=$DAPR_GRPC_PORT http=$DAPR_HTTP_PORT; curl -s -o /dev/null -w 'outbound=%{http_code}\\n' http://127.0.0.1:$DAPR_HTTP_PORT/v1.0/healthz/outbound; exit 3"]);
+    let out = common::output_within(cmd, std::time::Duration::from_secs(60), "dapr-rs run to return the app's exit code");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{stdout}");
     let line = stdout.lines().find(|l| l.starts_with("== APP == id=")).unwrap_or_else(|| panic!("{stdout}"));

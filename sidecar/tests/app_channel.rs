@@ -105,12 +105,76 @@ async fn app_channel_address_reaches_an_app_on_another_address() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_app_protocol_is_refused_by_name() {
     let dir = memory_resources(PUBSUB);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dapr-rs"))
-        .args(["sidecar", "--app-port", "1", "--app-protocol", "tcp", "--resources-path"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dapr-rs"));
+    cmd.args(["sidecar", "--app-port", "1", "--app-protocol", "tcp", "--resources-path"]).arg(dir.path());
+    let out = common::output_within(cmd, Duration::from_secs(30), "the sidecar to refuse --app-protocol tcp");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("'tcp'") && err.contains("grpcs") && err.contains("h2c"), "{err}");
+}
+
+/// Reads one HTTP/1.1 request (head and Content-Length body); its request line, or `None` for a
+/// connection closed first (the sidecar's check that the app listens).
+async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = sock.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+        let length: usize = head.lines().find_map(|l| l.strip_prefix("content-length:")).map_or(0, |v| v.trim().parse().unwrap());
+        if buf.len() >= end + 4 + length {
+            return Some(head.lines().next().unwrap_or_default().to_owned());
+        }
+    }
+}
+
+/// A 2xx reply whose body is cut short is no answer: the sidecar delivers the event again instead
+/// of counting it as SUCCESS.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_cut_short_is_not_a_success() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let deliveries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let (tx, deliveries) = (tx.clone(), deliveries.clone());
+            tokio::spawn(async move {
+                while let Some(line) = read_request(&mut sock).await {
+                    let reply: &[u8] = if line.starts_with("get /dapr/subscribe") {
+                        br#"[{"pubsubname":"pubsub","topic":"orders","route":"/orders"}]"#
+                    } else {
+                        let n = deliveries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                        let _ = tx.send(n);
+                        if n == 1 {
+                            // Promises 64 bytes, sends a few, and hangs up.
+                            let cut = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n{\"status\"";
+                            let _ = sock.write_all(cut).await;
+                            return;
+                        }
+                        br#"{"status":"SUCCESS"}"#
+                    };
+                    let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", reply.len());
+                    let _ = sock.write_all(head.as_bytes()).await;
+                    let _ = sock.write_all(reply).await;
+                }
+            });
+        }
+    });
+    let dir = memory_resources(PUBSUB);
+    let mut sc = start_sidecar("cut-short", dir.path(), addr, "http", &[]);
+    sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(15));
+    publish(&sc, r#"{"orderId":1}"#);
+    let mut next = async || tokio::time::timeout(Duration::from_secs(15), rx.recv()).await.ok().flatten();
+    assert_eq!(next().await, Some(1), "delivered once");
+    assert_eq!(next().await, Some(2), "the cut-short reply was taken as an answer: no second delivery");
+    assert_eq!(sc.stop(), Some(0));
 }

@@ -108,7 +108,11 @@ async fn a_custom_health_path_is_probed() {
 #[test]
 fn bad_health_flags_are_refused_by_name() {
     for (flag, value) in [("--app-health-probe-interval", "0"), ("--app-health-probe-timeout", "soon"), ("--app-health-threshold", "0")] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dapr-rs")).args(["sidecar", flag, value]).output().unwrap();
+        let out = {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dapr-rs"));
+            cmd.args(["sidecar", flag, value]);
+            common::output_within(cmd, std::time::Duration::from_secs(30), "the sidecar to refuse a bad flag")
+        };
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(flag), "{flag}: {err}");

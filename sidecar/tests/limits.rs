@@ -84,7 +84,11 @@ async fn grpc_messages_over_max_body_size_are_resource_exhausted() {
 #[test]
 fn a_bad_size_is_refused_naming_the_flag() {
     let dir = tempfile::tempdir().unwrap();
-    let out = SidecarBuilder::new("a", dir.path()).args(&["--max-body-size", "lots"]).command(free_port(), free_port()).output().unwrap();
+    let out = common::output_within(
+        SidecarBuilder::new("a", dir.path()).args(&["--max-body-size", "lots"]).command(free_port(), free_port()),
+        std::time::Duration::from_secs(30),
+        "the sidecar to refuse --max-body-size",
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--max-body-size") && err.contains("lots"), "{err}");

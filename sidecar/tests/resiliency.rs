@@ -134,13 +134,21 @@ fn a_target_naming_a_missing_policy_stops_the_sidecar_naming_file_and_policy() {
         dir.path(),
         "  policies:\n    retries: {}\n  targets:\n    components:\n      order_pub_sub:\n        inbound:\n          retry: typo\n",
     );
-    let out = SidecarBuilder::new("checkout", dir.path()).command(free_port(), free_port()).output().unwrap();
+    let out = common::output_within(
+        SidecarBuilder::new("checkout", dir.path()).command(free_port(), free_port()),
+        std::time::Duration::from_secs(30),
+        "the sidecar to refuse the resiliency file",
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("resiliency.yaml") && err.contains("typo"), "{err}");
 
     resiliency(dir.path(), "  policies:\n    retries:\n      r: {policy: sometimes}\n");
-    let out = SidecarBuilder::new("checkout", dir.path()).command(free_port(), free_port()).output().unwrap();
+    let out = common::output_within(
+        SidecarBuilder::new("checkout", dir.path()).command(free_port(), free_port()),
+        std::time::Duration::from_secs(30),
+        "the sidecar to refuse the resiliency file",
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(err.contains("resiliency.yaml") && err.contains("r.policy") && err.contains("sometimes"), "{err}");

@@ -309,7 +309,9 @@ async fn http_post(
     let req = req.body(Full::new(body)).map_err(|e| format!("cannot build the request to {path}: {e}"))?;
     let resp = client.request(req).await.map_err(|e| format!("POST {path} failed: {e}"))?;
     let status = resp.status().as_u16();
-    Ok((status, resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default()))
+    // A reply cut short is no answer: read as empty, a 2xx would count as SUCCESS.
+    let body = resp.into_body().collect().await.map_err(|e| format!("reading the app's reply to POST {path} failed: {e}"))?;
+    Ok((status, body.to_bytes()))
 }
 
 /// Waits until something listens on the app port, as daprd does before it talks to the app.

@@ -67,8 +67,11 @@ impl EventDelivery {
     pub async fn route(&self, msg: &BrokerMessage) -> Routing {
         let (ce, body) = if self.raw_payload {
             let ce = cloudevent::raw_envelope(&self.pubsub_name, &self.topic, &msg.data, &msg.metadata);
-            let body = serde_json::to_vec(&ce).unwrap_or_default();
-            (ce, Bytes::from(body))
+            match serde_json::to_vec(&ce) {
+                Ok(body) => (ce, Bytes::from(body)),
+                // Never deliver an empty body in its place: leave the message with the broker.
+                Err(e) => return Routing::Settled(Err(NotProcessed(format!("cannot write the rawPayload envelope: {e}")))),
+            }
         } else {
             match serde_json::from_slice::<Json>(&msg.data) {
                 Ok(Json::Object(ce)) => (ce, msg.data.clone()),

@@ -13,7 +13,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
 /// How long the app gets to exit after SIGTERM before it is killed.
-const APP_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const APP_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the app's output is still copied after it exited.
+const OUTPUT_DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What to run for one app.
 #[derive(Debug, Clone)]
@@ -146,7 +148,10 @@ pub async fn run_app(spec: AppSpec, stop: CancellationToken, apps_in_run: usize)
             stop_app(&mut child, pgid).await
         }
     };
-    while output.join_next().await.is_some() {}
+    // A process the app left behind may hold its output open: copy what is there, not forever.
+    if tokio::time::timeout(OUTPUT_DRAIN_TIMEOUT, async { while output.join_next().await.is_some() {} }).await.is_err() {
+        output.abort_all();
+    }
     sidecar.shutdown().await;
     AppExit::Exited(code)
 }

@@ -10,6 +10,7 @@ use crate::config::{SidecarArgs, SidecarConfig};
 use app_run::{AppExit, AppOutput, AppSpec};
 use clap::Args;
 use std::path::PathBuf;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -58,12 +59,15 @@ pub async fn run(args: RunArgs) -> u8 {
             vec![AppSpec { config: base, command: args.command.clone(), dir: None, env: Vec::new(), output, run_file: None }]
         }
     };
-    run_apps(specs).await
+    // Deliveries drain (grace), the app stops (APP_STOP_TIMEOUT), then the sidecar shuts down.
+    let grace = specs.iter().map(|s| s.config.grace).max().unwrap_or_default();
+    let stop_limit = grace * 2 + app_run::APP_STOP_TIMEOUT + crate::sidecar::SHUTDOWN_MARGIN + Duration::from_secs(3);
+    run_apps(specs, stop_limit).await
 }
 
 /// Runs every app at once; exits non-zero if any could not start or exited non-zero. An app that
 /// cannot start stops the others, as `dapr run -f` does.
-async fn run_apps(specs: Vec<AppSpec>) -> u8 {
+async fn run_apps(specs: Vec<AppSpec>, stop_limit: Duration) -> u8 {
     let stop = CancellationToken::new();
     let count = specs.len();
     let mut apps = tokio::task::JoinSet::new();
@@ -78,6 +82,7 @@ async fn run_apps(specs: Vec<AppSpec>) -> u8 {
         tokio::select! {
             signal = termination_signal() => {
                 tracing::info!(signal, "stopping every app and sidecar");
+                crate::sidecar::exit_if_still_running_after(stop_limit);
                 signals.cancel();
             }
             _ = signals.cancelled() => {}

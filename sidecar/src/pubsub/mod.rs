@@ -13,7 +13,7 @@ mod task_subscription;
 mod test_support;
 
 pub use metadata_value::parse_duration;
-pub(crate) use task_subscription::{ReaderControl, TaskSubscription};
+pub(crate) use task_subscription::{ABANDON_WAIT, ReaderControl, TaskSubscription};
 
 use async_trait::async_trait;
 use bytes::Bytes;

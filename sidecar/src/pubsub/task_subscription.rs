@@ -26,10 +26,17 @@ impl Subscription for TaskSubscription {
         self.tasks.close();
         if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
             self.abandon.cancel();
-            self.tasks.wait().await;
+            // Abandoned calls settle at once; a task stuck in a broker call that never answers is
+            // left behind, and what it held stays unacknowledged with the broker.
+            if tokio::time::timeout(ABANDON_WAIT, self.tasks.wait()).await.is_err() {
+                tracing::warn!(tasks = self.tasks.len(), "subscription tasks still running after the grace period; left behind");
+            }
         }
     }
 }
+
+/// How long abandoned tasks get to hand their messages back once the grace period is over.
+pub(crate) const ABANDON_WAIT: Duration = Duration::from_secs(1);
 
 /// What a component's reader tasks share with their [`TaskSubscription`]: its tokens and tasks,
 /// and one slot per handler call in flight.

@@ -133,13 +133,80 @@ impl Sidecar {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-    /// Sends SIGTERM and waits for the exit code.
-    pub fn stop(mut self) -> Option<i32> {
-        unsafe { libc_kill(self.child.id() as i32, 15) };
-        let code = self.child.wait().unwrap().code();
-        std::mem::forget(self);
-        code
+    /// Sends SIGTERM and waits for the exit code (at most the default grace period plus the
+    /// shutdown's margin and some slack; a sidecar still running then is dumped and killed).
+    pub fn stop(self) -> Option<i32> {
+        self.stop_within(Duration::from_secs(15))
     }
+
+    /// Sends SIGTERM and waits up to `limit` for the exit code.
+    pub fn stop_within(mut self, limit: Duration) -> Option<i32> {
+        unsafe { libc_kill(self.child.id() as i32, 15) };
+        let status = wait_or_kill(&mut self.child, limit, &format!("the sidecar of {} to exit after SIGTERM", self.app_id));
+        std::mem::forget(self);
+        status.code()
+    }
+}
+
+/// Waits up to `limit` for `child` to exit. One still running then has its threads dumped (gdb,
+/// else /proc), is killed and reaped, and the test fails naming `what` it waited for.
+pub fn wait_or_kill(child: &mut Child, limit: Duration, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("waitpid") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let dump = thread_dump(child.id());
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("waited {limit:?} for {what}; killed it. Its threads:\n{dump}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `cmd` to its exit (stdout and stderr captured), at most `limit`.
+pub fn output_within(mut cmd: Command, limit: Duration, what: &str) -> std::process::Output {
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    // Read both pipes while waiting, so a chatty child cannot block on a full pipe.
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let status = wait_or_kill(&mut child, limit, what);
+    std::process::Output { status, stdout: out_reader.join().unwrap(), stderr: err_reader.join().unwrap() }
+}
+
+/// Every thread's stack of process `pid`: gdb's backtraces when gdb is there, else the kernel's
+/// view of each thread (name, state, wait channel).
+pub fn thread_dump(pid: u32) -> String {
+    let gdb = Command::new("timeout")
+        .args(["20", "gdb", "-p", &pid.to_string(), "-batch", "-nx", "-ex", "thread apply all bt 30"])
+        .stdin(Stdio::null())
+        .output();
+    if let Ok(out) = gdb
+        && out.status.success()
+        && !out.stdout.is_empty()
+    {
+        return String::from_utf8_lossy(&out.stdout).into_owned();
+    }
+    let mut dump = String::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let read = |f: &str| std::fs::read_to_string(task.path().join(f)).unwrap_or_default();
+            let state = read("status").lines().find(|l| l.starts_with("State:")).unwrap_or_default().to_owned();
+            dump.push_str(&format!("{:?} {} {} wchan={}\n", task.file_name(), read("comm").trim(), state, read("wchan")));
+        }
+    }
+    dump
 }
 
 impl Drop for Sidecar {

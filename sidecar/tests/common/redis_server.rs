@@ -54,7 +54,7 @@ impl RedisServer {
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else { return };
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        child.wait().unwrap();
+        super::wait_or_kill(&mut child, std::time::Duration::from_secs(20), "the test's redis-server to exit after SIGTERM");
     }
 
     fn answers_ping(&self) -> bool {

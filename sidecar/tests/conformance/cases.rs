@@ -287,3 +287,65 @@ pub async fn many_topics_each_get_their_own_messages(broker: &'static Broker) {
     }
     inbox.assert_empty_for(Duration::from_millis(300)).await;
 }
+
+/// SIGTERM while slow handlers hold messages, 20 times: the sidecar exits 0 within its grace period
+/// plus the shutdown's margin every time, and a durable broker still hands every message over.
+pub async fn sigterm_with_slow_handlers_in_flight_stops_within_the_grace_period(broker: &'static Broker) {
+    const ROUNDS: usize = 20;
+    const PER_ROUND: usize = 5;
+    let grace = Duration::from_secs(1);
+    // dapr-rs-sidecar's SHUTDOWN_MARGIN (3.5 s) and the time a process takes to start and exit.
+    let limit = grace + Duration::from_millis(3500) + Duration::from_millis(1500);
+    let mut case = Case::new(broker);
+    let topic = case.name("orders");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let slow = Arc::new(AtomicBool::new(true));
+    let slow_now = slow.clone();
+    let handler = handler_fn(move |ev: TopicEvent| {
+        let (tx, slow) = (tx.clone(), slow_now.load(Ordering::SeqCst));
+        async move {
+            let n: usize = String::from_utf8_lossy(&ev.data).parse().expect("a number");
+            let _ = tx.send((n, slow));
+            if slow {
+                // Longer than the grace period: the sidecar must give these up, not wait.
+                tokio::time::sleep(Duration::from_secs(4)).await;
+            }
+            Ok(TopicEventStatus::Success)
+        }
+    });
+    let grace_flag = grace.as_secs().to_string();
+    let args = ["--graceful-shutdown-seconds", grace_flag.as_str()];
+    let mut app = case.app(&case.name("checkout"), vec![Subscription::new(PUBSUB, &topic, handler)], &args).await;
+    let mut slowest = Duration::ZERO;
+    for round in 0..ROUNDS {
+        let client = case.publisher(&app).await;
+        publish_numbers(&client, &topic, round * PER_ROUND..(round + 1) * PER_ROUND).await;
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some((_, slow)) = rx.recv().await {
+                if slow {
+                    return;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("round {round}: no slow handler call within 30 s"));
+        slowest = slowest.max(case.stop_sidecar_within(&mut app, limit));
+        case.start_sidecar(&mut app);
+    }
+    eprintln!("{}: {ROUNDS} stops with slow handlers in flight, the slowest took {slowest:?} (limit {limit:?})", broker.component_type);
+    if case.unless_promised(Guarantee::Durable) {
+        return;
+    }
+    slow.store(false, Ordering::SeqCst);
+    let mut missing = set(0..ROUNDS * PER_ROUND);
+    let drained = tokio::time::timeout(Duration::from_secs(90), async {
+        while !missing.is_empty() {
+            let (n, slow) = rx.recv().await.expect("the handler lives");
+            if !slow {
+                missing.remove(&n);
+            }
+        }
+    })
+    .await;
+    assert!(drained.is_ok(), "{}: never taken after the stops: {missing:?}", broker.component_type);
+}

@@ -82,6 +82,14 @@ impl Case {
         assert_eq!(code, Some(0), "a graceful stop exits 0");
     }
 
+    /// [`Self::stop_sidecar`], failing if it takes longer than `limit`; how long it took.
+    pub fn stop_sidecar_within(&self, app: &mut App, limit: Duration) -> Duration {
+        let started = std::time::Instant::now();
+        let code = app.sidecar.take().expect("the sidecar runs").stop_within(limit);
+        assert_eq!(code, Some(0), "a graceful stop exits 0");
+        started.elapsed()
+    }
+
     /// Kills the app's sidecar (SIGKILL): whatever it had in flight is left to the broker.
     pub fn kill_sidecar(&self, app: &mut App) {
         drop(app.sidecar.take().expect("the sidecar runs"));

@@ -27,6 +27,7 @@ macro_rules! conformance {
                 bulk_publish_and_bulk_subscribe,
                 one_mebibyte_payloads_arrive_whole,
                 many_topics_each_get_their_own_messages,
+                sigterm_with_slow_handlers_in_flight_stops_within_the_grace_period,
             );
         }
     )*};

@@ -169,8 +169,10 @@ impl Reader {
     /// Stops the broker sending more; what it already sent and nobody took goes back to the queue
     /// when the channel closes.
     async fn cancel(&self, channel: &Channel, consumer: &Consumer) {
+        // lapin may never answer on a connection that is closing: the cancel is best effort.
         if channel.status().connected() {
-            let _ = channel.basic_cancel(consumer.tag(), BasicCancelOptions::default()).await;
+            let cancel = channel.basic_cancel(consumer.tag(), BasicCancelOptions::default());
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), cancel).await;
         }
     }
 
