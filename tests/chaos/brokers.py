@@ -4,6 +4,7 @@ data in a directory of its own, so restarting one never disturbs the machine's s
 
 from __future__ import annotations
 
+import getpass
 import os
 import signal
 import socket
@@ -168,7 +169,9 @@ class Mosquitto(BrokerProcess):
     def command(self) -> List[str]:
         conf = self.dir / "mosquitto.conf"
         conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            # As root, Mosquitto would switch to the mosquitto user, which cannot write its
+            # database into this directory: persistence would silently be off.
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\nuser {getpass.getuser()}\n"
             f"persistence true\npersistence_location {self.dir}/\nautosave_interval 1\n"
             "max_queued_messages 0\n"
         )

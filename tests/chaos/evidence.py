@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 
 class AppendedLines:
@@ -50,12 +50,13 @@ class Ledger:
     def undelivered(self) -> Set[int]:
         return set(self.acked) - set(self.first_delivery)
 
-    def resumed_after(self, fault_at: float) -> Optional[float]:
-        """Seconds from the fault to the first delivery of a message whose publish was acknowledged
-        after it: the pipeline as a whole working again, whichever side the fault hit. (Such a
-        message may arrive just before its publish returns, so only deliveries after the fault count.)"""
-        later = [t for i, at in self.acked.items() if at > fault_at and (t := self.first_delivery.get(i, 0.0)) > fault_at]
-        return min(later) - fault_at if later else None
+    def resumed_after(self, struck_at: float, back_at: float) -> Optional[float]:
+        """Seconds from the fault striking to the first delivery of a message acknowledged once the
+        victim was back: the pipeline as a whole working again, whichever side the fault hit.
+        (Deliveries already in flight when it struck, or just before a publish returned, do not
+        count.)"""
+        later = [t for i, at in self.acked.items() if at > back_at and (t := self.first_delivery.get(i, 0.0)) > back_at]
+        return min(later) - struck_at if later else None
 
 
 @dataclass
@@ -77,7 +78,8 @@ class Outcome:
     lost_ids: List[int] = field(default_factory=list)
 
     @classmethod
-    def count(cls, component: str, fault: str, ledger: Ledger, fault_at: Optional[float]) -> "Outcome":
+    def count(cls, component: str, fault: str, ledger: Ledger, struck: Optional[Tuple[float, float]]) -> "Outcome":
+        """`struck`: when the fault struck and when its victim was back, if it came to that."""
         lost = sorted(ledger.undelivered())
         return cls(
             component=component,
@@ -88,7 +90,7 @@ class Outcome:
             lost=len(lost),
             duplicates=ledger.deliveries - len(ledger.first_delivery),
             failed_but_delivered=len(set(ledger.failed) & set(ledger.first_delivery)),
-            resumed_s=ledger.resumed_after(fault_at) if fault_at is not None else None,
+            resumed_s=ledger.resumed_after(*struck) if struck is not None else None,
             lost_ids=lost,
         )
 

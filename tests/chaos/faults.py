@@ -43,6 +43,10 @@ class Stream:
     pub_app: AppProcess
     broker: Optional[BrokerProcess]
     db_path: Optional[Path]  # pubsub.sqlite's file, when that is the component
+    struck_at: float = 0.0  # when the fault's signal went out (time.time())
+
+    def strike(self) -> None:
+        self.struck_at = time.time()
 
 
 @dataclass(frozen=True)
@@ -54,18 +58,21 @@ class Fault:
 
 
 def kill_subscriber_app(s: Stream) -> str:
+    s.strike()
     s.sub_app.kill()
     s.sub_app.start()
     return ""
 
 
 def kill_subscriber_sidecar(s: Stream) -> str:
+    s.strike()
     s.sub_sidecar.kill()
     s.sub_sidecar.start()
     return ""
 
 
 def kill_publisher_sidecar(s: Stream) -> str:
+    s.strike()
     s.pub_sidecar.kill()
     s.pub_sidecar.start()
     return ""
@@ -75,6 +82,7 @@ def terminate_subscriber_sidecar(s: Stream) -> str:
     """SIGTERM; a sidecar that outlives its grace period (plus margin) is noted and killed, so the
     suite goes on and the report says so."""
     began = time.monotonic()
+    s.strike()
     s.sub_sidecar.proc.send_signal(signal.SIGTERM)
     try:
         code = s.sub_sidecar.proc.wait(timeout=SIGTERM_EXIT_S)
@@ -89,6 +97,7 @@ def terminate_subscriber_sidecar(s: Stream) -> str:
 def restart_broker(s: Stream) -> str:
     assert s.broker is not None, "broker-restart needs a private broker"
     began = time.monotonic()
+    s.strike()
     s.broker.restart()
     return f"broker down and back in {time.monotonic() - began:.1f} s"
 
@@ -118,6 +127,7 @@ def kill_publisher_sidecar_holding_write_lock(s: Stream) -> str:
     caught = False
     while time.monotonic() < deadline and not caught:
         caught = holds_wal_write_lock(pid, shm_inode)
+    s.strike()
     s.pub_sidecar.kill()
     s.pub_sidecar.start()
     return "killed holding the WAL write lock" if caught else "write lock not seen held within 10 s; killed while publishing"

@@ -109,7 +109,7 @@ def run_case(component: Component, fault: Fault, broker: Optional[BrokerProcess]
     ledger, cleanup = Ledger(), Cleanup()
     published, delivered = AppendedLines(case / "published"), AppendedLines(case / "delivered")
     read = poll(ledger, published, delivered)
-    fault_at: Optional[float] = None
+    struck: Optional[Tuple[float, float]] = None  # (fault struck, victim back)
     note, error = "", ""
     try:
         stream = start_stream(component, fault, broker, settings, case, cleanup)
@@ -126,8 +126,8 @@ def run_case(component: Component, fault: Fault, broker: Optional[BrokerProcess]
             return len(ledger.acked) >= settings.fault_at * n and len(ledger.first_delivery) > 0
 
         wait_until(before_fault, 60 + stream_s, f"{settings.fault_at:.0%} of {n} publishes are acknowledged and deliveries flow")
-        fault_at = time.time()
         note = fault.inject(stream)
+        struck = (stream.struck_at, time.time())
 
         def published_all() -> bool:
             read()
@@ -150,7 +150,7 @@ def run_case(component: Component, fault: Fault, broker: Optional[BrokerProcess]
     finally:
         cleanup.close()
         read()
-    outcome = Outcome.count(component.name, fault.name, ledger, fault_at)
+    outcome = Outcome.count(component.name, fault.name, ledger, struck)
     outcome.note, outcome.error, outcome.seconds = note, error, time.monotonic() - began
     return outcome
 
