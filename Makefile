@@ -7,7 +7,7 @@ PY := $(CURDIR)/.venv/bin/python
 SIDECAR := $(CARGO_TARGET_DIR)/release/dapr-rs
 export DAPR_RS_BIN := $(SIDECAR)
 
-.PHONY: quickstart quickstart-redis test deps sidecar python node dotnet nuget test-rust test-python test-node test-dotnet test-js-interop lint bench clean
+.PHONY: quickstart quickstart-redis test deps sidecar python node dotnet nuget test-rust test-python test-node test-dotnet test-js-interop chaos lint bench clean
 
 ## quickstart: build, start both quickstart apps under `dapr-rs run` on the embedded broker, show the flow
 ## (Python, then JavaScript, then C#).
@@ -68,6 +68,13 @@ test-dotnet: dotnet sidecar
 # sidecar, by node's own test runner.
 test-js-interop: deps sidecar
 	cd tests/interop-js && node --test
+
+# The fault-injection suite (tests/chaos/): every durable component, every fault, N=20000 messages
+# per case through real sidecars and private brokers; appends its table to tests/chaos/REPORT.md and
+# fails on any acknowledged message that was never delivered. `make test-python` runs its short
+# version (tests/chaos/test_chaos_short.py). CHAOS_ARGS e.g. "--n 5000 --components redis".
+chaos: python sidecar
+	$(PY) tests/chaos/suite.py --report $(CHAOS_ARGS)
 
 lint:
 	cargo fmt --all --check

@@ -66,9 +66,17 @@ class Sidecar:
     """A `dapr-rs sidecar` process."""
 
     def __init__(
-        self, app_id: str, resources: Path, app_port: Optional[int] = None, protocol: str = "grpc", env=None, args=()
+        self,
+        app_id: str,
+        resources: Path,
+        app_port: Optional[int] = None,
+        protocol: str = "grpc",
+        env=None,
+        args=(),
+        log: Optional[Path] = None,
     ):
         self.app_id = app_id
+        self._log = log  # where its stderr goes (appended across restarts); the test's stderr when None
         self.http_port = free_port()
         self.grpc_port = free_port()
         cmd = [
@@ -85,8 +93,22 @@ class Sidecar:
         self._spawn()
 
     def _spawn(self) -> None:
-        self.proc = subprocess.Popen(self._cmd, env=self._env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
+        if self._log is None:
+            self.proc = subprocess.Popen(self._cmd, env=self._env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
+        else:
+            with open(self._log, "ab") as log:
+                self.proc = subprocess.Popen(self._cmd, env=self._env, stdout=subprocess.DEVNULL, stderr=log)
         self.wait_http("/v1.0/healthz/outbound", 204)
+
+    def start(self) -> None:
+        """Starts it again on the same ports after `kill` or `stop`."""
+        self._spawn()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would (no shutdown runs); reaped before returning."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
 
     def restart(self) -> None:
         """Stops the sidecar and starts it again on the same ports, as a crash and restart would."""
