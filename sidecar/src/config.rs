@@ -104,7 +104,7 @@ pub struct SidecarArgs {
 
 /// The longest duration a flag takes: Go's `time.Duration` limit (about 292 years), as daprd's
 /// flags have; it also keeps every `Instant + duration` the sidecar computes from it in range.
-pub const MAX_DURATION: Duration = Duration::new(9_223_372_036, 854_775_807);
+pub const MAX_DURATION: Duration = dapr_rs_proto::cloudevent::MAX_GO_DURATION;
 
 /// A bare number counts `unit`s; anything else is a Go duration (`1m30s`, `500ms`). Negative,
 /// NaN, infinite and longer-than-[`MAX_DURATION`] values are refused rather than wrapped or
