@@ -163,9 +163,8 @@ fn percent_decode(s: &str) -> String {
 
 /// The `{*rest}` of a publish path; a path that is not UTF-8 once percent-decoded (`%FF`) is a 400
 /// with Dapr's error body, not axum's plain-text rejection.
-pub(super) fn path_rest(path: Result<Path<String>, PathRejection>) -> Result<String, Response> {
-    path.map(|Path(rest)| rest)
-        .map_err(|e| ApiError::new(ErrorCode::MalformedRequest, format!("the request path is not valid: {e}")).into_response())
+pub(super) fn path_rest(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    path.map(|Path(rest)| rest).map_err(|e| ApiError::new(ErrorCode::MalformedRequest, format!("the request path is not valid: {e}")))
 }
 
 async fn publish(
@@ -177,7 +176,7 @@ async fn publish(
 ) -> Response {
     let rest = match path_rest(path) {
         Ok(rest) => rest,
-        Err(answer) => return answer,
+        Err(e) => return e.into_response(),
     };
     // The topic is a wildcard and may contain `/`; the first segment is the pubsub name.
     let (pubsub_name, topic) = rest.split_once('/').unwrap_or((rest.as_str(), ""));

@@ -40,7 +40,7 @@ pub(super) async fn bulk_publish(
 ) -> Response {
     let rest = match path_rest(path) {
         Ok(rest) => rest,
-        Err(answer) => return answer,
+        Err(e) => return e.into_response(),
     };
     let (pubsub_name, topic) = rest.split_once('/').unwrap_or((rest.as_str(), ""));
     let events_error = |why: String| {
