@@ -53,7 +53,7 @@ impl ClientOptions {
                 format!("http://{host}:{port}")
             }
         };
-        let timeout = get("DAPR_API_TIMEOUT_SECONDS").and_then(|s| s.parse::<f64>().ok()).filter(|s| *s > 0.0).map(Duration::from_secs_f64);
+        let timeout = get("DAPR_API_TIMEOUT_SECONDS").and_then(|s| api_timeout(&s));
         Self { endpoint, api_token: get("DAPR_API_TOKEN"), timeout }
     }
 
@@ -71,6 +71,27 @@ impl ClientOptions {
     pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
         self
+    }
+}
+
+/// The longest `DAPR_API_TIMEOUT_SECONDS` taken: Go's `time.Duration` limit (about 292 years),
+/// which also keeps every deadline computed from it (`Instant + timeout`) in range.
+const MAX_TIMEOUT_SECONDS: f64 = 9_223_372_036.0;
+
+/// `DAPR_API_TIMEOUT_SECONDS`: a positive number of seconds. Anything else (`0`, `-1`, `NaN`,
+/// `inf`, `1e30`, `soon`) is ignored with a warning and calls get no deadline, the default: the
+/// variable is shared with the official SDKs, so a value they tolerate must not stop a client
+/// from being made, and it must never panic (a panic aborts a Node process or the .NET host).
+fn api_timeout(value: &str) -> Option<Duration> {
+    match value.trim().parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= MAX_TIMEOUT_SECONDS => Duration::try_from_secs_f64(secs).ok(),
+        _ => {
+            tracing::warn!(
+                DAPR_API_TIMEOUT_SECONDS = value,
+                "DAPR_API_TIMEOUT_SECONDS is not a number of seconds from 0 to {MAX_TIMEOUT_SECONDS}; calls get no deadline"
+            );
+            None
+        }
     }
 }
 
@@ -117,5 +138,15 @@ mod tests {
     #[test]
     fn an_explicit_host_and_port_win_over_the_environment() {
         assert_eq!(ClientOptions::from_env_with(Some("10.0.0.1"), Some(7)).endpoint, "http://10.0.0.1:7");
+    }
+
+    #[test]
+    fn a_bad_api_timeout_is_ignored_not_panicked_on() {
+        let timeout = |v: &str| opts(&[("DAPR_API_TIMEOUT_SECONDS", v)]).timeout;
+        assert_eq!(timeout("2.5"), Some(Duration::from_millis(2500)));
+        assert_eq!(timeout(" 60 "), Some(Duration::from_secs(60)));
+        for bad in ["inf", "-inf", "NaN", "1e30", "-1", "0", "soon", "9223372037"] {
+            assert_eq!(timeout(bad), None, "{bad:?}");
+        }
     }
 }

@@ -71,15 +71,19 @@ pub fn parse_go_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// Whole seconds (> 0) or a Go duration (`1h30m`, `90s`, `500ms`).
+/// The longest Go `time.Duration` (`math.MaxInt64` nanoseconds, about 292 years): Go refuses a
+/// longer one as an invalid duration, and it keeps `now + d` (an `expiration`, a deadline) in range.
+pub const MAX_GO_DURATION: Duration = Duration::new(9_223_372_036, 854_775_807);
+
+/// Whole seconds (> 0) or a Go duration (`1h30m`, `90s`, `500ms`), at most [`MAX_GO_DURATION`].
 pub fn parse_ttl(s: &str) -> Option<Duration> {
     if let Ok(secs) = s.trim().parse::<i64>() {
-        return (secs > 0).then(|| Duration::from_secs(secs as u64));
+        return (secs > 0).then(|| Duration::from_secs(secs as u64)).filter(|d| *d <= MAX_GO_DURATION);
     }
     parse_go_duration(s).filter(|d| !d.is_zero())
 }
 
-/// Go's `time.ParseDuration` for non-negative values.
+/// Go's `time.ParseDuration` for non-negative values, up to [`MAX_GO_DURATION`] as in Go.
 pub fn parse_go_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     if s.is_empty() {
@@ -111,7 +115,7 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
         rest = &rest[unit_len..];
     }
     // A value too large for a Duration is no duration (from_secs_f64 would panic on it).
-    Duration::try_from_secs_f64(total).ok()
+    Duration::try_from_secs_f64(total).ok().filter(|d| *d <= MAX_GO_DURATION)
 }
 
 /// `time` / `expiration` format: RFC 3339, UTC, second precision.
@@ -518,6 +522,11 @@ mod tests {
         let err = PublishOptions::from_metadata(&md("rawPayload", "maybe")).unwrap_err();
         assert!(err.to_string().contains("rawPayload"));
         assert!(PublishOptions::from_metadata(&md("ttlInSeconds", "0")).is_err());
+        // Past Go's duration range `now + ttl` would overflow (a panic): refused instead.
+        for huge in ["9223372036854775807", "9223372037", "3000000h", "99999999999999999999"] {
+            assert!(PublishOptions::from_metadata(&md("ttlInSeconds", huge)).is_err(), "{huge}");
+        }
+        assert!(PublishOptions::from_metadata(&md("ttlInSeconds", "9223372036")).is_ok());
     }
 
     #[test]

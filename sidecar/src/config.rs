@@ -80,8 +80,9 @@ pub struct SidecarArgs {
     /// Most deliveries in flight to the app at once (-1: no limit).
     #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
     pub app_max_concurrency: i64,
-    /// Time in-flight deliveries get to finish at shutdown.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    /// Time in-flight deliveries get to finish at shutdown: seconds (daprd's
+    /// `--dapr-graceful-shutdown-seconds`, an alias) or a duration such as 1500ms; 0 waits for nothing.
+    #[arg(long, visible_alias = "dapr-graceful-shutdown-seconds", default_value = "5s", value_parser = parse_seconds)]
     pub graceful_shutdown_seconds: Duration,
     /// trace, debug, info, warn, error.
     #[arg(long, default_value = "info")]
@@ -101,11 +102,28 @@ pub struct SidecarArgs {
     pub app_health: AppHealthArgs,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    if let Ok(secs) = s.parse::<f64>() {
-        return Ok(Duration::from_secs_f64(secs));
-    }
-    dapr_rs_proto::cloudevent::parse_go_duration(s).ok_or_else(|| format!("{s:?} is not a duration (e.g. 5s)"))
+/// The longest duration a flag takes: Go's `time.Duration` limit (about 292 years), as daprd's
+/// flags have; it also keeps every `Instant + duration` the sidecar computes from it in range.
+pub const MAX_DURATION: Duration = dapr_rs_proto::cloudevent::MAX_GO_DURATION;
+
+/// A bare number counts `unit`s; anything else is a Go duration (`1m30s`, `500ms`). Negative,
+/// NaN, infinite and longer-than-[`MAX_DURATION`] values are refused rather than wrapped or
+/// panicked on (`Duration::from_secs_f64` panics on each of them).
+pub fn parse_duration_in(s: &str, unit: Duration) -> Result<Duration, String> {
+    let text = s.trim();
+    let parsed = match text.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Duration::try_from_secs_f64(n * unit.as_secs_f64()).ok(),
+        Ok(_) => None,
+        Err(_) => dapr_rs_proto::cloudevent::parse_go_duration(text),
+    };
+    parsed.filter(|d| *d <= MAX_DURATION).ok_or_else(|| {
+        format!("{s:?} is not a duration from 0 to {}s: a number of seconds or e.g. 5s, 500ms, 1m30s", MAX_DURATION.as_secs())
+    })
+}
+
+/// `--graceful-shutdown-seconds`: seconds or a Go duration.
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    parse_duration_in(s, Duration::from_secs(1))
 }
 
 /// A Kubernetes-style quantity as daprd takes it: `4Mi`, `512Ki`, `1Gi`, `4M`, `100k` or bytes.
@@ -186,6 +204,41 @@ fn default_resources_path() -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_out_of_range_are_refused_not_panicked_on() {
+        assert_eq!(parse_seconds("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_seconds("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_seconds("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_seconds("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_seconds("9223372036"), Ok(Duration::from_secs(9_223_372_036)));
+        assert_eq!(parse_duration_in("500", Duration::from_millis(1)), Ok(Duration::from_millis(500)));
+        for bad in ["-1", "-0.5", "NaN", "nan", "inf", "-inf", "infinity", "1e30", "9223372037", "3000000h", "", "soon", "5 s"] {
+            let err = parse_seconds(bad).unwrap_err();
+            assert!(err.contains(&format!("{bad:?}")), "{bad:?}: {err}");
+        }
+        assert!(parse_duration_in("1e30", Duration::from_millis(1)).is_err());
+    }
+
+    #[test]
+    fn daprd_flag_names_are_accepted() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: SidecarArgs,
+        }
+        let cli = Cli::try_parse_from(["x", "--dapr-graceful-shutdown-seconds", "12"]).unwrap();
+        assert_eq!(cli.args.graceful_shutdown_seconds, Duration::from_secs(12));
+        let cli = Cli::try_parse_from(["x", "--graceful-shutdown-seconds=3"]).unwrap();
+        assert_eq!(cli.args.graceful_shutdown_seconds, Duration::from_secs(3));
+        for bad in ["-1", "NaN", "inf", "1e30"] {
+            let err = Cli::try_parse_from(["x", &format!("--dapr-graceful-shutdown-seconds={bad}")]).err().unwrap();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+            let text = err.to_string();
+            assert!(text.contains("--graceful-shutdown-seconds") && text.contains(bad), "{text}");
+        }
+    }
 
     #[test]
     fn body_sizes_read_as_daprd_reads_them() {

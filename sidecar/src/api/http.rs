@@ -5,6 +5,7 @@ use super::metadata;
 use crate::publisher::{self, ApiError, PublishInput};
 use crate::state::SidecarState;
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::middleware::{self, Next};
@@ -160,7 +161,23 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn publish(State(state): State<Arc<SidecarState>>, Path(rest): Path<String>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+/// The `{*rest}` of a publish path; a path that is not UTF-8 once percent-decoded (`%FF`) is a 400
+/// with Dapr's error body, not axum's plain-text rejection.
+pub(super) fn path_rest(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    path.map(|Path(rest)| rest).map_err(|e| ApiError::new(ErrorCode::MalformedRequest, format!("the request path is not valid: {e}")))
+}
+
+async fn publish(
+    State(state): State<Arc<SidecarState>>,
+    path: Result<Path<String>, PathRejection>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let rest = match path_rest(path) {
+        Ok(rest) => rest,
+        Err(e) => return e.into_response(),
+    };
     // The topic is a wildcard and may contain `/`; the first segment is the pubsub name.
     let (pubsub_name, topic) = rest.split_once('/').unwrap_or((rest.as_str(), ""));
     let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();

@@ -1,10 +1,11 @@
 //! `POST|PUT /v1.0/publish/bulk/{pubsub}/{topic...}` and its `/v1.0-alpha1/` twin (contract §3.2):
 //! a JSON array of entries, each published in its own CloudEvent through the one publish path.
 
-use super::http::publish_metadata;
+use super::http::{path_rest, publish_metadata};
 use crate::publisher::{self, ApiError, BulkPublishInput};
 use crate::state::SidecarState;
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -32,11 +33,15 @@ struct HttpBulkEntry {
 
 pub(super) async fn bulk_publish(
     State(state): State<Arc<SidecarState>>,
-    Path(rest): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let rest = match path_rest(path) {
+        Ok(rest) => rest,
+        Err(e) => return e.into_response(),
+    };
     let (pubsub_name, topic) = rest.split_once('/').unwrap_or((rest.as_str(), ""));
     let events_error = |why: String| {
         ApiError::new(

@@ -6,7 +6,7 @@
 use super::app_channel::AppChannel;
 use super::app_transport::{self, HttpClient};
 use super::programmatic;
-use crate::config::AppProtocol;
+use crate::config::{self, AppProtocol};
 use crate::state::SidecarState;
 use bytes::Bytes;
 use clap::Args;
@@ -110,14 +110,13 @@ fn go_duration(d: Duration) -> String {
     }
 }
 
-/// A bare number is in `unit`; anything else is a Go duration. Zero is refused.
+/// A bare number is in `unit`; anything else is a Go duration. Zero is refused, and so is what
+/// [`config::parse_duration_in`] refuses (negative, NaN, infinite, over Go's limit).
 fn parse_in(s: &str, unit: Duration) -> Result<Duration, String> {
-    let parsed = match s.trim().parse::<f64>() {
-        Ok(n) if n.is_finite() && n >= 0.0 => Some(unit.mul_f64(n)),
-        Ok(_) => None,
-        Err(_) => dapr_rs_proto::cloudevent::parse_go_duration(s),
-    };
-    parsed.filter(|d| !d.is_zero()).ok_or_else(|| format!("{s:?} is not a positive duration (e.g. 5s, 500ms)"))
+    match config::parse_duration_in(s, unit) {
+        Ok(d) if d.is_zero() => Err(format!("{s:?} is not a positive duration (e.g. 5s, 500ms)")),
+        other => other,
+    }
 }
 
 pub fn parse_seconds(s: &str) -> Result<Duration, String> {
@@ -237,8 +236,9 @@ mod tests {
         assert_eq!(parse_seconds("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_millis("500"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_millis("2s"), Ok(Duration::from_secs(2)));
-        for bad in ["0", "-1", "soon", ""] {
+        for bad in ["0", "-1", "soon", "", "1e30", "inf", "NaN", "0ms"] {
             assert!(parse_seconds(bad).is_err(), "{bad:?}");
+            assert!(parse_millis(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -76,17 +76,24 @@ impl Iterator for RetryDelays {
             Backoff::Constant(delay) => Some(delay),
             Backoff::Exponential { multiplier, randomization, max_interval, max_elapsed, .. } => {
                 let base = self.current;
-                self.current = base.mul_f64(multiplier).min(max_interval);
+                // `mul_f64` panics past `Duration::MAX`; a YAML `maxInterval` can be that long.
+                self.current = scale(base, multiplier).min(max_interval);
                 // Jitter spreads the retries of many messages failing together.
                 let factor = 1.0 - randomization + 2.0 * randomization * fastrand::f64();
-                let delay = base.mul_f64(factor);
-                if max_elapsed.is_some_and(|limit| self.started.elapsed() + delay > limit) {
+                let delay = scale(base, factor);
+                if max_elapsed.is_some_and(|limit| self.started.elapsed().saturating_add(delay) > limit) {
                     return None;
                 }
                 Some(delay)
             }
         }
     }
+}
+
+/// `d * factor`, saturating at `Duration::MAX` (and at zero for a negative or NaN factor).
+fn scale(d: Duration, factor: f64) -> Duration {
+    let secs = d.as_secs_f64() * factor;
+    if secs.is_nan() || secs <= 0.0 { Duration::ZERO } else { Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX) }
 }
 
 /// What the Resiliency `targets.components.<pubsub>.inbound` asks of deliveries to the app.
@@ -132,5 +139,23 @@ mod tests {
         let (first, last) = (delays[0], delays[9]);
         assert!(first >= Duration::from_millis(250) && first <= Duration::from_millis(750), "{first:?}");
         assert!(last >= Duration::from_secs(1) && last <= Duration::from_secs(3), "{last:?}");
+    }
+
+    #[test]
+    fn huge_intervals_saturate_instead_of_panicking() {
+        let policy = RetryPolicy {
+            backoff: Backoff::Exponential {
+                initial: Duration::MAX / 2,
+                multiplier: 1e300,
+                randomization: 0.5,
+                max_interval: Duration::MAX,
+                max_elapsed: Some(Duration::MAX),
+            },
+            max_retries: Some(5),
+        };
+        assert!(policy.delays().count() <= 5);
+        assert_eq!(scale(Duration::MAX, 2.0), Duration::MAX);
+        assert_eq!(scale(Duration::from_secs(1), f64::NAN), Duration::ZERO);
+        assert_eq!(scale(Duration::from_secs(2), 0.5), Duration::from_secs(1));
     }
 }

@@ -224,6 +224,8 @@ spec:
         assert!(bad("{maxRetries: -2}").contains("r.maxRetries"));
         let e = load("spec:\n  targets:\n    components:\n      ps:\n        inbound: {retry: nope}\n").unwrap_err();
         assert!(e.contains("ps.inbound.retry") && e.contains("nope"), "{e}");
+        assert!(bad("{policy: exponential, maxInterval: 3000000h}").contains("r.maxInterval"));
+        assert!(bad("{duration: 3000000h}").contains("3000000h"));
         let e = load("spec:\n  policies:\n    timeouts: {t: forever}\n").unwrap_err();
         assert!(e.contains("timeouts.t"), "{e}");
     }
