@@ -6,6 +6,9 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target
 PY := $(CURDIR)/.venv/bin/python
 SIDECAR := $(CARGO_TARGET_DIR)/release/dapr-rs
 export DAPR_RS_BIN := $(SIDECAR)
+# Every test suite runs under a deadline well inside CI's limit: a suite that hangs fails, naming
+# itself, instead of holding CI until it is stopped. Each test inside has its own deadline too.
+SUITE_DEADLINE = timeout --kill-after=30 --signal=TERM
 
 .PHONY: quickstart quickstart-redis test deps sidecar python node dotnet nuget test-rust test-python test-node test-dotnet test-js-interop chaos lint bench clean
 
@@ -52,22 +55,22 @@ nuget: deps
 # The bindings are tested from their languages (test-python, test-node, test-dotnet), not as Rust
 # test binaries.
 test-rust:
-	cargo test --workspace --exclude dapr-rs-python --exclude dapr-rs-node --exclude dapr-rs-ffi
+	$(SUITE_DEADLINE) 1800 cargo test --workspace --exclude dapr-rs-python --exclude dapr-rs-node --exclude dapr-rs-ffi
 
 test-python: python node dotnet sidecar
-	$(PY) -m pytest bindings-python/tests tests -q
+	$(SUITE_DEADLINE) 1200 $(PY) -m pytest bindings-python/tests tests -q
 
 test-node: node sidecar
-	cd bindings-node && node --test __test__/
+	cd bindings-node && $(SUITE_DEADLINE) 600 node --test --test-timeout=120000 __test__/
 
 # NUnit under Mono against the real sidecar, and the .nupkg consumed by a user's project.
 test-dotnet: dotnet sidecar
-	$(MAKE) -C bindings-dotnet test
+	$(SUITE_DEADLINE) 900 $(MAKE) -C bindings-dotnet test
 
 # The official JS SDK (npm @dapr/dapr, pinned in tests/interop-js/package-lock.json) against the
 # sidecar, by node's own test runner.
 test-js-interop: deps sidecar
-	cd tests/interop-js && node --test
+	cd tests/interop-js && $(SUITE_DEADLINE) 600 node --test --test-timeout=120000
 
 # The fault-injection suite (tests/chaos/): every durable component, every fault, N=20000 messages
 # per case through real sidecars and private brokers; appends its table to tests/chaos/REPORT.md and

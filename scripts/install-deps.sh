@@ -31,7 +31,7 @@ fi
 # Python: one venv for the binding, its tests and the official SDK used for interop.
 # dapr 1.19 ships dapr.ext.grpc inside its own wheel ([grpc] extra); the legacy dapr-ext-grpc
 # distribution would overwrite it with an older copy, so it must not be installed.
-PY_REQS="maturin==1.16.* pytest==9.* mypy==1.* pydantic==2.* dapr[grpc]==1.19.0 grpcio grpcio-reflection"
+PY_REQS="maturin==1.16.* pytest==9.* pytest-timeout==2.* mypy==1.* pydantic==2.* dapr[grpc]==1.19.0 grpcio grpcio-reflection"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi

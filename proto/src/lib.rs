@@ -37,5 +37,31 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 
 /// Header / gRPC metadata key carrying `DAPR_API_TOKEN` and `APP_API_TOKEN`.
 pub const API_TOKEN_HEADER: &str = "dapr-api-token";
+
+/// Whether the `dapr-api-token` a caller `presented` is the `expected` one. Its time does not
+/// depend on where the two differ (as daprd's `subtle.ConstantTimeCompare`), so a caller cannot
+/// find the token byte by byte; only a different length answers early.
+pub fn api_token_matches(expected: &str, presented: Option<&[u8]>) -> bool {
+    let Some(presented) = presented else { return false };
+    let expected = expected.as_bytes();
+    if expected.len() != presented.len() {
+        return false;
+    }
+    let difference = expected.iter().zip(presented).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    std::hint::black_box(difference) == 0
+}
 /// Version reported in metadata; the Dapr runtime version whose behaviour we follow.
 pub const RUNTIME_VERSION: &str = concat!("dapr-rs-", env!("CARGO_PKG_VERSION"));
+
+#[cfg(test)]
+mod api_token_tests {
+    use super::api_token_matches;
+
+    #[test]
+    fn only_the_same_token_matches() {
+        assert!(api_token_matches("s3cret", Some(b"s3cret")));
+        for presented in [None, Some(&b""[..]), Some(b"s3cre"), Some(b"s3cret!"), Some(b"S3cret"), Some(b"\xff\xfe")] {
+            assert!(!api_token_matches("s3cret", presented), "{presented:?}");
+        }
+    }
+}

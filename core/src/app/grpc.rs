@@ -22,7 +22,7 @@ struct Service(Arc<Router>);
 
 impl Service {
     fn check_token<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        let presented = req.metadata().get(dapr_rs_proto::API_TOKEN_HEADER).and_then(|v| v.to_str().ok());
+        let presented = req.metadata().get(dapr_rs_proto::API_TOKEN_HEADER).map(|v| v.as_bytes());
         if self.0.token_ok(presented) { Ok(()) } else { Err(Status::unauthenticated("invalid or missing dapr-api-token")) }
     }
 

@@ -29,7 +29,7 @@ pub(super) async fn serve(
 }
 
 fn token_ok(router: &Router, headers: &HeaderMap) -> bool {
-    router.token_ok(headers.get(dapr_rs_proto::API_TOKEN_HEADER).and_then(|v| v.to_str().ok()))
+    router.token_ok(headers.get(dapr_rs_proto::API_TOKEN_HEADER).map(|v| v.as_bytes()))
 }
 
 async fn list_subscriptions(State(router): State<Arc<Router>>, headers: HeaderMap) -> Response {

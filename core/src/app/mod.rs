@@ -57,10 +57,10 @@ impl Router {
         Some(run_handler(handler.as_ref(), event).await)
     }
 
-    fn token_ok(&self, presented: Option<&str>) -> bool {
+    fn token_ok(&self, presented: Option<&[u8]>) -> bool {
         match &self.app_api_token {
             None => true,
-            Some(expected) => presented == Some(expected.as_str()),
+            Some(expected) => dapr_rs_proto::api_token_matches(expected, presented),
         }
     }
 }

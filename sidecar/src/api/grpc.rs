@@ -89,7 +89,12 @@ struct TokenCheck(Option<Arc<str>>);
 impl tonic::service::Interceptor for TokenCheck {
     fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
         match &self.0 {
-            Some(expected) if req.metadata().get(dapr_rs_proto::API_TOKEN_HEADER).and_then(|v| v.to_str().ok()) != Some(expected) => {
+            Some(expected)
+                if !dapr_rs_proto::api_token_matches(
+                    expected,
+                    req.metadata().get(dapr_rs_proto::API_TOKEN_HEADER).map(|v| v.as_bytes()),
+                ) =>
+            {
                 Err(Status::unauthenticated("invalid api token"))
             }
             _ => Ok(req),

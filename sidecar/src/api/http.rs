@@ -46,8 +46,8 @@ pub fn router(state: Arc<SidecarState>) -> axum::Router {
 async fn check_token(State(state): State<Arc<SidecarState>>, req: Request, next: Next) -> Response {
     if let Some(expected) = &state.config.api_token {
         let exempt = matches!(req.uri().path(), "/v1.0/healthz" | "/v1.0/healthz/outbound");
-        let presented = req.headers().get(dapr_rs_proto::API_TOKEN_HEADER).and_then(|v| v.to_str().ok());
-        if !exempt && presented != Some(expected.as_str()) {
+        let presented = req.headers().get(dapr_rs_proto::API_TOKEN_HEADER).map(|v| v.as_bytes());
+        if !exempt && !dapr_rs_proto::api_token_matches(expected, presented) {
             return ApiError::new(ErrorCode::Unauthorized, "invalid api token").into_response();
         }
     }

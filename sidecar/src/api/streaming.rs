@@ -45,8 +45,15 @@ impl EventSink for StreamSink {
     }
 }
 
+/// How long a new subscription stream may take to send its initial request.
+const INITIAL_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub async fn open(state: Arc<SidecarState>, mut inbound: Streaming<SubscribeTopicEventsRequestAlpha1>) -> Result<ResponseStream, Status> {
-    let first = inbound.message().await?.ok_or_else(|| Status::invalid_argument("the stream ended before its initial request"))?;
+    // A client that opens a stream and says nothing must not hold a server task forever.
+    let first = tokio::time::timeout(INITIAL_REQUEST_TIMEOUT, inbound.message())
+        .await
+        .map_err(|_| Status::deadline_exceeded(format!("no initial_request within {INITIAL_REQUEST_TIMEOUT:?} of opening the stream")))??
+        .ok_or_else(|| Status::invalid_argument("the stream ended before its initial request"))?;
     let Some(Req::InitialRequest(init)) = first.subscribe_topic_events_request_type else {
         return Err(Status::invalid_argument("the first message of a subscription stream must be initial_request"));
     };

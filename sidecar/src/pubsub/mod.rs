@@ -11,6 +11,7 @@ pub mod sqlite;
 mod task_subscription;
 #[cfg(test)]
 mod test_support;
+pub mod url_credentials;
 
 pub use metadata_value::parse_duration;
 pub(crate) use task_subscription::{ABANDON_WAIT, ReaderControl, TaskSubscription};

@@ -14,7 +14,7 @@ mod subscription;
 #[cfg(test)]
 mod outage_tests;
 
-use crate::pubsub::{BrokerError, BrokerMessage, ComponentConfig, MessageHandler, PubSub, SubscribeRequest, Subscription};
+use crate::pubsub::{BrokerError, BrokerMessage, ComponentConfig, MessageHandler, PubSub, SubscribeRequest, Subscription, url_credentials};
 use async_nats::jetstream::{self, stream};
 use async_nats::{HeaderMap, ServerAddr};
 use async_trait::async_trait;
@@ -35,9 +35,16 @@ impl JetStreamPubSub {
     /// Connects, so a NATS that is down fails the component (and the sidecar's start).
     pub async fn open(config: &ComponentConfig) -> Result<Self, BrokerError> {
         let settings = Settings::from_config(config)?;
+        // The client logs the address it dials: it gets one without credentials, and them apart.
+        let (bare_url, credentials) = url_credentials::split(&settings.url);
         let address: ServerAddr =
-            settings.url.parse().map_err(|e| BrokerError::Config(format!("natsURL: {:?} is not a NATS address: {e}", settings.url)))?;
+            bare_url.parse().map_err(|e| BrokerError::Config(format!("natsURL: {:?} is not a NATS address: {e}", settings.address())))?;
         let mut options = async_nats::ConnectOptions::new().connection_timeout(settings.connect_timeout);
+        options = match credentials {
+            Some((user, Some(password))) => options.user_and_password(user, password),
+            Some((token, None)) => options.token(token),
+            None => options,
+        };
         if let Some(name) = &settings.connection_name {
             options = options.name(name);
         }
@@ -47,14 +54,14 @@ impl JetStreamPubSub {
         let client = options
             .connect(address)
             .await
-            .map_err(|e| BrokerError::Unavailable(format!("cannot connect to NATS at {}: {e}", settings.url)))?;
+            .map_err(|e| BrokerError::Unavailable(format!("cannot connect to NATS at {}: {e}", settings.address())))?;
         let context = jetstream::new(client.clone());
         // Proves JetStream is enabled on that server, which a bare connect does not. Read as plain
         // JSON: the client's typed reply does not parse what Debian's nats-server 2.9 sends.
         let no_jetstream = |why: String| {
             BrokerError::Unavailable(format!(
                 "NATS at {} does not answer JetStream requests (is it started with -js?): {why}",
-                settings.url
+                settings.address()
             ))
         };
         let reply = client.request("$JS.API.INFO", bytes::Bytes::new()).await.map_err(|e| no_jetstream(e.to_string()))?;
@@ -62,7 +69,7 @@ impl JetStreamPubSub {
         if let Some(error) = info.get("error") {
             return Err(no_jetstream(error.to_string()));
         }
-        tracing::debug!(component = %config.name, url = %settings.url, "pubsub.jetstream connected");
+        tracing::debug!(component = %config.name, url = %settings.address(), "pubsub.jetstream connected");
         Ok(Self { settings: Arc::new(settings), client, context, streams: Mutex::new(HashMap::new()) })
     }
 
@@ -117,7 +124,7 @@ impl JetStreamPubSub {
     }
 
     fn unavailable(&self, what: &str, err: &dyn std::fmt::Display) -> BrokerError {
-        BrokerError::Unavailable(format!("{what} NATS at {}: {err}", self.settings.url))
+        BrokerError::Unavailable(format!("{what} NATS at {}: {err}", self.settings.address()))
     }
 }
 

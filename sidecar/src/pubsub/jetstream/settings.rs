@@ -100,3 +100,9 @@ fn deliver_policy(config: &ComponentConfig) -> Result<DeliverPolicy, BrokerError
 pub(super) fn nats_name(text: &str) -> String {
     text.chars().map(|c| if matches!(c, '.' | '*' | '>' | '/' | '\\') || c.is_whitespace() { '_' } else { c }).collect()
 }
+impl Settings {
+    /// `natsURL` as logs and errors may show it: without its password.
+    pub fn address(&self) -> String {
+        crate::pubsub::url_credentials::redact(&self.url)
+    }
+}

@@ -36,7 +36,9 @@ impl DurableConsumer {
         let consumer = self.bind().await.map_err(|e| {
             BrokerError::Unavailable(format!(
                 "cannot create consumer {} on stream {} at NATS {}: {e}",
-                self.name, self.stream, self.settings.url
+                self.name,
+                self.stream,
+                self.settings.address()
             ))
         })?;
         let control = ReaderControl::new(self.max_concurrency);

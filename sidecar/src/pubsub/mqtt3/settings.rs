@@ -2,7 +2,7 @@
 //! (components-contrib `pubsub/mqtt3/metadata.go`): where the broker is, the QoS of publishes and
 //! subscriptions, `retain`, `cleanSession`, and the client id (`consumerID`).
 
-use crate::pubsub::{BrokerError, ComponentConfig};
+use crate::pubsub::{BrokerError, ComponentConfig, url_credentials};
 use rumqttc::QoS;
 use std::time::Duration;
 
@@ -54,7 +54,7 @@ impl Settings {
         let Some(url) = config.value(KEY_URL) else {
             return Err(BrokerError::Config(format!("{KEY_URL}: missing (the broker's address, e.g. \"tcp://localhost:1883\")")));
         };
-        let bad_url = |why: &str| BrokerError::Config(format!("{KEY_URL}: {:?} {why}", redact(url)));
+        let bad_url = |why: &str| BrokerError::Config(format!("{KEY_URL}: {:?} {why}", url_credentials::redact(url)));
         let (scheme, rest) = url.split_once("://").ok_or_else(|| bad_url("is not a URL such as \"tcp://localhost:1883\""))?;
         let tls = match scheme.to_ascii_lowercase().as_str() {
             "tcp" | "mqtt" => false,
@@ -68,8 +68,8 @@ impl Settings {
         };
         let (username, password) = match user_info {
             Some(info) => match info.split_once(':') {
-                Some((user, password)) => (Some(unescape(user)), Some(unescape(password))),
-                None => (Some(unescape(info)), None),
+                Some((user, password)) => (Some(url_credentials::unescape(user)), Some(url_credentials::unescape(password))),
+                None => (Some(url_credentials::unescape(info)), None),
             },
             None => (None, None),
         };
@@ -108,7 +108,7 @@ impl Settings {
             let Some(ca_cert) = ca_cert else {
                 return Err(BrokerError::Config(format!(
                     "{KEY_CA_CERT}: missing; {:?} uses TLS and needs the broker's CA certificate (PEM)",
-                    redact(url)
+                    url_credentials::redact(url)
                 )));
             };
             Some(Tls { ca_cert, client_auth })
@@ -118,7 +118,7 @@ impl Settings {
             None
         };
         Ok(Self {
-            address: redact(url),
+            address: url_credentials::redact(url),
             host: host.to_owned(),
             port,
             tls,
@@ -131,37 +131,6 @@ impl Settings {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             wait: DEFAULT_WAIT,
         })
-    }
-}
-
-fn unescape(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(byte) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|hex| u8::from_str_radix(hex, 16).ok())
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `tcp://user:secret@host:1883` → `tcp://user:***@host:1883`.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    match rest.split_once('@') {
-        Some((user_info, host)) => match user_info.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
     }
 }
 

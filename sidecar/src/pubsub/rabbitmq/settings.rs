@@ -2,7 +2,7 @@
 //! (components-contrib `pubsub/rabbitmq/metadata.go`), so existing component files load: where
 //! RabbitMQ is, how exchanges and queues are declared, and how deliveries are settled.
 
-use crate::pubsub::{BrokerError, ComponentConfig, parse_duration};
+use crate::pubsub::{BrokerError, ComponentConfig, parse_duration, url_credentials};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use std::time::Duration;
 
@@ -98,7 +98,10 @@ impl Settings {
             }
         };
         if let Err(why) = uri.parse::<lapin::uri::AMQPUri>() {
-            return Err(BrokerError::Config(format!("{KEY_CONNECTION_STRING}: {:?} is not an AMQP URI ({why})", redact(&uri))));
+            return Err(BrokerError::Config(format!(
+                "{KEY_CONNECTION_STRING}: {:?} is not an AMQP URI ({why})",
+                url_credentials::redact(&uri)
+            )));
         }
         let delivery_mode = match config.value(KEY_DELIVERY_MODE) {
             None => 0,
@@ -156,7 +159,7 @@ impl Settings {
 
     /// The URI without its password, for messages and logs.
     pub fn address(&self) -> String {
-        redact(&self.uri)
+        url_credentials::redact(&self.uri)
     }
 
     /// The queue's arguments: length limits and the dead-letter exchange.
@@ -206,23 +209,6 @@ fn escape(text: &str) -> String {
             c => c.to_string(),
         })
         .collect()
-}
-
-/// `amqp://user:secret@host` → `amqp://user:***@host`.
-fn redact(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else { return uri.to_owned() };
-    let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
-    let authority = match authority.rsplit_once('@') {
-        Some((user_info, host)) => match user_info.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => format!("{user_info}@{host}"),
-        },
-        None => authority.to_owned(),
-    };
-    match path {
-        Some(path) => format!("{scheme}://{authority}/{path}"),
-        None => format!("{scheme}://{authority}"),
-    }
 }
 
 #[cfg(test)]
