@@ -128,4 +128,23 @@ mod tests {
         assert!(SecretStore::open(LOCAL_FILE, &HashMap::new()).unwrap_err().contains("secretsFile"));
         assert!(SecretStore::open("secretstores.hashicorp.vault", &HashMap::new()).unwrap_err().contains("not supported"));
     }
+
+    #[test]
+    fn a_local_file_store_reads_only_the_file_it_names_and_never_says_a_secret() {
+        let store = file_store(r#"{"db": {"password": "s3cret-value"}}"#, &[]);
+        // A secret's name is a key of that one file, never a path.
+        let outside = std::env::temp_dir().join("dapr-rs-not-a-secret.json");
+        std::fs::write(&outside, r#"{"x": "y"}"#).unwrap();
+        for name in ["../dapr-rs-not-a-secret.json", outside.to_str().unwrap(), "/etc/passwd", "db", "db:"] {
+            let err = store.get(name, "").unwrap_err();
+            assert!(!err.contains("s3cret-value"), "{name}: {err}");
+        }
+        // A file that is not JSON is refused without echoing what it holds.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        std::fs::write(&path, "password: s3cret-value\n").unwrap();
+        let metadata = HashMap::from([("secretsFile".to_owned(), path.display().to_string())]);
+        let err = SecretStore::open(LOCAL_FILE, &metadata).unwrap_err();
+        assert!(err.contains("not JSON") && !err.contains("s3cret-value"), "{err}");
+    }
 }

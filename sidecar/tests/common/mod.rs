@@ -102,7 +102,9 @@ impl SidecarBuilder {
     /// Starts the sidecar and waits until its outbound APIs answer.
     pub fn start(self) -> Sidecar {
         let (http, grpc) = (free_port(), free_port());
-        let child = self.command(http, grpc).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().unwrap();
+        // DAPR_RS_TEST_SIDECAR_LOGS=1 shows the sidecars' logs (stdout) when a test needs looking into.
+        let stdout = if std::env::var_os("DAPR_RS_TEST_SIDECAR_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() };
+        let child = self.command(http, grpc).stdout(stdout).stderr(Stdio::inherit()).spawn().unwrap();
         let mut sc = Sidecar { child, http_port: http, grpc_port: grpc, app_id: self.app_id };
         sc.wait_http("/v1.0/healthz/outbound", 204, Duration::from_secs(20));
         sc

@@ -12,6 +12,7 @@ use redis::aio::ConnectionManager;
 use redis::streams::StreamPendingCountReply;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -41,6 +42,9 @@ struct Consumer {
     handler: Arc<dyn MessageHandler>,
     /// One permit per entry read (or claimed) and not yet settled: `queueDepth`.
     queue: Arc<Semaphore>,
+    /// Permits the redelivery loop is waiting for: the read loop, which takes what is free before
+    /// blocking in XREADGROUP, leaves them, so pending messages are never starved by new ones.
+    redelivery_wants: AtomicUsize,
     /// Stop, abandon, the tasks, and one slot per handler call in flight (`concurrency`).
     control: ReaderControl,
 }
@@ -54,6 +58,7 @@ impl StreamConsumer {
         let subscription = control.subscription();
         let consumer = Arc::new(Consumer {
             queue: Arc::new(Semaphore::new(self.settings.queue_depth)),
+            redelivery_wants: AtomicUsize::new(0),
             settings: self.settings,
             shared: self.shared,
             topic: self.topic,
@@ -108,7 +113,9 @@ impl Consumer {
                 permit = self.queue.clone().acquire_owned() => permit.expect("the queue semaphore is never closed"),
             };
             let mut permits = vec![first];
-            while let Ok(permit) = self.queue.clone().try_acquire_owned() {
+            while self.queue.available_permits() > self.redelivery_wants.load(Ordering::Acquire)
+                && let Ok(permit) = self.queue.clone().try_acquire_owned()
+            {
                 permits.push(permit);
             }
             let mut read = redis::cmd("XREADGROUP");
@@ -257,16 +264,9 @@ impl Consumer {
                 _ = tick.tick() => {}
             }
             match self.claim_expired().await {
-                Ok(entries) => {
+                Ok(None) => failures = 0,
+                Ok(Some((entries, permits))) => {
                     failures = 0;
-                    let mut permits = Vec::with_capacity(entries.len());
-                    for _ in &entries {
-                        tokio::select! {
-                            biased;
-                            () = self.control.stop.cancelled() => return,
-                            permit = self.queue.clone().acquire_owned() => permits.push(permit.expect("the queue semaphore is never closed")),
-                        }
-                    }
                     if !self.dispatch_in_order(entries, permits).await {
                         return;
                     }
@@ -281,7 +281,10 @@ impl Consumer {
         }
     }
 
-    async fn claim_expired(&self) -> Result<Vec<StreamEntry>, BrokerError> {
+    /// The entries pending past `processingTimeout`, claimed for this instance, each with a queue
+    /// permit taken *before* the claim (a claimed entry waiting for a permit would sit pinned here
+    /// while idle instances could have taken it). `None` when nothing is due, or stopping.
+    async fn claim_expired(&self) -> Result<Option<(Vec<StreamEntry>, Vec<OwnedSemaphorePermit>)>, BrokerError> {
         let mut shared = self.shared.clone();
         let min_idle_ms = self.settings.processing_timeout.as_millis() as u64;
         let pending: StreamPendingCountReply = redis::cmd("XPENDING")
@@ -295,7 +298,26 @@ impl Consumer {
             .map_err(|e| unavailable(&self.settings, "cannot read pending entries from", &e))?;
         let expired: Vec<&str> = pending.ids.iter().filter(|p| p.last_delivered_ms as u64 >= min_idle_ms).map(|p| p.id.as_str()).collect();
         if expired.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
+        }
+        // The read loop gives its permits back within one XREADGROUP block and takes no more
+        // while these are wanted; entries in flight give theirs back within processingTimeout.
+        self.redelivery_wants.store(expired.len(), Ordering::Release);
+        let mut permits = Vec::with_capacity(expired.len());
+        for _ in &expired {
+            let permit = tokio::select! {
+                biased;
+                () = self.control.stop.cancelled() => None,
+                permit = self.queue.clone().acquire_owned() => permit.ok(),
+            };
+            match permit {
+                Some(permit) => permits.push(permit),
+                None => break,
+            }
+        }
+        self.redelivery_wants.store(0, Ordering::Release);
+        if self.control.stop.is_cancelled() {
+            return Ok(None);
         }
         // The same min-idle time: of several instances claiming at once, one wins each entry.
         let claimed = redis::cmd("XCLAIM")
@@ -309,6 +331,7 @@ impl Consumer {
             .map_err(|e| unavailable(&self.settings, "cannot claim pending entries from", &e))?;
         let entries = stream_entry::claim_reply(&self.topic, claimed);
         tracing::debug!(topic = %self.topic, group = %self.group, count = entries.len(), "pubsub.redis: redelivering pending messages");
-        Ok(entries)
+        // Entries another instance claimed first leave their permits unused: dropped with the zip.
+        Ok(Some((entries, permits)))
     }
 }
