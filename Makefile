@@ -7,7 +7,7 @@ PY := $(CURDIR)/.venv/bin/python
 SIDECAR := $(CARGO_TARGET_DIR)/release/dapr-rs
 export DAPR_RS_BIN := $(SIDECAR)
 
-.PHONY: quickstart quickstart-redis test deps sidecar python node dotnet nuget test-rust test-python test-node test-dotnet test-js-interop lint bench clean
+.PHONY: quickstart quickstart-redis test deps sidecar python node dotnet nuget test-rust test-python test-node test-dotnet test-js-interop test-fuzz fuzz lint bench clean
 
 ## quickstart: build, start both quickstart apps under `dapr-rs run` on the embedded broker, show the flow
 ## (Python, then JavaScript, then C#).
@@ -24,7 +24,7 @@ quickstart-redis: deps sidecar python node dotnet
 	scripts/quickstart.sh csharp samples/components-redis
 
 ## test: every test of the repository.
-test: deps sidecar python node dotnet test-rust test-python test-node test-dotnet test-js-interop
+test: deps sidecar python node dotnet test-rust test-python test-node test-dotnet test-js-interop test-fuzz
 
 deps:
 	scripts/install-deps.sh
@@ -68,6 +68,15 @@ test-dotnet: dotnet sidecar
 # sidecar, by node's own test runner.
 test-js-interop: deps sidecar
 	cd tests/interop-js && node --test
+
+# Every fuzz target briefly (fuzz/, cargo-fuzz on nightly): a crash fails the tests and names the input.
+test-fuzz:
+	FUZZ_SECONDS=$${FUZZ_TEST_SECONDS:-10} scripts/fuzz.sh
+
+## fuzz: every fuzz target for FUZZ_SECONDS each (default 60), or FUZZ_TARGETS="cloudevent bulk" only;
+## exits non-zero on a crash, naming the target and the crashing input (fuzz/artifacts/<target>/).
+fuzz:
+	scripts/fuzz.sh $(FUZZ_TARGETS)
 
 lint:
 	cargo fmt --all --check
