@@ -10,7 +10,7 @@ export DAPR_RS_BIN := $(SIDECAR)
 # itself, instead of holding CI until it is stopped. Each test inside has its own deadline too.
 SUITE_DEADLINE = timeout --kill-after=30 --signal=TERM
 
-.PHONY: quickstart quickstart-redis test deps sidecar python node dotnet nuget test-rust test-python test-node test-dotnet test-js-interop chaos lint bench clean
+.PHONY: quickstart quickstart-redis test deps sidecar python node dotnet nuget test-rust test-python test-node test-dotnet test-js-interop test-fuzz fuzz chaos lint bench clean
 
 ## quickstart: build, start both quickstart apps under `dapr-rs run` on the embedded broker, show the flow
 ## (Python, then JavaScript, then C#).
@@ -27,7 +27,7 @@ quickstart-redis: deps sidecar python node dotnet
 	scripts/quickstart.sh csharp samples/components-redis
 
 ## test: every test of the repository.
-test: deps sidecar python node dotnet test-rust test-python test-node test-dotnet test-js-interop
+test: deps sidecar python node dotnet test-rust test-python test-node test-dotnet test-js-interop test-fuzz
 
 deps:
 	scripts/install-deps.sh
@@ -78,6 +78,15 @@ test-js-interop: deps sidecar
 # version (tests/chaos/test_chaos_short.py). CHAOS_ARGS e.g. "--n 5000 --components redis".
 chaos: python sidecar
 	$(PY) tests/chaos/suite.py --report $(CHAOS_ARGS)
+
+# Every fuzz target briefly (fuzz/, cargo-fuzz on nightly): a crash fails the tests and names the input.
+test-fuzz:
+	FUZZ_SECONDS=$${FUZZ_TEST_SECONDS:-10} scripts/fuzz.sh
+
+## fuzz: every fuzz target for FUZZ_SECONDS each (default 60), or FUZZ_TARGETS="cloudevent bulk" only;
+## exits non-zero on a crash, naming the target and the crashing input (fuzz/artifacts/<target>/).
+fuzz:
+	scripts/fuzz.sh $(FUZZ_TARGETS)
 
 lint:
 	cargo fmt --all --check

@@ -24,6 +24,8 @@ pub enum CloudEventError {
     NotAnObject(String),
     #[error("invalid publish metadata {key}={value:?}: {reason}")]
     Metadata { key: String, value: String, reason: String },
+    #[error("a TTL of {} s expires after the year 9999, which an RFC 3339 expiration cannot say", .0.as_secs())]
+    TtlTooLong(Duration),
 }
 
 /// What the publishing sidecar knows when it wraps a payload.
@@ -54,12 +56,27 @@ impl PublishOptions {
             if key.eq_ignore_ascii_case("rawPayload") {
                 opts.raw_payload = parse_go_bool(value).ok_or_else(|| bad("expected a boolean"))?;
             } else if key.eq_ignore_ascii_case("ttlInSeconds") || key.eq_ignore_ascii_case("ttl") {
-                let ttl = parse_ttl(value).ok_or_else(|| bad("expected whole seconds > 0 or a duration such as 90s or 1h30m"))?;
+                let ttl = parse_ttl(value).ok_or_else(|| {
+                    bad("expected whole seconds > 0 or a duration such as 90s or 1h30m, at most Go's longest (about 292 years)")
+                })?;
                 opts.ttl = Some(ttl);
             }
         }
         Ok(opts)
     }
+}
+
+/// The last second an RFC 3339 timestamp can say (the end of the year 9999).
+const LAST_WRITABLE_SECOND: u64 = 253_402_300_799;
+
+/// `expiration` of an event published at `now` with `ttl`: `now + ttl`, which must be a time
+/// [`format_time`] can write (adding to a `SystemTime` past its range, or formatting a time after
+/// the year 9999, would panic).
+fn expiration(now: SystemTime, ttl: Duration) -> Result<String, CloudEventError> {
+    now.checked_add(ttl)
+        .filter(|t| t.duration_since(SystemTime::UNIX_EPOCH).is_ok_and(|d| d.as_secs() <= LAST_WRITABLE_SECOND))
+        .map(format_time)
+        .ok_or(CloudEventError::TtlTooLong(ttl))
 }
 
 /// Go's `strconv.ParseBool`, which daprd uses for metadata flags.
@@ -178,7 +195,7 @@ pub fn envelope(
 
     let mut ce = JsonObjectWriter::with_capacity(data.len() * 4 / 3 + 400);
     match content_type::data_encoding(content_type) {
-        DataEncoding::Json if serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok() => ce.raw("data", data.trim_ascii()),
+        DataEncoding::Json if CheckedJson::is_embeddable(data) => ce.raw("data", data.trim_ascii()),
         DataEncoding::Json => ce.str("data", &String::from_utf8_lossy(data)),
         // Text that is not UTF-8 travels as base64 so no byte is lost.
         DataEncoding::Text => match std::str::from_utf8(data) {
@@ -189,7 +206,7 @@ pub fn envelope(
     }
     ce.str("datacontenttype", content_type);
     if let Some(ttl) = ttl {
-        ce.str("expiration", &format_time(ctx.now + ttl));
+        ce.str("expiration", &expiration(ctx.now, ttl)?);
     }
     ce.str("id", id);
     // daprd always owns `topic` and `pubsubname`, so a subscriber can trust them.
@@ -235,9 +252,78 @@ fn complete_cloudevent(
     ce.insert("topic".into(), ctx.topic.into());
     ce.insert("pubsubname".into(), ctx.pubsub_name.into());
     if let Some(ttl) = ttl {
-        ce.insert("expiration".into(), format_time(ctx.now + ttl).into());
+        ce.insert("expiration".into(), expiration(ctx.now, ttl)?.into());
     }
     Ok(ce)
+}
+
+/// Any JSON value that can be embedded in the envelope as it came, checked without building it.
+/// serde's `IgnoredAny` skipped strings unread (so invalid UTF-8 and lone surrogate escapes
+/// passed), and nesting must leave room for the envelope's own level under serde_json's limit of
+/// 128, or no subscriber could read the event.
+#[derive(Clone, Copy)]
+struct CheckedJson {
+    /// How many more arrays or objects may open.
+    depth_left: u8,
+}
+
+impl CheckedJson {
+    fn is_embeddable(data: &[u8]) -> bool {
+        let mut de = serde_json::Deserializer::from_slice(data);
+        serde::de::DeserializeSeed::deserialize(CheckedJson { depth_left: 126 }, &mut de).is_ok() && de.end().is_ok()
+    }
+
+    fn nested<E: serde::de::Error>(self) -> Result<Self, E> {
+        match self.depth_left {
+            0 => Err(E::custom("nested too deep for the envelope")),
+            n => Ok(Self { depth_left: n - 1 }),
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for CheckedJson {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CheckedJson {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    /// Strings reach here only once read whole: valid UTF-8, escapes decoded.
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let inner = self.nested()?;
+        while seq.next_element_seed(inner)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let inner = self.nested()?;
+        while map.next_entry_seed(inner, inner)?.is_some() {}
+        Ok(())
+    }
 }
 
 /// Writes one JSON object; the caller gives the keys in order.
@@ -496,6 +582,47 @@ mod tests {
         assert_eq!(ce["expiration"], "2023-11-14T22:14:20Z");
         assert!(!is_expired(&ce, ctx().now));
         assert!(is_expired(&ce, ctx().now + Duration::from_secs(61)));
+    }
+
+    /// Found by the `cloudevent` fuzz target: JSON data with invalid UTF-8 (minimal input
+    /// `{"oId\xaa": 1}`) or a lone surrogate in a string was embedded as it came, so the envelope was
+    /// not JSON any more; and JSON nested 127 deep made an envelope no subscriber can read.
+    #[test]
+    fn json_data_with_bad_strings_is_carried_as_text() {
+        for data in [&b"{\"oId\xaa\": 1}"[..], br#"["\ud800"]"#, b"\"\xff\""] {
+            let bytes = envelope(&ctx(), data, "application/json", &HashMap::new(), None).unwrap();
+            let ce: Map<String, Json> = serde_json::from_slice(&bytes).expect("the envelope is JSON");
+            assert!(ce["data"].is_string(), "{ce:?}");
+        }
+        // JSON nested as deep as serde_json reads it alone (127 levels) is one level too deep for
+        // the envelope, so it too travels as text; one level less is embedded.
+        let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        for (depth, embedded) in [(126, true), (127, false)] {
+            let bytes = envelope(&ctx(), nested(depth).as_bytes(), "application/json", &HashMap::new(), None).unwrap();
+            let ce: Map<String, Json> = serde_json::from_slice(&bytes).expect("the envelope is JSON");
+            assert_eq!(ce["data"].is_array(), embedded, "depth {depth}");
+        }
+    }
+
+    /// Found while writing the `cloudevent` fuzz target (which now checks `expiration`):
+    /// `ttlInSeconds=300000000000` (9500 years) panicked in the publishing sidecar, formatting an
+    /// expiration after the year 9999 (and a larger one overflowed `SystemTime`).
+    #[test]
+    fn a_ttl_past_the_year_9999_is_refused_not_a_panic() {
+        let md = |v: &str| HashMap::from([("ttlInSeconds".to_string(), v.to_string())]);
+        for too_long in ["300000000000", "9223372036854775807"] {
+            let err = PublishOptions::from_metadata(&md(too_long)).unwrap_err();
+            assert!(err.to_string().contains("ttlInSeconds"), "{err}");
+        }
+        // The longest TTL the metadata takes still makes an envelope, and longer ones given directly are refused.
+        let ttl = PublishOptions::from_metadata(&md("9223372036")).unwrap().ttl;
+        assert_eq!(envelope_map(b"x", "", &HashMap::new(), ttl).unwrap()["expiration"], "2316-02-24T22:00:36Z");
+        for ttl in [Duration::from_secs(300_000_000_000), Duration::MAX] {
+            for content_type in ["text/plain", "application/cloudevents+json"] {
+                let err = envelope_map(b"{}", content_type, &HashMap::new(), Some(ttl)).unwrap_err();
+                assert_eq!(err, CloudEventError::TtlTooLong(ttl));
+            }
+        }
     }
 
     #[test]

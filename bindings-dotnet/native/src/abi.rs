@@ -89,7 +89,7 @@ pub unsafe extern "C" fn dapr_rs_error_free(error: *mut DaprError) {
 ///
 /// # Safety
 /// `ptr` points at `len` readable bytes when `len > 0`.
-pub(crate) unsafe fn bytes_arg<'a>(ptr: *const u8, len: i32) -> Option<&'a [u8]> {
+pub unsafe fn bytes_arg<'a>(ptr: *const u8, len: i32) -> Option<&'a [u8]> {
     match len {
         ..0 => None,
         0 => Some(&[]),
@@ -102,7 +102,7 @@ pub(crate) unsafe fn bytes_arg<'a>(ptr: *const u8, len: i32) -> Option<&'a [u8]>
 ///
 /// # Safety
 /// As [`bytes_arg`].
-pub(crate) unsafe fn str_arg<'a>(ptr: *const u8, len: i32, what: &str) -> Result<Option<&'a str>> {
+pub unsafe fn str_arg<'a>(ptr: *const u8, len: i32, what: &str) -> Result<Option<&'a str>> {
     // SAFETY: forwarded contract.
     match unsafe { bytes_arg(ptr, len) } {
         None => Ok(None),
@@ -114,7 +114,7 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const u8, len: i32, what: &str) -> Result
 ///
 /// # Safety
 /// As [`bytes_arg`].
-pub(crate) unsafe fn required_str(ptr: *const u8, len: i32, what: &str) -> Result<String> {
+pub unsafe fn required_str(ptr: *const u8, len: i32, what: &str) -> Result<String> {
     // SAFETY: forwarded contract.
     unsafe { str_arg(ptr, len, what) }?.map(str::to_owned).ok_or_else(|| Error::InvalidArgument(format!("{what} is required")))
 }
@@ -123,7 +123,7 @@ pub(crate) unsafe fn required_str(ptr: *const u8, len: i32, what: &str) -> Resul
 ///
 /// # Safety
 /// As [`bytes_arg`].
-pub(crate) unsafe fn optional_str(ptr: *const u8, len: i32, what: &str) -> Result<Option<String>> {
+pub unsafe fn optional_str(ptr: *const u8, len: i32, what: &str) -> Result<Option<String>> {
     // SAFETY: forwarded contract.
     Ok(unsafe { str_arg(ptr, len, what) }?.filter(|s| !s.is_empty()).map(str::to_owned))
 }
@@ -132,7 +132,7 @@ pub(crate) unsafe fn optional_str(ptr: *const u8, len: i32, what: &str) -> Resul
 ///
 /// # Safety
 /// As [`bytes_arg`].
-pub(crate) unsafe fn metadata_arg(ptr: *const u8, len: i32) -> Result<HashMap<String, String>> {
+pub unsafe fn metadata_arg(ptr: *const u8, len: i32) -> Result<HashMap<String, String>> {
     // SAFETY: forwarded contract.
     match unsafe { bytes_arg(ptr, len) } {
         None | Some([]) => Ok(HashMap::new()),
@@ -143,13 +143,13 @@ pub(crate) unsafe fn metadata_arg(ptr: *const u8, len: i32) -> Result<HashMap<St
 
 /// The payload kinds of the ABI, both ways: what a caller publishes, and how core decoded a
 /// delivered event's data (C#'s `DataKind`).
-pub(crate) const DATA_BYTES: i32 = 0;
-pub(crate) const DATA_TEXT: i32 = 1;
-pub(crate) const DATA_JSON: i32 = 2;
+pub const DATA_BYTES: i32 = 0;
+pub const DATA_TEXT: i32 = 1;
+pub const DATA_JSON: i32 = 2;
 
 /// The payload kinds a caller can pass; core's [`dapr_rs_core::PublishPayload`] picks the
 /// content type from it when the caller names none.
-pub(crate) fn payload(data: &[u8], kind: i32) -> Result<dapr_rs_core::PublishPayload> {
+pub fn payload(data: &[u8], kind: i32) -> Result<dapr_rs_core::PublishPayload> {
     use dapr_rs_core::PublishPayload;
     // One copy out of the caller's buffer, whatever the kind.
     match kind {

@@ -23,7 +23,8 @@
 //! - `dapr_rs_shutdown` stops the runtime (Mono does not exit while a runtime thread that has
 //!   called into managed code lives); the next call starts a new one.
 
-mod abi;
+/// Public (the argument readers too) for the fuzz target in `fuzz/`; C callers see only the `extern "C"` functions.
+pub mod abi;
 mod app;
 mod client;
 mod delivery;

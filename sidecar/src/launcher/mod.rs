@@ -4,7 +4,8 @@
 
 mod app_run;
 pub mod registry;
-mod run_file;
+/// Public for the fuzz target (`fuzz/`), which parses run files from text.
+pub mod run_file;
 
 use crate::config::{SidecarArgs, SidecarConfig};
 use app_run::{AppExit, AppOutput, AppSpec};

@@ -94,8 +94,15 @@ pub fn load(path: &Path, base: &SidecarConfig) -> Result<Vec<AppSpec>, RunFileEr
     let file = if path.is_dir() { path.join("dapr.yaml") } else { path.to_path_buf() };
     let fail = |message: String| RunFileError { file: file.clone(), message };
     let text = std::fs::read_to_string(&file).map_err(|e| fail(format!("cannot read it: {e}")))?;
-    let parsed: RunFile = serde_yaml_ng::from_str(&text).map_err(|e| fail(format!("invalid YAML: {e}")))?;
-    let file = std::path::absolute(&file).unwrap_or(file);
+    parse(&text, &file, base)
+}
+
+/// The specs of a run file's text, as [`load`] reads the file `file` (whose directory the relative
+/// paths resolve against; the file itself is not read). The fuzz target's way in.
+pub fn parse(text: &str, file: &Path, base: &SidecarConfig) -> Result<Vec<AppSpec>, RunFileError> {
+    let fail = |message: String| RunFileError { file: file.to_path_buf(), message };
+    let parsed: RunFile = serde_yaml_ng::from_str(text).map_err(|e| fail(format!("invalid YAML: {e}")))?;
+    let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let fail = |message: String| RunFileError { file: file.clone(), message };
     if parsed.version.unwrap_or(0) == 0 {

@@ -74,6 +74,19 @@ pub fn load(paths: &[PathBuf], app_id: &str) -> Result<Resources, ResourceError>
             read_file(&file, app_id, &mut docs)?;
         }
     }
+    resolve(docs, app_id)
+}
+
+/// The resources of one file's text, as [`load`] reads a file named `file` (for messages only:
+/// nothing is read from it). The fuzz targets' way in.
+pub fn parse(text: &str, file: &Path, app_id: &str) -> Result<Resources, ResourceError> {
+    let mut docs = Vec::new();
+    parse_documents(text, file, app_id, &mut docs)?;
+    resolve(docs, app_id)
+}
+
+/// Secret stores first, then every other resource; then the checks across documents.
+fn resolve(docs: Vec<LoadedDoc>, app_id: &str) -> Result<Resources, ResourceError> {
     let mut secret_stores = HashMap::new();
     for doc in docs.iter().filter(|d| d.is_secret_store()) {
         let store = open_secret_store(doc, app_id).map_err(|m| doc.error(format!("secret store {:?}: {m}", doc.resource.metadata.name)))?;
@@ -143,7 +156,12 @@ fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, ResourceError> {
 fn read_file(file: &Path, app_id: &str, out: &mut Vec<LoadedDoc>) -> Result<(), ResourceError> {
     let err = |message: String| ResourceError { file: file.to_owned(), message };
     let text = std::fs::read_to_string(file).map_err(|e| err(format!("cannot read: {e}")))?;
-    for (index, doc) in serde_yaml_ng::Deserializer::from_str(&text).enumerate() {
+    parse_documents(&text, file, app_id, out)
+}
+
+fn parse_documents(text: &str, file: &Path, app_id: &str, out: &mut Vec<LoadedDoc>) -> Result<(), ResourceError> {
+    let err = |message: String| ResourceError { file: file.to_owned(), message };
+    for (index, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let value = serde_yaml_ng::Value::deserialize(doc).map_err(|e| err(format!("invalid YAML: {e}")))?;
         if value.is_null() {
             continue; // an empty document, e.g. a trailing `---`
