@@ -146,3 +146,61 @@ fn clients_for_one_endpoint_work_across_runtimes() {
     }
     server_rt.block_on(server.stop()).unwrap();
 }
+
+/// A handler that never returns does not hold a stop: the server gives it up at the grace period,
+/// over gRPC and over HTTP.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_ends_within_its_grace_even_with_a_handler_that_never_returns() {
+    for protocol in [AppProtocol::Grpc, AppProtocol::Http] {
+        let (called_tx, mut called) = tokio::sync::mpsc::unbounded_channel();
+        let hangs = handler_fn(move |_ev: TopicEvent| {
+            let _ = called_tx.send(());
+            async move {
+                futures::future::pending::<()>().await;
+                Ok(TopicEventStatus::Success)
+            }
+        });
+        let server =
+            AppServer::start_with_token(protocol, "127.0.0.1:0".parse().unwrap(), vec![Subscription::new("ps", "orders", hangs)], None)
+                .await
+                .unwrap();
+        let addr = server.local_addr();
+        match protocol {
+            AppProtocol::Grpc => {
+                let mut client = AppCallbackClient::connect(format!("http://{addr}")).await.unwrap();
+                let request = TopicEventRequest {
+                    id: "1".into(),
+                    pubsub_name: "ps".into(),
+                    topic: "orders".into(),
+                    path: "/events/ps/orders".into(),
+                    data: bytes::Bytes::from_static(b"{}"),
+                    ..Default::default()
+                };
+                tokio::spawn(async move { client.on_topic_event(request).await });
+            }
+            AppProtocol::Http => {
+                let body = r#"{"id":"1","source":"s","type":"t","specversion":"1.0","pubsubname":"ps","topic":"orders","data":{}}"#;
+                // Sends the event and waits on the connection; the stop may close it unanswered.
+                std::thread::spawn(move || {
+                    let mut s = std::net::TcpStream::connect(addr).unwrap();
+                    let head = format!(
+                        "POST /events/ps/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/cloudevents+json\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = s.write_all(head.as_bytes()).and_then(|()| s.write_all(body.as_bytes()));
+                    let _ = s.read_to_end(&mut Vec::new());
+                });
+            }
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(10), called.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{protocol:?}: the handler was not called within 10 s"));
+        let grace = std::time::Duration::from_millis(500);
+        let started = std::time::Instant::now();
+        tokio::time::timeout(std::time::Duration::from_secs(10), server.stop_within(grace))
+            .await
+            .unwrap_or_else(|_| panic!("{protocol:?}: stop did not end 10 s after it was asked to (grace {grace:?})"))
+            .unwrap();
+        assert!(started.elapsed() < grace + std::time::Duration::from_secs(2), "{protocol:?}: stop took {:?}", started.elapsed());
+    }
+}

@@ -405,8 +405,14 @@ async fn every_entry_point_answers_bad_input_as_documented_and_keeps_serving() {
     http_case(&mut t, &mut sc, "publish, 60 KiB topic name", "204", |port| {
         http_raw(port, "POST", &format!("/v1.0/publish/{PUBSUB}/{}", "t".repeat(60 * 1024)), "text/plain", b"x")
     });
-    http_case(&mut t, &mut sc, "publish, 1 MiB topic name (over hyper's request-head limit; no Dapr body)", "431", |port| {
-        http_raw(port, "POST", &format!("/v1.0/publish/{PUBSUB}/{}", "t".repeat(MIB)), "text/plain", b"x")
+    // hyper answers 431 at its head limit and closes at once: a client still writing its 1 MiB head
+    // may see the connection reset before it reads the answer (as with Go's net/http in daprd).
+    http_case(&mut t, &mut sc, "publish, 1 MiB topic name (over hyper's request-head limit; no Dapr body)", "431 or reset", |port| {
+        match http_raw(port, "POST", &format!("/v1.0/publish/{PUBSUB}/{}", "t".repeat(MIB)), "text/plain", b"x") {
+            Ok((431, _)) => Err("431 or reset".into()),
+            Err(e) if e.contains("connection cut while sending") => Err("431 or reset".into()),
+            other => other,
+        }
     });
     http_case(&mut t, &mut sc, "publish, unknown pubsub", "404 ERR_PUBSUB_NOT_FOUND", |port| {
         http_raw(port, "POST", "/v1.0/publish/nope/orders", "text/plain", b"x")
@@ -621,14 +627,14 @@ async fn every_entry_point_answers_bad_input_as_documented_and_keeps_serving() {
         "component of unknown type",
         "broken.yaml",
         "kind: Component\nmetadata: {name: x}\nspec:\n  type: pubsub.kafka\n",
-        &["component type", "pubsub.kafka"],
+        &["spec.type", "pubsub.kafka"],
     );
     resource_case(
         &mut t,
         "component, metadata not a list",
         "broken.yaml",
         "kind: Component\nmetadata: {name: x}\nspec:\n  type: pubsub.in-memory\n  metadata: 5\n",
-        &["invalid spec", "expected a sequence"],
+        &["spec.metadata", "expected a sequence"],
     );
     resource_case(
         &mut t,
@@ -647,7 +653,7 @@ async fn every_entry_point_answers_bad_input_as_documented_and_keeps_serving() {
         "subscription, bad CEL `event.type ==`",
         "sub.yaml",
         &sub("  routes:\n    rules:\n      - match: 'event.type =='\n        path: /a\n"),
-        &["match expression", "event.type =="],
+        &["spec.routes.rules[0].match", "event.type =="],
     );
     resource_case(
         &mut t,
@@ -661,7 +667,7 @@ async fn every_entry_point_answers_bad_input_as_documented_and_keeps_serving() {
         "subscription, bulkSubscribe.maxMessagesCount: lots",
         "sub.yaml",
         &sub("  routes: {default: /a}\n  bulkSubscribe: {enabled: true, maxMessagesCount: lots}\n"),
-        &["spec.bulkSubscribe.maxmessagescount", "lots"],
+        &["spec.bulkSubscribe.maxMessagesCount", "lots"],
     );
     let res = |retry: &str| {
         format!(
@@ -689,7 +695,13 @@ async fn every_entry_point_answers_bad_input_as_documented_and_keeps_serving() {
         &res("{maxRetries: -2}"),
         &["spec.policies.retries.r.maxRetries", "-2"],
     );
-    resource_case(&mut t, "resiliency, maxRetries: many", "res.yaml", &res("{maxRetries: many}"), &["resiliency \"r\"", "many"]);
+    resource_case(
+        &mut t,
+        "resiliency, maxRetries: many",
+        "res.yaml",
+        &res("{maxRetries: many}"),
+        &["spec.policies.retries.r.maxRetries", "many"],
+    );
     resource_case(
         &mut t,
         "resiliency, timeout: -1s",

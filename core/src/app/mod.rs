@@ -8,7 +8,11 @@ use crate::handler::run_handler;
 use crate::{Error, Result, Subscription, TopicEvent, TopicEventStatus, TopicHandler};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::oneshot;
+
+/// How long [`AppServer::stop`] lets deliveries in flight finish: daprd's default grace period.
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// The protocol the sidecar uses to reach the app (`--app-protocol`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,12 +114,27 @@ impl AppServer {
         self.protocol
     }
 
-    /// Stops taking new deliveries, lets those in flight finish, and returns.
-    pub async fn stop(mut self) -> Result<()> {
+    /// Stops taking new deliveries, lets those in flight finish within [`DEFAULT_STOP_GRACE`], and
+    /// returns.
+    pub async fn stop(self) -> Result<()> {
+        self.stop_within(DEFAULT_STOP_GRACE).await
+    }
+
+    /// Stops taking new deliveries and lets those in flight finish within `grace`; a handler still
+    /// running then is given up (the sidecar hands its event out again), so a stop always ends.
+    pub async fn stop_within(mut self, grace: Duration) -> Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.wait().await
+        let Some(mut task) = self.task.take() else { return Ok(()) };
+        match tokio::time::timeout(grace, &mut task).await {
+            Ok(joined) => joined.map_err(|e| Error::Server(e.to_string()))?,
+            Err(_) => {
+                task.abort();
+                tracing::warn!(?grace, "deliveries still running when the app server's stop grace ran out; given up");
+                Ok(())
+            }
+        }
     }
 
     /// Waits until the server ends (after [`AppServer::stop`] or a fatal error).

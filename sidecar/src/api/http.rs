@@ -161,10 +161,13 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The `{*rest}` of a publish path; a path that is not UTF-8 once percent-decoded (`%FF`) is a 400
-/// with Dapr's error body, not axum's plain-text rejection.
-pub(super) fn path_rest(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    path.map(|Path(rest)| rest).map_err(|e| ApiError::new(ErrorCode::MalformedRequest, format!("the request path is not valid: {e}")))
+/// The pubsub name and topic of a publish path's `{*rest}` (the topic may contain `/`); a path
+/// that is not UTF-8 once percent-decoded (`%FF`) is a 400 with Dapr's error body, not axum's
+/// plain-text rejection.
+pub(super) fn pubsub_and_topic(path: Result<Path<String>, PathRejection>) -> Result<(String, String), ApiError> {
+    let Path(rest) = path.map_err(|e| ApiError::new(ErrorCode::MalformedRequest, format!("the request path is not valid: {e}")))?;
+    let (pubsub_name, topic) = rest.split_once('/').unwrap_or((rest.as_str(), ""));
+    Ok((pubsub_name.to_owned(), topic.to_owned()))
 }
 
 async fn publish(
@@ -174,16 +177,14 @@ async fn publish(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let rest = match path_rest(path) {
-        Ok(rest) => rest,
+    let (pubsub_name, topic) = match pubsub_and_topic(path) {
+        Ok(names) => names,
         Err(e) => return e.into_response(),
     };
-    // The topic is a wildcard and may contain `/`; the first segment is the pubsub name.
-    let (pubsub_name, topic) = rest.split_once('/').unwrap_or((rest.as_str(), ""));
     let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let input = PublishInput {
-        pubsub_name: pubsub_name.to_owned(),
-        topic: topic.to_owned(),
+        pubsub_name,
+        topic,
         data: body,
         content_type: headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("text/plain").to_owned(),
         metadata: publish_metadata(&uri),

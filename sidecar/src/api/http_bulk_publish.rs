@@ -1,7 +1,7 @@
 //! `POST|PUT /v1.0/publish/bulk/{pubsub}/{topic...}` and its `/v1.0-alpha1/` twin (contract §3.2):
 //! a JSON array of entries, each published in its own CloudEvent through the one publish path.
 
-use super::http::{path_rest, publish_metadata};
+use super::http::{publish_metadata, pubsub_and_topic};
 use crate::publisher::{self, ApiError, BulkPublishInput};
 use crate::state::SidecarState;
 use axum::body::Bytes;
@@ -38,11 +38,11 @@ pub(super) async fn bulk_publish(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let rest = match path_rest(path) {
-        Ok(rest) => rest,
+    let (pubsub_name, topic) = match pubsub_and_topic(path) {
+        Ok(names) => names,
         Err(e) => return e.into_response(),
     };
-    let (pubsub_name, topic) = rest.split_once('/').unwrap_or((rest.as_str(), ""));
+    let (pubsub_name, topic) = (pubsub_name.as_str(), topic.as_str());
     let events_error = |why: String| {
         ApiError::new(
             ErrorCode::PubsubEventsSer,

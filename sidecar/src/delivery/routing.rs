@@ -13,6 +13,8 @@ static CEL_ENV: LazyLock<Arc<cel::Env>> = LazyLock::new(|| Arc::new(cel::Env::st
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid match expression {expression:?}: {message}")]
 pub struct InvalidMatch {
+    /// Which rule (from 0), as the subscription lists them.
+    pub rule: usize,
     pub expression: String,
     pub message: String,
 }
@@ -42,7 +44,8 @@ impl Routes {
     pub fn compile(rules: &[(String, String)]) -> Result<Self, InvalidMatch> {
         let rules = rules
             .iter()
-            .map(|(expression, path)| {
+            .enumerate()
+            .map(|(rule, (expression, path))| {
                 let source = expression.trim();
                 let condition = if source.is_empty() {
                     None
@@ -50,7 +53,7 @@ impl Routes {
                     let program = CEL_ENV
                         .compile(source)
                         // The first line says what and where; the rest is a caret drawing.
-                        .map_err(|e| InvalidMatch { expression: expression.clone(), message: first_line(&e.to_string()) })?;
+                        .map_err(|e| InvalidMatch { rule, expression: expression.clone(), message: first_line(&e.to_string()) })?;
                     Some((source.to_owned(), Arc::new(program)))
                 };
                 Ok(Rule { condition, path: path.clone() })

@@ -101,7 +101,8 @@ pub fn load(path: &Path, base: &SidecarConfig) -> Result<Vec<AppSpec>, RunFileEr
 /// paths resolve against; the file itself is not read). The fuzz target's way in.
 pub fn parse(text: &str, file: &Path, base: &SidecarConfig) -> Result<Vec<AppSpec>, RunFileError> {
     let fail = |message: String| RunFileError { file: file.to_path_buf(), message };
-    let parsed: RunFile = serde_yaml_ng::from_str(text).map_err(|e| fail(format!("invalid YAML: {e}")))?;
+    let yaml: Yaml = serde_yaml_ng::from_str(text).map_err(|e| fail(format!("invalid YAML: {e}")))?;
+    let parsed: RunFile = crate::resources::from_yaml_at(yaml, "").map_err(|e| fail(format!("invalid run file: {e}")))?;
     let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let fail = |message: String| RunFileError { file: file.clone(), message };

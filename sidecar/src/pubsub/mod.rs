@@ -117,6 +117,8 @@ pub async fn open(config: &ComponentConfig) -> Result<Arc<dyn PubSub>, BrokerErr
         "pubsub.redis" => Ok(Arc::new(self::redis::RedisStreamsPubSub::open(config).await?)),
         "pubsub.rabbitmq" => Ok(Arc::new(rabbitmq::RabbitMqPubSub::open(config).await?)),
         "pubsub.mqtt3" => Ok(Arc::new(mqtt3::Mqtt3PubSub::open(config).await?)),
-        other => Err(BrokerError::Config(format!("unsupported component type {other:?}; supported: {}", SUPPORTED_TYPES.join(", ")))),
+        other => {
+            Err(BrokerError::Config(format!("spec.type: unsupported component type {other:?}; supported: {}", SUPPORTED_TYPES.join(", "))))
+        }
     }
 }

@@ -79,7 +79,7 @@ pub(super) fn parse(
     app_id: &str,
     secrets: &Secrets<'_>,
 ) -> Result<LoadedComponent, String> {
-    let spec: Spec = serde_yaml_ng::from_value(spec).map_err(|e| format!("invalid spec: {e}"))?;
+    let spec: Spec = super::from_yaml_at(spec, "spec").map_err(|e| format!("invalid spec: {e}"))?;
     if spec.component_type.is_empty() {
         return Err("spec.type is required (e.g. pubsub.sqlite)".into());
     }

@@ -153,6 +153,20 @@ fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, ResourceError> {
     Ok(files)
 }
 
+/// Deserializes `value` as a `T`, an error naming the key that failed as a path under `at`
+/// (`spec.metadata`, `spec.policies.retries.r.maxRetries`), not only what serde expected.
+pub fn from_yaml_at<T: serde::de::DeserializeOwned>(value: serde_yaml_ng::Value, at: &str) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let key = match (at.is_empty(), path.as_str()) {
+            (_, ".") => at.to_owned(),
+            (true, _) => path,
+            (false, _) => format!("{at}.{path}"),
+        };
+        if key.is_empty() { e.into_inner().to_string() } else { format!("{key}: {}", e.into_inner()) }
+    })
+}
+
 fn read_file(file: &Path, app_id: &str, out: &mut Vec<LoadedDoc>) -> Result<(), ResourceError> {
     let err = |message: String| ResourceError { file: file.to_owned(), message };
     let text = std::fs::read_to_string(file).map_err(|e| err(format!("cannot read: {e}")))?;
@@ -166,7 +180,7 @@ fn parse_documents(text: &str, file: &Path, app_id: &str, out: &mut Vec<LoadedDo
         if value.is_null() {
             continue; // an empty document, e.g. a trailing `---`
         }
-        let resource: ResourceDoc = serde_yaml_ng::from_value(value).map_err(|e| err(format!("document {}: {e}", index + 1)))?;
+        let resource: ResourceDoc = from_yaml_at(value, "").map_err(|e| err(format!("document {}: {e}", index + 1)))?;
         if !resource.scopes.is_empty() && !resource.scopes.iter().any(|s| s == app_id) {
             tracing::debug!(file = %file.display(), name = %resource.metadata.name, "resource is scoped to other apps; skipped");
             continue;

@@ -76,7 +76,7 @@ struct ComponentTargets {
 impl Resiliency {
     /// Adds one document's policies and targets.
     pub(super) fn merge(&mut self, name: &str, spec: serde_yaml_ng::Value, file: &Path) -> Result<(), String> {
-        let spec: Spec = serde_yaml_ng::from_value(spec).map_err(|e| format!("invalid spec: {e}"))?;
+        let spec: Spec = super::from_yaml_at(spec, "spec").map_err(|e| format!("invalid spec: {e}"))?;
         for (policy, value) in spec.policies.timeouts {
             let timeout = dapr_rs_proto::cloudevent::parse_go_duration(&value)
                 .ok_or_else(|| format!("spec.policies.timeouts.{policy}: {value:?} is not a duration (e.g. 5s)"))?;

@@ -30,6 +30,8 @@ pub struct BulkSubscribe {
 struct Fields<'a> {
     what: String,
     entries: HashMap<String, &'a Value>,
+    /// Each key as the file spells it, by its lowercase form: errors name what the user wrote.
+    spelled: HashMap<String, &'a str>,
 }
 
 impl<'a> Fields<'a> {
@@ -38,6 +40,7 @@ impl<'a> Fields<'a> {
             return Err(format!("{what} must be a mapping, not {}", kind_of(value)));
         };
         let mut entries = HashMap::new();
+        let mut spelled = HashMap::new();
         for (k, v) in map {
             let Value::String(k) = k else {
                 return Err(format!("{what} has a key that is not a string: {k:?}"));
@@ -45,8 +48,14 @@ impl<'a> Fields<'a> {
             if entries.insert(k.to_ascii_lowercase(), v).is_some() {
                 return Err(format!("{what} has the key {k:?} twice (keys are case-insensitive)"));
             }
+            spelled.insert(k.to_ascii_lowercase(), k.as_str());
         }
-        Ok(Self { what: what.to_owned(), entries })
+        Ok(Self { what: what.to_owned(), entries, spelled })
+    }
+
+    /// `key` (lowercase) as the file spells it.
+    fn spelled<'k>(&'k self, key: &'k str) -> &'k str {
+        self.spelled.get(key).copied().unwrap_or(key)
     }
 
     fn get(&self, key: &str) -> Option<&'a Value> {
@@ -113,7 +122,7 @@ pub(super) fn parse(name: &str, api_version: &str, spec: &Value) -> Result<Decla
     if rules.is_empty() {
         return Err("no route: give spec.routes (rules and/or default) or, with dapr.io/v1alpha1, spec.route".into());
     }
-    Routes::compile(&rules).map_err(|e| format!("pubsub {pubsub_name:?}, topic {topic:?}: {e}"))?;
+    Routes::compile(&rules).map_err(|e| format!("spec.routes.rules[{}].match (pubsub {pubsub_name:?}, topic {topic:?}): {e}", e.rule))?;
     let metadata = match spec.get("metadata") {
         Some(m) => parse_metadata(m)?,
         None => HashMap::new(),
@@ -220,7 +229,7 @@ fn parse_bulk(value: &Value) -> Result<BulkSubscribe, String> {
     for part in parts {
         let fields = Fields::of(part, "spec.bulkSubscribe")?;
         for (key, v) in &fields.entries {
-            let what = format!("spec.bulkSubscribe.{key}");
+            let what = format!("spec.bulkSubscribe.{}", fields.spelled(key));
             match key.as_str() {
                 "enabled" => bulk.enabled = parse_bool(v, &what)?,
                 "maxmessagescount" | "maxmessages" | "maxbulksubcount" => bulk.max_messages_count = parse_count(v, &what)?,
