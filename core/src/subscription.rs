@@ -82,7 +82,7 @@ impl Subscription {
                 }
             }
         };
-        if route.starts_with('/') { route } else { format!("/{route}") }
+        dapr_rs_proto::route_path(&route)
     }
 }
 

@@ -35,6 +35,12 @@ pub use dapr::proto::runtime::v1 as runtime;
 /// Encoded `FileDescriptorSet` of every Dapr proto here, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/dapr_descriptor.bin"));
 
+/// An app route or path as it goes over HTTP: with its leading `/`. daprd takes routes with or
+/// without it (`orders` and `/orders` are one route), so both sides write them this way.
+pub fn route_path(route: &str) -> String {
+    if route.starts_with('/') { route.to_owned() } else { format!("/{route}") }
+}
+
 /// Header / gRPC metadata key carrying `DAPR_API_TOKEN` and `APP_API_TOKEN`.
 pub const API_TOKEN_HEADER: &str = "dapr-api-token";
 
@@ -56,6 +62,13 @@ pub const RUNTIME_VERSION: &str = concat!("dapr-rs-", env!("CARGO_PKG_VERSION"))
 #[cfg(test)]
 mod api_token_tests {
     use super::api_token_matches;
+
+    #[test]
+    fn routes_are_written_with_their_leading_slash() {
+        assert_eq!(super::route_path("orders"), "/orders");
+        assert_eq!(super::route_path("/orders"), "/orders");
+        assert_eq!(super::route_path(""), "/");
+    }
 
     #[test]
     fn only_the_same_token_matches() {

@@ -42,7 +42,7 @@ pub(crate) struct Router {
 impl Router {
     fn handler_for(&self, pubsub: &str, topic: &str, path: &str) -> Option<&Arc<dyn TopicHandler>> {
         let same_topic = |s: &&Subscription| s.pubsub_name == pubsub && s.topic == topic;
-        let by_path = |s: &&Subscription| s.route() == path || s.route().trim_start_matches('/') == path.trim_start_matches('/');
+        let by_path = |s: &&Subscription| s.route() == path || s.route() == dapr_rs_proto::route_path(path);
         // An empty path means the sidecar saw no routes: the topic's default (rule-less) handler.
         let found = if path.is_empty() {
             self.subscriptions.iter().filter(same_topic).find(|s| s.options.rule.is_none())

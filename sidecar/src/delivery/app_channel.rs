@@ -174,9 +174,7 @@ impl HttpSubscription {
         }
         // HTTP routes are paths; daprd accepts them with or without the leading slash.
         for (_, path) in &mut rules {
-            if !path.starts_with('/') {
-                path.insert(0, '/');
-            }
+            *path = dapr_rs_proto::route_path(path);
         }
         Some(SubscriptionInfo {
             pubsub_name: self.pubsubname,
@@ -298,7 +296,7 @@ async fn http_post(
     headers: &[(&str, &str)],
     body: Bytes,
 ) -> Result<(u16, Bytes), String> {
-    let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+    let path = dapr_rs_proto::route_path(path);
     let mut req = http::Request::post(format!("{base}{path}")).header(http::header::CONTENT_TYPE, content_type);
     for (key, value) in headers {
         req = req.header(*key, *value);

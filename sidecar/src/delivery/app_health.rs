@@ -48,11 +48,7 @@ pub struct AppHealthConfig {
 impl AppHealthArgs {
     pub fn config(&self) -> Option<AppHealthConfig> {
         self.enable_app_health_check.then(|| AppHealthConfig {
-            path: if self.app_health_check_path.starts_with('/') {
-                self.app_health_check_path.clone()
-            } else {
-                format!("/{}", self.app_health_check_path)
-            },
+            path: dapr_rs_proto::route_path(&self.app_health_check_path),
             interval: self.app_health_probe_interval,
             timeout: self.app_health_probe_timeout,
             threshold: self.app_health_threshold,

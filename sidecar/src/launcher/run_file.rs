@@ -212,7 +212,7 @@ fn port(value: Option<i64>, field: &str) -> Result<u16, String> {
 
 fn health(app: &SharedFields, common: &SharedFields, mut health: AppHealthConfig) -> Result<AppHealthConfig, String> {
     if let Some(path) = app.app_health_check_path.clone().or_else(|| common.app_health_check_path.clone()) {
-        health.path = if path.starts_with('/') { path } else { format!("/{path}") };
+        health.path = dapr_rs_proto::route_path(&path);
     }
     let duration = |v: &Yaml, parse: fn(&str) -> Result<std::time::Duration, String>| match v {
         Yaml::Number(n) => parse(&n.to_string()),
