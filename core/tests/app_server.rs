@@ -204,3 +204,34 @@ async fn a_stop_ends_within_its_grace_even_with_a_handler_that_never_returns() {
         assert!(started.elapsed() < grace + std::time::Duration::from_secs(2), "{protocol:?}: stop took {:?}", started.elapsed());
     }
 }
+
+/// Stopped through its stop handle (as the Python binding stops it) and then waited on, a server
+/// with a handler that never returns still ends within the default grace.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_through_the_handle_ends_within_the_default_grace() {
+    let (called_tx, mut called) = tokio::sync::mpsc::unbounded_channel();
+    let hangs = handler_fn(move |_ev: TopicEvent| {
+        let _ = called_tx.send(());
+        async move {
+            futures::future::pending::<()>().await;
+            Ok(TopicEventStatus::Success)
+        }
+    });
+    let mut server = AppServer::start_with_token(
+        AppProtocol::Grpc,
+        "127.0.0.1:0".parse().unwrap(),
+        vec![Subscription::new("ps", "orders", hangs)],
+        None,
+    )
+    .await
+    .unwrap();
+    let mut client = AppCallbackClient::connect(format!("http://{}", server.local_addr())).await.unwrap();
+    let request = TopicEventRequest { id: "1".into(), pubsub_name: "ps".into(), topic: "orders".into(), ..Default::default() };
+    tokio::spawn(async move { client.on_topic_event(request).await });
+    tokio::time::timeout(std::time::Duration::from_secs(10), called.recv()).await.expect("the handler is called within 10 s");
+    let started = std::time::Instant::now();
+    let _ = server.take_stop_handle().expect("a stop handle").send(());
+    let limit = dapr_rs_core::app::DEFAULT_STOP_GRACE + std::time::Duration::from_secs(2);
+    tokio::time::timeout(limit, server.wait()).await.expect("the server ended within the default grace").unwrap();
+    assert!(started.elapsed() >= dapr_rs_core::app::DEFAULT_STOP_GRACE - std::time::Duration::from_millis(100));
+}

@@ -95,13 +95,24 @@ impl AppServer {
         let local_addr = listener.local_addr().map_err(|e| Error::Server(e.to_string()))?;
         let router = Arc::new(Router { subscriptions, app_api_token });
         let (tx, rx) = oneshot::channel::<()>();
-        let stop = async move {
+        let stop = futures::FutureExt::shared(async move {
             let _ = rx.await;
+        });
+        let serve: std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send>> = match protocol {
+            AppProtocol::Grpc => Box::pin(grpc::serve(listener, router, stop.clone())),
+            AppProtocol::Http => Box::pin(http::serve(listener, router, stop.clone())),
         };
-        let task = match protocol {
-            AppProtocol::Grpc => tokio::spawn(grpc::serve(listener, router, stop)),
-            AppProtocol::Http => tokio::spawn(http::serve(listener, router, stop)),
-        };
+        // However it is asked to stop (stop(), a stop handle, drop), the server ends at most
+        // DEFAULT_STOP_GRACE later: a handler that never returns cannot hold it.
+        let task = tokio::spawn(async move {
+            tokio::select! {
+                ended = serve => ended,
+                () = async { stop.await; tokio::time::sleep(DEFAULT_STOP_GRACE).await } => {
+                    tracing::warn!(grace = ?DEFAULT_STOP_GRACE, "deliveries still running when the app server's stop grace ran out; given up");
+                    Ok(())
+                }
+            }
+        });
         tracing::info!(%local_addr, ?protocol, "app callback server listening");
         Ok(Self { local_addr, protocol, shutdown: Some(tx), task: Some(task) })
     }
