@@ -147,19 +147,25 @@ fn clients_for_one_endpoint_work_across_runtimes() {
     server_rt.block_on(server.stop()).unwrap();
 }
 
+/// A handler that never returns, and a receiver told each time it is called.
+fn never_returning_handler() -> (Arc<dyn dapr_rs_core::TopicHandler>, tokio::sync::mpsc::UnboundedReceiver<()>) {
+    let (called_tx, called) = tokio::sync::mpsc::unbounded_channel();
+    let hangs = handler_fn(move |_ev: TopicEvent| {
+        let _ = called_tx.send(());
+        async move {
+            futures::future::pending::<()>().await;
+            Ok(TopicEventStatus::Success)
+        }
+    });
+    (hangs, called)
+}
+
 /// A handler that never returns does not hold a stop: the server gives it up at the grace period,
 /// over gRPC and over HTTP.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stop_ends_within_its_grace_even_with_a_handler_that_never_returns() {
     for protocol in [AppProtocol::Grpc, AppProtocol::Http] {
-        let (called_tx, mut called) = tokio::sync::mpsc::unbounded_channel();
-        let hangs = handler_fn(move |_ev: TopicEvent| {
-            let _ = called_tx.send(());
-            async move {
-                futures::future::pending::<()>().await;
-                Ok(TopicEventStatus::Success)
-            }
-        });
+        let (hangs, mut called) = never_returning_handler();
         let server =
             AppServer::start_with_token(protocol, "127.0.0.1:0".parse().unwrap(), vec![Subscription::new("ps", "orders", hangs)], None)
                 .await
@@ -209,14 +215,7 @@ async fn a_stop_ends_within_its_grace_even_with_a_handler_that_never_returns() {
 /// with a handler that never returns still ends within the default grace.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stop_through_the_handle_ends_within_the_default_grace() {
-    let (called_tx, mut called) = tokio::sync::mpsc::unbounded_channel();
-    let hangs = handler_fn(move |_ev: TopicEvent| {
-        let _ = called_tx.send(());
-        async move {
-            futures::future::pending::<()>().await;
-            Ok(TopicEventStatus::Success)
-        }
-    });
+    let (hangs, mut called) = never_returning_handler();
     let mut server = AppServer::start_with_token(
         AppProtocol::Grpc,
         "127.0.0.1:0".parse().unwrap(),
