@@ -99,8 +99,9 @@ async fn open_stream(
     Ok(PySubscriptionStream::new(stream, pubsub_name, topic))
 }
 
-fn seconds(what: &str, s: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(s).map_err(|_| PyValueError::new_err(format!("{what} must be a non-negative number of seconds, not {s}")))
+pub(crate) fn seconds(what: &str, s: f64) -> PyResult<Duration> {
+    dapr_rs_core::proto::cloudevent::duration_from_secs(s)
+        .ok_or_else(|| PyValueError::new_err(format!("{what} must be a number of seconds from 0 to about 292 years, not {s}")))
 }
 
 #[pymethods]

@@ -6,11 +6,9 @@ use crate::event::PyTopicEvent;
 use crate::handler::status_of;
 use crate::runtime::{awaitable, wait};
 use dapr_rs_core::{StreamCloser, StreamResponder, SubscriptionStream};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 use tokio::sync::Mutex;
 
 #[pyclass(frozen, name = "SubscriptionStream", module = "dapr_rs._native")]
@@ -50,8 +48,7 @@ impl PySubscriptionStream {
         match timeout_s {
             None => wait(py, next_event(stream))?,
             Some(s) => {
-                let limit = Duration::try_from_secs_f64(s)
-                    .map_err(|_| PyValueError::new_err(format!("timeout must be a non-negative number of seconds, not {s}")))?;
+                let limit = crate::client::seconds("timeout", s)?;
                 // Made inside the runtime: a tokio timer cannot be created outside one.
                 match wait(py, async move { tokio::time::timeout(limit, next_event(stream)).await })? {
                     Ok(next) => next,

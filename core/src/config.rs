@@ -74,25 +74,20 @@ impl ClientOptions {
     }
 }
 
-/// The longest `DAPR_API_TIMEOUT_SECONDS` taken: Go's `time.Duration` limit (about 292 years),
-/// which also keeps every deadline computed from it (`Instant + timeout`) in range.
-const MAX_TIMEOUT_SECONDS: f64 = 9_223_372_036.0;
-
 /// `DAPR_API_TIMEOUT_SECONDS`: a positive number of seconds. Anything else (`0`, `-1`, `NaN`,
 /// `inf`, `1e30`, `soon`) is ignored with a warning and calls get no deadline, the default: the
 /// variable is shared with the official SDKs, so a value they tolerate must not stop a client
 /// from being made, and it must never panic (a panic aborts a Node process or the .NET host).
 fn api_timeout(value: &str) -> Option<Duration> {
-    match value.trim().parse::<f64>() {
-        Ok(secs) if secs > 0.0 && secs <= MAX_TIMEOUT_SECONDS => Duration::try_from_secs_f64(secs).ok(),
-        _ => {
-            tracing::warn!(
-                DAPR_API_TIMEOUT_SECONDS = value,
-                "DAPR_API_TIMEOUT_SECONDS is not a number of seconds from 0 to {MAX_TIMEOUT_SECONDS}; calls get no deadline"
-            );
-            None
-        }
+    let timeout = value.trim().parse::<f64>().ok().and_then(dapr_rs_proto::cloudevent::duration_from_secs).filter(|d| !d.is_zero());
+    if timeout.is_none() {
+        let max = dapr_rs_proto::cloudevent::MAX_GO_DURATION.as_secs();
+        tracing::warn!(
+            DAPR_API_TIMEOUT_SECONDS = value,
+            "DAPR_API_TIMEOUT_SECONDS is not a number of seconds from 0 to {max}; calls get no deadline"
+        );
     }
+    timeout
 }
 
 /// Dapr SDK endpoint forms to a URI tonic accepts; `?tls=true` and `https` select TLS.

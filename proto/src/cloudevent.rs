@@ -92,6 +92,16 @@ pub fn parse_go_bool(s: &str) -> Option<bool> {
 /// longer one as an invalid duration, and it keeps `now + d` (an `expiration`, a deadline) in range.
 pub const MAX_GO_DURATION: Duration = Duration::new(9_223_372_036, 854_775_807);
 
+/// A number of seconds from outside (a flag, an environment variable, a binding's argument) as a
+/// `Duration`: `None` for a negative, NaN or infinite number and for one past [`MAX_GO_DURATION`],
+/// where `Duration::from_secs_f64` would panic or a deadline computed from it would overflow.
+pub fn duration_from_secs(secs: f64) -> Option<Duration> {
+    if secs.is_nan() || secs < 0.0 {
+        return None;
+    }
+    Duration::try_from_secs_f64(secs).ok().filter(|d| *d <= MAX_GO_DURATION)
+}
+
 /// Whole seconds (> 0) or a Go duration (`1h30m`, `90s`, `500ms`), at most [`MAX_GO_DURATION`].
 pub fn parse_ttl(s: &str) -> Option<Duration> {
     if let Ok(secs) = s.trim().parse::<i64>() {
@@ -607,6 +617,16 @@ mod tests {
     /// Found while writing the `cloudevent` fuzz target (which now checks `expiration`):
     /// `ttlInSeconds=300000000000` (9500 years) panicked in the publishing sidecar, formatting an
     /// expiration after the year 9999 (and a larger one overflowed `SystemTime`).
+    #[test]
+    fn seconds_from_outside_become_durations_only_in_range() {
+        assert_eq!(duration_from_secs(1.5), Some(Duration::from_millis(1500)));
+        assert_eq!(duration_from_secs(0.0), Some(Duration::ZERO));
+        assert_eq!(duration_from_secs(9_223_372_036.0), Some(Duration::from_secs(9_223_372_036)));
+        for bad in [-1.0, -0.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e30, 9_223_372_037.0] {
+            assert_eq!(duration_from_secs(bad), None, "{bad}");
+        }
+    }
+
     #[test]
     fn a_ttl_past_the_year_9999_is_refused_not_a_panic() {
         let md = |v: &str| HashMap::from([("ttlInSeconds".to_string(), v.to_string())]);

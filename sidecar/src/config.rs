@@ -112,11 +112,10 @@ pub const MAX_DURATION: Duration = dapr_rs_proto::cloudevent::MAX_GO_DURATION;
 pub fn parse_duration_in(s: &str, unit: Duration) -> Result<Duration, String> {
     let text = s.trim();
     let parsed = match text.parse::<f64>() {
-        Ok(n) if n.is_finite() && n >= 0.0 => Duration::try_from_secs_f64(n * unit.as_secs_f64()).ok(),
-        Ok(_) => None,
+        Ok(n) => dapr_rs_proto::cloudevent::duration_from_secs(n * unit.as_secs_f64()),
         Err(_) => dapr_rs_proto::cloudevent::parse_go_duration(text),
     };
-    parsed.filter(|d| *d <= MAX_DURATION).ok_or_else(|| {
+    parsed.ok_or_else(|| {
         format!("{s:?} is not a duration from 0 to {}s: a number of seconds or e.g. 5s, 500ms, 1m30s", MAX_DURATION.as_secs())
     })
 }
