@@ -83,9 +83,9 @@ pub struct SidecarState {
     pub app_ready: AtomicBool,
     /// Cancelled to shut the sidecar down (Shutdown API, signal, or the launcher).
     pub shutdown: CancellationToken,
-    /// `--app-max-concurrency`: one slot per delivery in flight to the app, shared by all its
-    /// subscriptions.
-    pub app_slots: Option<Arc<Semaphore>>,
+    /// `--app-max-concurrency` (or its default): one slot per delivery in flight to the app,
+    /// shared by all its subscriptions.
+    pub app_slots: Arc<Semaphore>,
     /// Set with `SetMetadata` / `PUT /v1.0/metadata/{key}`; reported under `extended`.
     extended_metadata: Mutex<BTreeMap<String, String>>,
 }
@@ -99,7 +99,7 @@ impl SidecarState {
             next_subscription: AtomicU64::new(1),
             app_ready: AtomicBool::new(false),
             shutdown: CancellationToken::new(),
-            app_slots: config.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
+            app_slots: Arc::new(Semaphore::new(config.max_concurrency.unwrap_or(crate::delivery::programmatic::DEFAULT_MAX_CONCURRENCY))),
             extended_metadata: Mutex::default(),
             config,
         }

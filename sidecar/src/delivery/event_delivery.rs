@@ -41,7 +41,9 @@ pub struct EventDelivery {
     /// The component's topic rules: a dead-letter publish is a publish, so they apply to it too.
     pub scopes: Arc<TopicScopes>,
     pub sink: Arc<dyn EventSink>,
-    /// `--app-max-concurrency`: slots shared by every subscription delivering to the app.
+    /// The app's slots (`--app-max-concurrency`), when each call to the app takes one: bulk
+    /// deliveries. A single event's slot is taken by the component with the message instead
+    /// (`SubscribeRequest::shared_slots`), so memory is bounded too.
     pub app_slots: Option<Arc<Semaphore>>,
     /// Cancelled when the sidecar starts shutting down: no new attempt starts, and an event the
     /// app did not take goes back to the broker, never to the dead-letter topic.
@@ -145,8 +147,8 @@ impl EventDelivery {
         Some(self.within_timeout(delivery, || DeliveryOutcome::Retry).await)
     }
 
-    /// A slot of `--app-max-concurrency` for one call to the app (`None` without the flag); a bulk
-    /// call takes one slot like a single delivery, as daprd counts requests to the app.
+    /// A slot of the app's for one call to the app (`None` when the component took it already); a
+    /// bulk call takes one slot like a single delivery, as daprd counts requests to the app.
     pub async fn app_slot(&self) -> Option<OwnedSemaphorePermit> {
         // The semaphore is never closed, so acquiring fails only if it were.
         self.app_slots.clone()?.acquire_owned().await.ok()

@@ -12,7 +12,9 @@ use dapr_rs_proto::runtime::PubsubSubscriptionType;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-/// Most deliveries in flight per subscription when `--app-max-concurrency` is not set.
+/// Most deliveries in flight to the app, across all its subscriptions, when
+/// `--app-max-concurrency` is not set (daprd has no limit then; a backlog over many topics would
+/// then be read into memory at once). Also the most per streaming subscription.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
@@ -58,16 +60,22 @@ pub async fn subscribe(state: &Arc<SidecarState>, info: SubscriptionInfo, sink: 
         component: component.clone(),
         scopes: loaded.scopes.clone(),
         sink: sink.clone(),
-        // `--app-max-concurrency` limits the app channel; streams are not part of it (as daprd).
-        app_slots: state.app_slots.clone().filter(|_| info.kind != PubsubSubscriptionType::Streaming),
+        app_slots: None,
         stopping: state.shutdown.clone(),
     };
+    // The app's cap counts calls to the app channel; streams are not part of it (as daprd).
+    let app_slots = Some(state.app_slots.clone()).filter(|_| info.kind != PubsubSubscriptionType::Streaming);
     let mut max_concurrency = state.config.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
+    // A single event holds its slot from the broker to its settling, taken by the component.
+    let mut shared_slots = app_slots.clone();
     let handler: Arc<dyn MessageHandler> = match (info.bulk_subscribe, sink.bulk()) {
         (Some(bulk), Some(bulk_sink)) => {
-            // --app-max-concurrency counts calls to the app, and a batch is one call.
+            // A batch is one call, so it takes one slot when it is sent, and the component reads
+            // only what this subscription's batches can hold.
             let batches = state.config.max_concurrency.unwrap_or(DEFAULT_BATCHES_IN_FLIGHT);
             max_concurrency = bulk.max_messages_count.saturating_mul(batches);
+            shared_slots = None;
+            let delivery = EventDelivery { app_slots, ..delivery };
             Arc::new(BulkDelivery::start(delivery, bulk_sink, bulk, batches, state.shutdown.clone()))
         }
         (Some(_), None) => {
@@ -76,7 +84,7 @@ pub async fn subscribe(state: &Arc<SidecarState>, info: SubscriptionInfo, sink: 
         }
         (None, _) => Arc::new(delivery),
     };
-    let req = SubscribeRequest { topic: info.topic.clone(), consumer_group: loaded.consumer_group.clone(), max_concurrency };
+    let req = SubscribeRequest { topic: info.topic.clone(), consumer_group: loaded.consumer_group.clone(), max_concurrency, shared_slots };
     let handle = component
         .subscribe(req, handler)
         .await

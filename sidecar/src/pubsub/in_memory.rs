@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -62,20 +62,24 @@ impl PubSub for InMemoryPubSub {
         let group = self.group(&req.topic, &req.consumer_group);
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let limit = Arc::new(Semaphore::new(req.max_concurrency.max(1)));
+        let slots = req.slots(req.max_concurrency);
         let (loop_cancel, loop_tracker) = (cancel.clone(), tracker.clone());
         tracker.spawn(async move {
             loop {
-                let permit = tokio::select! {
-                    p = limit.clone().acquire_owned() => p,
+                let mut permit = tokio::select! {
+                    p = slots.reserve() => p,
                     _ = loop_cancel.cancelled() => break,
                 };
-                let Ok(permit) = permit else { break };
                 let msg = tokio::select! {
                     m = async { group.rx.lock().await.recv().await } => m,
                     _ = loop_cancel.cancelled() => break,
                 };
                 let Some(msg) = msg else { break };
+                tokio::select! {
+                    () = slots.complete(&mut permit) => {}
+                    // Stopping: handled at once (the handler hands it back when shutting down).
+                    _ = loop_cancel.cancelled() => {}
+                }
                 let (handler, requeue) = (handler.clone(), group.tx.clone());
                 loop_tracker.spawn(async move {
                     if let Err(e) = handler.handle(msg.clone()).await {
@@ -131,7 +135,7 @@ mod tests {
     }
 
     fn sub(topic: &str, group: &str) -> SubscribeRequest {
-        SubscribeRequest { topic: topic.into(), consumer_group: group.into(), max_concurrency: 4 }
+        SubscribeRequest { topic: topic.into(), consumer_group: group.into(), max_concurrency: 4, shared_slots: None }
     }
 
     fn msg(topic: &str, data: &'static [u8]) -> BrokerMessage {

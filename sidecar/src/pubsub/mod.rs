@@ -1,6 +1,7 @@
 //! Pub/sub components: one module per broker behind the one [`PubSub`] trait (as Dapr's
 //! components-contrib does). The sidecar's API and delivery code only ever see the trait.
 
+mod delivery_slots;
 pub mod in_memory;
 pub mod jetstream;
 mod metadata_value;
@@ -13,6 +14,7 @@ mod task_subscription;
 mod test_support;
 pub mod url_credentials;
 
+pub(crate) use delivery_slots::{DeliverySlot, DeliverySlots};
 pub use metadata_value::parse_duration;
 pub(crate) use task_subscription::{ABANDON_WAIT, ReaderControl, TaskSubscription};
 
@@ -62,6 +64,16 @@ pub struct SubscribeRequest {
     pub consumer_group: String,
     /// Upper bound on handler calls in flight for this subscription.
     pub max_concurrency: usize,
+    /// Slots shared with other subscriptions (the app's cap on deliveries in flight): a message
+    /// takes one before the component takes it from the broker and holds it until it is settled.
+    pub shared_slots: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+impl SubscribeRequest {
+    /// The slots of this subscription: `own` of its own, and the shared ones.
+    pub(crate) fn slots(&self, own: usize) -> DeliverySlots {
+        DeliverySlots::new(own, self.shared_slots.clone())
+    }
 }
 
 /// A live subscription. [`Subscription::stop`] stops taking new messages and waits for the

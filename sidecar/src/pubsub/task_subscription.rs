@@ -2,11 +2,9 @@
 //! token that gives up the handler calls still running once the grace period is over, and the
 //! tasks themselves.
 
-use super::Subscription;
+use super::{DeliverySlot, DeliverySlots, Subscription};
 use async_trait::async_trait;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -44,17 +42,12 @@ pub(crate) struct ReaderControl {
     pub stop: CancellationToken,
     pub abandon: CancellationToken,
     pub tasks: TaskTracker,
-    slots: Arc<Semaphore>,
+    slots: DeliverySlots,
 }
 
 impl ReaderControl {
-    pub fn new(max_concurrency: usize) -> Self {
-        Self {
-            stop: CancellationToken::new(),
-            abandon: CancellationToken::new(),
-            tasks: TaskTracker::new(),
-            slots: Arc::new(Semaphore::new(max_concurrency)),
-        }
+    pub fn new(slots: DeliverySlots) -> Self {
+        Self { stop: CancellationToken::new(), abandon: CancellationToken::new(), tasks: TaskTracker::new(), slots }
     }
 
     /// The subscription that stops these readers.
@@ -62,12 +55,35 @@ impl ReaderControl {
         TaskSubscription { stop: self.stop.clone(), abandon: self.abandon.clone(), tasks: self.tasks.clone() }
     }
 
-    /// A slot for one more handler call, or `None` once the subscription is stopping.
-    pub async fn slot(&self) -> Option<OwnedSemaphorePermit> {
+    /// A whole slot for one more handler call, or `None` once the subscription is stopping.
+    pub async fn slot(&self) -> Option<DeliverySlot> {
         tokio::select! {
             biased;
             () = self.stop.cancelled() => None,
-            slot = self.slots.clone().acquire_owned() => Some(slot.expect("the slots semaphore is never closed")),
+            slot = self.slots.acquire() => Some(slot),
         }
+    }
+
+    /// The subscription's own part of a slot, taken before waiting for the broker's next message
+    /// (see [`DeliverySlots::reserve`]); `None` once the subscription is stopping.
+    pub async fn reserve(&self) -> Option<DeliverySlot> {
+        tokio::select! {
+            biased;
+            () = self.stop.cancelled() => None,
+            slot = self.slots.reserve() => Some(slot),
+        }
+    }
+
+    /// The rest of a reserved slot, for a message already taken from the broker. Once the
+    /// subscription is stopping it comes back as it is: the message still goes to the handler,
+    /// which hands it straight back when the sidecar is shutting down, so it is settled the usual
+    /// way and never stranded.
+    pub async fn complete(&self, mut slot: DeliverySlot) -> DeliverySlot {
+        tokio::select! {
+            biased;
+            () = self.slots.complete(&mut slot) => {}
+            () = self.stop.cancelled() => {}
+        }
+        slot
     }
 }

@@ -170,6 +170,7 @@ impl PubSub for JetStreamPubSub {
             return Err(BrokerError::Other("pubsub.jetstream: cannot subscribe to an empty topic name".into()));
         }
         let stream = self.stream_for(&req.topic).await?;
+        let slots = req.slots(req.max_concurrency);
         let durable = self.settings.durable_name.clone().unwrap_or(req.consumer_group);
         let consumer = subscription::DurableConsumer {
             settings: self.settings.clone(),
@@ -180,6 +181,7 @@ impl PubSub for JetStreamPubSub {
             topic: Arc::from(req.topic),
             handler,
             max_concurrency: req.max_concurrency.max(1),
+            slots,
         };
         Ok(Box::new(consumer.start().await?))
     }

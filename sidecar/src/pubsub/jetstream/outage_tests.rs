@@ -50,7 +50,7 @@ async fn a_nats_that_goes_away_fails_publishes_and_delivery_resumes_when_it_is_b
     };
     let pubsub = JetStreamPubSub::open(&config).await.unwrap();
     let (handler, mut rx) = recorder(0);
-    let request = SubscribeRequest { topic: "orders".into(), consumer_group: "checkout".into(), max_concurrency: 4 };
+    let request = SubscribeRequest { topic: "orders".into(), consumer_group: "checkout".into(), max_concurrency: 4, shared_slots: None };
     let subscription = pubsub.subscribe(request, handler).await.unwrap();
     pubsub.publish(message("orders", 0)).await.unwrap();
     assert_eq!(next(&mut rx).await.data, "0");

@@ -4,14 +4,15 @@
 //! binds the consumer again with backoff and carries on once NATS is back.
 
 use super::settings::Settings;
-use crate::pubsub::{BrokerError, BrokerMessage, MessageHandler, NotProcessed, ReaderControl, TaskSubscription};
+use crate::pubsub::{
+    BrokerError, BrokerMessage, DeliverySlot, DeliverySlots, MessageHandler, NotProcessed, ReaderControl, TaskSubscription,
+};
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::{self, AckKind};
 use futures::{FutureExt, StreamExt};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::OwnedSemaphorePermit;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -28,6 +29,7 @@ pub(super) struct DurableConsumer {
     pub topic: Arc<str>,
     pub handler: Arc<dyn MessageHandler>,
     pub max_concurrency: usize,
+    pub slots: DeliverySlots,
 }
 
 impl DurableConsumer {
@@ -41,7 +43,7 @@ impl DurableConsumer {
                 self.settings.address()
             ))
         })?;
-        let control = ReaderControl::new(self.max_concurrency);
+        let control = ReaderControl::new(self.slots.clone());
         let subscription = control.subscription();
         let reader = Arc::new(Reader { consumer: self, control });
         subscription.tasks.spawn(reader.read_loop(consumer));
@@ -102,7 +104,7 @@ impl Reader {
                 }
             };
             loop {
-                let Some(slot) = self.control.slot().await else { return };
+                let Some(slot) = self.control.reserve().await else { return };
                 let next = tokio::select! {
                     biased;
                     () = self.control.stop.cancelled() => return,
@@ -114,6 +116,7 @@ impl Reader {
                             tracing::info!(topic = %self.consumer.topic, consumer = %self.consumer.name, "pubsub.jetstream: pulling again");
                             failures = 0;
                         }
+                        let slot = self.control.complete(slot).await;
                         self.control.tasks.spawn(self.clone().dispatch(message, slot));
                     }
                     Some(Err(err)) => {
@@ -144,7 +147,7 @@ impl Reader {
         }
     }
 
-    async fn dispatch(self: Arc<Self>, message: jetstream::Message, slot: OwnedSemaphorePermit) {
+    async fn dispatch(self: Arc<Self>, message: jetstream::Message, slot: DeliverySlot) {
         let mut metadata = std::collections::HashMap::new();
         if let Some(headers) = &message.headers {
             for (name, values) in headers.iter() {

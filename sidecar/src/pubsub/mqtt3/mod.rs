@@ -98,12 +98,8 @@ impl PubSub for Mqtt3PubSub {
             .subscribe(&req.topic, filter.clone(), tx)
             .await
             .map_err(|why| self.unavailable(&format!("cannot subscribe to {filter} on"), &why))?;
-        let subscription = subscription::TopicSubscription {
-            session: self.session.clone(),
-            topic: Arc::from(req.topic),
-            handler,
-            max_concurrency: req.max_concurrency,
-        };
+        let slots = req.slots(req.max_concurrency);
+        let subscription = subscription::TopicSubscription { session: self.session.clone(), topic: Arc::from(req.topic), handler, slots };
         Ok(Box::new(subscription.start(rx)))
     }
 

@@ -22,7 +22,7 @@ async fn a_broker_that_goes_away_fails_publishes_and_delivery_resumes_when_it_is
     let publisher = Mqtt3PubSub::open(&config("publisher")).await.unwrap();
     let subscriber = Mqtt3PubSub::open(&config("checkout")).await.unwrap();
     let (handler, mut rx) = recorder(0);
-    let request = SubscribeRequest { topic: "orders".into(), consumer_group: "checkout".into(), max_concurrency: 4 };
+    let request = SubscribeRequest { topic: "orders".into(), consumer_group: "checkout".into(), max_concurrency: 4, shared_slots: None };
     let subscription = subscriber.subscribe(request, handler).await.unwrap();
     publisher.publish(message("orders", 0)).await.unwrap();
     assert_eq!(next(&mut rx).await.data, "0");

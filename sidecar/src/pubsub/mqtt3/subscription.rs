@@ -8,14 +8,14 @@
 //! Daprd's `pubsub.mqtt3` leaves it unacknowledged and waits for a reconnect that may never come.
 
 use super::session::Session;
-use crate::pubsub::{BrokerMessage, MessageHandler, NotProcessed, ReaderControl, TaskSubscription};
+use crate::pubsub::{BrokerMessage, DeliverySlot, DeliverySlots, MessageHandler, NotProcessed, ReaderControl, TaskSubscription};
 use futures::FutureExt;
 use rumqttc::Publish;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::mpsc;
 
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const MAX_RETRY: Duration = Duration::from_secs(5);
@@ -24,12 +24,12 @@ pub(super) struct TopicSubscription {
     pub session: Arc<Session>,
     pub topic: Arc<str>,
     pub handler: Arc<dyn MessageHandler>,
-    pub max_concurrency: usize,
+    pub slots: DeliverySlots,
 }
 
 impl TopicSubscription {
     pub fn start(self, messages: mpsc::UnboundedReceiver<Publish>) -> TaskSubscription {
-        let control = ReaderControl::new(self.max_concurrency.max(1));
+        let control = ReaderControl::new(self.slots.clone());
         let subscription = control.subscription();
         let reader = Arc::new(Reader { subscription: self, control });
         subscription.tasks.spawn(reader.read_loop(messages));
@@ -46,7 +46,7 @@ struct Reader {
 impl Reader {
     async fn read_loop(self: Arc<Self>, mut messages: mpsc::UnboundedReceiver<Publish>) {
         loop {
-            let Some(slot) = self.control.slot().await else { break };
+            let Some(slot) = self.control.reserve().await else { break };
             let next = tokio::select! {
                 biased;
                 () = self.control.stop.cancelled() => break,
@@ -54,6 +54,7 @@ impl Reader {
             };
             match next {
                 Some(publish) => {
+                    let slot = self.control.complete(slot).await;
                     self.control.tasks.spawn(self.clone().dispatch(publish, slot));
                 }
                 None => break,
@@ -62,7 +63,7 @@ impl Reader {
         self.subscription.session.unsubscribe(&self.subscription.topic).await;
     }
 
-    async fn dispatch(self: Arc<Self>, publish: Publish, slot: OwnedSemaphorePermit) {
+    async fn dispatch(self: Arc<Self>, publish: Publish, slot: DeliverySlot) {
         let topic = &self.subscription.topic;
         let metadata = HashMap::from([("retained".to_owned(), publish.retain.to_string())]);
         let message = BrokerMessage { topic: topic.to_string(), data: publish.payload.clone(), metadata };

@@ -20,7 +20,7 @@ fn config(app_id: &str, extra: &[(&str, &str)]) -> ComponentConfig {
 }
 
 fn request(topic: &str, group: &str) -> SubscribeRequest {
-    SubscribeRequest { topic: topic.into(), consumer_group: group.into(), max_concurrency: 16 }
+    SubscribeRequest { topic: topic.into(), consumer_group: group.into(), max_concurrency: 16, shared_slots: None }
 }
 
 #[tokio::test]

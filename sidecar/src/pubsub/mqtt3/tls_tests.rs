@@ -47,7 +47,7 @@ async fn ssl_urls_verify_the_broker_against_ca_cert() {
 
     let pubsub = Mqtt3PubSub::open(&config(port, &ca_pem)).await.expect("TLS to a broker the CA vouches for");
     let (handler, mut rx) = recorder(0);
-    let request = SubscribeRequest { topic: "orders".into(), consumer_group: "checkout".into(), max_concurrency: 4 };
+    let request = SubscribeRequest { topic: "orders".into(), consumer_group: "checkout".into(), max_concurrency: 4, shared_slots: None };
     let subscription = pubsub.subscribe(request, handler).await.unwrap();
     pubsub.publish(message("orders", 1)).await.unwrap();
     assert_eq!(next(&mut rx).await.data, "1");

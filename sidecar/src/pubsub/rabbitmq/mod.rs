@@ -138,6 +138,7 @@ impl PubSub for RabbitMqPubSub {
             return Err(BrokerError::Other("pubsub.rabbitmq: cannot subscribe to an empty topic name".into()));
         }
         let max_concurrency = if self.settings.single { 1 } else { req.max_concurrency.max(1) };
+        let slots = req.slots(max_concurrency);
         let consumer = subscription::QueueConsumer {
             settings: self.settings.clone(),
             connector: self.connector.clone(),
@@ -145,6 +146,7 @@ impl PubSub for RabbitMqPubSub {
             topic: Arc::from(req.topic),
             handler,
             max_concurrency,
+            slots,
         };
         Ok(Box::new(consumer.start().await?))
     }

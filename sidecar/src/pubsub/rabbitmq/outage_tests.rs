@@ -64,7 +64,7 @@ async fn a_rabbitmq_that_goes_away_fails_publishes_and_delivery_resumes_when_it_
     };
     let pubsub = RabbitMqPubSub::open(&config).await.unwrap();
     let (handler, mut rx) = recorder(0);
-    let request = SubscribeRequest { topic: topic.clone(), consumer_group: "checkout".into(), max_concurrency: 4 };
+    let request = SubscribeRequest { topic: topic.clone(), consumer_group: "checkout".into(), max_concurrency: 4, shared_slots: None };
     let subscription = pubsub.subscribe(request, handler).await.unwrap();
     pubsub.publish(message(&topic, 0)).await.unwrap();
     assert_eq!(next(&mut rx).await.data, "0");

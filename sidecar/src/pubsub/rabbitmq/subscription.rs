@@ -6,7 +6,9 @@
 
 use super::connection::Connector;
 use super::settings::{ExchangeKind, Settings};
-use crate::pubsub::{BrokerError, BrokerMessage, MessageHandler, NotProcessed, ReaderControl, TaskSubscription};
+use crate::pubsub::{
+    BrokerError, BrokerMessage, DeliverySlot, DeliverySlots, MessageHandler, NotProcessed, ReaderControl, TaskSubscription,
+};
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{
@@ -17,7 +19,6 @@ use lapin::{Channel, Consumer};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use tokio::sync::OwnedSemaphorePermit;
 
 /// The most a consumer asks RabbitMQ to send ahead when neither `prefetchCount` nor the
 /// sidecar's concurrency says less.
@@ -31,13 +32,14 @@ pub(super) struct QueueConsumer {
     pub queue: String,
     pub handler: Arc<dyn MessageHandler>,
     pub max_concurrency: usize,
+    pub slots: DeliverySlots,
 }
 
 impl QueueConsumer {
     /// Declares the queue and starts consuming now, so a broker that refuses fails the subscription.
     pub async fn start(self) -> Result<TaskSubscription, BrokerError> {
         let (channel, consumer) = self.consume().await?;
-        let control = ReaderControl::new(self.max_concurrency);
+        let control = ReaderControl::new(self.slots.clone());
         let subscription = control.subscription();
         let reader = Arc::new(Reader { consumer: self, control });
         subscription.tasks.spawn(reader.read_loop(channel, consumer));
@@ -133,7 +135,7 @@ impl Reader {
                 },
             };
             loop {
-                let Some(slot) = self.control.slot().await else {
+                let Some(slot) = self.control.reserve().await else {
                     return self.cancel(&channel, &consumer).await;
                 };
                 let next = tokio::select! {
@@ -143,6 +145,7 @@ impl Reader {
                 };
                 match next {
                     Some(Ok(delivery)) => {
+                        let slot = self.control.complete(slot).await;
                         self.control.tasks.spawn(self.clone().dispatch(delivery, slot, channel.clone()));
                     }
                     Some(Err(err)) => {
@@ -192,7 +195,7 @@ impl Reader {
 
     /// `channel` stays open while the delivery is unsettled: lapin closes a channel once its last
     /// handle is gone, and RabbitMQ would then requeue a message the app is still processing.
-    async fn dispatch(self: Arc<Self>, mut delivery: Delivery, slot: OwnedSemaphorePermit, channel: Channel) {
+    async fn dispatch(self: Arc<Self>, mut delivery: Delivery, slot: DeliverySlot, channel: Channel) {
         let mut metadata = HashMap::new();
         if let Some(headers) = delivery.properties.headers() {
             for (name, value) in headers.inner() {

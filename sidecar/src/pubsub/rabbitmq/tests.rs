@@ -34,7 +34,7 @@ async fn remove(pubsub: &RabbitMqPubSub, topic: &str, queues: &[String]) {
 }
 
 fn request(topic: &str, group: &str) -> SubscribeRequest {
-    SubscribeRequest { topic: topic.into(), consumer_group: group.into(), max_concurrency: 16 }
+    SubscribeRequest { topic: topic.into(), consumer_group: group.into(), max_concurrency: 16, shared_slots: None }
 }
 
 #[tokio::test]

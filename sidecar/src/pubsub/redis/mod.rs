@@ -87,6 +87,7 @@ impl PubSub for RedisStreamsPubSub {
         if req.topic.is_empty() {
             return Err(BrokerError::Other("pubsub.redis: cannot subscribe to an empty topic name".into()));
         }
+        let slots = req.slots(self.settings.queue_depth);
         let group = if req.consumer_group.is_empty() { self.consumer_id.clone() } else { req.consumer_group };
         // XREADGROUP blocks its connection for up to readTimeout, so it gets one of its own.
         let reader = connection::connect_lazily(&self.client, &self.settings, self.settings.read_timeout * 2 + Duration::from_secs(1))?;
@@ -98,6 +99,7 @@ impl PubSub for RedisStreamsPubSub {
             group: Arc::from(group),
             handler,
             max_concurrency: req.max_concurrency.clamp(1, self.settings.concurrency),
+            queue: slots,
         };
         Ok(Box::new(consumer.start().await?))
     }

@@ -6,7 +6,7 @@
 use super::connection::{is_connection_error, unavailable};
 use super::settings::Settings;
 use super::stream_entry::{self, StreamEntry};
-use crate::pubsub::{BrokerError, MessageHandler, NotProcessed, ReaderControl, TaskSubscription};
+use crate::pubsub::{BrokerError, DeliverySlot, DeliverySlots, MessageHandler, NotProcessed, ReaderControl, TaskSubscription};
 use futures::FutureExt;
 use redis::aio::ConnectionManager;
 use redis::streams::StreamPendingCountReply;
@@ -14,7 +14,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The first pause after a failed Redis call; doubles up to [`MAX_BACKOFF`] while Redis stays away.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -31,6 +30,8 @@ pub(super) struct StreamConsumer {
     pub group: Arc<str>,
     pub handler: Arc<dyn MessageHandler>,
     pub max_concurrency: usize,
+    /// One per entry read (or claimed) and not yet settled: `queueDepth`, and the app's share.
+    pub queue: DeliverySlots,
 }
 
 /// Shared by the read loop, the redelivery loop and every dispatched entry.
@@ -40,8 +41,8 @@ struct Consumer {
     topic: Arc<str>,
     group: Arc<str>,
     handler: Arc<dyn MessageHandler>,
-    /// One permit per entry read (or claimed) and not yet settled: `queueDepth`.
-    queue: Arc<Semaphore>,
+    /// One slot per entry read (or claimed) and not yet settled: `queueDepth`, and the app's share.
+    queue: DeliverySlots,
     /// Permits the redelivery loop is waiting for: the read loop, which takes what is free before
     /// blocking in XREADGROUP, leaves them, so pending messages are never starved by new ones.
     redelivery_wants: AtomicUsize,
@@ -54,10 +55,11 @@ impl StreamConsumer {
     /// loops. A Redis that is away right now is not an error here: the read loop creates the group
     /// once it is back.
     pub async fn start(self) -> Result<TaskSubscription, BrokerError> {
-        let control = ReaderControl::new(self.max_concurrency);
+        // The app's shared slots are taken with the queue's, so handler calls need only their own.
+        let control = ReaderControl::new(DeliverySlots::new(self.max_concurrency, None));
         let subscription = control.subscription();
         let consumer = Arc::new(Consumer {
-            queue: Arc::new(Semaphore::new(self.settings.queue_depth)),
+            queue: self.queue,
             redelivery_wants: AtomicUsize::new(0),
             settings: self.settings,
             shared: self.shared,
@@ -106,21 +108,39 @@ impl Consumer {
     async fn read_loop(self: Arc<Self>, mut reader: ConnectionManager) {
         let block_ms = self.settings.read_timeout.as_millis().max(1) as u64;
         let mut failures = 0u32;
+        // Whether the last read found the stream drained.
+        let mut idle = true;
         loop {
-            let first = tokio::select! {
-                biased;
-                () = self.control.stop.cancelled() => return,
-                permit = self.queue.clone().acquire_owned() => permit.expect("the queue semaphore is never closed"),
+            // Idle, the read blocks until the stream has something, holding room for one entry of
+            // this subscription only: one waiting on a quiet stream holds none of the app's shared
+            // slots, which busy subscriptions need. Busy, it takes the room that is free and reads
+            // without blocking.
+            let permits = if idle {
+                tokio::select! {
+                    biased;
+                    () = self.control.stop.cancelled() => return,
+                    slot = self.queue.reserve() => vec![slot],
+                }
+            } else {
+                let first = tokio::select! {
+                    biased;
+                    () = self.control.stop.cancelled() => return,
+                    slot = self.queue.acquire() => slot,
+                };
+                let mut permits = vec![first];
+                while self.queue.available() > self.redelivery_wants.load(Ordering::Acquire)
+                    && let Some(slot) = self.queue.try_acquire()
+                {
+                    permits.push(slot);
+                }
+                permits
             };
-            let mut permits = vec![first];
-            while self.queue.available_permits() > self.redelivery_wants.load(Ordering::Acquire)
-                && let Ok(permit) = self.queue.clone().try_acquire_owned()
-            {
-                permits.push(permit);
-            }
             let mut read = redis::cmd("XREADGROUP");
             read.arg("GROUP").arg(&*self.group).arg(&*self.group).arg("COUNT").arg(permits.len());
-            read.arg("BLOCK").arg(block_ms).arg("STREAMS").arg(&*self.topic).arg(">");
+            if idle {
+                read.arg("BLOCK").arg(block_ms);
+            }
+            read.arg("STREAMS").arg(&*self.topic).arg(">");
             // Entries Redis hands out while the read is abandoned stay pending: redelivered later.
             let reply = tokio::select! {
                 biased;
@@ -134,6 +154,7 @@ impl Consumer {
                         failures = 0;
                     }
                     let entries = stream_entry::read_reply(&self.topic, reply);
+                    idle = entries.len() < permits.len();
                     if !self.dispatch_in_order(entries, permits).await {
                         return;
                     }
@@ -170,9 +191,15 @@ impl Consumer {
     /// Starts a handler call per entry, each once a slot is free and in stream order, so with one
     /// slot the app sees the stream's order. Returns `false` when the subscription stopped
     /// meanwhile; the entries not started are then released for redelivery.
-    async fn dispatch_in_order(self: &Arc<Self>, entries: Vec<StreamEntry>, permits: Vec<OwnedSemaphorePermit>) -> bool {
+    async fn dispatch_in_order(self: &Arc<Self>, entries: Vec<StreamEntry>, permits: Vec<DeliverySlot>) -> bool {
         let mut entries = entries.into_iter().zip(permits);
-        while let Some((entry, queued)) = entries.next() {
+        while let Some((entry, mut queued)) = entries.next() {
+            // An entry read by a blocked read still needs its share of the app's slots.
+            tokio::select! {
+                biased;
+                () = self.queue.complete(&mut queued) => {}
+                () = self.control.stop.cancelled() => {}
+            }
             let Some(slot) = self.control.slot().await else {
                 for id in std::iter::once(entry.id).chain(entries.map(|(e, _)| e.id)) {
                     self.release(&id).await;
@@ -186,7 +213,7 @@ impl Consumer {
 
     /// One entry: the handler call (bounded by `processingTimeout` when redelivery is on), then
     /// XACK, or its release for redelivery.
-    async fn dispatch(self: Arc<Self>, entry: StreamEntry, _queued: OwnedSemaphorePermit, slot: OwnedSemaphorePermit) {
+    async fn dispatch(self: Arc<Self>, entry: StreamEntry, _queued: DeliverySlot, slot: DeliverySlot) {
         let StreamEntry { id, message } = entry;
         let Some(message) = message else {
             // Trimmed from the stream while pending: nothing left to deliver.
@@ -284,7 +311,7 @@ impl Consumer {
     /// The entries pending past `processingTimeout`, claimed for this instance, each with a queue
     /// permit taken *before* the claim (a claimed entry waiting for a permit would sit pinned here
     /// while idle instances could have taken it). `None` when nothing is due, or stopping.
-    async fn claim_expired(&self) -> Result<Option<(Vec<StreamEntry>, Vec<OwnedSemaphorePermit>)>, BrokerError> {
+    async fn claim_expired(&self) -> Result<Option<(Vec<StreamEntry>, Vec<DeliverySlot>)>, BrokerError> {
         let mut shared = self.shared.clone();
         let min_idle_ms = self.settings.processing_timeout.as_millis() as u64;
         let pending: StreamPendingCountReply = redis::cmd("XPENDING")
@@ -308,7 +335,7 @@ impl Consumer {
             let permit = tokio::select! {
                 biased;
                 () = self.control.stop.cancelled() => None,
-                permit = self.queue.clone().acquire_owned() => permit.ok(),
+                slot = self.queue.acquire() => Some(slot),
             };
             match permit {
                 Some(permit) => permits.push(permit),

@@ -28,7 +28,7 @@ fn message(topic: &str, n: usize) -> BrokerMessage {
 }
 
 fn request(topic: &str, group: &str) -> SubscribeRequest {
-    SubscribeRequest { topic: topic.into(), consumer_group: group.into(), max_concurrency: 16 }
+    SubscribeRequest { topic: topic.into(), consumer_group: group.into(), max_concurrency: 16, shared_slots: None }
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! Wake-ups across processes. Each `SqlitePubSub` binds one UDP socket on 127.0.0.1; its
 //! subscriptions register that port per topic in the `listeners` table, and a publisher, once its
 //! batch has committed, sends every registered port one datagram naming the topic. A ring is only a
-//! hint: a lost datagram costs latency (the subscription's fallback timer), never a message.
+//! hint: a lost datagram costs latency (until the component's lease watcher, see `mod.rs`, finds
+//! the messages), never a message.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket};
@@ -11,8 +12,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// Per topic, each subscription's id and the Notify that wakes its loop.
-type Waiters = HashMap<String, Vec<(u64, Arc<Notify>)>>;
+/// Per topic, each subscription's id, consumer group and the Notify that wakes its loop.
+type Waiters = HashMap<String, Vec<(u64, String, Arc<Notify>)>>;
 
 /// The receiving side: wakes this instance's subscriptions of the topic a datagram names.
 pub(super) struct Doorbell {
@@ -53,15 +54,16 @@ impl Doorbell {
         self.port
     }
 
-    /// Starts waking `notify` for datagrams naming `topic`.
-    pub fn register(&self, topic: &str, subscription: u64, notify: Arc<Notify>) {
-        self.waiters.lock().expect("doorbell lock").entry(topic.to_owned()).or_default().push((subscription, notify));
+    /// Starts waking `notify` for datagrams naming `topic`, and for work found for its group.
+    pub fn register(&self, topic: &str, group: &str, subscription: u64, notify: Arc<Notify>) {
+        let mut waiters = self.waiters.lock().expect("doorbell lock");
+        waiters.entry(topic.to_owned()).or_default().push((subscription, group.to_owned(), notify));
     }
 
     pub fn unregister(&self, topic: &str, subscription: u64) {
         let mut waiters = self.waiters.lock().expect("doorbell lock");
         if let Some(list) = waiters.get_mut(topic) {
-            list.retain(|(id, _)| *id != subscription);
+            list.retain(|(id, _, _)| *id != subscription);
             if list.is_empty() {
                 waiters.remove(topic);
             }
@@ -71,7 +73,17 @@ impl Doorbell {
     fn wake(&self, datagram: &[u8]) {
         let waiters = self.waiters.lock().expect("doorbell lock");
         if let Some(list) = std::str::from_utf8(datagram).ok().and_then(|topic| waiters.get(topic)) {
-            list.iter().for_each(|(_, notify)| notify.notify_one());
+            list.iter().for_each(|(_, _, notify)| notify.notify_one());
+        }
+    }
+
+    /// Wakes this instance's subscriptions of each (topic, group).
+    pub fn wake_groups(&self, groups: &[(String, String)]) {
+        let waiters = self.waiters.lock().expect("doorbell lock");
+        for (topic, group) in groups {
+            for (_, _, notify) in waiters.get(topic).into_iter().flatten().filter(|(_, g, _)| g == group) {
+                notify.notify_one();
+            }
         }
     }
 }

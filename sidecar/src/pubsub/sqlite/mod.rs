@@ -9,7 +9,10 @@
 //!   transaction (group commit); [`queries`] holds the SQL of each operation, and [`checkpoint`]
 //!   keeps WAL checkpoints (and their fsyncs) out of the commit path.
 //! - [`doorbell`]: after a commit, a UDP datagram on 127.0.0.1 wakes the subscribers of the topic,
-//!   in this process or another, within a millisecond; no polling.
+//!   in this process or another, within a millisecond; no polling. One lease watcher per component
+//!   asks every `redeliverInterval` which groups have something to claim (a lease another instance
+//!   let expire, a lost ring) and wakes just those subscriptions: idle cost does not grow with the
+//!   number of subscriptions.
 //! - [`subscription`]: claim, dispatch with bounded concurrency, ack or retry with backoff.
 //!
 //! Delivery is at-least-once: every consumer group gets every message, the instances of one group
@@ -63,6 +66,7 @@ impl SqlitePubSub {
             .map_err(|err| BrokerError::Unavailable(format!("pubsub.sqlite: cannot bind a wake-up socket on 127.0.0.1: {err}")))?;
         let store = Store::open(&settings.path, doorbell.port()).await.inspect_err(|_| background.cancel())?;
         tokio::spawn(clean_periodically(store.clone(), settings.retention, background.clone()));
+        tokio::spawn(watch_leases(store.clone(), doorbell.clone(), settings.redeliver_interval, background.clone()));
         tracing::debug!(path = %settings.path.display(), port = doorbell.port(), "pubsub.sqlite opened");
         Ok(Self { settings, consumer_id: config.consumer_id(), store, doorbell, background, next_subscription: AtomicU64::new(1) })
     }
@@ -91,6 +95,7 @@ impl PubSub for SqlitePubSub {
         if req.topic.is_empty() {
             return Err(BrokerError::Other("pubsub.sqlite: cannot subscribe to an empty topic name".into()));
         }
+        let slots = req.slots(req.max_concurrency);
         let group = if req.consumer_group.is_empty() { self.consumer_id.clone() } else { req.consumer_group };
         let worker = Worker {
             store: self.store.clone(),
@@ -98,7 +103,7 @@ impl PubSub for SqlitePubSub {
             key: Arc::new(TopicGroup { topic: req.topic, group }),
             id: self.next_subscription.fetch_add(1, Ordering::Relaxed),
             handler,
-            max_concurrency: req.max_concurrency.max(1),
+            slots,
             processing_timeout: self.settings.processing_timeout,
             redeliver_interval: self.settings.redeliver_interval,
         };
@@ -108,6 +113,24 @@ impl PubSub for SqlitePubSub {
     async fn close(&self) {
         self.background.cancel();
         self.store.close().await;
+    }
+}
+
+/// Every `interval`, one query for the groups with something to claim, waking their subscriptions
+/// in this instance.
+async fn watch_leases(store: Store, doorbell: Arc<Doorbell>, interval: Duration, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match store.claimable_groups().await {
+            Ok(groups) => doorbell.wake_groups(&groups),
+            Err(_) if store.is_closed() => return,
+            Err(err) => tracing::debug!(%err, "pubsub.sqlite could not look for expired leases; will retry"),
+        }
     }
 }
 

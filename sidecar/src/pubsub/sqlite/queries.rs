@@ -137,6 +137,19 @@ pub(super) fn claim(conn: &Connection, key: &TopicGroup, max: usize, now: i64, l
     Ok(Claimed { deliveries, next_lease_ms })
 }
 
+/// The (topic, group) pairs with something to claim now: an expired lease (a retry that fell due,
+/// or an instance that stopped without settling), or a message past the group's cursor.
+pub(super) fn claimable_groups(conn: &Connection, now: i64) -> rusqlite::Result<Vec<(String, String)>> {
+    conn.prepare_cached(
+        "SELECT topic, grp FROM pending WHERE lease_until_ms <= ?1
+         UNION
+         SELECT topic, grp FROM consumer_groups g
+         WHERE EXISTS (SELECT 1 FROM messages m WHERE m.topic = g.topic AND m.seq > g.cursor)",
+    )?
+    .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect()
+}
+
 pub(super) fn ack(conn: &Connection, key: &TopicGroup, seq: i64) -> rusqlite::Result<()> {
     conn.prepare_cached("DELETE FROM pending WHERE topic = ?1 AND grp = ?3 AND seq = ?2")?.execute(params![key.topic, seq, key.group])?;
     Ok(())

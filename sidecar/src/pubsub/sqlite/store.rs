@@ -10,6 +10,7 @@ use bytes::Bytes;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 
@@ -51,6 +52,7 @@ enum Command {
     Ack { key: Arc<TopicGroup>, seq: i64, reply: Reply<()> },
     Retry { key: Arc<TopicGroup>, seqs: Vec<i64>, delay: Duration, reply: Reply<()> },
     Cleanup { retention: Duration, chunk: usize, reply: Reply<bool> },
+    Claimable { reply: Reply<Vec<(String, String)>> },
     Close { reply: oneshot::Sender<()> },
 }
 
@@ -60,6 +62,8 @@ enum Command {
 pub(super) struct Store {
     commands: mpsc::Sender<Command>,
     path: Arc<str>,
+    /// Claims asked so far, by every handle: an idle subscription asks none.
+    claims: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -85,10 +89,15 @@ impl Store {
             })
             .map_err(|err| BrokerError::Unavailable(format!("pubsub.sqlite {shown}: cannot start the store thread: {err}")))?;
         match opened.await {
-            Ok(Ok(())) => Ok(Self { commands, path: shown }),
+            Ok(Ok(())) => Ok(Self { commands, path: shown, claims: Arc::default() }),
             Ok(Err(err)) => Err(BrokerError::Unavailable(format!("pubsub.sqlite {shown}: {err}"))),
             Err(_) => Err(BrokerError::Unavailable(format!("pubsub.sqlite {shown}: the store thread ended while opening"))),
         }
+    }
+
+    #[cfg(test)]
+    pub fn claims_so_far(&self) -> u64 {
+        self.claims.load(Ordering::Relaxed)
     }
 
     pub fn is_closed(&self) -> bool {
@@ -112,6 +121,7 @@ impl Store {
 
     /// Leases up to `max` messages for `lease`: expired leases of the group first, then new ones.
     pub async fn claim(&self, key: &Arc<TopicGroup>, max: usize, lease: Duration) -> Result<Claimed, BrokerError> {
+        self.claims.fetch_add(1, Ordering::Relaxed);
         self.call(|reply| Command::Claim { key: key.clone(), max, lease, reply }).await
     }
 
@@ -127,6 +137,11 @@ impl Store {
     /// Deletes up to `chunk` messages per rule; `true` when there may be more to delete.
     pub async fn cleanup(&self, retention: Duration, chunk: usize) -> Result<bool, BrokerError> {
         self.call(|reply| Command::Cleanup { retention, chunk, reply }).await
+    }
+
+    /// The (topic, group) pairs with messages to claim right now.
+    pub async fn claimable_groups(&self) -> Result<Vec<(String, String)>, BrokerError> {
+        self.call(|reply| Command::Claimable { reply }).await
     }
 
     /// Runs what is queued, removes this instance's doorbell rows, closes the connection and ends
@@ -319,6 +334,7 @@ impl Actor {
                 let cutoff = now.saturating_sub(retention.as_millis() as i64);
                 finish(reply, queries::cleanup(conn, cutoff, chunk).map_err(|e| self.error(e)))
             }
+            Command::Claimable { reply } => finish(reply, queries::claimable_groups(conn, now).map_err(|e| self.error(e))),
             Command::Close { reply } => {
                 let _ = reply.send(());
                 Box::new(|_| {})
@@ -339,6 +355,7 @@ impl Command {
             | Command::Retry { reply, .. } => drop(reply.send(Err(err()))),
             Command::Claim { reply, .. } => drop(reply.send(Err(err()))),
             Command::Cleanup { reply, .. } => drop(reply.send(Err(err()))),
+            Command::Claimable { reply } => drop(reply.send(Err(err()))),
             Command::Close { reply } => drop(reply.send(())),
         }
     }

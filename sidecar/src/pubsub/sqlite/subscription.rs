@@ -1,17 +1,18 @@
-//! One subscription's loop: claim a batch, hand each message to the handler with at most
-//! `max_concurrency` calls in flight, acknowledge it or schedule its retry, and sleep until the
-//! doorbell rings, a lease runs out or the fallback timer fires.
+//! One subscription's loop: claim a batch, hand each message to the handler while a slot is free,
+//! acknowledge it or schedule its retry, and sleep until the doorbell rings, the group's next lease
+//! runs out, or the component's lease watcher finds work for it. An idle subscription does no
+//! work at all.
 
 use super::doorbell::Doorbell;
 use super::store::{Delivery, Store, TopicGroup, now_ms};
-use crate::pubsub::{BrokerError, MessageHandler, NotProcessed, Subscription};
+use crate::pubsub::{BrokerError, DeliverySlot, DeliverySlots, MessageHandler, NotProcessed, Subscription};
 use async_trait::async_trait;
 use futures::FutureExt;
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{Notify, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 /// The most messages one claim leases.
@@ -34,7 +35,8 @@ pub(super) struct Worker {
     /// Unique within this instance; names its row in `listeners`.
     pub id: u64,
     pub handler: Arc<dyn MessageHandler>,
-    pub max_concurrency: usize,
+    /// One per message claimed and not yet settled.
+    pub slots: DeliverySlots,
     pub processing_timeout: Duration,
     pub redeliver_interval: Duration,
 }
@@ -64,7 +66,7 @@ impl Worker {
     pub async fn start(self) -> Result<SqliteSubscription, BrokerError> {
         let wake = Arc::new(Notify::new());
         // Doorbell first, so no ring between joining and the first claim is missed.
-        self.doorbell.register(&self.key.topic, self.id, wake.clone());
+        self.doorbell.register(&self.key.topic, &self.key.group, self.id, wake.clone());
         if let Err(err) = self.store.join(&self.key, self.doorbell.port(), self.id).await {
             self.doorbell.unregister(&self.key.topic, self.id);
             return Err(err);
@@ -75,7 +77,6 @@ impl Worker {
     }
 
     async fn run(self, wake: Arc<Notify>, mut stopped: oneshot::Receiver<Duration>) {
-        let slots = Arc::new(Semaphore::new(self.max_concurrency));
         let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
         let mut handlers = JoinSet::new();
         let grace = loop {
@@ -83,14 +84,13 @@ impl Worker {
             let first = tokio::select! {
                 biased;
                 grace = &mut stopped => break grace.unwrap_or_default(),
-                permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                slot = self.slots.acquire() => slot,
             };
             let mut permits = vec![first];
-            while permits.len() < CLAIM_BATCH.min(self.max_concurrency) {
-                match slots.clone().try_acquire_owned() {
-                    Ok(permit) => permits.push(permit),
-                    Err(_) => break,
-                }
+            while permits.len() < CLAIM_BATCH
+                && let Some(slot) = self.slots.try_acquire()
+            {
+                permits.push(slot);
             }
             // Not raced against `stopped`: a claim abandoned midway would strand its leases.
             let idle_for = match self.store.claim(&self.key, permits.len(), self.processing_timeout).await {
@@ -103,22 +103,27 @@ impl Worker {
                     if full {
                         continue;
                     }
-                    // Sleep no longer than until the group's next lease runs out (a retry falling due).
-                    claimed.next_lease_ms.map_or(self.redeliver_interval, |at| {
-                        Duration::from_millis(at.saturating_sub(now_ms()).max(1) as u64).min(self.redeliver_interval)
-                    })
+                    // Until the group's next lease runs out (a retry falling due); new messages ring
+                    // the doorbell, and the lease watcher wakes it for anything else.
+                    claimed.next_lease_ms.map(|at| Duration::from_millis(at.saturating_sub(now_ms()).max(1) as u64))
                 }
                 Err(_) if self.store.is_closed() => break Duration::ZERO,
                 Err(err) => {
                     tracing::warn!(topic = %self.key.topic, group = %self.key.group, %err, "pubsub.sqlite claim failed; retrying");
-                    self.redeliver_interval
+                    Some(self.redeliver_interval)
+                }
+            };
+            let sleep = async {
+                match idle_for {
+                    Some(pause) => tokio::time::sleep(pause).await,
+                    None => std::future::pending().await,
                 }
             };
             tokio::select! {
                 biased;
                 grace = &mut stopped => break grace.unwrap_or_default(),
                 () = wake.notified() => {}
-                () = tokio::time::sleep(idle_for) => {}
+                () = sleep => {}
             }
         };
         self.finish(handlers, &in_flight, grace).await;
@@ -129,7 +134,7 @@ impl Worker {
     fn handle(
         &self,
         delivery: Delivery,
-        permit: OwnedSemaphorePermit,
+        permit: DeliverySlot,
         wake: Arc<Notify>,
         in_flight: Arc<Mutex<HashSet<i64>>>,
     ) -> impl Future<Output = ()> + Send + 'static {

@@ -41,7 +41,7 @@ fn number(msg: &BrokerMessage) -> usize {
 }
 
 fn request(topic: &str, group: &str, max_concurrency: usize) -> SubscribeRequest {
-    SubscribeRequest { topic: topic.into(), consumer_group: group.into(), max_concurrency }
+    SubscribeRequest { topic: topic.into(), consumer_group: group.into(), max_concurrency, shared_slots: None }
 }
 
 enum Behaviour {
@@ -168,6 +168,59 @@ async fn doorbell_wakes_a_subscriber_in_another_instance_without_polling() {
     sub.stop(WITHIN).await;
     subscriber.close().await;
     publisher.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_subscriptions_claim_nothing_and_the_lease_watcher_finds_what_no_ring_announced() {
+    let dir = TempDir::new().unwrap();
+    let pubsub = open(&dir, "app", &[("redeliverInterval", "50ms")]).await;
+    let (tx, mut seen) = mpsc::unbounded_channel();
+    let mut subs = Vec::new();
+    for i in 0..200 {
+        subs.push(pubsub.subscribe(request(&format!("topic-{i}"), "app", 10), shared_recorder("app", &tx)).await.unwrap());
+    }
+    // Every subscription's first claim finds nothing; then they sleep.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = pubsub.store.claims_so_far();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(pubsub.store.claims_so_far(), before, "idle subscriptions must not poll (ten redeliver intervals went by)");
+
+    // A message written by someone who rings no doorbell (as if the datagram were lost).
+    let conn = rusqlite::Connection::open(db(&dir)).unwrap();
+    conn.execute("INSERT INTO messages (topic, data, metadata, created_ms) VALUES ('topic-7', X'7B7D', '{\"n\":\"7\"}', 0)", []).unwrap();
+    let (_, got) = next(&mut seen).await;
+    assert_eq!((got.topic.as_str(), number(&got)), ("topic-7", 7));
+    quiet(&mut seen).await;
+    for sub in subs {
+        sub.stop(WITHIN).await;
+    }
+    pubsub.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_slots_bound_deliveries_in_flight_across_subscriptions() {
+    let dir = TempDir::new().unwrap();
+    let pubsub = open(&dir, "app", &[]).await;
+    for topic in ["a", "b"] {
+        for i in 0..20 {
+            pubsub.publish(message(topic, i)).await.unwrap();
+        }
+    }
+    let app = Arc::new(tokio::sync::Semaphore::new(3));
+    let (hung, mut seen) = recorder("app", Behaviour::HangAlways);
+    let mut subs = Vec::new();
+    for topic in ["a", "b"] {
+        let req = SubscribeRequest { shared_slots: Some(app.clone()), ..request(topic, "app", 10) };
+        subs.push(pubsub.subscribe(req, hung.clone()).await.unwrap());
+    }
+    take(&mut seen, 3).await;
+    quiet(&mut seen).await;
+    // Only what is in flight was claimed: the rest waits in the database, not in memory.
+    assert_eq!(count(&db(&dir), "SELECT COUNT(*) FROM pending"), 3);
+    for sub in subs {
+        sub.stop(Duration::from_millis(10)).await;
+    }
+    pubsub.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
