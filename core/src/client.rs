@@ -98,12 +98,8 @@ fn channel_for(endpoint: &str) -> Result<Channel> {
     let ep = Endpoint::from_shared(endpoint.to_string())
         .map_err(|e| invalid(e.to_string()))?
         .tcp_nodelay(true)
-        // Fixed, generous windows rather than adaptive ones (which start at 64 KiB): h2 lets a
-        // connection hold at most half its window in unread small DATA frames, and every gRPC
-        // reply is one, so a few hundred calls answered at once would end the connection with
-        // ENHANCE_YOUR_CALM ("too_many_data_frames").
-        .initial_connection_window_size(16 * 1024 * 1024)
-        .initial_stream_window_size(2 * 1024 * 1024)
+        .initial_connection_window_size(dapr_rs_proto::h2_windows::CONNECTION)
+        .initial_stream_window_size(dapr_rs_proto::h2_windows::STREAM)
         // The same guard on the server's side counts our small request frames: past this many
         // calls in flight, further calls wait for a slot instead of ending the connection.
         .concurrency_limit(MAX_CALLS_IN_FLIGHT)
@@ -264,8 +260,11 @@ impl DaprClient {
         let deadline = Instant::now() + timeout;
         let mut delay = Duration::from_millis(5);
         loop {
+            // The whole remaining time, not a slice of it: a sidecar that is up but slow to answer
+            // (starting a thousand subscriptions on a busy machine) answers late, and a probe cut
+            // at one second would never see it. One that is not up yet refuses at once.
             let remaining = deadline.saturating_duration_since(Instant::now());
-            if self.probe_sidecar(remaining.min(Duration::from_secs(1))).await? {
+            if self.probe_sidecar(remaining).await? {
                 return Ok(());
             }
             let remaining = deadline.saturating_duration_since(Instant::now());

@@ -41,6 +41,16 @@ pub fn route_path(route: &str) -> String {
     if route.starts_with('/') { route.to_owned() } else { format!("/{route}") }
 }
 
+/// HTTP/2 flow-control windows of every gRPC connection between an app, its client and the
+/// sidecar, on both ends: fixed and generous rather than adaptive ones (which start at 64 KiB). h2
+/// lets a connection hold at most half its window in unread small DATA frames before it ends the
+/// connection with ENHANCE_YOUR_CALM ("too_many_data_frames"), and every gRPC request and reply of
+/// pub/sub is one: with small windows a few hundred calls at once end the connection.
+pub mod h2_windows {
+    pub const CONNECTION: u32 = 16 * 1024 * 1024;
+    pub const STREAM: u32 = 2 * 1024 * 1024;
+}
+
 /// Header / gRPC metadata key carrying `DAPR_API_TOKEN` and `APP_API_TOKEN`.
 pub const API_TOKEN_HEADER: &str = "dapr-api-token";
 

@@ -108,6 +108,9 @@ impl AppCallbackHealthCheck for Service {
     }
 }
 
+/// The most calls the sidecar may have open on one connection to the app.
+const MAX_CONCURRENT_DELIVERIES: u32 = 1024;
+
 pub(super) async fn serve(
     listener: tokio::net::TcpListener,
     router: Arc<Router>,
@@ -116,6 +119,11 @@ pub(super) async fn serve(
     let svc = Service(router);
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
+        .initial_connection_window_size(dapr_rs_proto::h2_windows::CONNECTION)
+        .initial_stream_window_size(dapr_rs_proto::h2_windows::STREAM)
+        // Advertised to the sidecar, whose HTTP/2 client queues calls past it instead of having
+        // them refused: a backlog never turns into GOAWAYs or resets, hence duplicates.
+        .max_concurrent_streams(MAX_CONCURRENT_DELIVERIES)
         .add_service(AppCallbackServer::new(svc.clone()).max_decoding_message_size(usize::MAX))
         .add_service(AppCallbackAlphaServer::new(svc.clone()).max_decoding_message_size(usize::MAX))
         .add_service(AppCallbackHealthCheckServer::new(svc))

@@ -121,6 +121,8 @@ pub async fn serve(state: Arc<SidecarState>, listener: tokio::net::TcpListener) 
     let max_body_size = state.config.max_body_size;
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
+        .initial_connection_window_size(dapr_rs_proto::h2_windows::CONNECTION)
+        .initial_stream_window_size(dapr_rs_proto::h2_windows::STREAM)
         .layer(tower::util::MapResponseLayer::new(move |resp| too_large_is_resource_exhausted(resp, max_body_size)))
         .layer(super::api_log::GrpcLogLayer::new(&state))
         .add_service(tonic::service::interceptor::InterceptedService::new(dapr, token))

@@ -195,8 +195,11 @@ impl EventSink for AppChannel {
     async fn deliver(&self, ce: &Map<String, Json>, body: &[u8], pubsub_name: &str, topic: &str, path: &str) -> DeliveryOutcome {
         match self {
             Self::Grpc { client, token, .. } => {
-                let req = cloudevent::to_topic_event_request(ce, pubsub_name, topic, path);
-                match client.clone().on_topic_event(Self::grpc_request(req, token)).await {
+                let call = || async {
+                    let req = cloudevent::to_topic_event_request(ce, pubsub_name, topic, path);
+                    client.clone().on_topic_event(Self::grpc_request(req, token)).await
+                };
+                match again_if_not_reached(call, not_reached_grpc).await {
                     Ok(resp) => DeliveryOutcome::from_status_value(resp.into_inner().status),
                     Err(s) => {
                         tracing::warn!(%pubsub_name, %topic, error = %s, "OnTopicEvent failed");
@@ -212,7 +215,8 @@ impl EventSink for AppChannel {
                     }
                 }
                 let body = Bytes::copy_from_slice(body);
-                match http_post(client, base, token, path, dapr_rs_proto::content_type::CLOUDEVENT_JSON, &headers, body).await {
+                let call = || http_post(client, base, token, path, dapr_rs_proto::content_type::CLOUDEVENT_JSON, &headers, body.clone());
+                match again_if_not_reached(call, |_| true).await {
                     Ok((status, body)) => {
                         let outcome = DeliveryOutcome::from_http_reply(status, &body);
                         if status >= 300 {
@@ -246,18 +250,20 @@ impl BulkEventSink for AppChannel {
                 let req = batch.to_grpc_request();
                 #[allow(deprecated)] // the Alpha1 RPC is still what apps built for daprd < 1.17 serve
                 let on_alpha = |req| async move { alpha.clone().on_bulk_topic_event_alpha1(Self::grpc_request(req, token)).await };
-                let answer = if bulk_alpha_only.load(Ordering::Relaxed) {
-                    on_alpha(req).await
-                } else {
+                let call = || async {
+                    if bulk_alpha_only.load(Ordering::Relaxed) {
+                        return on_alpha(req.clone()).await;
+                    }
                     match client.clone().on_bulk_topic_event(Self::grpc_request(req.clone(), token)).await {
                         Err(s) if s.code() == tonic::Code::Unimplemented => {
                             tracing::info!("the app has no OnBulkTopicEvent; using AppCallbackAlpha/OnBulkTopicEventAlpha1");
                             bulk_alpha_only.store(true, Ordering::Relaxed);
-                            on_alpha(req).await
+                            on_alpha(req.clone()).await
                         }
                         other => other,
                     }
                 };
+                let answer = again_if_not_reached(call, not_reached_grpc).await;
                 match answer {
                     Ok(resp) => BulkOutcome::from_grpc_statuses(&resp.into_inner().statuses),
                     Err(s) => {
@@ -269,7 +275,8 @@ impl BulkEventSink for AppChannel {
             Self::Http { client, base, token, .. } => {
                 let body = Bytes::from(serde_json::to_vec(&batch.to_http_envelope()).expect("the envelope serialises"));
                 let headers = [("pubsubName", pubsub_name)];
-                match http_post(client, base, token, path, dapr_rs_proto::content_type::JSON, &headers, body).await {
+                let call = || http_post(client, base, token, path, dapr_rs_proto::content_type::JSON, &headers, body.clone());
+                match again_if_not_reached(call, |_| true).await {
                     Ok((status, body)) => {
                         if status >= 300 {
                             tracing::warn!(%path, status, entries = batch.entries.len(), "the app did not accept the batch");
@@ -284,6 +291,36 @@ impl BulkEventSink for AppChannel {
             }
         }
     }
+}
+
+/// Calls to the app per delivery while the call fails before the app answers (a connection the
+/// app's server closed with GOAWAY or reset, a refused stream, a failed connect): each goes out on
+/// a fresh connection, and none of them counts as the app's RETRY; only the last failure does.
+const ATTEMPTS_IF_NOT_REACHED: u32 = 4;
+const FIRST_PAUSE_IF_NOT_REACHED: Duration = Duration::from_millis(20);
+
+async fn again_if_not_reached<T, E: std::fmt::Display, F: Future<Output = Result<T, E>>>(
+    mut call: impl FnMut() -> F,
+    not_reached: impl Fn(&E) -> bool,
+) -> Result<T, E> {
+    let mut pause = FIRST_PAUSE_IF_NOT_REACHED;
+    for _ in 1..ATTEMPTS_IF_NOT_REACHED {
+        match call().await {
+            Err(e) if not_reached(&e) => {
+                tracing::debug!(error = %e, "the call did not reach the app; sending it again");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            answered => return answered,
+        }
+    }
+    call().await
+}
+
+/// A status that did not come from the app: tonic gives the transport's own failures a source,
+/// while a status the app answered with (in its trailers) has none.
+fn not_reached_grpc(status: &tonic::Status) -> bool {
+    std::error::Error::source(status).is_some()
 }
 
 /// POSTs `body` to the app's `path` with the token and `headers`; (status, body) or why it failed.

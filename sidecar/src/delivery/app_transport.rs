@@ -41,7 +41,11 @@ pub fn http_client(protocol: AppProtocol) -> HttpClient {
 /// A lazily connecting channel for `grpc` and `grpcs` apps.
 pub fn grpc_channel(protocol: AppProtocol, address: &str, port: u16) -> Result<Channel, String> {
     let url = base_url(protocol, address, port);
-    let endpoint = Endpoint::from_shared(url.clone()).map_err(|e| format!("invalid app address {url}: {e}"))?.tcp_nodelay(true);
+    let endpoint = Endpoint::from_shared(url.clone())
+        .map_err(|e| format!("invalid app address {url}: {e}"))?
+        .tcp_nodelay(true)
+        .initial_connection_window_size(dapr_rs_proto::h2_windows::CONNECTION)
+        .initial_stream_window_size(dapr_rs_proto::h2_windows::STREAM);
     if protocol.uses_tls() {
         // tonic's own TLS cannot skip verification; a connector that does TLS itself can.
         let connector = HttpsConnectorBuilder::new().with_tls_config(tls_config()).https_only().enable_http2().wrap_connector(tcp());
