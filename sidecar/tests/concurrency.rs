@@ -34,6 +34,10 @@ struct InFlight {
 /// Publishes `per_topic` events to each of `topics`, each handled in 30 ms, and returns the most
 /// deliveries the app saw in flight at once.
 async fn most_in_flight(max_concurrency: Option<&str>, topics: &[&str], per_topic: u32) -> usize {
+    most_in_flight_handled_in(Duration::from_millis(30), max_concurrency, topics, per_topic).await
+}
+
+async fn most_in_flight_handled_in(handling: Duration, max_concurrency: Option<&str>, topics: &[&str], per_topic: u32) -> usize {
     let dir = memory_resources(PUBSUB);
     let stats = Arc::new(InFlight::default());
     let subs = topics
@@ -45,7 +49,7 @@ async fn most_in_flight(max_concurrency: Option<&str>, topics: &[&str], per_topi
                 async move {
                     let now = stats.now.fetch_add(1, Ordering::SeqCst) + 1;
                     stats.most.fetch_max(now, Ordering::SeqCst);
-                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    tokio::time::sleep(handling).await;
                     stats.now.fetch_sub(1, Ordering::SeqCst);
                     stats.done.fetch_add(1, Ordering::SeqCst);
                     Ok(TopicEventStatus::Success)
@@ -85,6 +89,18 @@ async fn the_limit_is_shared_by_every_subscription_of_the_app() {
     assert!(most <= 2, "{most} deliveries in flight with --app-max-concurrency 2");
     // Without the flag the three subscriptions do overlap, so the limit above is what held them.
     assert!(most_in_flight(None, &["orders", "payments", "refunds"], 4).await >= 2);
+}
+
+/// Without the flag the app still has a limit (daprd has none): many subscriptions each taking
+/// what they may would otherwise read a backlog into memory and overwhelm the app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_the_flag_the_default_limit_holds_across_many_topics() {
+    let names: Vec<String> = (0..300).map(|i| format!("topic-{i}")).collect();
+    let topics: Vec<&str> = names.iter().map(String::as_str).collect();
+    let most = most_in_flight_handled_in(Duration::from_millis(300), None, &topics, 4).await;
+    let limit = dapr_rs_sidecar::delivery::programmatic::DEFAULT_MAX_CONCURRENCY;
+    assert!(most <= limit, "{most} deliveries in flight; the default limit is {limit}");
+    assert!(most >= limit / 2, "only {most} in flight at once: the limit should be what holds them back");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
