@@ -2,7 +2,8 @@
 //! `daprd` and a `dapr-rs` sidecar can share one Redis.
 //!
 //! - [`settings`]: the metadata keys and Dapr's (code) defaults.
-//! - [`connection`]: the component's shared multiplexed connection and the per-subscription one.
+//! - [`connection`]: the component's shared multiplexed connection, and one per consumer group
+//!   for [`quiet_streams`]: one blocked XREADGROUP over every drained stream of the group.
 //! - [`stream_entry`]: the stream's fields (`data`, `metadata`) and reading replies into messages.
 //! - [`subscription`]: XGROUP CREATE … MKSTREAM, XREADGROUP, dispatch with bounded concurrency,
 //!   XACK on success, and XPENDING + XCLAIM redelivery of what stayed unacknowledged.
@@ -15,6 +16,7 @@
 //! returns only after Redis answered, and fails (never succeeds silently) while Redis is away.
 
 mod connection;
+mod quiet_streams;
 mod settings;
 mod stream_entry;
 mod subscription;
@@ -24,6 +26,7 @@ mod tests;
 
 use crate::pubsub::{BrokerError, BrokerMessage, ComponentConfig, MessageHandler, PubSub, SubscribeRequest, Subscription};
 use async_trait::async_trait;
+use quiet_streams::QuietStreams;
 use redis::aio::ConnectionManager;
 use settings::Settings;
 use std::sync::Arc;
@@ -35,6 +38,8 @@ pub struct RedisStreamsPubSub {
     /// Publishes, acks and redelivery share this one connection; concurrent commands pipeline.
     shared: ConnectionManager,
     consumer_id: String,
+    /// Per consumer group, where its drained streams wait.
+    quiet: std::sync::Mutex<std::collections::HashMap<String, Arc<QuietStreams>>>,
 }
 
 impl RedisStreamsPubSub {
@@ -45,7 +50,20 @@ impl RedisStreamsPubSub {
         let response_timeout = settings.read_timeout.max(settings.write_timeout);
         let shared = connection::connect(&client, &settings, response_timeout).await?;
         tracing::debug!(component = %config.name, address = %settings.address(), db = settings.db, "pubsub.redis connected");
-        Ok(Self { settings: Arc::new(settings), client, shared, consumer_id: config.consumer_id() })
+        Ok(Self { settings: Arc::new(settings), client, shared, consumer_id: config.consumer_id(), quiet: Default::default() })
+    }
+
+    /// The group's [`QuietStreams`], started on first use.
+    fn quiet_streams(&self, group: &str) -> Result<Arc<QuietStreams>, BrokerError> {
+        let mut quiet = self.quiet.lock().expect("quiet streams lock");
+        if let Some(streams) = quiet.get(group) {
+            return Ok(streams.clone());
+        }
+        // XREADGROUP blocks its connection for up to readTimeout, so it gets one of its own.
+        let reader = connection::connect_lazily(&self.client, &self.settings, self.settings.read_timeout * 2 + Duration::from_secs(1))?;
+        let streams = QuietStreams::start(self.settings.clone(), Arc::from(group), reader, self.shared.clone());
+        quiet.insert(group.to_owned(), streams.clone());
+        Ok(streams)
     }
 
     fn xadd(&self, msg: &BrokerMessage) -> redis::Cmd {
@@ -89,12 +107,11 @@ impl PubSub for RedisStreamsPubSub {
         }
         let slots = req.slots(self.settings.queue_depth);
         let group = if req.consumer_group.is_empty() { self.consumer_id.clone() } else { req.consumer_group };
-        // XREADGROUP blocks its connection for up to readTimeout, so it gets one of its own.
-        let reader = connection::connect_lazily(&self.client, &self.settings, self.settings.read_timeout * 2 + Duration::from_secs(1))?;
+        let quiet = self.quiet_streams(&group)?;
         let consumer = subscription::StreamConsumer {
             settings: self.settings.clone(),
             shared: self.shared.clone(),
-            reader,
+            quiet,
             topic: Arc::from(req.topic),
             group: Arc::from(group),
             handler,
@@ -102,5 +119,20 @@ impl PubSub for RedisStreamsPubSub {
             queue: slots,
         };
         Ok(Box::new(consumer.start().await?))
+    }
+
+    async fn close(&self) {
+        for quiet in self.quiet.lock().expect("quiet streams lock").values() {
+            quiet.stop();
+        }
+    }
+}
+
+impl Drop for RedisStreamsPubSub {
+    fn drop(&mut self) {
+        // Their tasks hold only what they read with; stopped here, they end with the component.
+        for quiet in self.quiet.get_mut().map(|q| q.values()).into_iter().flatten() {
+            quiet.stop();
+        }
     }
 }

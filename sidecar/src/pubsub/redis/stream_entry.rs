@@ -27,12 +27,27 @@ pub(super) struct StreamEntry {
 
 /// The entries of an XREADGROUP reply for one stream (nil when BLOCK timed out).
 pub(super) fn read_reply(topic: &str, reply: Value) -> Vec<StreamEntry> {
-    let streams = match reply {
+    streams(reply).into_iter().flat_map(|(_key, entries)| claim_reply(topic, entries)).collect()
+}
+
+/// The entries of an XREADGROUP reply over several streams, by stream.
+pub(super) fn read_reply_by_stream(reply: Value) -> Vec<(String, Vec<StreamEntry>)> {
+    streams(reply)
+        .into_iter()
+        .filter_map(|(key, entries)| {
+            let topic = as_string(key)?;
+            let entries = claim_reply(&topic, entries);
+            Some((topic, entries))
+        })
+        .collect()
+}
+
+fn streams(reply: Value) -> Vec<(Value, Value)> {
+    match reply {
         Value::Array(streams) => streams.into_iter().filter_map(as_pair).collect(),
         Value::Map(streams) => streams,
         _ => Vec::new(),
-    };
-    streams.into_iter().flat_map(|(_key, entries)| claim_reply(topic, entries)).collect()
+    }
 }
 
 /// The entries of an XCLAIM reply (or of one stream in an XREADGROUP reply).
@@ -111,6 +126,19 @@ mod tests {
         assert!(got[1].message.is_none());
         assert!(got[2].message.as_ref().unwrap().metadata.is_empty());
         assert!(read_reply("orders", Value::Nil).is_empty());
+    }
+
+    #[test]
+    fn reads_entries_of_several_streams_by_stream() {
+        let entry = |id: &str, data: &str| Value::Array(vec![bulk(id), Value::Array(vec![bulk("data"), bulk(data)])]);
+        let reply = Value::Array(vec![
+            Value::Array(vec![bulk("orders"), Value::Array(vec![entry("1-0", "a")])]),
+            Value::Array(vec![bulk("payments"), Value::Array(vec![entry("7-0", "b"), entry("8-0", "c")])]),
+        ]);
+        let got: Vec<(String, Vec<String>)> =
+            read_reply_by_stream(reply).into_iter().map(|(topic, entries)| (topic, entries.into_iter().map(|e| e.id).collect())).collect();
+        assert_eq!(got, [("orders".to_owned(), vec!["1-0".to_owned()]), ("payments".to_owned(), vec!["7-0".to_owned(), "8-0".to_owned()])]);
+        assert!(read_reply_by_stream(Value::Nil).is_empty());
     }
 
     #[test]

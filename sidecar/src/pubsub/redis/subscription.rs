@@ -4,6 +4,7 @@
 //! retry with backoff and carry on once it is back.
 
 use super::connection::{is_connection_error, unavailable};
+use super::quiet_streams::QuietStreams;
 use super::settings::Settings;
 use super::stream_entry::{self, StreamEntry};
 use crate::pubsub::{BrokerError, DeliverySlot, DeliverySlots, MessageHandler, NotProcessed, ReaderControl, TaskSubscription};
@@ -22,10 +23,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// What a subscription needs; built by `RedisStreamsPubSub::subscribe`.
 pub(super) struct StreamConsumer {
     pub settings: Arc<Settings>,
-    /// The component's shared connection: acks, group creation, redelivery.
+    /// The component's shared connection: reads that do not block, acks, group creation,
+    /// redelivery.
     pub shared: ConnectionManager,
-    /// This subscription's own connection, blocked in XREADGROUP most of the time.
-    pub reader: ConnectionManager,
+    /// Where the subscription waits while its stream is drained, with the group's other streams.
+    pub quiet: Arc<QuietStreams>,
     pub topic: Arc<str>,
     pub group: Arc<str>,
     pub handler: Arc<dyn MessageHandler>,
@@ -80,7 +82,7 @@ impl StreamConsumer {
                 )));
             }
         }
-        subscription.tasks.spawn(consumer.clone().read_loop(self.reader));
+        subscription.tasks.spawn(consumer.clone().read_loop(self.quiet));
         if consumer.settings.redelivers() {
             subscription.tasks.spawn(consumer.clone().redeliver_loop());
         }
@@ -105,47 +107,54 @@ impl Consumer {
         }
     }
 
-    async fn read_loop(self: Arc<Self>, mut reader: ConnectionManager) {
-        let block_ms = self.settings.read_timeout.as_millis().max(1) as u64;
+    async fn read_loop(self: Arc<Self>, quiet: Arc<QuietStreams>) {
         let mut failures = 0u32;
         // Whether the last read found the stream drained.
         let mut idle = true;
         loop {
-            // Idle, the read blocks until the stream has something, holding room for one entry of
-            // this subscription only: one waiting on a quiet stream holds none of the app's shared
-            // slots, which busy subscriptions need. Busy, it takes the room that is free and reads
-            // without blocking.
-            let permits = if idle {
-                tokio::select! {
+            if idle {
+                // Room for one entry of this subscription's own, none of the app's shared slots
+                // (which busy subscriptions need), then a wait beside the group's other quiet streams.
+                let slot = tokio::select! {
                     biased;
                     () = self.control.stop.cancelled() => return,
-                    slot = self.queue.reserve() => vec![slot],
-                }
-            } else {
-                let first = tokio::select! {
-                    biased;
-                    () = self.control.stop.cancelled() => return,
-                    slot = self.queue.acquire() => slot,
+                    slot = self.queue.reserve() => slot,
                 };
-                let mut permits = vec![first];
-                while self.queue.available() > self.redelivery_wants.load(Ordering::Acquire)
-                    && let Some(slot) = self.queue.try_acquire()
-                {
-                    permits.push(slot);
+                let entries = tokio::select! {
+                    biased;
+                    () = self.control.stop.cancelled() => return,
+                    entries = quiet.next(&self.topic) => match entries {
+                        Some(entries) => entries,
+                        None => return,
+                    },
+                };
+                idle = entries.is_empty();
+                if !self.dispatch_in_order(entries, vec![slot]).await {
+                    return;
                 }
-                permits
+                continue;
+            }
+            // Busy: the room that is free, read without blocking.
+            let first = tokio::select! {
+                biased;
+                () = self.control.stop.cancelled() => return,
+                slot = self.queue.acquire() => slot,
             };
+            let mut permits = vec![first];
+            while self.queue.available() > self.redelivery_wants.load(Ordering::Acquire)
+                && let Some(slot) = self.queue.try_acquire()
+            {
+                permits.push(slot);
+            }
             let mut read = redis::cmd("XREADGROUP");
             read.arg("GROUP").arg(&*self.group).arg(&*self.group).arg("COUNT").arg(permits.len());
-            if idle {
-                read.arg("BLOCK").arg(block_ms);
-            }
             read.arg("STREAMS").arg(&*self.topic).arg(">");
             // Entries Redis hands out while the read is abandoned stay pending: redelivered later.
+            let mut shared = self.shared.clone();
             let reply = tokio::select! {
                 biased;
                 () = self.control.stop.cancelled() => return,
-                reply = read.query_async::<redis::Value>(&mut reader) => reply,
+                reply = read.query_async::<redis::Value>(&mut shared) => reply,
             };
             match reply {
                 Ok(reply) => {
@@ -327,25 +336,28 @@ impl Consumer {
         if expired.is_empty() {
             return Ok(None);
         }
-        // The read loop gives its permits back within one XREADGROUP block and takes no more
-        // while these are wanted; entries in flight give theirs back within processingTimeout.
+        // As many as there is room for now (at least one, waited for); the rest wait for the next
+        // round. Waiting for room for all could wait forever: a drained stream's reader keeps one
+        // slot while it waits. Busy reads leave what is wanted here to it, so new entries never
+        // starve pending ones.
         self.redelivery_wants.store(expired.len(), Ordering::Release);
-        let mut permits = Vec::with_capacity(expired.len());
-        for _ in &expired {
-            let permit = tokio::select! {
-                biased;
-                () = self.control.stop.cancelled() => None,
-                slot = self.queue.acquire() => Some(slot),
-            };
-            match permit {
-                Some(permit) => permits.push(permit),
-                None => break,
-            }
+        let first = tokio::select! {
+            biased;
+            () = self.control.stop.cancelled() => None,
+            slot = self.queue.acquire() => Some(slot),
+        };
+        let mut permits: Vec<DeliverySlot> = first.into_iter().collect();
+        while !permits.is_empty()
+            && permits.len() < expired.len()
+            && let Some(slot) = self.queue.try_acquire()
+        {
+            permits.push(slot);
         }
         self.redelivery_wants.store(0, Ordering::Release);
-        if self.control.stop.is_cancelled() {
+        if self.control.stop.is_cancelled() || permits.is_empty() {
             return Ok(None);
         }
+        let expired = &expired[..permits.len()];
         // The same min-idle time: of several instances claiming at once, one wins each entry.
         let claimed = redis::cmd("XCLAIM")
             .arg(&*self.topic)

@@ -167,3 +167,39 @@ async fn entries_written_as_daprd_writes_them_are_delivered() {
     sub.stop(Duration::from_secs(1)).await;
     let _: () = redis::cmd("DEL").arg(&topic).query_async(&mut raw).await.unwrap();
 }
+
+/// A hundred drained streams wait in one blocked read; a stream that starts waiting while it is
+/// blocked (here for up to 20 s) interrupts it, so its first message is not held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_streams_share_one_blocked_read_and_one_joining_late_is_not_kept_waiting() {
+    let pubsub = RedisStreamsPubSub::open(&config(&[("readTimeout", "20s")])).await.unwrap();
+    let group = unique("quiet");
+    let topics: Vec<String> = (0..100).map(|i| unique(&format!("quiet-{i}"))).collect();
+    let (handler, mut rx) = recorder(0);
+    let mut subs = Vec::new();
+    for topic in &topics {
+        subs.push(pubsub.subscribe(request(topic, &group), handler.clone()).await.unwrap());
+        // Let the read block before the next stream joins.
+        if subs.len() == 99 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = tokio::time::Instant::now();
+    pubsub.publish(message(&topics[99], 1)).await.unwrap();
+    assert_eq!(next(&mut rx).await, message(&topics[99], 1));
+    assert!(started.elapsed() < Duration::from_secs(2), "the late stream waited {:?} for the blocked read", started.elapsed());
+    // Every stream is still read.
+    for (n, topic) in topics.iter().enumerate().take(10) {
+        pubsub.publish(message(topic, n)).await.unwrap();
+        assert_eq!(next(&mut rx).await, message(topic, n));
+    }
+    for sub in subs {
+        sub.stop(Duration::from_secs(1)).await;
+    }
+    pubsub.close().await;
+    let mut raw = raw_connection().await;
+    for topic in &topics {
+        let _: () = redis::cmd("DEL").arg(topic).query_async(&mut raw).await.unwrap();
+    }
+}
