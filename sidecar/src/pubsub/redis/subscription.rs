@@ -364,7 +364,7 @@ impl Consumer {
             .arg(&*self.group)
             .arg(&*self.group)
             .arg(min_idle_ms)
-            .arg(&expired)
+            .arg(expired)
             .query_async::<redis::Value>(&mut shared)
             .await
             .map_err(|e| unavailable(&self.settings, "cannot claim pending entries from", &e))?;
