@@ -89,9 +89,18 @@ sleep 2
 rss=$(awk '/VmRSS/ {print $2}' "/proc/${pids[-1]}/status")
 record "idle sidecar (pubsub.sqlite, fresh): $((rss / 1024)) MB resident"
 
+# 4. A subscriber catching up (issue #13): a backlog of 20,000 messages over 1, 100 and 1,000 topics
+#    drained by a Python app, per broker: rate, the subscriber sidecar's peak RSS, duplicates, and
+#    its idle CPU with that many subscriptions.
+backlog=$(.venv/bin/python bench/backlog/backlog_bench.py --brokers sqlite,redis,jetstream,rabbitmq,mqtt3) \
+  || { echo "bench: bench/backlog/backlog_bench.py failed" >&2; exit 1; }
+echo "$backlog"
+
 {
   echo
   echo "## $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
   echo
   for r in "${results[@]}"; do echo "- $r"; done
+  echo
+  echo "$backlog"
 } >> bench/REPORT.md
