@@ -1,7 +1,8 @@
 //! The Dapr-compatible pub/sub sidecar as a library: its APIs, the publish path, delivery to the
-//! app, the brokers behind the `PubSub` trait, resources (components, subscriptions, resiliency),
-//! and the `dapr-rs run` launcher. The `dapr-rs` binary (main.rs) only parses its command line.
-//! Never a dependency of the client (`dapr-rs-core`): the two share only `dapr-rs-proto`.
+//! app, resources (components, subscriptions, resiliency), topic scopes, and the `dapr-rs run`
+//! launcher. The brokers live behind the `PubSub` trait in `dapr-rs-components`; nothing here
+//! knows a broker. The `dapr-rs` binary (main.rs) only parses its command line. Never a
+//! dependency of the client (`dapr-rs-core`): the two share only `dapr-rs-proto`.
 
 pub mod api;
 pub mod config;
@@ -9,7 +10,6 @@ pub mod control;
 pub mod delivery;
 pub mod launcher;
 pub mod publisher;
-pub mod pubsub;
 pub mod resources;
 pub mod scopes;
 pub mod sidecar;

@@ -2,9 +2,9 @@
 //! daprd's order, the CloudEvent envelope, then the component. Errors carry the Dapr error code
 //! both APIs answer with.
 
-use crate::pubsub::{BrokerMessage, PubSub};
 use crate::state::SidecarState;
 use bytes::Bytes;
+use dapr_rs_components::{BrokerMessage, PubSub};
 use dapr_rs_proto::cloudevent::{self, EnvelopeContext, PublishOptions};
 use dapr_rs_proto::error_code::ErrorCode;
 use dapr_rs_proto::runtime::{BulkPublishRequest, BulkPublishResponseFailedEntry};

@@ -2,18 +2,8 @@
 //! subscribe to, from the component's `publishingScopes`, `subscriptionScopes`, `allowedTopics`
 //! and `protectedTopics` metadata. Parsed once per component when it is loaded.
 
+use dapr_rs_components::scope_keys::{ALLOWED_TOPICS, PROTECTED_TOPICS, PUBLISHING_SCOPES, SUBSCRIPTION_SCOPES};
 use std::collections::HashMap;
-
-const PUBLISHING_SCOPES: &str = "publishingScopes";
-const SUBSCRIPTION_SCOPES: &str = "subscriptionScopes";
-const ALLOWED_TOPICS: &str = "allowedTopics";
-const PROTECTED_TOPICS: &str = "protectedTopics";
-
-/// Whether a component metadata key is one of the four topic-scoping keys (which every component
-/// accepts, so no component should call them unknown).
-pub fn is_scope_key(key: &str) -> bool {
-    [PUBLISHING_SCOPES, SUBSCRIPTION_SCOPES, ALLOWED_TOPICS, PROTECTED_TOPICS].iter().any(|k| key.replace(' ', "").eq_ignore_ascii_case(k))
-}
 
 /// The topic rules of one component, as they apply to one app.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -3,7 +3,8 @@
 use crate::config::SidecarConfig;
 use crate::scopes::TopicScopes;
 use crate::state::{LoadedPubSub, SidecarState};
-use crate::{api, delivery, pubsub, resources};
+use crate::{api, delivery, resources};
+use dapr_rs_components as pubsub;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -114,7 +115,7 @@ impl RunningSidecar {
         self.state.shutdown.cancel();
         let grace = self.state.config.grace;
         let stops = self.state.take_subscriptions().into_iter().map(|s| async move { s.handle.stop(grace).await });
-        let bound = grace + crate::pubsub::ABANDON_WAIT + Duration::from_millis(500);
+        let bound = grace + dapr_rs_components::ABANDON_WAIT + Duration::from_millis(500);
         if tokio::time::timeout(bound, futures::future::join_all(stops)).await.is_err() {
             tracing::warn!("subscriptions did not stop within the grace period; what they held is left to their brokers");
         }
@@ -145,7 +146,7 @@ const COMPONENT_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The most a shutdown takes beyond the grace period: abandoned calls handing their messages back,
 /// then components closing.
 pub const SHUTDOWN_MARGIN: Duration =
-    Duration::from_millis(crate::pubsub::ABANDON_WAIT.as_millis() as u64 + 500 + COMPONENT_CLOSE_TIMEOUT.as_millis() as u64);
+    Duration::from_millis(dapr_rs_components::ABANDON_WAIT.as_millis() as u64 + 500 + COMPONENT_CLOSE_TIMEOUT.as_millis() as u64);
 
 /// The last resort once a stop was asked for: if the process still runs `limit` later (a thread
 /// blocked where no timeout reaches), it exits anyway, so nothing that started it waits forever.

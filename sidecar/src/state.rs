@@ -3,8 +3,8 @@
 use crate::config::SidecarConfig;
 use crate::delivery::InboundPolicy;
 use crate::publisher::ApiError;
-use crate::pubsub::{PubSub, Subscription};
 use crate::scopes::TopicScopes;
+use dapr_rs_components::{PubSub, Subscription};
 use dapr_rs_proto::error_code::ErrorCode;
 use dapr_rs_proto::runtime::PubsubSubscriptionType;
 use std::collections::{BTreeMap, HashMap};

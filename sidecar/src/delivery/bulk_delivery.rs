@@ -11,10 +11,10 @@
 
 use super::EventDelivery;
 use super::event_delivery::{RoutedEvent, Routing, SHUTTING_DOWN};
-use crate::pubsub::{BrokerMessage, MessageHandler, NotProcessed};
 use crate::state::BulkSubscribe;
 use async_trait::async_trait;
 use base64::Engine as _;
+use dapr_rs_components::{BrokerMessage, MessageHandler, NotProcessed};
 use dapr_rs_proto::bulk::{BulkEnvelope, BulkEnvelopeEntry};
 use dapr_rs_proto::outcome::{BulkOutcome, DeliveryOutcome};
 use dapr_rs_proto::runtime::topic_event_bulk_request_entry::Event as GrpcBulkEvent;

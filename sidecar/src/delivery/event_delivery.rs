@@ -1,9 +1,9 @@
 use super::bulk_delivery::BulkEventSink;
 use super::{RetryPolicy, Routes};
-use crate::pubsub::{BrokerMessage, MessageHandler, NotProcessed, PubSub};
 use crate::scopes::TopicScopes;
 use async_trait::async_trait;
 use bytes::Bytes;
+use dapr_rs_components::{BrokerMessage, MessageHandler, NotProcessed, PubSub};
 use dapr_rs_proto::cloudevent;
 use dapr_rs_proto::outcome::DeliveryOutcome;
 use serde_json::{Map, Value as Json};

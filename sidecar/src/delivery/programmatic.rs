@@ -6,8 +6,8 @@ use super::app_channel::{AppChannel, wait_for_app};
 use super::bulk_delivery::DEFAULT_BATCHES_IN_FLIGHT;
 use super::{BulkDelivery, EventDelivery, EventSink, Routes};
 use crate::publisher::ApiError;
-use crate::pubsub::{MessageHandler, SubscribeRequest};
 use crate::state::{ActiveSubscription, SidecarState, SubscriptionInfo};
+use dapr_rs_components::{MessageHandler, SubscribeRequest};
 use dapr_rs_proto::runtime::PubsubSubscriptionType;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -118,7 +118,7 @@ pub fn merge_app_subscriptions(declarative: Vec<SubscriptionInfo>, programmatic:
 struct NotConsuming;
 
 #[async_trait::async_trait]
-impl crate::pubsub::Subscription for NotConsuming {
+impl dapr_rs_components::Subscription for NotConsuming {
     async fn stop(&self, _grace: std::time::Duration) {}
 }
 

@@ -1,7 +1,7 @@
 //! `kind: Component`: its spec, metadata values (`value`, `envRef`, `secretKeyRef`) and templates.
 
 use super::secret_store::SecretStore;
-use crate::pubsub::ComponentConfig;
+use dapr_rs_components::ComponentConfig;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -85,7 +85,7 @@ pub(super) fn parse(
     }
     let init_timeout = match spec.init_timeout.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => DEFAULT_INIT_TIMEOUT,
-        Some(raw) => crate::pubsub::parse_duration(raw)
+        Some(raw) => dapr_rs_components::parse_duration(raw)
             .filter(|d| !d.is_zero())
             .ok_or_else(|| format!("spec.initTimeout: {raw:?} is not a positive duration (e.g. \"10s\")"))?,
     };
