@@ -2,7 +2,7 @@
 //! handler error puts the message back after a short delay, so nothing accepted is lost while
 //! the process lives.
 
-use super::{BrokerError, BrokerMessage, MessageHandler, PubSub, SubscribeRequest, Subscription};
+use super::{BrokerError, BrokerMessage, Handled, MessageHandler, PubSub, SubscribeRequest, Subscription, call_handler};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -82,8 +82,7 @@ impl PubSub for InMemoryPubSub {
                 }
                 let (handler, requeue) = (handler.clone(), group.tx.clone());
                 loop_tracker.spawn(async move {
-                    if let Err(e) = handler.handle(msg.clone()).await {
-                        tracing::debug!(topic = %msg.topic, error = %e, "in-memory: message not processed; redelivering");
+                    if call_handler("pubsub.in-memory", &*handler, msg.clone(), None, None).await != Handled::Processed {
                         tokio::spawn(async move {
                             tokio::time::sleep(REDELIVERY_DELAY).await;
                             let _ = requeue.send(msg);

@@ -4,6 +4,7 @@
 //! delivery code see nothing but the trait. No app channel, HTTP or gRPC serving lives here.
 
 mod delivery_slots;
+mod handler_call;
 pub mod in_memory;
 pub mod jetstream;
 mod metadata_value;
@@ -18,6 +19,7 @@ mod test_support;
 pub mod url_credentials;
 
 pub(crate) use delivery_slots::{DeliverySlot, DeliverySlots};
+pub(crate) use handler_call::{Handled, call_handler};
 pub use metadata_value::parse_duration;
 pub use task_subscription::ABANDON_WAIT;
 pub(crate) use task_subscription::{ReaderControl, TaskSubscription};

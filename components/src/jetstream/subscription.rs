@@ -4,11 +4,12 @@
 //! binds the consumer again with backoff and carries on once NATS is back.
 
 use super::settings::Settings;
-use crate::{BrokerError, BrokerMessage, DeliverySlot, DeliverySlots, MessageHandler, NotProcessed, ReaderControl, TaskSubscription};
+use crate::{
+    BrokerError, BrokerMessage, DeliverySlot, DeliverySlots, Handled, MessageHandler, ReaderControl, TaskSubscription, call_handler,
+};
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::{self, AckKind};
-use futures::{FutureExt, StreamExt};
-use std::panic::AssertUnwindSafe;
+use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -166,26 +167,9 @@ impl Reader {
             }
         }
         let broker_message = BrokerMessage { topic: self.consumer.topic.to_string(), data: message.payload.clone(), metadata };
-        let call = AssertUnwindSafe(self.consumer.handler.handle(broker_message)).catch_unwind();
-        let outcome = tokio::select! {
-            () = self.control.abandon.cancelled() => {
-                tracing::debug!(topic = %self.consumer.topic, "pubsub.jetstream: shutdown grace ran out; message left for redelivery");
-                return self.settle(&message, AckKind::Nak(None)).await;
-            }
-            outcome = call => outcome,
-        };
+        let handled = call_handler("pubsub.jetstream", &*self.consumer.handler, broker_message, None, Some(&self.control.abandon)).await;
         drop(slot);
-        let kind = match outcome {
-            Ok(Ok(())) => AckKind::Ack,
-            Ok(Err(NotProcessed(reason))) => {
-                tracing::debug!(topic = %self.consumer.topic, %reason, "pubsub.jetstream: message not processed; will redeliver");
-                AckKind::Nak(None)
-            }
-            Err(_) => {
-                tracing::warn!(topic = %self.consumer.topic, "pubsub.jetstream: message handler panicked; will redeliver");
-                AckKind::Nak(None)
-            }
-        };
+        let kind = if handled == Handled::Processed { AckKind::Ack } else { AckKind::Nak(None) };
         self.settle(&message, kind).await;
     }
 

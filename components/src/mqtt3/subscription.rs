@@ -8,11 +8,9 @@
 //! Daprd's `pubsub.mqtt3` leaves it unacknowledged and waits for a reconnect that may never come.
 
 use super::session::Session;
-use crate::{BrokerMessage, DeliverySlot, DeliverySlots, MessageHandler, NotProcessed, ReaderControl, TaskSubscription};
-use futures::FutureExt;
+use crate::{BrokerMessage, DeliverySlot, DeliverySlots, Handled, MessageHandler, ReaderControl, TaskSubscription, call_handler};
 use rumqttc::Publish;
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -69,20 +67,12 @@ impl Reader {
         let message = BrokerMessage { topic: topic.to_string(), data: publish.payload.clone(), metadata };
         let mut retry = FIRST_RETRY;
         loop {
-            let call = AssertUnwindSafe(self.subscription.handler.handle(message.clone())).catch_unwind();
-            let outcome = tokio::select! {
-                () = self.control.abandon.cancelled() => {
-                    tracing::debug!(%topic, "pubsub.mqtt3: shutdown grace ran out; message left unacknowledged");
-                    return;
-                }
-                outcome = call => outcome,
-            };
-            match outcome {
-                Ok(Ok(())) => break,
-                Ok(Err(NotProcessed(reason))) => {
-                    tracing::debug!(%topic, %reason, "pubsub.mqtt3: message not processed; handing it over again in {retry:?}");
-                }
-                Err(_) => tracing::warn!(%topic, "pubsub.mqtt3: message handler panicked; handing it over again in {retry:?}"),
+            // MQTT has no nack: what the handler did not take is handed to it again, with backoff,
+            // and an abandoned message stays unacknowledged with the broker.
+            match call_handler("pubsub.mqtt3", &*self.subscription.handler, message.clone(), None, Some(&self.control.abandon)).await {
+                Handled::Processed => break,
+                Handled::Abandoned => return,
+                Handled::NotProcessed | Handled::TimedOut => {}
             }
             tokio::select! {
                 () = self.control.stop.cancelled() => {

@@ -6,8 +6,10 @@
 
 use super::connection::Connector;
 use super::settings::{ExchangeKind, Settings};
-use crate::{BrokerError, BrokerMessage, DeliverySlot, DeliverySlots, MessageHandler, NotProcessed, ReaderControl, TaskSubscription};
-use futures::{FutureExt, StreamExt};
+use crate::{
+    BrokerError, BrokerMessage, DeliverySlot, DeliverySlots, Handled, MessageHandler, ReaderControl, TaskSubscription, call_handler,
+};
+use futures::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueBindOptions, QueueDeclareOptions,
@@ -15,7 +17,6 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Consumer};
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 /// The most a consumer asks RabbitMQ to send ahead when neither `prefetchCount` nor the
@@ -206,27 +207,9 @@ impl Reader {
             }
         }
         let message = BrokerMessage { topic: self.consumer.topic.to_string(), data: std::mem::take(&mut delivery.data).into(), metadata };
-        let call = AssertUnwindSafe(self.consumer.handler.handle(message)).catch_unwind();
-        let outcome = tokio::select! {
-            () = self.control.abandon.cancelled() => {
-                tracing::debug!(topic = %self.consumer.topic, "pubsub.rabbitmq: shutdown grace ran out; message left for redelivery");
-                return self.settle(&delivery, false).await;
-            }
-            outcome = call => outcome,
-        };
+        let handled = call_handler("pubsub.rabbitmq", &*self.consumer.handler, message, None, Some(&self.control.abandon)).await;
         drop(slot);
-        let processed = match outcome {
-            Ok(Ok(())) => true,
-            Ok(Err(NotProcessed(reason))) => {
-                tracing::debug!(topic = %self.consumer.topic, %reason, "pubsub.rabbitmq: message not processed");
-                false
-            }
-            Err(_) => {
-                tracing::warn!(topic = %self.consumer.topic, "pubsub.rabbitmq: message handler panicked");
-                false
-            }
-        };
-        self.settle(&delivery, processed).await;
+        self.settle(&delivery, handled == Handled::Processed).await;
         drop(channel);
     }
 

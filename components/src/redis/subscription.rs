@@ -7,11 +7,9 @@ use super::connection::{is_connection_error, unavailable};
 use super::quiet_streams::QuietStreams;
 use super::settings::Settings;
 use super::stream_entry::{self, StreamEntry};
-use crate::{BrokerError, DeliverySlot, DeliverySlots, MessageHandler, NotProcessed, ReaderControl, TaskSubscription};
-use futures::FutureExt;
+use crate::{BrokerError, DeliverySlot, DeliverySlots, Handled, MessageHandler, ReaderControl, TaskSubscription, call_handler};
 use redis::aio::ConnectionManager;
 use redis::streams::StreamPendingCountReply;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -229,30 +227,14 @@ impl Consumer {
             self.ack(&id).await;
             return;
         };
-        let call = AssertUnwindSafe(self.handler.handle(message)).catch_unwind();
-        let limit = if self.settings.redelivers() { self.settings.processing_timeout } else { Duration::MAX };
-        let outcome = tokio::select! {
-            () = self.control.abandon.cancelled() => {
-                tracing::debug!(topic = %self.topic, %id, "pubsub.redis: shutdown grace ran out; message left for redelivery");
-                return self.release(&id).await;
-            }
-            outcome = tokio::time::timeout(limit, call) => outcome,
-        };
+        let limit = self.settings.redelivers().then_some(self.settings.processing_timeout);
+        let handled = call_handler("pubsub.redis", &*self.handler, message, limit, Some(&self.control.abandon)).await;
         drop(slot);
-        match outcome {
-            Ok(Ok(Ok(()))) => self.ack(&id).await,
-            Ok(Ok(Err(NotProcessed(reason)))) => {
-                tracing::debug!(topic = %self.topic, group = %self.group, %id, %reason, "pubsub.redis: message not processed; will redeliver");
-                self.release(&id).await;
-            }
-            Ok(Err(_)) => {
-                tracing::warn!(topic = %self.topic, group = %self.group, %id, "pubsub.redis: message handler panicked; will redeliver");
-                self.release(&id).await;
-            }
+        match handled {
+            Handled::Processed => self.ack(&id).await,
+            Handled::NotProcessed | Handled::Abandoned => self.release(&id).await,
             // Past processingTimeout the entry is anyone's to claim again: nothing to release.
-            Err(_) => {
-                tracing::warn!(topic = %self.topic, group = %self.group, %id, timeout = ?limit, "pubsub.redis: message handler timed out; will redeliver")
-            }
+            Handled::TimedOut => {}
         }
     }
 

@@ -5,11 +5,9 @@
 
 use super::doorbell::Doorbell;
 use super::store::{Delivery, Store, TopicGroup, now_ms};
-use crate::{BrokerError, DeliverySlot, DeliverySlots, MessageHandler, NotProcessed, Subscription};
+use crate::{BrokerError, DeliverySlot, DeliverySlots, Handled, MessageHandler, Subscription, call_handler};
 use async_trait::async_trait;
-use futures::FutureExt;
 use std::collections::HashSet;
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
@@ -142,27 +140,14 @@ impl Worker {
         let processing_timeout = self.processing_timeout;
         async move {
             let Delivery { seq, deliveries, message } = delivery;
-            let call = AssertUnwindSafe(handler.handle(message)).catch_unwind();
-            // Past its lease the message is anyone's again, so a call that long is given up.
-            let outcome = tokio::time::timeout(processing_timeout, call).await;
+            // Past its lease the message is anyone's again, so a call that long is given up. A
+            // stop past its grace aborts the call's task instead (see `finish`).
+            let handled = call_handler("pubsub.sqlite", &*handler, message, Some(processing_timeout), None).await;
             drop(permit);
-            let settled = match outcome {
-                Ok(Ok(Ok(()))) => store.ack(&key, seq).await,
+            let settled = match handled {
+                Handled::Processed => store.ack(&key, seq).await,
                 failed => {
-                    let delay = match failed {
-                        Ok(Ok(Err(NotProcessed(reason)))) => {
-                            tracing::debug!(topic = %key.topic, group = %key.group, seq, %reason, "message not processed; will retry");
-                            retry_delay(deliveries)
-                        }
-                        Ok(_) => {
-                            tracing::warn!(topic = %key.topic, group = %key.group, seq, "message handler panicked; will retry");
-                            retry_delay(deliveries)
-                        }
-                        Err(_) => {
-                            tracing::warn!(topic = %key.topic, group = %key.group, seq, ?processing_timeout, "message handler timed out; redelivering");
-                            Duration::ZERO
-                        }
-                    };
+                    let delay = if failed == Handled::TimedOut { Duration::ZERO } else { retry_delay(deliveries) };
                     let retried = store.retry(&key, vec![seq], delay).await;
                     // The loop may be asleep for longer than the retry delay: let it re-plan.
                     wake.notify_one();
