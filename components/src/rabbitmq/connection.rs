@@ -35,6 +35,15 @@ impl Connector {
         Ok(connection)
     }
 
+    /// Forgets `dead`, a connection that stopped answering though it still looks open (a cut the
+    /// client has not noticed yet), so the next caller connects afresh instead of waiting on it.
+    pub async fn forget(&self, dead: &Arc<Connection>) {
+        let mut current = self.current.lock().await;
+        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, dead)) {
+            *current = None;
+        }
+    }
+
     /// Closes the connection (at shutdown): unacknowledged deliveries go back to their queues.
     pub async fn close(&self) {
         if let Some(connection) = self.current.lock().await.take()

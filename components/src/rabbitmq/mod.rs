@@ -43,6 +43,8 @@ pub struct RabbitMqPubSub {
 /// The channel publishes go through (in confirm mode) and the exchanges declared on it.
 struct PublishChannel {
     channel: Channel,
+    /// The connection it is on, forgotten when a call on the channel never answers.
+    connection: Arc<lapin::Connection>,
     exchanges: HashSet<String>,
 }
 
@@ -57,29 +59,51 @@ impl RabbitMqPubSub {
     }
 
     /// The publish channel, opened again when it or the connection died, with `topic`'s exchange declared.
-    async fn publish_channel(&self, topic: &str) -> Result<Channel, BrokerError> {
+    /// The publishing channel, opened (and `topic`'s exchange declared) if needed. Each broker
+    /// round trip here is bounded by `connect_timeout`: a connection cut without the client
+    /// noticing yet still looks open, and would otherwise hold a publish forever.
+    async fn publish_channel(&self, topic: &str) -> Result<(Channel, Arc<lapin::Connection>), BrokerError> {
         let mut publisher = self.publisher.lock().await;
         if publisher.as_ref().is_none_or(|p| !p.channel.status().connected()) {
             let connection = self.connector.connection().await?;
-            let channel = connection.create_channel().await.map_err(|e| self.connector.unavailable("cannot open a channel on", &e))?;
-            channel
-                .confirm_select(ConfirmSelectOptions::default())
-                .await
-                .map_err(|e| self.connector.unavailable("cannot turn on publisher confirms on", &e))?;
-            *publisher = Some(PublishChannel { channel, exchanges: HashSet::new() });
+            let opened = self
+                .within_connect_timeout(&connection, "cannot open a channel on", async {
+                    let channel = connection.create_channel().await?;
+                    channel.confirm_select(ConfirmSelectOptions::default()).await?;
+                    Ok(channel)
+                })
+                .await?;
+            *publisher = Some(PublishChannel { channel: opened, connection, exchanges: HashSet::new() });
         }
         let publisher = publisher.as_mut().expect("set above");
         if !publisher.exchanges.contains(topic) {
-            declare_exchange(&publisher.channel, topic, self.settings.exchange_kind, self.settings.durable)
-                .await
-                .map_err(|e| self.connector.unavailable(&format!("cannot declare exchange {topic} on"), &e))?;
+            let declared = declare_exchange(&publisher.channel, topic, self.settings.exchange_kind, self.settings.durable);
+            self.within_connect_timeout(&publisher.connection, &format!("cannot declare exchange {topic} on"), declared).await?;
             publisher.exchanges.insert(topic.to_owned());
         }
-        Ok(publisher.channel.clone())
+        Ok((publisher.channel.clone(), publisher.connection.clone()))
+    }
+
+    /// Runs `call` on `connection` within `connect_timeout`; past it the connection is taken for
+    /// dead and forgotten, so the next try connects afresh.
+    async fn within_connect_timeout<T>(
+        &self,
+        connection: &Arc<lapin::Connection>,
+        what: &str,
+        call: impl Future<Output = lapin::Result<T>>,
+    ) -> Result<T, BrokerError> {
+        match tokio::time::timeout(self.settings.connect_timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(self.connector.unavailable(what, &e)),
+            Err(_) => {
+                self.connector.forget(connection).await;
+                Err(self.connector.unavailable(what, &format!("no answer within {:?}", self.settings.connect_timeout)))
+            }
+        }
     }
 
     async fn publish_once(&self, msg: &BrokerMessage) -> Result<(), BrokerError> {
-        let channel = self.publish_channel(&msg.topic).await?;
+        let (channel, connection) = self.publish_channel(&msg.topic).await?;
         let mut headers = FieldTable::default();
         for (key, value) in &msg.metadata {
             headers.insert(ShortString::from(key.as_str()), AMQPValue::LongString(value.as_str().into()));
@@ -104,7 +128,11 @@ impl RabbitMqPubSub {
             Ok(Ok(Confirmation::Nack(_))) => Err(failed(&"the broker refused the message (nack)")),
             Ok(Ok(Confirmation::NotRequested)) => Err(failed(&"the channel is not in confirm mode")),
             Ok(Err(err)) => Err(failed(&err)),
-            Err(_) => Err(failed(&format!("no publisher confirm within {:?}", self.settings.confirm_timeout))),
+            Err(_) => {
+                // Most likely a cut the client has not noticed: the retry connects afresh.
+                self.connector.forget(&connection).await;
+                Err(failed(&format!("no publisher confirm within {:?}", self.settings.confirm_timeout)))
+            }
         }
     }
 }
