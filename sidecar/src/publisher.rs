@@ -2,6 +2,7 @@
 //! daprd's order, the CloudEvent envelope, then the component. Errors carry the Dapr error code
 //! both APIs answer with.
 
+use crate::error::ApiError;
 use crate::state::SidecarState;
 use bytes::Bytes;
 use dapr_rs_components::{BrokerMessage, PubSub};
@@ -15,25 +16,6 @@ use std::time::SystemTime;
 
 /// Entries of one bulk publish sent to the component at once (daprd's default bulk publisher uses 100).
 const BULK_PUBLISH_CONCURRENCY: usize = 100;
-
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct ApiError {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
-    }
-}
-
-impl From<ApiError> for tonic::Status {
-    fn from(e: ApiError) -> Self {
-        dapr_rs_proto::error_code::to_grpc_status(e.code, e.message)
-    }
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct PublishInput {

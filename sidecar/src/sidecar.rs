@@ -98,7 +98,7 @@ pub async fn start(config: SidecarConfig) -> Result<RunningSidecar, StartError> 
             tracing::error!(error = %e, "gRPC API stopped");
         }
     });
-    tokio::spawn(delivery::programmatic::start_app_subscriptions(state.clone()));
+    tokio::spawn(delivery::app_subscriptions::start_app_subscriptions(state.clone()));
     tracing::info!(app_id = %state.config.app_id, %http_addr, %grpc_addr, "dapr-rs sidecar started");
     Ok(RunningSidecar { state, http_addr, grpc_addr, servers })
 }

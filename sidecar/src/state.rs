@@ -1,16 +1,15 @@
 //! What a running sidecar shares between its APIs and its delivery code.
 
 use crate::config::SidecarConfig;
-use crate::delivery::InboundPolicy;
-use crate::publisher::ApiError;
+use crate::error::ApiError;
+use crate::retry::InboundPolicy;
 use crate::scopes::TopicScopes;
-use dapr_rs_components::{PubSub, Subscription};
+use crate::subscription::{ActiveSubscription, SubscriptionInfo};
+use dapr_rs_components::PubSub;
 use dapr_rs_proto::error_code::ErrorCode;
-use dapr_rs_proto::runtime::PubsubSubscriptionType;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -25,51 +24,6 @@ pub struct LoadedPubSub {
     pub scopes: Arc<TopicScopes>,
     /// The Resiliency policy for deliveries from this component to the app.
     pub inbound: InboundPolicy,
-}
-
-/// `bulkSubscribe` (contract §3.3): the subscription's messages reach the app in batches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BulkSubscribe {
-    /// Most messages in one batch.
-    pub max_messages_count: usize,
-    /// Longest a message waits for its batch to fill.
-    pub max_await: Duration,
-}
-
-impl BulkSubscribe {
-    pub const DEFAULT_MAX_MESSAGES_COUNT: usize = 100;
-    pub const DEFAULT_MAX_AWAIT: Duration = Duration::from_millis(1000);
-
-    /// From the wire's `{enabled, maxMessagesCount, maxAwaitDurationMs}`: `None` unless enabled;
-    /// a count or duration that is not positive takes the default, as in daprd.
-    pub fn from_wire(enabled: bool, max_messages_count: i64, max_await_duration_ms: i64) -> Option<Self> {
-        enabled.then(|| Self {
-            max_messages_count: usize::try_from(max_messages_count).ok().filter(|n| *n > 0).unwrap_or(Self::DEFAULT_MAX_MESSAGES_COUNT),
-            max_await: u64::try_from(max_await_duration_ms)
-                .ok()
-                .filter(|ms| *ms > 0)
-                .map_or(Self::DEFAULT_MAX_AWAIT, Duration::from_millis),
-        })
-    }
-}
-
-/// A subscription as metadata reports it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SubscriptionInfo {
-    pub pubsub_name: String,
-    pub topic: String,
-    pub metadata: HashMap<String, String>,
-    /// (CEL match, path), in evaluation order; the default route is last with an empty match.
-    pub rules: Vec<(String, String)>,
-    pub dead_letter_topic: String,
-    pub kind: PubsubSubscriptionType,
-    /// Set when the app asked for its messages in batches.
-    pub bulk_subscribe: Option<BulkSubscribe>,
-}
-
-pub struct ActiveSubscription {
-    pub info: SubscriptionInfo,
-    pub handle: Box<dyn Subscription>,
 }
 
 pub struct SidecarState {
@@ -99,7 +53,7 @@ impl SidecarState {
             next_subscription: AtomicU64::new(1),
             app_ready: AtomicBool::new(false),
             shutdown: CancellationToken::new(),
-            app_slots: Arc::new(Semaphore::new(config.max_concurrency.unwrap_or(crate::delivery::programmatic::DEFAULT_MAX_CONCURRENCY))),
+            app_slots: Arc::new(Semaphore::new(config.max_concurrency.unwrap_or(crate::config::DEFAULT_MAX_CONCURRENCY))),
             extended_metadata: Mutex::default(),
             config,
         }

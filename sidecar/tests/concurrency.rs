@@ -98,7 +98,7 @@ async fn without_the_flag_the_default_limit_holds_across_many_topics() {
     let names: Vec<String> = (0..300).map(|i| format!("topic-{i}")).collect();
     let topics: Vec<&str> = names.iter().map(String::as_str).collect();
     let most = most_in_flight_handled_in(Duration::from_millis(300), None, &topics, 4).await;
-    let limit = dapr_rs_sidecar::delivery::programmatic::DEFAULT_MAX_CONCURRENCY;
+    let limit = dapr_rs_sidecar::config::DEFAULT_MAX_CONCURRENCY;
     assert!(most <= limit, "{most} deliveries in flight; the default limit is {limit}");
     assert!(most >= limit / 2, "only {most} in flight at once: the limit should be what holds them back");
 }

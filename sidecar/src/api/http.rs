@@ -2,7 +2,8 @@
 
 use super::http_bulk_publish::bulk_publish;
 use super::metadata;
-use crate::publisher::{self, ApiError, PublishInput};
+use crate::error::ApiError;
+use crate::publisher::{self, PublishInput};
 use crate::state::SidecarState;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;

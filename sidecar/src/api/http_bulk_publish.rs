@@ -2,7 +2,8 @@
 //! a JSON array of entries, each published in its own CloudEvent through the one publish path.
 
 use super::http::{publish_metadata, pubsub_and_topic};
-use crate::publisher::{self, ApiError, BulkPublishInput};
+use crate::error::ApiError;
+use crate::publisher::{self, BulkPublishInput};
 use crate::state::SidecarState;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;

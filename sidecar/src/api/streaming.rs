@@ -1,8 +1,9 @@
 //! `SubscribeTopicEventsAlpha1` (contract §1.3): a STREAMING subscription whose events go down the
 //! stream and whose answers come back on it, matched by event id.
 
-use crate::delivery::{EventSink, programmatic};
-use crate::state::{SidecarState, SubscriptionInfo};
+use crate::delivery::{EventSink, subscribe};
+use crate::state::SidecarState;
+use crate::subscription::SubscriptionInfo;
 use async_trait::async_trait;
 use dapr_rs_proto::cloudevent;
 use dapr_rs_proto::outcome::DeliveryOutcome;
@@ -73,7 +74,7 @@ pub async fn open(state: Arc<SidecarState>, mut inbound: Streaming<SubscribeTopi
         kind: PubsubSubscriptionType::Streaming,
         bulk_subscribe: None,
     };
-    let id = programmatic::subscribe(&state, info, sink.clone()).await?;
+    let id = subscribe::subscribe(&state, info, sink.clone()).await?;
     let initial = SubscribeTopicEventsResponseAlpha1 {
         subscribe_topic_events_response_type: Some(Resp::InitialResponse(SubscribeTopicEventsResponseInitialAlpha1 {})),
     };

@@ -1,10 +1,17 @@
 //! Sidecar settings: daprd's flags (contract §5), shared by `dapr-rs sidecar` and `dapr-rs run`.
 
-use crate::delivery::app_health::{AppHealthArgs, AppHealthConfig};
+pub mod app_health;
+
+use app_health::{AppHealthArgs, AppHealthConfig};
 use clap::{Args, ValueEnum};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// Most deliveries in flight to the app, across all its subscriptions, when
+/// `--app-max-concurrency` is not set (daprd has no limit then; a backlog over many topics would
+/// then be read into memory at once). Also the most per streaming subscription.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 256;
 
 /// `--app-protocol`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -3,9 +3,9 @@
 
 use super::EventSink;
 use super::app_transport::{self, HttpClient};
-use super::bulk_delivery::{BulkBatch, BulkEventSink};
+use super::sink::{BulkBatch, BulkEventSink};
 use crate::config::AppProtocol;
-use crate::state::{BulkSubscribe, SubscriptionInfo};
+use crate::subscription::{BulkSubscribe, SubscriptionInfo};
 use async_trait::async_trait;
 use bytes::Bytes;
 use dapr_rs_proto::cloudevent;

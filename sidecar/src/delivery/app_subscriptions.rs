@@ -1,97 +1,17 @@
-//! Subscribing on behalf of the app: once its channel is reachable, ask for its subscriptions, add
-//! the declarative ones from the resources path, and subscribe each on its component, delivering
-//! through the app channel.
+//! The app's subscriptions, from start to stop: once its channel is reachable, ask for its
+//! (programmatic) subscriptions, add the declarative ones from the resources path, and subscribe
+//! each on its component, delivering through the app channel; with app health checks on, stop
+//! them while the app is unhealthy and subscribe again when it is back.
 
 use super::app_channel::{AppChannel, wait_for_app};
-use super::bulk_delivery::DEFAULT_BATCHES_IN_FLIGHT;
-use super::{BulkDelivery, EventDelivery, EventSink, Routes};
-use crate::publisher::ApiError;
-use crate::state::{ActiveSubscription, SidecarState, SubscriptionInfo};
-use dapr_rs_components::{MessageHandler, SubscribeRequest};
+use super::app_health::AppProbe;
+use super::subscribe::subscribe;
+use crate::config::app_health::AppHealthConfig;
+use crate::state::SidecarState;
+use crate::subscription::{ActiveSubscription, SubscriptionInfo};
 use dapr_rs_proto::runtime::PubsubSubscriptionType;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-
-/// Most deliveries in flight to the app, across all its subscriptions, when
-/// `--app-max-concurrency` is not set (daprd has no limit then; a backlog over many topics would
-/// then be read into memory at once). Also the most per streaming subscription.
-pub const DEFAULT_MAX_CONCURRENCY: usize = 256;
-
-#[derive(Debug, thiserror::Error)]
-pub enum SubscribeError {
-    /// Unknown pubsub, empty topic, or a topic the subscription scopes forbid.
-    #[error("{0}")]
-    Refused(#[from] ApiError),
-    /// A routing rule's match expression does not compile.
-    #[error("{0}")]
-    Routing(String),
-    /// The component could not subscribe.
-    #[error("{0}")]
-    Component(String),
-}
-
-impl From<SubscribeError> for tonic::Status {
-    fn from(e: SubscribeError) -> Self {
-        match e {
-            SubscribeError::Refused(e) => e.into(),
-            SubscribeError::Routing(message) => tonic::Status::invalid_argument(message),
-            SubscribeError::Component(message) => tonic::Status::internal(message),
-        }
-    }
-}
-
-/// Subscribes `info` on its component, sending its events to `sink`.
-pub async fn subscribe(state: &Arc<SidecarState>, info: SubscriptionInfo, sink: Arc<dyn EventSink>) -> Result<u64, SubscribeError> {
-    let loaded = state.pubsub_for_subscription(&info.pubsub_name, &info.topic)?;
-    let component = loaded.pubsub.clone();
-    let routes = Routes::compile(&info.rules).map_err(|e| SubscribeError::Routing(e.to_string()))?;
-    let raw_payload = info
-        .metadata
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("rawPayload") && dapr_rs_proto::cloudevent::parse_go_bool(v) == Some(true));
-    let delivery = EventDelivery {
-        pubsub_name: info.pubsub_name.clone(),
-        topic: info.topic.clone(),
-        routes,
-        dead_letter_topic: Some(info.dead_letter_topic.clone()).filter(|d| !d.is_empty()),
-        raw_payload,
-        retry: loaded.inbound.retry,
-        timeout: loaded.inbound.timeout,
-        component: component.clone(),
-        scopes: loaded.scopes.clone(),
-        sink: sink.clone(),
-        app_slots: None,
-        stopping: state.shutdown.clone(),
-    };
-    // The app's cap counts calls to the app channel; streams are not part of it (as daprd).
-    let app_slots = Some(state.app_slots.clone()).filter(|_| info.kind != PubsubSubscriptionType::Streaming);
-    let mut max_concurrency = state.config.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
-    // A single event holds its slot from the broker to its settling, taken by the component.
-    let mut shared_slots = app_slots.clone();
-    let handler: Arc<dyn MessageHandler> = match (info.bulk_subscribe, sink.bulk()) {
-        (Some(bulk), Some(bulk_sink)) => {
-            // A batch is one call, so it takes one slot when it is sent, and the component reads
-            // only what this subscription's batches can hold.
-            let batches = state.config.max_concurrency.unwrap_or(DEFAULT_BATCHES_IN_FLIGHT);
-            max_concurrency = bulk.max_messages_count.saturating_mul(batches);
-            shared_slots = None;
-            let delivery = EventDelivery { app_slots, ..delivery };
-            Arc::new(BulkDelivery::start(delivery, bulk_sink, bulk, batches, state.shutdown.clone()))
-        }
-        (Some(_), None) => {
-            tracing::warn!(pubsub = %info.pubsub_name, topic = %info.topic, "bulkSubscribe is not supported here; events are delivered one by one");
-            Arc::new(delivery)
-        }
-        (None, _) => Arc::new(delivery),
-    };
-    let req = SubscribeRequest { topic: info.topic.clone(), consumer_group: loaded.consumer_group.clone(), max_concurrency, shared_slots };
-    let handle = component
-        .subscribe(req, handler)
-        .await
-        .map_err(|e| SubscribeError::Component(format!("cannot subscribe to topic {} on pubsub {}: {e}", info.topic, info.pubsub_name)))?;
-    tracing::info!(pubsub = %info.pubsub_name, topic = %info.topic, kind = ?info.kind, bulk = ?info.bulk_subscribe, "subscribed");
-    Ok(state.add_subscription(ActiveSubscription { info, handle }))
-}
 
 /// The app's subscriptions as daprd's component store keeps them: declarative ones in file order,
 /// the first per pubsub and topic; a programmatic one for the same pubsub and topic takes its place.
@@ -148,12 +68,69 @@ pub async fn start_app_subscriptions(state: Arc<SidecarState>) {
         }
     };
     if let Some(health) = cfg.app_health.clone() {
-        return super::app_health::supervise(state.clone(), channel, health).await;
+        return follow_app_health(state.clone(), channel, health).await;
     }
     let Some(infos) = read_app_subscriptions(&state, &channel).await else { return };
     subscribe_app(&state, &infos, &channel).await;
     state.app_ready.store(true, Ordering::Release);
     tracing::info!(app_id = %cfg.app_id, "app channel ready");
+}
+
+/// With app health checks on: after `threshold` failed probes in a row the app is unhealthy and
+/// its subscriptions are stopped, so nothing is delivered and nothing is taken from the broker; the
+/// first successful probe subscribes again. Runs until shutdown: subscribes the app's subscriptions while it is healthy and stops them
+/// while it is not. The sidecar's `/v1.0/healthz` follows (through `app_ready`).
+async fn follow_app_health(state: Arc<SidecarState>, channel: Arc<AppChannel>, health: AppHealthConfig) {
+    let cfg = &state.config;
+    let Some(port) = cfg.app_port else { return };
+    let probe = match AppProbe::new(cfg.app_protocol, &cfg.app_channel_address, port, &health.path, cfg.app_api_token.clone()) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot probe the app's health");
+            return;
+        }
+    };
+    let mut infos = None;
+    let mut active: Option<Vec<u64>> = None;
+    let mut failures = 0u32;
+    loop {
+        match probe.check(health.timeout).await {
+            Ok(()) => {
+                failures = 0;
+                if active.is_none() {
+                    if infos.is_none() {
+                        infos = read_app_subscriptions(&state, &channel).await;
+                    }
+                    let Some(infos) = &infos else { return };
+                    if state.shutdown.is_cancelled() {
+                        return;
+                    }
+                    active = Some(subscribe_app(&state, infos, &channel).await);
+                    state.app_ready.store(true, Ordering::Release);
+                    tracing::info!(app_id = %cfg.app_id, "the app is healthy; deliveries run");
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::debug!(error = %e, failures, "app health probe failed");
+                if failures >= health.threshold
+                    && let Some(ids) = active.take()
+                {
+                    state.app_ready.store(false, Ordering::Release);
+                    tracing::warn!(app_id = %cfg.app_id, error = %e, "the app is unhealthy; deliveries paused");
+                    let stops = ids.into_iter().filter_map(|id| state.remove_subscription(id)).map(|s| {
+                        let grace = cfg.grace;
+                        async move { s.handle.stop(grace).await }
+                    });
+                    futures::future::join_all(stops).await;
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(health.interval) => {}
+            _ = state.shutdown.cancelled() => return,
+        }
+    }
 }
 
 /// The app's subscriptions, asked until it answers, merged with the declarative ones; `None` when

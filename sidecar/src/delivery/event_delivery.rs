@@ -1,5 +1,6 @@
-use super::bulk_delivery::BulkEventSink;
-use super::{RetryPolicy, Routes};
+use super::sink::EventSink;
+use crate::retry::RetryPolicy;
+use crate::routing::Routes;
 use crate::scopes::TopicScopes;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -11,18 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
-
-/// Where events of a subscription go: the app channel or a streaming subscriber.
-#[async_trait]
-pub trait EventSink: Send + Sync + 'static {
-    /// Delivers one CloudEvent to `path`; `body` is its JSON as the broker stored it.
-    async fn deliver(&self, ce: &Map<String, Json>, body: &[u8], pubsub_name: &str, topic: &str, path: &str) -> DeliveryOutcome;
-
-    /// The same destination taking whole batches (`bulkSubscribe`), when it can; streams cannot.
-    fn bulk(self: Arc<Self>) -> Option<Arc<dyn BulkEventSink>> {
-        None
-    }
-}
 
 pub(super) const SHUTTING_DOWN: &str = "the sidecar is shutting down; left to the broker's redelivery";
 

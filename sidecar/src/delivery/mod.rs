@@ -4,14 +4,13 @@
 
 pub mod app_channel;
 pub mod app_health;
+pub mod app_subscriptions;
 pub mod app_transport;
 mod bulk_delivery;
 mod event_delivery;
-pub mod programmatic;
-pub mod retry;
-mod routing;
+mod sink;
+pub mod subscribe;
 
 pub use bulk_delivery::BulkDelivery;
-pub use event_delivery::{EventDelivery, EventSink};
-pub use retry::{InboundPolicy, RetryPolicy};
-pub use routing::Routes;
+pub use event_delivery::EventDelivery;
+pub use sink::{BulkBatch, BulkEventSink, EventSink};

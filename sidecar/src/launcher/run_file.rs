@@ -5,8 +5,8 @@
 //! `<appDirPath>/.dapr/resources`, else `common`'s, else the command line's or `~/.dapr/components`.
 
 use super::app_run::{AppOutput, AppSpec};
+use crate::config::app_health::{self, AppHealthConfig};
 use crate::config::{AppProtocol, SidecarConfig};
-use crate::delivery::app_health::{self, AppHealthConfig};
 use serde::Deserialize;
 use serde_yaml_ng::Value as Yaml;
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! components whose inbound deliveries (component → app) use them. Several documents merge into
 //! one, later names replacing earlier ones, as daprd does.
 
-use crate::delivery::retry::{self, Backoff, InboundPolicy, RetryPolicy};
+use crate::retry::{self, Backoff, InboundPolicy, RetryPolicy};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

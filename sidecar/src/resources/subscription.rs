@@ -2,8 +2,8 @@
 //! `dapr.io/v1alpha1` (`route`). Keys are matched case-insensitively, as daprd's Go JSON decoding
 //! does, and `routes` / `bulkSubscribe` are also taken in the list shapes the Dapr docs show.
 
-use crate::delivery::Routes;
-use crate::state::SubscriptionInfo;
+use crate::routing::Routes;
+use crate::subscription::SubscriptionInfo;
 use dapr_rs_proto::runtime::PubsubSubscriptionType;
 use serde_yaml_ng::Value;
 use std::collections::HashMap;
@@ -144,7 +144,7 @@ pub(super) fn parse(name: &str, api_version: &str, spec: &Value) -> Result<Decla
             kind: PubsubSubscriptionType::Declarative,
             bulk_subscribe: bulk_subscribe.as_ref().and_then(|b| {
                 let count = b.max_messages_count.map_or(0, |n| n as i64);
-                crate::state::BulkSubscribe::from_wire(b.enabled, count, b.max_await_duration_ms.map_or(0, |n| n as i64))
+                crate::subscription::BulkSubscribe::from_wire(b.enabled, count, b.max_await_duration_ms.map_or(0, |n| n as i64))
             }),
         },
         bulk_subscribe,
