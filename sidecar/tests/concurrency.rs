@@ -169,3 +169,95 @@ async fn thousands_of_publishes_in_flight_on_one_connection_all_succeed() {
     assert!(failed.is_empty(), "{} of 10000 publishes failed, e.g. {}", failed.len(), failed[0]);
     tokio::time::timeout(Duration::from_secs(60), reader).await.expect("not every event was delivered").unwrap();
 }
+
+/// An app whose gRPC server takes two calls at a time (`SETTINGS_MAX_CONCURRENT_STREAMS` 2) and
+/// answers each after 50 ms, counting what it saw in flight and every event id.
+#[derive(Clone, Default)]
+struct TwoStreamApp {
+    stats: Arc<InFlight>,
+    ids: Arc<Mutex<Vec<String>>>,
+}
+
+#[tonic::async_trait]
+impl dapr_rs_proto::runtime::app_callback_server::AppCallback for TwoStreamApp {
+    async fn on_invoke(
+        &self,
+        _: tonic::Request<dapr_rs_proto::common::InvokeRequest>,
+    ) -> Result<tonic::Response<dapr_rs_proto::common::InvokeResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("no invocation"))
+    }
+
+    async fn list_topic_subscriptions(
+        &self,
+        _: tonic::Request<()>,
+    ) -> Result<tonic::Response<dapr_rs_proto::runtime::ListTopicSubscriptionsResponse>, tonic::Status> {
+        let sub = dapr_rs_proto::runtime::TopicSubscription { pubsub_name: PUBSUB.into(), topic: "orders".into(), ..Default::default() };
+        Ok(tonic::Response::new(dapr_rs_proto::runtime::ListTopicSubscriptionsResponse { subscriptions: vec![sub] }))
+    }
+
+    async fn on_topic_event(
+        &self,
+        req: tonic::Request<dapr_rs_proto::runtime::TopicEventRequest>,
+    ) -> Result<tonic::Response<dapr_rs_proto::runtime::TopicEventResponse>, tonic::Status> {
+        let now = self.stats.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.stats.most.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.stats.now.fetch_sub(1, Ordering::SeqCst);
+        self.ids.lock().unwrap().push(req.into_inner().id);
+        self.stats.done.fetch_add(1, Ordering::SeqCst);
+        Ok(tonic::Response::new(dapr_rs_proto::runtime::TopicEventResponse { status: 0 }))
+    }
+
+    async fn on_bulk_topic_event(
+        &self,
+        _: tonic::Request<dapr_rs_proto::runtime::TopicEventBulkRequest>,
+    ) -> Result<tonic::Response<dapr_rs_proto::runtime::TopicEventBulkResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("no bulk"))
+    }
+
+    async fn on_job_event(
+        &self,
+        _: tonic::Request<dapr_rs_proto::runtime::JobEventRequest>,
+    ) -> Result<tonic::Response<dapr_rs_proto::runtime::JobEventResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("no jobs"))
+    }
+}
+
+/// The sidecar keeps to the app's own HTTP/2 stream limit: with 256 deliveries allowed by
+/// default, the calls past the app's two wait their turn instead of being refused, and every
+/// event arrives exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_apps_own_stream_limit_queues_deliveries_instead_of_refusing_them() {
+    let dir = memory_resources(PUBSUB);
+    let app = TwoStreamApp::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tonic::transport::Server::builder()
+        .max_concurrent_streams(2)
+        .add_service(dapr_rs_proto::runtime::app_callback_server::AppCallbackServer::new(app.clone()));
+    tokio::spawn(server.serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async {
+        let _ = stopped.await;
+    }));
+    let sc = SidecarBuilder::new("checkout", dir.path()).app(port, "grpc").start_subscribed();
+    let client = sc.client();
+    const EVENTS: usize = 40;
+    let publishes = (0..EVENTS as u32).map(|n| {
+        let client = client.clone();
+        async move { client.publish_event(publish("orders", n)).await.unwrap() }
+    });
+    futures::future::join_all(publishes).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.stats.done.load(Ordering::SeqCst) < EVENTS {
+        assert!(Instant::now() < deadline, "only {} of {EVENTS} events were delivered", app.stats.done.load(Ordering::SeqCst));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ids = app.ids.lock().unwrap().clone();
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!((ids.len(), distinct.len()), (EVENTS, EVENTS), "every event once");
+    let most = app.stats.most.load(Ordering::SeqCst);
+    assert!((1..=2).contains(&most), "{most} calls in flight at an app that takes 2");
+    drop(sc);
+    let _ = stop.send(());
+}
