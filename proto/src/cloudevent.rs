@@ -614,9 +614,6 @@ mod tests {
         }
     }
 
-    /// Found while writing the `cloudevent` fuzz target (which now checks `expiration`):
-    /// `ttlInSeconds=300000000000` (9500 years) panicked in the publishing sidecar, formatting an
-    /// expiration after the year 9999 (and a larger one overflowed `SystemTime`).
     #[test]
     fn seconds_from_outside_become_durations_only_in_range() {
         assert_eq!(duration_from_secs(1.5), Some(Duration::from_millis(1500)));
@@ -627,6 +624,9 @@ mod tests {
         }
     }
 
+    /// Found while writing the `cloudevent` fuzz target (which now checks `expiration`):
+    /// `ttlInSeconds=300000000000` (9500 years) panicked in the publishing sidecar, formatting an
+    /// expiration after the year 9999 (and a larger one overflowed `SystemTime`).
     #[test]
     fn a_ttl_past_the_year_9999_is_refused_not_a_panic() {
         let md = |v: &str| HashMap::from([("ttlInSeconds".to_string(), v.to_string())]);
