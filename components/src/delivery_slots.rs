@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
 pub(crate) struct DeliverySlots {
@@ -44,6 +45,17 @@ impl DeliverySlots {
     pub async fn complete(&self, slot: &mut DeliverySlot) {
         if let (Some(shared), None) = (&self.shared, &slot.shared) {
             slot.shared = Some(shared.clone().acquire_owned().await.expect("delivery slots are never closed"));
+        }
+    }
+
+    /// [`DeliverySlots::complete`], unless `stop` comes first: a subscription that is stopping
+    /// hands the message it already took to the handler as it is (a stopping sidecar's handler
+    /// hands it straight back), so it is settled the usual way and never stranded.
+    pub async fn complete_unless_stopped(&self, slot: &mut DeliverySlot, stop: &CancellationToken) {
+        tokio::select! {
+            biased;
+            () = self.complete(slot) => {}
+            () = stop.cancelled() => {}
         }
     }
 

@@ -75,11 +75,7 @@ impl PubSub for InMemoryPubSub {
                     _ = loop_cancel.cancelled() => break,
                 };
                 let Some(msg) = msg else { break };
-                tokio::select! {
-                    () = slots.complete(&mut permit) => {}
-                    // Stopping: handled at once (the handler hands it back when shutting down).
-                    _ = loop_cancel.cancelled() => {}
-                }
+                slots.complete_unless_stopped(&mut permit, &loop_cancel).await;
                 let (handler, requeue) = (handler.clone(), group.tx.clone());
                 loop_tracker.spawn(async move {
                     if call_handler("pubsub.in-memory", &*handler, msg.clone(), None, None).await != Handled::Processed {

@@ -74,16 +74,10 @@ impl ReaderControl {
         }
     }
 
-    /// The rest of a reserved slot, for a message already taken from the broker. Once the
-    /// subscription is stopping it comes back as it is: the message still goes to the handler,
-    /// which hands it straight back when the sidecar is shutting down, so it is settled the usual
-    /// way and never stranded.
+    /// The rest of a reserved slot, for a message already taken from the broker (see
+    /// [`DeliverySlots::complete_unless_stopped`]).
     pub async fn complete(&self, mut slot: DeliverySlot) -> DeliverySlot {
-        tokio::select! {
-            biased;
-            () = self.slots.complete(&mut slot) => {}
-            () = self.stop.cancelled() => {}
-        }
+        self.slots.complete_unless_stopped(&mut slot, &self.stop).await;
         slot
     }
 }

@@ -202,11 +202,7 @@ impl Consumer {
         let mut entries = entries.into_iter().zip(permits);
         while let Some((entry, mut queued)) = entries.next() {
             // An entry read by a blocked read still needs its share of the app's slots.
-            tokio::select! {
-                biased;
-                () = self.queue.complete(&mut queued) => {}
-                () = self.control.stop.cancelled() => {}
-            }
+            self.queue.complete_unless_stopped(&mut queued, &self.control.stop).await;
             let Some(slot) = self.control.slot().await else {
                 for id in std::iter::once(entry.id).chain(entries.map(|(e, _)| e.id)) {
                     self.release(&id).await;
