@@ -199,7 +199,7 @@ impl EventSink for AppChannel {
                     let req = cloudevent::to_topic_event_request(ce, pubsub_name, topic, path);
                     client.clone().on_topic_event(Self::grpc_request(req, token)).await
                 };
-                match again_if_not_reached(call, not_reached_grpc).await {
+                match again_if_unanswered(call, unanswered_grpc).await {
                     Ok(resp) => DeliveryOutcome::from_status_value(resp.into_inner().status),
                     Err(s) => {
                         tracing::warn!(%pubsub_name, %topic, error = %s, "OnTopicEvent failed");
@@ -216,7 +216,7 @@ impl EventSink for AppChannel {
                 }
                 let body = Bytes::copy_from_slice(body);
                 let call = || http_post(client, base, token, path, dapr_rs_proto::content_type::CLOUDEVENT_JSON, &headers, body.clone());
-                match again_if_not_reached(call, |_| true).await {
+                match again_if_unanswered(call, unanswered_http).await {
                     Ok((status, body)) => {
                         let outcome = DeliveryOutcome::from_http_reply(status, &body);
                         if status >= 300 {
@@ -263,7 +263,7 @@ impl BulkEventSink for AppChannel {
                         other => other,
                     }
                 };
-                let answer = again_if_not_reached(call, not_reached_grpc).await;
+                let answer = again_if_unanswered(call, unanswered_grpc).await;
                 match answer {
                     Ok(resp) => BulkOutcome::from_grpc_statuses(&resp.into_inner().statuses),
                     Err(s) => {
@@ -276,7 +276,7 @@ impl BulkEventSink for AppChannel {
                 let body = Bytes::from(serde_json::to_vec(&batch.to_http_envelope()).expect("the envelope serialises"));
                 let headers = [("pubsubName", pubsub_name)];
                 let call = || http_post(client, base, token, path, dapr_rs_proto::content_type::JSON, &headers, body.clone());
-                match again_if_not_reached(call, |_| true).await {
+                match again_if_unanswered(call, unanswered_http).await {
                     Ok((status, body)) => {
                         if status >= 300 {
                             tracing::warn!(%path, status, entries = batch.entries.len(), "the app did not accept the batch");
@@ -293,21 +293,23 @@ impl BulkEventSink for AppChannel {
     }
 }
 
-/// Calls to the app per delivery while the call fails before the app answers (a connection the
-/// app's server closed with GOAWAY or reset, a refused stream, a failed connect): each goes out on
-/// a fresh connection, and none of them counts as the app's RETRY; only the last failure does.
-const ATTEMPTS_IF_NOT_REACHED: u32 = 4;
-const FIRST_PAUSE_IF_NOT_REACHED: Duration = Duration::from_millis(20);
+/// Calls to the app per delivery while no answer comes back from the app at all (a failed
+/// connect, a refused stream, a connection its server ended with GOAWAY or a reset): each goes
+/// out on a fresh connection, and none of them spends the app's retries; only the last failure
+/// counts as a RETRY. A call the app did answer (any status, even with its reply cut short) is
+/// never sent again here.
+const ATTEMPTS_IF_UNANSWERED: u32 = 4;
+const FIRST_PAUSE_IF_UNANSWERED: Duration = Duration::from_millis(20);
 
-async fn again_if_not_reached<T, E: std::fmt::Display, F: Future<Output = Result<T, E>>>(
+async fn again_if_unanswered<T, E: std::fmt::Display, F: Future<Output = Result<T, E>>>(
     mut call: impl FnMut() -> F,
-    not_reached: impl Fn(&E) -> bool,
+    unanswered: impl Fn(&E) -> bool,
 ) -> Result<T, E> {
-    let mut pause = FIRST_PAUSE_IF_NOT_REACHED;
-    for _ in 1..ATTEMPTS_IF_NOT_REACHED {
+    let mut pause = FIRST_PAUSE_IF_UNANSWERED;
+    for _ in 1..ATTEMPTS_IF_UNANSWERED {
         match call().await {
-            Err(e) if not_reached(&e) => {
-                tracing::debug!(error = %e, "the call did not reach the app; sending it again");
+            Err(e) if unanswered(&e) => {
+                tracing::debug!(error = %e, "no answer from the app; sending the call again");
                 tokio::time::sleep(pause).await;
                 pause *= 2;
             }
@@ -319,8 +321,27 @@ async fn again_if_not_reached<T, E: std::fmt::Display, F: Future<Output = Result
 
 /// A status that did not come from the app: tonic gives the transport's own failures a source,
 /// while a status the app answered with (in its trailers) has none.
-fn not_reached_grpc(status: &tonic::Status) -> bool {
+fn unanswered_grpc(status: &tonic::Status) -> bool {
     std::error::Error::source(status).is_some()
+}
+
+/// Why a POST to the app gave no reply to act on.
+#[derive(Debug)]
+struct PostFailed {
+    message: String,
+    /// No answer came back from the app: nothing of it was seen, so the call may go out again.
+    /// Not so when a status came back before the reply broke off, or the request is malformed.
+    unanswered: bool,
+}
+
+impl std::fmt::Display for PostFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn unanswered_http(failed: &PostFailed) -> bool {
+    failed.unanswered
 }
 
 /// POSTs `body` to the app's `path` with the token and `headers`; (status, body) or why it failed.
@@ -332,7 +353,8 @@ async fn http_post(
     content_type: &str,
     headers: &[(&str, &str)],
     body: Bytes,
-) -> Result<(u16, Bytes), String> {
+) -> Result<(u16, Bytes), PostFailed> {
+    let failed = |unanswered, message| PostFailed { message, unanswered };
     let path = dapr_rs_proto::route_path(path);
     let mut req = http::Request::post(format!("{base}{path}")).header(http::header::CONTENT_TYPE, content_type);
     for (key, value) in headers {
@@ -341,11 +363,12 @@ async fn http_post(
     if let Some(t) = token {
         req = req.header(dapr_rs_proto::API_TOKEN_HEADER, t.as_str());
     }
-    let req = req.body(Full::new(body)).map_err(|e| format!("cannot build the request to {path}: {e}"))?;
-    let resp = client.request(req).await.map_err(|e| format!("POST {path} failed: {e}"))?;
+    let req = req.body(Full::new(body)).map_err(|e| failed(false, format!("cannot build the request to {path}: {e}")))?;
+    let resp = client.request(req).await.map_err(|e| failed(true, format!("POST {path} failed: {e}")))?;
     let status = resp.status().as_u16();
-    // A reply cut short is no answer: read as empty, a 2xx would count as SUCCESS.
-    let body = resp.into_body().collect().await.map_err(|e| format!("reading the app's reply to POST {path} failed: {e}"))?;
+    // A reply cut short is no answer to act on: read as empty, a 2xx would count as SUCCESS.
+    let body =
+        resp.into_body().collect().await.map_err(|e| failed(false, format!("reading the app's reply to POST {path} failed: {e}")))?;
     Ok((status, body.to_bytes()))
 }
 
@@ -364,5 +387,49 @@ pub async fn wait_for_app(address: &str, port: u16, cancel: &tokio_util::sync::C
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
             _ = cancel.cancelled() => return false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    fn failure(unanswered: bool) -> PostFailed {
+        PostFailed { message: "no".into(), unanswered }
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_call_goes_out_again_and_an_answered_one_does_not() {
+        let calls = AtomicU32::new(0);
+        let flaky = || async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(failure(true)),
+                _ => Ok(200u16),
+            }
+        };
+        assert_eq!(again_if_unanswered(flaky, unanswered_http).await.unwrap(), 200);
+        assert_eq!(calls.swap(0, Ordering::SeqCst), 3);
+
+        let answered = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err::<u16, _>(failure(false))
+        };
+        assert!(again_if_unanswered(answered, unanswered_http).await.is_err());
+        assert_eq!(calls.swap(0, Ordering::SeqCst), 1, "a call the app answered is never sent again here");
+
+        let never = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err::<u16, _>(failure(true))
+        };
+        assert!(again_if_unanswered(never, unanswered_http).await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), ATTEMPTS_IF_UNANSWERED, "bounded");
+    }
+
+    #[test]
+    fn only_statuses_tonic_raised_itself_are_unanswered() {
+        assert!(!unanswered_grpc(&tonic::Status::unavailable("the app said so")));
+        let transport = tonic::Status::from_error(Box::new(std::io::Error::other("connection reset")));
+        assert!(unanswered_grpc(&transport));
     }
 }
