@@ -31,19 +31,53 @@ where
     std::sync::Arc::new(FnHandler(f))
 }
 
-/// Runs a handler and maps its result to the status the sidecar is told; a panic is a RETRY too.
-pub(crate) async fn run_handler(handler: &dyn TopicHandler, event: TopicEvent) -> TopicEventStatus {
-    use futures::FutureExt;
-    let id = event.id.clone();
-    match std::panic::AssertUnwindSafe(handler.handle(event)).catch_unwind().await {
+/// The one answer rule, for app handlers and streaming handlers in every binding: what a
+/// handler returned is answered as is; a failure or a panic asks for redelivery (RETRY), never
+/// SUCCESS, so no event is lost to a bug. Bindings only turn a callable's result into
+/// `Ok(status)` (an answer that is no status is an `Err`) and leave the rest to this.
+pub fn answer_of(event_id: &str, outcome: std::thread::Result<Result<TopicEventStatus, HandlerError>>) -> TopicEventStatus {
+    match outcome {
         Ok(Ok(status)) => status,
         Ok(Err(err)) => {
-            tracing::warn!(event_id = %id, error = %err, "handler failed; asking for redelivery");
+            tracing::warn!(event_id, error = %err, "handler failed; asking for redelivery");
             TopicEventStatus::Retry
         }
         Err(_) => {
-            tracing::error!(event_id = %id, "handler panicked; asking for redelivery");
+            tracing::error!(event_id, "handler panicked; asking for redelivery");
             TopicEventStatus::Retry
         }
+    }
+}
+
+/// Runs a handler and answers by [`answer_of`].
+pub(crate) async fn run_handler(handler: &dyn TopicHandler, event: TopicEvent) -> TopicEventStatus {
+    use futures::FutureExt;
+    let id = event.id.clone();
+    let outcome = std::panic::AssertUnwindSafe(handler.handle(event)).catch_unwind().await;
+    answer_of(&id, outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(data: &'static str) -> TopicEvent {
+        TopicEvent { id: "e1".into(), data: bytes::Bytes::from_static(data.as_bytes()), ..Default::default() }
+    }
+
+    #[tokio::test]
+    async fn statuses_pass_and_failures_and_panics_answer_retry() {
+        let handler = handler_fn(|ev: TopicEvent| async move {
+            match ev.data.as_ref() {
+                b"drop" => Ok(TopicEventStatus::Drop),
+                b"ok" => Ok(TopicEventStatus::Success),
+                b"panic" => panic!("handler bug"),
+                _ => Err("handler failed".into()),
+            }
+        });
+        assert_eq!(run_handler(handler.as_ref(), event("ok")).await, TopicEventStatus::Success);
+        assert_eq!(run_handler(handler.as_ref(), event("drop")).await, TopicEventStatus::Drop);
+        assert_eq!(run_handler(handler.as_ref(), event("fail")).await, TopicEventStatus::Retry);
+        assert_eq!(run_handler(handler.as_ref(), event("panic")).await, TopicEventStatus::Retry);
     }
 }

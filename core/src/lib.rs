@@ -22,7 +22,7 @@ pub use client::{BulkPublishEntry, BulkPublishFailure, DaprClient, PublishReques
 pub use config::ClientOptions;
 pub use error::{Error, Result};
 pub use event::{EventData, TopicEvent};
-pub use handler::{HandlerError, TopicHandler, handler_fn};
+pub use handler::{HandlerError, TopicHandler, answer_of, handler_fn};
 pub use payload::PublishPayload;
 pub use streaming::{StreamCloser, StreamMessage, StreamResponder, SubscriptionStream};
 pub use subscription::{BulkSubscribeOptions, RoutingRule, Subscription, SubscriptionOptions};

@@ -2,7 +2,8 @@
 //! app pulls events and answers each by id. A background task owns the gRPC stream and reopens it
 //! when the sidecar goes away, so callers see one uninterrupted sequence of messages.
 
-use crate::{DaprClient, Error, Result, SubscriptionOptions, TopicEvent, TopicEventStatus};
+use crate::handler::run_handler;
+use crate::{DaprClient, Error, Result, SubscriptionOptions, TopicEvent, TopicEventStatus, TopicHandler};
 use dapr_rs_proto::runtime::subscribe_topic_events_request_alpha1::SubscribeTopicEventsRequestType as Req;
 use dapr_rs_proto::runtime::subscribe_topic_events_response_alpha1::SubscribeTopicEventsResponseType as Resp;
 use dapr_rs_proto::runtime::{
@@ -91,6 +92,39 @@ impl SubscriptionStream {
     pub fn close(&mut self) {
         self.task.abort();
         self.events.close();
+    }
+
+    /// Runs `handler` on every event, up to `max_in_flight` at once, and answers each by the
+    /// one answer rule ([`crate::answer_of`]: a failure or a panic is RETRY). Returns once the
+    /// stream is closed (through a [`StreamCloser`]) after the handlers still running have
+    /// answered, or with the error that ended the stream for good.
+    pub async fn serve(mut self, handler: std::sync::Arc<dyn TopicHandler>, max_in_flight: usize) -> Result<()> {
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1)));
+        let mut running = tokio::task::JoinSet::new();
+        let ended = loop {
+            let Ok(slot) = slots.clone().acquire_owned().await else { break Ok(()) };
+            let message = tokio::select! {
+                next = self.next() => next,
+                // Reap finished handlers as we go, so a long stream keeps no join results.
+                Some(_) = running.join_next(), if !running.is_empty() => continue,
+            };
+            match message {
+                Some(Ok(StreamMessage { event, responder })) => {
+                    let handler = handler.clone();
+                    running.spawn(async move {
+                        let id = event.id.clone();
+                        let status = run_handler(handler.as_ref(), event).await;
+                        // A closed stream drops the answer; the sidecar redelivers the event.
+                        let _ = responder.respond(&id, status);
+                        drop(slot);
+                    });
+                }
+                Some(Err(e)) => break Err(e),
+                None => break Ok(()),
+            }
+        };
+        while running.join_next().await.is_some() {}
+        ended
     }
 }
 
