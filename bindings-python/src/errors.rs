@@ -2,7 +2,7 @@
 //! Dapr `errorCode` and bare message as attributes. [`to_py_err`] is the one place that picks the
 //! subclass.
 
-use dapr_rs_core::{Error, ErrorCode};
+use dapr_rs_core::{Error, ErrorKind};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
@@ -51,26 +51,15 @@ pub fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// The exception class for `err`: by Dapr errorCode first, then by what kind of failure it is.
+/// The exception class for `err`, by the kind core decides.
 fn class_of<'py>(py: Python<'py>, err: &Error) -> Bound<'py, PyType> {
-    let code = err.error_code();
-    if code == Some(ErrorCode::PubsubNotFound.as_str()) {
-        return py.get_type::<PubsubNotFoundError>();
+    match err.kind() {
+        ErrorKind::PubsubNotFound => py.get_type::<PubsubNotFoundError>(),
+        ErrorKind::TopicForbidden => py.get_type::<TopicForbiddenError>(),
+        ErrorKind::SidecarUnavailable => py.get_type::<SidecarUnavailableError>(),
+        ErrorKind::Timeout => py.get_type::<DaprTimeoutError>(),
+        ErrorKind::InvalidArgument | ErrorKind::Other => py.get_type::<DaprError>(),
     }
-    if code == Some(ErrorCode::PubsubForbidden.as_str()) {
-        return py.get_type::<TopicForbiddenError>();
-    }
-    match err.grpc_code() as i32 {
-        tonic_code::UNAVAILABLE => py.get_type::<SidecarUnavailableError>(),
-        tonic_code::DEADLINE_EXCEEDED => py.get_type::<DaprTimeoutError>(),
-        _ => py.get_type::<DaprError>(),
-    }
-}
-
-/// The gRPC codes the mapping needs, as the integers `grpc_code()` converts to.
-mod tonic_code {
-    pub const DEADLINE_EXCEEDED: i32 = 4;
-    pub const UNAVAILABLE: i32 = 14;
 }
 
 pub fn to_py_err(err: Error) -> PyErr {

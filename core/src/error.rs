@@ -2,6 +2,38 @@ use std::time::Duration;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Which exception class a binding raises for an [`Error`]: decided here once, so Python's
+/// `PubsubNotFoundError`, Node's and C#'s match by construction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// `ERR_PUBSUB_NOT_FOUND`: the sidecar has no pubsub component of that name.
+    PubsubNotFound,
+    /// `ERR_PUBSUB_FORBIDDEN`: the component's scopes do not allow this app the topic.
+    TopicForbidden,
+    /// A bad argument, found here or by the sidecar (`INVALID_ARGUMENT`).
+    InvalidArgument,
+    /// The sidecar could not be reached.
+    SidecarUnavailable,
+    /// The call, or the wait for the sidecar, ran out of time.
+    Timeout,
+    /// Anything else: the base class alone.
+    Other,
+}
+
+impl ErrorKind {
+    /// The kind's name in tests/vectors/errors.json (snake case).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PubsubNotFound => "pubsub_not_found",
+            Self::TopicForbidden => "topic_forbidden",
+            Self::InvalidArgument => "invalid_argument",
+            Self::SidecarUnavailable => "sidecar_unavailable",
+            Self::Timeout => "timeout",
+            Self::Other => "other",
+        }
+    }
+}
+
 /// Everything a dapr-rs call can fail with. Bindings turn each into their language's exception,
 /// keeping the gRPC code and Dapr `errorCode`.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -26,7 +58,8 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn from_status(status: tonic::Status, endpoint: &str) -> Self {
+    /// The error for a gRPC status from the sidecar at `endpoint` (its `ErrorInfo` gives the errorCode).
+    pub fn from_status(status: tonic::Status, endpoint: &str) -> Self {
         match status.code() {
             tonic::Code::Unavailable => Self::Unavailable { endpoint: endpoint.into(), message: status.message().into() },
             tonic::Code::Cancelled => Self::Cancelled,
@@ -51,6 +84,22 @@ impl Error {
         match self {
             Self::Api { error_code, .. } => error_code.as_deref(),
             _ => None,
+        }
+    }
+
+    /// Which exception class this error becomes: by Dapr errorCode first, then by gRPC code.
+    pub fn kind(&self) -> ErrorKind {
+        use dapr_rs_proto::error_code::ErrorCode;
+        match self.error_code() {
+            Some(c) if c == ErrorCode::PubsubNotFound.as_str() => return ErrorKind::PubsubNotFound,
+            Some(c) if c == ErrorCode::PubsubForbidden.as_str() => return ErrorKind::TopicForbidden,
+            _ => {}
+        }
+        match self.grpc_code() {
+            tonic::Code::InvalidArgument => ErrorKind::InvalidArgument,
+            tonic::Code::Unavailable => ErrorKind::SidecarUnavailable,
+            tonic::Code::DeadlineExceeded => ErrorKind::Timeout,
+            _ => ErrorKind::Other,
         }
     }
 

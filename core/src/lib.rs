@@ -20,7 +20,7 @@ mod subscription;
 
 pub use client::{BulkPublishEntry, BulkPublishFailure, DaprClient, PublishRequest};
 pub use config::ClientOptions;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use event::{EventData, TopicEvent};
 pub use handler::{HandlerError, TopicHandler, answer_of, handler_fn};
 pub use payload::PublishPayload;
