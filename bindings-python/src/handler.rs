@@ -37,6 +37,13 @@ impl Drop for HandlerScope {
     }
 }
 
+/// Whether the calling thread is running a topic handler: a close from there must not wait for
+/// the handlers to finish, which would wait for itself.
+#[pyfunction]
+pub fn in_topic_handler() -> bool {
+    in_handler()
+}
+
 pub struct PyHandler {
     callable: Arc<Py<PyAny>>,
     name: Arc<str>,

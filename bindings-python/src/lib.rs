@@ -17,6 +17,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<app::PyApp>()?;
     m.add_class::<event::PyTopicEvent>()?;
     m.add_class::<stream::PySubscriptionStream>()?;
+    m.add_function(wrap_pyfunction!(handler::in_topic_handler, m)?)?;
     errors::add_classes(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

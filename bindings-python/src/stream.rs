@@ -3,13 +3,16 @@
 
 use crate::errors::to_py_err;
 use crate::event::PyTopicEvent;
-use crate::handler::status_of;
+use crate::handler::{PyHandler, status_of};
 use crate::runtime::{awaitable, wait};
 use dapr_rs_core::{StreamCloser, StreamResponder, SubscriptionStream};
 use pyo3::prelude::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Mutex;
+
+/// A stream's handler sees one event at a time, in order, as the official SDK's does.
+const HANDLERS_IN_FLIGHT: usize = 1;
 
 #[pyclass(frozen, name = "SubscriptionStream", module = "dapr_rs._native")]
 pub struct PySubscriptionStream {
@@ -67,6 +70,20 @@ impl PySubscriptionStream {
     /// 'success' / 'retry' / 'drop', a TopicEventResponse or a status enum member).
     fn respond(&self, id: &str, answer: &Bound<'_, PyAny>) -> PyResult<()> {
         self.responder.respond(id, status_of(answer)?).map_err(to_py_err)
+    }
+
+    /// Runs `handler` (called with each event) on every event until the subscription is closed,
+    /// answering by core's one rule (what it returns, or RETRY if it raises or returns no
+    /// status); blocks, GIL released. Raises the error that ended the stream for good.
+    fn serve(&self, py: Python<'_>, handler: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (stream, handler) = (self.stream.clone(), Arc::new(PyHandler::new(handler)?));
+        wait(py, async move { stream.lock().await.serve(handler, HANDLERS_IN_FLIGHT).await })?.map_err(to_py_err)
+    }
+
+    /// `serve` as an awaitable.
+    fn serve_async<'py>(&self, py: Python<'py>, handler: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let (stream, handler) = (self.stream.clone(), Arc::new(PyHandler::new(handler)?));
+        awaitable(py, async move { stream.lock().await.serve(handler, HANDLERS_IN_FLIGHT).await.map_err(to_py_err) })
     }
 
     /// Ends the subscription: a waiting `next` returns None, and so does every later one.

@@ -246,3 +246,35 @@ def test_aio_stream_reconnects_after_the_sidecar_restarts(durable: Sidecar) -> N
                 m.respond_success()
 
     asyncio.run(main())
+
+
+def test_a_handler_may_close_its_own_subscription(durable: Sidecar) -> None:
+    """close() from inside the handler answers its event and returns, sync and async, instead of
+    waiting for the handler that called it."""
+    t, a = topic(), topic()
+    with DaprClient(address(durable)) as client:
+        closed = threading.Event()
+        holder: List[Any] = []
+
+        def handler(message: SubscriptionMessage) -> None:
+            holder[0]()
+            closed.set()
+
+        holder.append(client.subscribe_with_handler(PUBSUB, t, handler))
+        client.publish_event(PUBSUB, t, "stop")
+        assert closed.wait(15), "close() from the handler did not return"
+
+    async def main() -> None:
+        async with dapr_rs.aio.DaprClient(address(durable)) as client:
+            done: "asyncio.Queue[str]" = asyncio.Queue()
+            closers: List[Any] = []
+
+            async def handler(message: SubscriptionMessage) -> None:
+                await closers[0]()
+                await done.put(message.data())
+
+            closers.append(await client.subscribe_with_handler(PUBSUB, a, handler))
+            await client.publish_event(PUBSUB, a, "stop")
+            assert await asyncio.wait_for(done.get(), 15) == "stop"
+
+    asyncio.run(main())

@@ -98,7 +98,7 @@ impl SubscriptionStream {
     /// one answer rule ([`crate::answer_of`]: a failure or a panic is RETRY). Returns once the
     /// stream is closed (through a [`StreamCloser`]) after the handlers still running have
     /// answered, or with the error that ended the stream for good.
-    pub async fn serve(mut self, handler: std::sync::Arc<dyn TopicHandler>, max_in_flight: usize) -> Result<()> {
+    pub async fn serve(&mut self, handler: std::sync::Arc<dyn TopicHandler>, max_in_flight: usize) -> Result<()> {
         let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1)));
         let mut running = tokio::task::JoinSet::new();
         let ended = loop {

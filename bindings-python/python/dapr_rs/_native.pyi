@@ -169,6 +169,9 @@ class SubscriptionStream:
     def next(self, timeout_s: Optional[float] = None) -> Optional[TopicEvent]:
         """The next event; None once closed or after timeout_s without one."""
     def next_async(self) -> Awaitable[Optional[TopicEvent]]: ...
+    def serve(self, handler: Callable[[TopicEvent], Any]) -> None:
+        """Runs handler on every event until closed, answering by core's rule; blocks."""
+    def serve_async(self, handler: Callable[[TopicEvent], Any]) -> Awaitable[None]: ...
     def respond(self, id: str, answer: Any) -> None:
         """answer: None, 'success' / 'retry' / 'drop', a TopicEventResponse or a status enum member."""
     def close(self) -> None: ...
@@ -178,6 +181,9 @@ class SubscriptionStream:
     def pubsub_name(self) -> str: ...
     @property
     def topic(self) -> str: ...
+
+def in_topic_handler() -> bool:
+    """Whether this thread is running a topic handler."""
 
 @final
 class App:

@@ -6,13 +6,12 @@ module shapes messages and runs handlers."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
+import functools
 import logging
 import threading
 from typing import Any, Callable, Dict, Optional, Type, TypeVar
 
-from ._native import DaprError, TopicEvent
+from ._native import DaprError, TopicEvent, in_topic_handler
 from ._native import SubscriptionStream as _NativeStream
 
 __all__ = ["Subscription", "SubscriptionMessage", "StreamInactiveError"]
@@ -178,54 +177,38 @@ class Subscription(_StreamView):
         return f"Subscription(pubsub_name={self.pubsub_name!r}, topic={self.topic!r}{state})"
 
 
-def handler_answer(handler: Callable[[SubscriptionMessage], Any], message: SubscriptionMessage) -> Any:
-    """What a sync handler answers for ``message``; an exception (logged) answers RETRY. An
-    ``async def`` handler is run to completion on an event loop of this thread."""
-    try:
-        answer = handler(message)
-        if inspect.iscoroutine(answer):
-            answer = asyncio.run(answer)
-        return answer
-    except Exception:
-        _log.exception("streaming handler %s failed on event %s; answering RETRY", _name(handler), message.id())
-        return "retry"
+def message_handler(native: _NativeStream, handler: Callable[[SubscriptionMessage], Any]) -> Callable[[TopicEvent], Any]:
+    """``handler`` as core calls it: with each event, shaped as the SubscriptionMessage the
+    official SDK passes. What it answers, and RETRY for an exception or an answer that is no
+    status, is core's rule."""
 
+    @functools.wraps(handler)
+    def call(event: TopicEvent) -> Any:
+        return handler(SubscriptionMessage(event, native))
 
-def answer_message(message: SubscriptionMessage, answer: Any) -> bool:
-    """Sends a handler's answer; an answer that is no status is logged and sent as RETRY.
-    False once the subscription is closed."""
-    try:
-        message.respond(answer)
-    except StreamInactiveError:
-        return False
-    except (TypeError, ValueError):
-        _log.exception("streaming handler answered %r for event %s; answering RETRY", answer, message.id())
-        message.respond("retry")
-    return True
-
-
-def _name(handler: Callable[..., Any]) -> str:
-    return getattr(handler, "__qualname__", repr(handler))
+    return call
 
 
 def run_with_handler(subscription: Subscription, handler: Callable[[SubscriptionMessage], Any]) -> Callable[[], None]:
-    """Feeds every message of ``subscription`` to ``handler`` on one thread; returns the function
-    that closes the subscription and waits for that thread."""
+    """Serves every message of ``subscription`` to ``handler`` (core runs it on a worker thread,
+    one event at a time); returns the function that closes the subscription and waits for the
+    handler still running, unless called from that handler."""
+    native = subscription._native
 
-    def pump() -> None:
+    def serve() -> None:
         try:
-            for message in subscription:
-                if not answer_message(message, handler_answer(handler, message)):
-                    return
+            native.serve(message_handler(native, handler))
+        except StreamInactiveError:
+            return
         except DaprError:
             _log.exception("streaming subscription to %s/%s ended", subscription.pubsub_name, subscription.topic)
 
-    thread = threading.Thread(target=pump, name=f"dapr-rs {subscription.pubsub_name}/{subscription.topic}", daemon=True)
+    thread = threading.Thread(target=serve, name=f"dapr-rs {subscription.pubsub_name}/{subscription.topic}", daemon=True)
     thread.start()
 
     def close() -> None:
         subscription.close()
-        if threading.current_thread() is not thread:
+        if threading.current_thread() is not thread and not in_topic_handler():
             thread.join()
 
     return close

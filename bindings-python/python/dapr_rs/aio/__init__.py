@@ -6,16 +6,21 @@ flight on one client."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import inspect
 import logging
-from typing import Any, Awaitable, Callable, Optional, Sequence
+from typing import Any, Awaitable, Callable, Optional, Sequence, Set
 
 from .. import BulkPublishFailedEntry, BulkPublishResponse, Metadata, _ClientBase, _metadata
-from ..subscription import StreamInactiveError, SubscriptionMessage, _StreamView, answer_message
+from .._native import in_topic_handler
+from ..subscription import StreamInactiveError, SubscriptionMessage, _StreamView, message_handler
 
 __all__ = ["DaprClient", "Subscription"]
 
 _log = logging.getLogger("dapr_rs")
+# How often a worker waiting for an async handler checks that the subscriber's loop still runs.
+_LOOP_CHECK_S = 1.0
 
 
 class DaprClient(_ClientBase):
@@ -76,13 +81,16 @@ class DaprClient(_ClientBase):
         dead_letter_topic: Optional[str] = None,
     ) -> Callable[[], Awaitable[None]]:
         """Streams ``topic`` to ``handler_fn`` (``async def`` or plain) in a task of the running
-        loop; an exception answers RETRY. Returns the coroutine function that closes it."""
+        loop (a plain function on a worker thread); an exception answers RETRY. Returns the coroutine function that closes it."""
         subscription = await self.subscribe(pubsub_name, topic, metadata, dead_letter_topic)
-        task = asyncio.ensure_future(_pump(subscription, handler_fn))
+        handlers: Set["asyncio.Future[Any]"] = set()
+        on_loop = _on_loop(asyncio.get_running_loop(), handler_fn, handlers)
+        task = asyncio.ensure_future(_serve(subscription, message_handler(subscription._native, on_loop)))
 
         async def close() -> None:
             await subscription.close()
-            if task is not asyncio.current_task():
+            # From inside the handler, waiting for the handlers would wait for itself.
+            if asyncio.current_task() not in handlers and not in_topic_handler():
                 await task
 
         return close
@@ -149,18 +157,41 @@ class Subscription(_StreamView):
         return f"aio.Subscription(pubsub_name={self.pubsub_name!r}, topic={self.topic!r}{state})"
 
 
-async def _pump(subscription: Subscription, handler: Callable[[SubscriptionMessage], Any]) -> None:
-    try:
-        async for message in subscription:
+def _on_loop(loop: asyncio.AbstractEventLoop, handler: Callable[[SubscriptionMessage], Any], running: Set["asyncio.Future[Any]"]) -> Callable[[SubscriptionMessage], Any]:
+    """``handler`` as core's worker thread calls it: an ``async def`` handler's coroutine runs on
+    the subscriber's own event loop (where its clients and queues live), and the worker waits
+    for it, giving up once that loop has stopped."""
+
+    @functools.wraps(handler)
+    def call(message: SubscriptionMessage) -> Any:
+        answer = handler(message)
+        if not inspect.isawaitable(answer):
+            return answer
+        future = asyncio.run_coroutine_threadsafe(_awaited(answer, running), loop)
+        while True:
             try:
-                answer = handler(message)
-                if inspect.isawaitable(answer):
-                    answer = await answer
-            except Exception:
-                _log.exception("streaming handler failed on event %s; answering RETRY", message.id())
-                answer = "retry"
-            if not answer_message(message, answer):
-                return
+                return future.result(timeout=_LOOP_CHECK_S)
+            except concurrent.futures.TimeoutError:
+                if loop.is_closed() or not loop.is_running():
+                    future.cancel()
+                    raise RuntimeError("the event loop of the subscription stopped while its handler ran")
+
+    return call
+
+
+async def _awaited(answer: Awaitable[Any], running: Set["asyncio.Future[Any]"]) -> Any:
+    task = asyncio.current_task()
+    if task is not None:
+        running.add(task)
+    try:
+        return await answer
+    finally:
+        running.discard(task)  # type: ignore[arg-type]
+
+
+async def _serve(subscription: Subscription, handler: Callable[[SubscriptionMessage], Any]) -> None:
+    try:
+        await subscription._native.serve_async(handler)
     except StreamInactiveError:
         return
     except Exception:
