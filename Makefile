@@ -33,7 +33,7 @@ deps:
 	scripts/install-deps.sh
 
 sidecar:
-	cargo build --release -p dapr-rs-sidecar
+	cargo build --release -p dapr-rs-cli
 
 # What a user runs: `pip install ./bindings-python` (a release build by maturin).
 python: deps

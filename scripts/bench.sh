@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-cargo build -q --release -p dapr-rs-sidecar -p dapr-rs-bench
+cargo build -q --release -p dapr-rs-cli -p dapr-rs-bench
 bin=$CARGO_TARGET_DIR/release
 work=$(mktemp -d)
 pids=()

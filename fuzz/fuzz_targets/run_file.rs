@@ -30,7 +30,7 @@ fn setup() -> &'static (SidecarConfig, PathBuf) {
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let (base, dir) = setup();
-    let Ok(specs) = dapr_rs_sidecar::launcher::run_file::parse(text, &dir.join("dapr.yaml"), base) else { return };
+    let Ok(specs) = dapr_rs_cli::launcher::run_file::parse(text, &dir.join("dapr.yaml"), base) else { return };
     // Every app has an id, ids are unique, and its directory exists.
     assert!(!specs.is_empty());
     let mut ids = std::collections::HashSet::new();

@@ -2,8 +2,8 @@
 //! sidecar in this process, the app a child in its own process group with its output prefixed.
 
 use super::registry::{self, RunRecord};
-use crate::config::SidecarConfig;
-use crate::sidecar;
+use dapr_rs_sidecar::config::SidecarConfig;
+use dapr_rs_sidecar::sidecar;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Stdio;

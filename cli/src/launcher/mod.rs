@@ -7,7 +7,7 @@ pub mod registry;
 /// Public for the fuzz target (`fuzz/`), which parses run files from text.
 pub mod run_file;
 
-use crate::config::{SidecarArgs, SidecarConfig};
+use dapr_rs_sidecar::config::{SidecarArgs, SidecarConfig};
 use app_run::{AppExit, AppOutput, AppSpec};
 use clap::Args;
 use std::path::PathBuf;
@@ -62,7 +62,7 @@ pub async fn run(args: RunArgs) -> u8 {
     };
     // Deliveries drain (grace), the app stops (APP_STOP_TIMEOUT), then the sidecar shuts down.
     let grace = specs.iter().map(|s| s.config.grace).max().unwrap_or_default();
-    let stop_limit = grace * 2 + app_run::APP_STOP_TIMEOUT + crate::sidecar::SHUTDOWN_MARGIN + Duration::from_secs(3);
+    let stop_limit = grace * 2 + app_run::APP_STOP_TIMEOUT + dapr_rs_sidecar::sidecar::SHUTDOWN_MARGIN + Duration::from_secs(3);
     run_apps(specs, stop_limit).await
 }
 
@@ -83,7 +83,7 @@ async fn run_apps(specs: Vec<AppSpec>, stop_limit: Duration) -> u8 {
         tokio::select! {
             signal = termination_signal() => {
                 tracing::info!(signal, "stopping every app and sidecar");
-                crate::sidecar::exit_if_still_running_after(stop_limit);
+                dapr_rs_sidecar::sidecar::exit_if_still_running_after(stop_limit);
                 signals.cancel();
             }
             _ = signals.cancelled() => {}

@@ -5,8 +5,8 @@
 //! `<appDirPath>/.dapr/resources`, else `common`'s, else the command line's or `~/.dapr/components`.
 
 use super::app_run::{AppOutput, AppSpec};
-use crate::config::app_health::{self, AppHealthConfig};
-use crate::config::{AppProtocol, SidecarConfig};
+use dapr_rs_sidecar::config::app_health::{self, AppHealthConfig};
+use dapr_rs_sidecar::config::{AppProtocol, SidecarConfig};
 use serde::Deserialize;
 use serde_yaml_ng::Value as Yaml;
 use std::collections::BTreeMap;
@@ -102,7 +102,7 @@ pub fn load(path: &Path, base: &SidecarConfig) -> Result<Vec<AppSpec>, RunFileEr
 pub fn parse(text: &str, file: &Path, base: &SidecarConfig) -> Result<Vec<AppSpec>, RunFileError> {
     let fail = |message: String| RunFileError { file: file.to_path_buf(), message };
     let yaml: Yaml = serde_yaml_ng::from_str(text).map_err(|e| fail(format!("invalid YAML: {e}")))?;
-    let parsed: RunFile = crate::resources::from_yaml_at(yaml, "").map_err(|e| fail(format!("invalid run file: {e}")))?;
+    let parsed: RunFile = dapr_rs_sidecar::resources::from_yaml_at(yaml, "").map_err(|e| fail(format!("invalid run file: {e}")))?;
     let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let fail = |message: String| RunFileError { file: file.clone(), message };
@@ -285,7 +285,7 @@ mod tests {
         #[derive(Parser)]
         struct Cli {
             #[command(flatten)]
-            args: crate::config::SidecarArgs,
+            args: dapr_rs_sidecar::config::SidecarArgs,
         }
         let mut c = SidecarConfig::from_args(&Cli::parse_from(["x", "--resources-path", "/nonexistent-cli"]).args);
         c.http_port = 0;

@@ -4,7 +4,8 @@
 
 use clap::{Parser, Subcommand};
 use dapr_rs_sidecar::config::{SidecarArgs, SidecarConfig};
-use dapr_rs_sidecar::{api, control, launcher, sidecar};
+use dapr_rs_cli::{control, launcher};
+use dapr_rs_sidecar::{api, sidecar};
 
 #[derive(Parser)]
 #[command(name = "dapr-rs", version, about = "A Dapr-compatible pub/sub sidecar")]
@@ -32,7 +33,7 @@ const EXIT_DEADLINE_SLACK: std::time::Duration = std::time::Duration::from_secs(
 
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("warn,dapr_rs_sidecar={level},dapr_rs={level},{}=info", api::API_LOG_TARGET))
+        tracing_subscriber::EnvFilter::new(format!("warn,dapr_rs_sidecar={level},dapr_rs_cli={level},dapr_rs={level},{}=info", api::API_LOG_TARGET))
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -1,7 +1,7 @@
 //! One conformance suite for every pub/sub component (as Dapr's components-contrib has one): the
 //! same cases through real `dapr-rs` sidecars against each component, each component declaring
 //! what it guarantees in `brokers.rs`. Run one component's cases with
-//! `cargo test -p dapr-rs-sidecar --test conformance redis::`.
+//! `cargo test -p dapr-rs-cli --test conformance redis::`.
 
 #[path = "../common/mod.rs"]
 mod common;
