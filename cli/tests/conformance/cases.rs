@@ -1,4 +1,7 @@
-//! The cases every component runs, unchanged. Each takes the broker under test; a case about a
+//! The end-to-end cases every component runs, unchanged, through real sidecars: what a sidecar
+//! adds to a component (consumer groups from app ids, the app's answers, dead letter, bulk, its
+//! death and its stop). What a component does on its own is checked through the `PubSub` trait in
+//! `components/tests/conformance/`. Each case takes the broker under test; a case about a
 //! guarantee the broker does not make says so and checks nothing.
 
 use super::brokers::{Broker, Guarantee};
@@ -147,23 +150,6 @@ pub async fn retry_is_redelivered(broker: &'static Broker) {
     }
 }
 
-pub async fn a_restarted_subscriber_gets_what_was_published_meanwhile(broker: &'static Broker) {
-    let mut case = Case::new(broker);
-    if case.unless_promised(Guarantee::Durable) {
-        return;
-    }
-    let topic = case.name("orders");
-    let mut inbox = Inbox::default();
-    let mut app = case.app(&case.name("checkout"), vec![accepting(&inbox, &topic, "sub")], &[]).await;
-    let client = case.publisher(&app).await;
-    client.publish_event(json(&topic, 0)).await.unwrap();
-    assert_eq!(numbers(&inbox.take(1).await), vec![0]);
-    case.stop_sidecar(&mut app);
-    publish_numbers(&client, &topic, 1..11).await;
-    case.start_sidecar(&mut app);
-    assert_eq!(numbers(&inbox.take(10).await).into_iter().collect::<BTreeSet<_>>(), set(1..11));
-}
-
 async fn next<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
     tokio::time::timeout(Duration::from_secs(30), rx.recv()).await.expect("a delivery within 30 s").unwrap()
 }
@@ -269,23 +255,6 @@ pub async fn one_mebibyte_payloads_arrive_whole(broker: &'static Broker) {
     let mut got: Vec<Bytes> = inbox.take(3).await.into_iter().map(|(_, ev)| ev.data).collect();
     got.sort_by_key(|b| b[0]);
     assert!(got == payloads, "1 MiB payloads arrive byte for byte");
-}
-
-pub async fn many_topics_each_get_their_own_messages(broker: &'static Broker) {
-    let mut case = Case::new(broker);
-    let topics: Vec<String> = (0..40).map(|n| case.name(&format!("topic{n}"))).collect();
-    let mut inbox = Inbox::default();
-    let subs = topics.iter().map(|t| accepting(&inbox, t, t)).collect();
-    let app = case.app(&case.name("checkout"), subs, &[]).await;
-    let client = case.publisher(&app).await;
-    for (n, topic) in topics.iter().enumerate() {
-        client.publish_event(json(topic, n)).await.unwrap();
-    }
-    for (label, ev) in inbox.take(topics.len()).await {
-        let n: usize = String::from_utf8_lossy(&ev.data).parse().unwrap();
-        assert_eq!((label.as_str(), ev.topic.as_str()), (topics[n].as_str(), topics[n].as_str()), "each topic gets only its own message");
-    }
-    inbox.assert_empty_for(Duration::from_millis(300)).await;
 }
 
 /// SIGTERM while slow handlers hold messages, 20 times: the sidecar exits 0 within its grace period

@@ -76,13 +76,8 @@ impl Case {
         sidecar
     }
 
-    /// Stops the app's sidecar gracefully (SIGTERM); the app keeps running.
-    pub fn stop_sidecar(&self, app: &mut App) {
-        let code = app.sidecar.take().expect("the sidecar runs").stop();
-        assert_eq!(code, Some(0), "a graceful stop exits 0");
-    }
-
-    /// [`Self::stop_sidecar`], failing if it takes longer than `limit`; how long it took.
+    /// Stops the app's sidecar gracefully (SIGTERM), failing if it takes longer than `limit`; the
+    /// app keeps running. How long it took.
     pub fn stop_sidecar_within(&self, app: &mut App, limit: Duration) -> Duration {
         let started = std::time::Instant::now();
         let code = app.sidecar.take().expect("the sidecar runs").stop_within(limit);

@@ -1,14 +1,17 @@
-//! One conformance suite for every pub/sub component (as Dapr's components-contrib has one): the
-//! same cases through real `dapr-rs` sidecars against each component, each component declaring
-//! what it guarantees in `brokers.rs`. Run one component's cases with
+//! The end-to-end part of the conformance suite (its trait-level part is
+//! `components/tests/conformance/`): the same cases through real `dapr-rs` sidecars against each
+//! component, each component declaring what it guarantees in the shared `brokers.rs`. Run one component's cases with
 //! `cargo test -p dapr-rs-cli --test conformance redis::`.
 
 #[path = "../common/mod.rs"]
 mod common;
 
+// What each component promises is declared once, beside the components' own conformance suite.
+#[path = "../../../components/tests/conformance/brokers.rs"]
 mod brokers;
 mod cases;
 mod harness;
+#[path = "../../../components/tests/conformance/leftovers.rs"]
 mod leftovers;
 
 /// Every case, as a test per component: `<component>::<case>`.
@@ -21,12 +24,10 @@ macro_rules! conformance {
                 app_ids_each_get_every_message_and_instances_share_them,
                 one_subscriber_gets_publish_order,
                 retry_is_redelivered,
-                a_restarted_subscriber_gets_what_was_published_meanwhile,
                 a_message_in_flight_when_the_sidecar_dies_is_redelivered,
                 dropped_messages_go_to_the_dead_letter_topic,
                 bulk_publish_and_bulk_subscribe,
                 one_mebibyte_payloads_arrive_whole,
-                many_topics_each_get_their_own_messages,
                 sigterm_with_slow_handlers_in_flight_stops_within_the_grace_period,
             );
         }

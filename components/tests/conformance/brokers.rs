@@ -1,5 +1,7 @@
-//! The components under test and what each one promises. A new broker is one more entry here and
-//! one more line in `main.rs`; the cases stay as they are.
+//! The components under test and what each one promises: read by this crate's conformance suite
+//! (the `PubSub` trait driven directly) and by the end-to-end cases through real sidecars
+//! (`cli/tests/conformance/`). A new broker is one more entry here and one more line in each
+//! suite's `main.rs`; the cases stay as they are.
 
 use super::leftovers::{self, Names};
 use std::path::Path;
@@ -8,16 +10,18 @@ use std::path::Path;
 /// redelivers, dead letter, bulk, many topics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Guarantee {
-    /// Sidecars in different processes meet on it: a publisher's sidecar reaches other apps'
-    /// sidecars, and two app ids each get every message.
+    /// Instances opened separately (as by sidecars in different processes) meet on it: one
+    /// instance's publish reaches another's subscriptions, and two consumer groups (app ids) each
+    /// get every message.
     SharedBetweenSidecars,
-    /// Two instances (sidecars) of one app id share its messages: each goes to one of them.
+    /// Two instances with one consumer group (two sidecars of one app id) share its messages:
+    /// each goes to one of them.
     InstancesShare,
-    /// One subscriber taking one delivery at a time (`--app-max-concurrency 1`) gets a topic's
-    /// messages in publish order.
+    /// One subscriber taking one message at a time (`max_concurrency` 1, or
+    /// `--app-max-concurrency 1`) gets a topic's messages in publish order.
     Ordered,
-    /// What is published while a subscriber's sidecar is stopped reaches it once it is back, and
-    /// what a sidecar held when it died is delivered again.
+    /// What is published while a consumer group has no subscriber reaches it once one is back,
+    /// and what an instance held when it stopped or died is delivered again.
     Durable,
     /// Events carrying 1 MiB payloads arrive byte for byte; a broker that does not promise it must
     /// refuse them loudly (`ERR_PUBSUB_PUBLISH_MESSAGE`).
