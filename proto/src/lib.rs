@@ -1,7 +1,7 @@
 //! Dapr-compatible wire types (generated once from `proto/dapr/...`) and the few wire rules that
 //! both the client (`dapr-rs-core`) and the sidecar need: CloudEvent shape, content-type rules,
-//! error codes with their HTTP/gRPC status, the bulk delivery envelope, and the meaning of an app's
-//! delivery reply.
+//! error codes with their HTTP/gRPC status, the bulk delivery envelope, the `/dapr/subscribe`
+//! document, and the meaning of an app's delivery reply.
 //! Every fact here comes from `shared/reference/dapr-pubsub-contract.md`.
 
 pub mod bulk;
@@ -10,6 +10,7 @@ pub mod content_type;
 pub mod error_code;
 pub mod outcome;
 pub mod struct_json;
+pub mod subscribe_document;
 
 /// Generated code, laid out by proto package as Dapr's own SDKs are.
 pub mod dapr {

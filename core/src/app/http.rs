@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use dapr_rs_proto::bulk::{BulkEnvelope, BulkReply, BulkReplyEntry};
 use dapr_rs_proto::cloudevent;
+use dapr_rs_proto::subscribe_document::HttpSubscription;
 use serde_json::{Map, Value as Json, json};
 use std::future::Future;
 use std::sync::Arc;
@@ -36,32 +37,8 @@ async fn list_subscriptions(State(router): State<Arc<Router>>, headers: HeaderMa
     if !token_ok(&router, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    let items: Vec<Json> = crate::subscription::topic_subscriptions(&router.subscriptions)
-        .into_iter()
-        .map(|ts| {
-            let routes = ts.routes.unwrap_or_default();
-            let mut item = json!({
-                "pubsubname": ts.pubsub_name,
-                "topic": ts.topic,
-                "routes": {
-                    "rules": routes.rules.iter().map(|r| json!({"match": r.r#match, "path": r.path})).collect::<Vec<_>>(),
-                    "default": routes.default,
-                },
-                "metadata": ts.metadata,
-            });
-            if !ts.dead_letter_topic.is_empty() {
-                item["deadLetterTopic"] = ts.dead_letter_topic.into();
-            }
-            if let Some(bulk) = ts.bulk_subscribe {
-                item["bulkSubscribe"] = json!({
-                    "enabled": bulk.enabled,
-                    "maxMessagesCount": bulk.max_messages_count,
-                    "maxAwaitDurationMs": bulk.max_await_duration_ms,
-                });
-            }
-            item
-        })
-        .collect();
+    let items: Vec<HttpSubscription> =
+        crate::subscription::topic_subscriptions(&router.subscriptions).into_iter().map(HttpSubscription::from).collect();
     axum::Json(items).into_response()
 }
 

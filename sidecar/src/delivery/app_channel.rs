@@ -13,10 +13,9 @@ use dapr_rs_proto::outcome::{BulkOutcome, DeliveryOutcome};
 use dapr_rs_proto::runtime::PubsubSubscriptionType;
 use dapr_rs_proto::runtime::app_callback_alpha_client::AppCallbackAlphaClient;
 use dapr_rs_proto::runtime::app_callback_client::AppCallbackClient;
+use dapr_rs_proto::subscribe_document::HttpSubscription;
 use http_body_util::{BodyExt, Full};
-use serde::Deserialize;
 use serde_json::{Map, Value as Json};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -85,7 +84,7 @@ impl AppChannel {
                     200..=299 => {
                         let items: Vec<HttpSubscription> = serde_json::from_slice(&body)
                             .map_err(|e| format!("GET /dapr/subscribe returned an invalid subscription list: {e}"))?;
-                        Ok(items.into_iter().filter_map(HttpSubscription::into_info).collect())
+                        Ok(items.into_iter().filter_map(routed).map(from_topic_subscription).collect())
                     }
                     404 => Ok(Vec::new()),
                     other => Err(format!("GET /dapr/subscribe answered {other}")),
@@ -93,6 +92,16 @@ impl AppChannel {
             }
         }
     }
+}
+
+/// An item of `GET /dapr/subscribe` as gRPC states it; one that names no route is left out.
+fn routed(item: HttpSubscription) -> Option<dapr_rs_proto::runtime::TopicSubscription> {
+    let (pubsub, topic) = (item.pubsubname.clone(), item.topic.clone());
+    let ts = item.into_topic_subscription();
+    if ts.is_none() {
+        tracing::warn!(%pubsub, %topic, "subscription without any route ignored");
+    }
+    ts
 }
 
 fn from_topic_subscription(ts: dapr_rs_proto::runtime::TopicSubscription) -> SubscriptionInfo {
@@ -111,82 +120,6 @@ fn from_topic_subscription(ts: dapr_rs_proto::runtime::TopicSubscription) -> Sub
         bulk_subscribe: ts
             .bulk_subscribe
             .and_then(|b| BulkSubscribe::from_wire(b.enabled, b.max_messages_count.into(), b.max_await_duration_ms.into())),
-    }
-}
-
-/// One item of `GET /dapr/subscribe` (keys matched case-insensitively would be lenient; these are
-/// the spellings every SDK writes).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct HttpSubscription {
-    #[serde(alias = "pubsubName", alias = "pubsub_name")]
-    pubsubname: String,
-    topic: String,
-    #[serde(default)]
-    route: Option<String>,
-    #[serde(default)]
-    routes: Option<HttpRoutes>,
-    #[serde(default)]
-    metadata: HashMap<String, String>,
-    #[serde(default)]
-    dead_letter_topic: Option<String>,
-    #[serde(default, alias = "bulksubscribe")]
-    bulk_subscribe: Option<HttpBulkSubscribe>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct HttpBulkSubscribe {
-    #[serde(default)]
-    enabled: bool,
-    #[serde(default, alias = "maxmessagescount")]
-    max_messages_count: i64,
-    #[serde(default, alias = "maxawaitdurationms")]
-    max_await_duration_ms: i64,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct HttpRoutes {
-    #[serde(default)]
-    rules: Vec<HttpRule>,
-    #[serde(default)]
-    default: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct HttpRule {
-    #[serde(default, rename = "match")]
-    match_expr: String,
-    path: String,
-}
-
-impl HttpSubscription {
-    fn into_info(self) -> Option<SubscriptionInfo> {
-        let routes = self.routes.unwrap_or_default();
-        let mut rules: Vec<(String, String)> = routes.rules.into_iter().map(|r| (r.match_expr, r.path)).collect();
-        match routes.default.filter(|d| !d.is_empty()).or(self.route.filter(|r| !r.is_empty())) {
-            Some(d) => rules.push((String::new(), d)),
-            None if rules.is_empty() => {
-                tracing::warn!(pubsub = %self.pubsubname, topic = %self.topic, "subscription without any route ignored");
-                return None;
-            }
-            None => {}
-        }
-        // HTTP routes are paths; daprd accepts them with or without the leading slash.
-        for (_, path) in &mut rules {
-            *path = dapr_rs_proto::route_path(path);
-        }
-        Some(SubscriptionInfo {
-            pubsub_name: self.pubsubname,
-            topic: self.topic,
-            metadata: self.metadata,
-            rules,
-            dead_letter_topic: self.dead_letter_topic.unwrap_or_default(),
-            kind: PubsubSubscriptionType::Programmatic,
-            bulk_subscribe: self
-                .bulk_subscribe
-                .and_then(|b| BulkSubscribe::from_wire(b.enabled, b.max_messages_count, b.max_await_duration_ms)),
-        })
     }
 }
 
