@@ -87,9 +87,7 @@ impl PyApp {
         };
         let sub = Subscription::new(pubsub_name, topic, Arc::new(PyHandler::new(handler)?)).with_options(options);
         let mut subs = lock(&self.subscriptions);
-        if subs.iter().any(|s| s.route() == sub.route()) {
-            return Err(PyValueError::new_err(format!("{}/{} already has a handler at route {}", sub.pubsub_name, sub.topic, sub.route())));
-        }
+        dapr_rs_core::check_route_is_free(&subs, &sub).map_err(|e| PyValueError::new_err(e.message()))?;
         subs.push(sub);
         Ok(())
     }

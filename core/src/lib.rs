@@ -25,7 +25,7 @@ pub use event::{EventData, TopicEvent};
 pub use handler::{HandlerError, TopicHandler, answer_of, handler_fn};
 pub use payload::PublishPayload;
 pub use streaming::{StreamCloser, StreamMessage, StreamResponder, SubscriptionStream};
-pub use subscription::{BulkSubscribeOptions, RoutingRule, Subscription, SubscriptionOptions};
+pub use subscription::{BulkSubscribeOptions, RoutingRule, Subscription, SubscriptionOptions, check_route_is_free};
 
 pub use dapr_rs_proto as proto;
 pub use dapr_rs_proto::content_type;

@@ -1,4 +1,4 @@
-use crate::TopicHandler;
+use crate::{Error, Result, TopicHandler};
 use dapr_rs_proto::runtime::{BulkSubscribeConfig, TopicRoutes, TopicRule, TopicSubscription};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -83,6 +83,17 @@ impl Subscription {
             }
         };
         dapr_rs_proto::route_path(&route)
+    }
+}
+
+/// Refuses a subscription whose route already has a handler among `existing`: the sidecar could
+/// only ever reach one of the two. Bindings call it as each handler is registered; the app server
+/// checks its whole list again when it starts.
+pub fn check_route_is_free(existing: &[Subscription], new: &Subscription) -> Result<()> {
+    let route = new.route();
+    match existing.iter().any(|s| s.route() == route) {
+        true => Err(Error::InvalidArgument(format!("{}/{} already has a handler at route {route}", new.pubsub_name, new.topic))),
+        false => Ok(()),
     }
 }
 

@@ -234,3 +234,22 @@ async fn a_stop_through_the_handle_ends_within_the_default_grace() {
     tokio::time::timeout(limit, server.wait()).await.expect("the server ended within the default grace").unwrap();
     assert!(started.elapsed() >= dapr_rs_core::app::DEFAULT_STOP_GRACE - std::time::Duration::from_millis(100));
 }
+
+#[tokio::test]
+async fn two_handlers_at_one_route_are_refused_before_serving() {
+    let subs = vec![Subscription::new("ps", "orders", scripted()), Subscription::new("ps", "orders", scripted())];
+    let err = match AppServer::start(AppProtocol::Http, "127.0.0.1:0".parse().unwrap(), subs).await {
+        Ok(_) => panic!("a second handler at /events/ps/orders was accepted"),
+        Err(e) => e,
+    };
+    assert_eq!(err.kind(), dapr_rs_core::ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("ps/orders already has a handler at route /events/ps/orders"), "{err}");
+    let rule = SubscriptionOptions { rule: Some(RoutingRule { match_expr: "true".into(), priority: 1 }), ..Default::default() };
+    let distinct = vec![Subscription::new("ps", "orders", scripted()), Subscription::new("ps", "orders", scripted()).with_options(rule)];
+    AppServer::start(AppProtocol::Http, "127.0.0.1:0".parse().unwrap(), distinct)
+        .await
+        .expect("a rule's route is its own")
+        .stop()
+        .await
+        .unwrap();
+}

@@ -91,6 +91,9 @@ impl AppServer {
         subscriptions: Vec<Subscription>,
         app_api_token: Option<String>,
     ) -> Result<Self> {
+        for (i, sub) in subscriptions.iter().enumerate() {
+            crate::check_route_is_free(&subscriptions[..i], sub)?;
+        }
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Server(format!("cannot listen on {addr}: {e}")))?;
         let local_addr = listener.local_addr().map_err(|e| Error::Server(e.to_string()))?;
         let router = Arc::new(Router { subscriptions, app_api_token });
