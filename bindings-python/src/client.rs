@@ -100,7 +100,7 @@ async fn open_stream(
 }
 
 pub(crate) fn seconds(what: &str, s: f64) -> PyResult<Duration> {
-    dapr_rs_core::proto::cloudevent::duration_from_secs(s)
+    dapr_rs_core::proto::go_value::duration_from_secs(s)
         .ok_or_else(|| PyValueError::new_err(format!("{what} must be a number of seconds from 0 to about 292 years, not {s}")))
 }
 

@@ -73,3 +73,27 @@ async fn grpc_raw_payload_subscription_gets_the_broker_bytes() {
 async fn http_raw_payload_subscription_gets_the_broker_bytes() {
     raw_subscription(AppProtocol::Http).await;
 }
+
+/// `rawPayload` is read by one rule on both sides: a value that is no boolean refuses the publish
+/// and the subscription alike, naming the key and the value.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_raw_payload_that_is_no_boolean_is_refused_on_publish_and_on_subscribe() {
+    let dir = memory_resources(PUBSUB);
+    let sc = SidecarBuilder::new("rawbad", dir.path()).start();
+    let client = sc.client();
+    let maybe = HashMap::from([("rawPayload".to_string(), "maybe".to_string())]);
+    let publish = PublishRequest {
+        pubsub_name: PUBSUB.into(),
+        topic: "raw".into(),
+        data: Bytes::from_static(b"x"),
+        data_content_type: "text/plain".into(),
+        metadata: maybe.clone(),
+    };
+    let err = client.publish_event(publish).await.expect_err("a publish with rawPayload=maybe is refused");
+    assert_eq!(err.grpc_code(), tonic::Code::InvalidArgument, "{err}");
+    assert!(err.to_string().contains("rawPayload") && err.to_string().contains("maybe"), "{err}");
+    let options = SubscriptionOptions { metadata: maybe, ..Default::default() };
+    let err = client.subscribe(PUBSUB, "raw", options).await.err().expect("a subscription with rawPayload=maybe is refused");
+    assert_eq!(err.grpc_code(), tonic::Code::InvalidArgument, "{err}");
+    assert!(err.to_string().contains("rawPayload") && err.to_string().contains("maybe"), "{err}");
+}

@@ -3,7 +3,7 @@
 //! Go's `strconv` accepts them.
 
 use super::{BrokerError, ComponentConfig};
-use dapr_rs_proto::cloudevent::{parse_go_bool, parse_go_duration};
+use dapr_rs_proto::go_value::{parse_go_bool, parse_go_duration};
 use std::time::Duration;
 
 impl ComponentConfig {

@@ -79,9 +79,9 @@ impl ClientOptions {
 /// variable is shared with the official SDKs, so a value they tolerate must not stop a client
 /// from being made, and it must never panic (a panic aborts a Node process or the .NET host).
 fn api_timeout(value: &str) -> Option<Duration> {
-    let timeout = value.trim().parse::<f64>().ok().and_then(dapr_rs_proto::cloudevent::duration_from_secs).filter(|d| !d.is_zero());
+    let timeout = value.trim().parse::<f64>().ok().and_then(dapr_rs_proto::go_value::duration_from_secs).filter(|d| !d.is_zero());
     if timeout.is_none() {
-        let max = dapr_rs_proto::cloudevent::MAX_GO_DURATION.as_secs();
+        let max = dapr_rs_proto::go_value::MAX_GO_DURATION.as_secs();
         tracing::warn!(
             DAPR_API_TIMEOUT_SECONDS = value,
             "DAPR_API_TIMEOUT_SECONDS is not a number of seconds from 0 to {max}; calls get no deadline"

@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod cloudevent;
 pub mod content_type;
 pub mod error_code;
+pub mod go_value;
 pub mod outcome;
 pub mod struct_json;
 pub mod subscribe_document;

@@ -80,7 +80,7 @@ impl PubSub for Mqtt3PubSub {
         check_topic(&msg.topic)?;
         let retain = match msg.metadata.get(RETAIN).map(|v| v.trim()).filter(|v| !v.is_empty()) {
             None => self.session.settings.retain,
-            Some(raw) => dapr_rs_proto::cloudevent::parse_go_bool(raw)
+            Some(raw) => dapr_rs_proto::go_value::parse_go_bool(raw)
                 .ok_or_else(|| BrokerError::Other(format!("pubsub.mqtt3: publish metadata {RETAIN}: {raw:?} is not a boolean")))?,
         };
         self.session

@@ -111,7 +111,7 @@ pub struct SidecarArgs {
 
 /// The longest duration a flag takes: Go's `time.Duration` limit (about 292 years), as daprd's
 /// flags have; it also keeps every `Instant + duration` the sidecar computes from it in range.
-pub const MAX_DURATION: Duration = dapr_rs_proto::cloudevent::MAX_GO_DURATION;
+pub const MAX_DURATION: Duration = dapr_rs_proto::go_value::MAX_GO_DURATION;
 
 /// A bare number counts `unit`s; anything else is a Go duration (`1m30s`, `500ms`). Negative,
 /// NaN, infinite and longer-than-[`MAX_DURATION`] values are refused rather than wrapped or
@@ -119,8 +119,8 @@ pub const MAX_DURATION: Duration = dapr_rs_proto::cloudevent::MAX_GO_DURATION;
 pub fn parse_duration_in(s: &str, unit: Duration) -> Result<Duration, String> {
     let text = s.trim();
     let parsed = match text.parse::<f64>() {
-        Ok(n) => dapr_rs_proto::cloudevent::duration_from_secs(n * unit.as_secs_f64()),
-        Err(_) => dapr_rs_proto::cloudevent::parse_go_duration(text),
+        Ok(n) => dapr_rs_proto::go_value::duration_from_secs(n * unit.as_secs_f64()),
+        Err(_) => dapr_rs_proto::go_value::parse_go_duration(text),
     };
     parsed.ok_or_else(|| {
         format!("{s:?} is not a duration from 0 to {}s: a number of seconds or e.g. 5s, 500ms, 1m30s", MAX_DURATION.as_secs())

@@ -21,6 +21,9 @@ pub enum SubscribeError {
     /// A routing rule's match expression does not compile.
     #[error("{0}")]
     Routing(String),
+    /// A subscription metadata value the sidecar reads is invalid (`rawPayload: maybe`).
+    #[error("{0}")]
+    Metadata(String),
     /// The component could not subscribe.
     #[error("{0}")]
     Component(String),
@@ -30,7 +33,7 @@ impl From<SubscribeError> for tonic::Status {
     fn from(e: SubscribeError) -> Self {
         match e {
             SubscribeError::Refused(e) => e.into(),
-            SubscribeError::Routing(message) => tonic::Status::invalid_argument(message),
+            SubscribeError::Routing(message) | SubscribeError::Metadata(message) => tonic::Status::invalid_argument(message),
             SubscribeError::Component(message) => tonic::Status::internal(message),
         }
     }
@@ -41,10 +44,7 @@ pub async fn subscribe(state: &Arc<SidecarState>, info: SubscriptionInfo, sink: 
     let loaded = state.pubsub_for_subscription(&info.pubsub_name, &info.topic)?;
     let component = loaded.pubsub.clone();
     let routes = Routes::compile(&info.rules).map_err(|e| SubscribeError::Routing(e.to_string()))?;
-    let raw_payload = info
-        .metadata
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("rawPayload") && dapr_rs_proto::cloudevent::parse_go_bool(v) == Some(true));
+    let raw_payload = dapr_rs_proto::cloudevent::raw_payload(&info.metadata).map_err(|e| SubscribeError::Metadata(e.to_string()))?;
     let delivery = EventDelivery {
         pubsub_name: info.pubsub_name.clone(),
         topic: info.topic.clone(),

@@ -78,7 +78,7 @@ impl Resiliency {
     pub(super) fn merge(&mut self, name: &str, spec: serde_yaml_ng::Value, file: &Path) -> Result<(), String> {
         let spec: Spec = super::from_yaml_at(spec, "spec").map_err(|e| format!("invalid spec: {e}"))?;
         for (policy, value) in spec.policies.timeouts {
-            let timeout = dapr_rs_proto::cloudevent::parse_go_duration(&value)
+            let timeout = dapr_rs_proto::go_value::parse_go_duration(&value)
                 .ok_or_else(|| format!("spec.policies.timeouts.{policy}: {value:?} is not a duration (e.g. 5s)"))?;
             self.timeouts.insert(policy, timeout);
         }
@@ -133,7 +133,7 @@ impl Resiliency {
 fn retry_policy(spec: &RetrySpec) -> Result<RetryPolicy, String> {
     let duration = |field: &str, value: &Option<String>, default: Duration| match value.as_deref().map(str::trim) {
         None | Some("") => Ok(default),
-        Some(v) => dapr_rs_proto::cloudevent::parse_go_duration(v).ok_or_else(|| format!("{field}: {v:?} is not a duration (e.g. 5s)")),
+        Some(v) => dapr_rs_proto::go_value::parse_go_duration(v).ok_or_else(|| format!("{field}: {v:?} is not a duration (e.g. 5s)")),
     };
     let max_retries = match spec.max_retries {
         None | Some(-1) => None,

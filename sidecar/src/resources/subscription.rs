@@ -251,7 +251,7 @@ fn parse_bool(v: &Value, what: &str) -> Result<bool, String> {
     match v {
         Value::Bool(b) => Ok(*b),
         Value::Null => Ok(false),
-        Value::String(s) => dapr_rs_proto::cloudevent::parse_go_bool(s).ok_or_else(|| format!("{what} must be true or false, not {s:?}")),
+        Value::String(s) => dapr_rs_proto::go_value::parse_go_bool(s).ok_or_else(|| format!("{what} must be true or false, not {s:?}")),
         other => Err(format!("{what} must be true or false, not {}", kind_of(other))),
     }
 }
