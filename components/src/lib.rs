@@ -1,7 +1,8 @@
 //! Pub/sub components, as Dapr's components-contrib holds them: the one [`PubSub`] trait, one
 //! module per broker behind it, how each reads its metadata, and the slots that bound what a
 //! subscription takes from its broker. Depends on `dapr-rs-proto` only; the sidecar's API and
-//! delivery code see nothing but the trait. No app channel, HTTP or gRPC serving lives here.
+//! delivery code see nothing but the trait. Never here: an app channel, HTTP or gRPC serving,
+//! or any other dapr-rs crate than proto.
 
 mod delivery_slots;
 mod handler_call;

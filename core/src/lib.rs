@@ -5,8 +5,11 @@
 //! - [`app`]: the app-side callback servers (gRPC `AppCallback`, HTTP `/dapr/subscribe`) that
 //!   deliver events to [`TopicHandler`]s.
 //!
-//! Wire facts (CloudEvent shape, content types, error codes, reply mapping) come from
-//! `dapr-rs-proto`; nothing here restates them.
+//! Every client-side protocol rule lives here once: which content type a value gets, what a
+//! handler's answer means ([`answer_of`]), which exception class an error becomes ([`ErrorKind`]),
+//! which routes an app may serve. Wire facts (CloudEvent shape, content types, error codes, reply
+//! mapping) come from `dapr-rs-proto`; nothing here restates them. Never here: anything of the
+//! sidecar or the components (a separate program), or of a binding (core never knows one exists).
 
 pub mod app;
 mod client;

@@ -2,7 +2,8 @@
 //! both the client (`dapr-rs-core`) and the sidecar need: CloudEvent shape, content-type rules,
 //! error codes with their HTTP/gRPC status, the bulk delivery envelope, the `/dapr/subscribe`
 //! document, and the meaning of an app's delivery reply.
-//! Every fact here comes from `shared/reference/dapr-pubsub-contract.md`.
+//! Every fact here comes from `shared/reference/dapr-pubsub-contract.md`. Never here: I/O,
+//! connections or tasks; anything only one side needs.
 
 pub mod bulk;
 pub mod cloudevent;
