@@ -1,11 +1,22 @@
-//! Generates the C# `[DllImport]` declarations (`DaprRs.Native.NativeMethods`) from this crate's
-//! `extern "C"` functions and `#[repr(C)]` structs, so the C# side can never drift from the Rust
-//! side. The output is written into the C# source tree (`bindings-dotnet/src/Native/`), where the
-//! C# build compiles it; it is generated, not checked in.
+//! Compiles the bridge's requests (`proto/dapr_rs_bridge.proto`, in pure Rust: protox, no system
+//! protoc) and generates the C# `[DllImport]` declarations (`DaprRs.Native.NativeMethods`) from
+//! this crate's `extern "C"` functions and `#[repr(C)]` structs, so the C# side can never drift
+//! from the Rust side. The declarations are written into the C# source tree
+//! (`bindings-dotnet/src/Native/`), where the C# build compiles them; generated, not checked in.
 
+const BRIDGE_PROTO: &str = "proto/dapr_rs_bridge.proto";
 const ABI_FILES: [&str; 5] = ["src/abi.rs", "src/runtime.rs", "src/client.rs", "src/delivery.rs", "src/app.rs"];
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed={BRIDGE_PROTO}");
+    let fds = protox::compile([BRIDGE_PROTO], ["proto"])?;
+    prost_build::Config::new()
+        // Payloads become `Bytes`, which core's publish requests take as they are.
+        .bytes(["."])
+        // `prost::Name`: a malformed request's error names its message.
+        .enable_type_names()
+        .compile_fds(fds)?;
+
     let mut builder = csbindgen::Builder::default();
     for file in ABI_FILES {
         println!("cargo:rerun-if-changed={file}");
@@ -19,6 +30,6 @@ fn main() {
         // What Mono's mcs (C# 7) accepts: delegates instead of `delegate*`, IntPtr instead of nint.
         .csharp_use_function_pointer(false)
         .csharp_use_nint_types(false)
-        .generate_csharp_file("../src/Native/NativeMethods.g.cs")
-        .expect("csbindgen: cannot generate ../src/Native/NativeMethods.g.cs");
+        .generate_csharp_file("../src/Native/NativeMethods.g.cs")?;
+    Ok(())
 }

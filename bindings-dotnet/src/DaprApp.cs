@@ -80,22 +80,12 @@ namespace DaprRs
         private unsafe void Subscribe(TopicAttribute topic, Func<Delivery, Task<TopicResponseAction>> handler)
         {
             if (pullLoop != null) throw new InvalidOperationException("subscriptions must be added before the app starts");
-            var pubsub = NativeCall.Encode(topic.PubsubName);
-            var name = NativeCall.Encode(topic.Name);
-            var route = NativeCall.Encode(topic.Route);
-            var match = NativeCall.Encode(topic.Match);
-            var deadLetter = NativeCall.Encode(topic.DeadLetterTopic);
-            var meta = NativeCall.EncodeMetadata(topic.EnableRawPayload ? new Dictionary<string, string> { { "rawPayload", "true" } } : null);
+            var metadata = topic.EnableRawPayload ? new Dictionary<string, string> { { "rawPayload", "true" } } : null;
+            var request = BridgeRequests.AppSubscribe(topic, metadata);
             using (var h = host.Borrow())
-            fixed (byte* p = pubsub)
-            fixed (byte* n = name)
-            fixed (byte* r = route)
-            fixed (byte* m = match)
-            fixed (byte* d = deadLetter)
-            fixed (byte* md = meta)
+            fixed (byte* r = request)
             {
-                NativeCall.Check(NativeMethods.dapr_rs_app_subscribe(h.Pointer, p, NativeCall.Len(pubsub), n, NativeCall.Len(name),
-                    r, NativeCall.Len(route), m, NativeCall.Len(match), topic.Priority, d, NativeCall.Len(deadLetter), md, NativeCall.Len(meta)));
+                NativeCall.Check(NativeMethods.dapr_rs_app_subscribe(h.Pointer, r, request.Length));
             }
             handlers.Add(handler);
         }
@@ -139,14 +129,12 @@ namespace DaprRs
         public unsafe void Start(int port, string listenHost = "127.0.0.1")
         {
             if (pullLoop != null) throw new InvalidOperationException("the app has already started");
-            var protocolName = NativeCall.Encode(protocol == AppProtocol.Grpc ? "grpc" : "http");
-            var hostName = NativeCall.Encode(listenHost);
+            var request = BridgeRequests.AppStart(protocol == AppProtocol.Grpc ? "grpc" : "http", listenHost, port);
             int bound = 0;
             using (var h = host.Borrow())
-            fixed (byte* p = protocolName)
-            fixed (byte* n = hostName)
+            fixed (byte* r = request)
             {
-                NativeCall.Check(NativeMethods.dapr_rs_app_start(h.Pointer, p, NativeCall.Len(protocolName), n, NativeCall.Len(hostName), port, &bound));
+                NativeCall.Check(NativeMethods.dapr_rs_app_start(h.Pointer, r, request.Length, &bound));
             }
             this.port = bound;
             pullLoop = Task.Run(() => PullLoop());
@@ -194,7 +182,7 @@ namespace DaprRs
 
         private Task PullLoop()
         {
-            return DeliveryPump.Run(Next, Handle);
+            return DeliveryPump.Run(Next, delivery => handlers[delivery.Subscription](delivery), CancellationToken.None);
         }
 
         private unsafe Task<IntPtr> Next()
@@ -206,22 +194,6 @@ namespace DaprRs
                     return (IntPtr)NativeMethods.dapr_rs_app_next(h.Pointer, (void*)userData);
                 }
             }, CancellationToken.None);
-        }
-
-        private async Task Handle(Delivery delivery)
-        {
-            TopicResponseAction action;
-            try
-            {
-                action = await handlers[delivery.Subscription](delivery).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                Console.Error.WriteLine("DaprRs: the handler of " + delivery.Attributes.Topic + " failed; asking for redelivery: " + e.Message);
-                action = TopicResponseAction.Retry;
-            }
-            try { delivery.Ack(action); }
-            catch (Exception e) { Console.Error.WriteLine("DaprRs: cannot answer event " + delivery.Attributes.Id + ": " + e.Message); }
         }
 
         public void Dispose()

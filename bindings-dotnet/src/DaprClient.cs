@@ -13,10 +13,6 @@ namespace DaprRs
     /// </summary>
     public sealed class DaprClient : IDisposable
     {
-        // The native data kinds (native/src/abi.rs `payload`): core picks the content type from them.
-        private const int BytesKind = (int)DataKind.Bytes;
-        private const int JsonKind = (int)DataKind.Json;
-
         private readonly ClientHandle handle;
 
         internal DaprClient(ClientHandle handle)
@@ -46,46 +42,37 @@ namespace DaprRs
         public Task PublishEventAsync<TData>(string pubsubName, string topicName, TData data, Dictionary<string, string> metadata, CancellationToken cancellationToken = default(CancellationToken))
         {
             var json = DaprJson.SerializeToUtf8Bytes(data);
-            return Publish(pubsubName, topicName, json, JsonKind, null, metadata, cancellationToken);
+            return Publish(pubsubName, topicName, json, DataKind.Json, null, metadata, cancellationToken);
         }
 
         /// <summary>Publishes an event with no data.</summary>
         public Task PublishEventAsync(string pubsubName, string topicName, CancellationToken cancellationToken = default(CancellationToken))
         {
-            return Publish(pubsubName, topicName, new byte[0], BytesKind, null, null, cancellationToken);
+            return Publish(pubsubName, topicName, new byte[0], DataKind.Bytes, null, null, cancellationToken);
         }
 
         /// <summary>Publishes an event with no data, with publish metadata.</summary>
         public Task PublishEventAsync(string pubsubName, string topicName, Dictionary<string, string> metadata, CancellationToken cancellationToken = default(CancellationToken))
         {
-            return Publish(pubsubName, topicName, new byte[0], BytesKind, null, metadata, cancellationToken);
+            return Publish(pubsubName, topicName, new byte[0], DataKind.Bytes, null, metadata, cancellationToken);
         }
 
         /// <summary>Publishes raw bytes with the given content type (Dapr.Client's default: application/json).</summary>
         public Task PublishByteEventAsync(string pubsubName, string topicName, byte[] data, string dataContentType = "application/json", Dictionary<string, string> metadata = null, CancellationToken cancellationToken = default(CancellationToken))
         {
             if (data == null) throw new ArgumentNullException("data");
-            return Publish(pubsubName, topicName, data, BytesKind, dataContentType, metadata, cancellationToken);
+            return Publish(pubsubName, topicName, data, DataKind.Bytes, dataContentType, metadata, cancellationToken);
         }
 
-        private unsafe Task Publish(string pubsubName, string topicName, byte[] data, int kind, string contentType, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
+        private unsafe Task Publish(string pubsubName, string topicName, byte[] data, DataKind kind, string contentType, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
         {
-            var pubsub = NativeCall.Encode(pubsubName);
-            var topic = NativeCall.Encode(topicName);
-            var type = NativeCall.Encode(contentType);
-            var meta = NativeCall.EncodeMetadata(metadata);
+            var request = BridgeRequests.Publish(pubsubName, topicName, data, kind, contentType, metadata);
             return NativeCall.Run(userData =>
             {
                 using (var client = handle.Borrow())
-                fixed (byte* p = pubsub)
-                fixed (byte* t = topic)
-                fixed (byte* d = data)
-                fixed (byte* c = type)
-                fixed (byte* m = meta)
+                fixed (byte* r = request)
                 {
-                    return (IntPtr)NativeMethods.dapr_rs_client_publish(client.Pointer,
-                        p, NativeCall.Len(pubsub), t, NativeCall.Len(topic), d, data.Length, kind,
-                        c, NativeCall.Len(type), m, NativeCall.Len(meta), (void*)userData);
+                    return (IntPtr)NativeMethods.dapr_rs_client_publish(client.Pointer, r, request.Length, (void*)userData);
                 }
             }, cancellationToken);
         }
@@ -117,44 +104,28 @@ namespace DaprRs
 
         private unsafe Task<IntPtr> BulkPublish<TValue>(string pubsubName, string topicName, List<BulkPublishEntry<TValue>> entries, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
         {
-            var bulk = NativeMethods.dapr_rs_bulk_new();
-            try
+            var encoded = new EncodedBulkEntry[entries.Count];
+            for (int i = 0; i < entries.Count; i++)
             {
-                foreach (var entry in entries)
+                var entry = entries[i];
+                encoded[i] = new EncodedBulkEntry
                 {
-                    var id = NativeCall.Encode(entry.EntryId);
-                    var data = DaprJson.SerializeToUtf8Bytes(entry.EventData);
-                    var type = NativeCall.Encode(entry.ContentType);
-                    var meta = NativeCall.EncodeMetadata(entry.Metadata);
-                    fixed (byte* i = id)
-                    fixed (byte* d = data)
-                    fixed (byte* c = type)
-                    fixed (byte* m = meta)
-                    {
-                        NativeCall.Check(NativeMethods.dapr_rs_bulk_add(bulk, i, NativeCall.Len(id), d, data.Length, JsonKind,
-                            c, NativeCall.Len(type), m, NativeCall.Len(meta)));
-                    }
+                    EntryId = entry.EntryId,
+                    Data = DaprJson.SerializeToUtf8Bytes(entry.EventData),
+                    Kind = DataKind.Json,
+                    ContentType = entry.ContentType,
+                    Metadata = entry.Metadata,
+                };
+            }
+            var request = BridgeRequests.BulkPublish(pubsubName, topicName, encoded, metadata);
+            return NativeCall.Run(userData =>
+            {
+                using (var client = handle.Borrow())
+                fixed (byte* r = request)
+                {
+                    return (IntPtr)NativeMethods.dapr_rs_client_bulk_publish(client.Pointer, r, request.Length, (void*)userData);
                 }
-                var pubsub = NativeCall.Encode(pubsubName);
-                var topic = NativeCall.Encode(topicName);
-                var batchMeta = NativeCall.EncodeMetadata(metadata);
-                // The call takes the entries out of the batch before returning; the batch is freed below.
-                return NativeCall.Run(userData =>
-                {
-                    using (var client = handle.Borrow())
-                    fixed (byte* p = pubsub)
-                    fixed (byte* t = topic)
-                    fixed (byte* m = batchMeta)
-                    {
-                        return (IntPtr)NativeMethods.dapr_rs_client_bulk_publish(client.Pointer, p, NativeCall.Len(pubsub),
-                            t, NativeCall.Len(topic), bulk, m, NativeCall.Len(batchMeta), (void*)userData);
-                    }
-                }, cancellationToken);
-            }
-            finally
-            {
-                NativeMethods.dapr_rs_bulk_free(bulk);
-            }
+            }, cancellationToken);
         }
 
         /// <summary>Completes once the sidecar answers; waits until cancelled otherwise.</summary>
@@ -163,7 +134,7 @@ namespace DaprRs
             return WaitForSidecarAsync(TimeSpan.FromMilliseconds(int.MaxValue), cancellationToken);
         }
 
-        /// <summary>Completes once the sidecar answers; a DaprException (DeadlineExceeded) after <paramref name="timeout"/>.</summary>
+        /// <summary>Completes once the sidecar answers; a <see cref="DaprTimeoutException"/> after <paramref name="timeout"/>.</summary>
         public unsafe Task WaitForSidecarAsync(TimeSpan timeout, CancellationToken cancellationToken = default(CancellationToken))
         {
             return NativeCall.Run(userData =>
@@ -190,20 +161,13 @@ namespace DaprRs
 
         private unsafe Task<IntPtr> OpenStream(string pubsubName, string topicName, DaprSubscriptionOptions options, CancellationToken cancellationToken)
         {
-            var pubsub = NativeCall.Encode(pubsubName);
-            var topic = NativeCall.Encode(topicName);
-            var deadLetter = NativeCall.Encode(options.DeadLetterTopic);
-            var meta = NativeCall.EncodeMetadata(options.EffectiveMetadata());
+            var request = BridgeRequests.StreamSubscribe(pubsubName, topicName, options.DeadLetterTopic, options.EffectiveMetadata());
             return NativeCall.Run(userData =>
             {
                 using (var client = handle.Borrow())
-                fixed (byte* p = pubsub)
-                fixed (byte* t = topic)
-                fixed (byte* d = deadLetter)
-                fixed (byte* m = meta)
+                fixed (byte* r = request)
                 {
-                    return (IntPtr)NativeMethods.dapr_rs_client_subscribe(client.Pointer, p, NativeCall.Len(pubsub),
-                        t, NativeCall.Len(topic), d, NativeCall.Len(deadLetter), m, NativeCall.Len(meta), (void*)userData);
+                    return (IntPtr)NativeMethods.dapr_rs_client_subscribe(client.Pointer, r, request.Length, (void*)userData);
                 }
             }, cancellationToken);
         }

@@ -40,14 +40,11 @@ namespace DaprRs
         public unsafe DaprClient Build()
         {
             NativeCall.EnsureInitialized();
-            var endpoint = NativeCall.Encode(grpcEndpoint);
-            var token = NativeCall.Encode(daprApiToken);
+            var request = BridgeRequests.ClientOptions(grpcEndpoint, daprApiToken, timeout);
             void* client = null;
-            fixed (byte* e = endpoint)
-            fixed (byte* t = token)
+            fixed (byte* r = request)
             {
-                NativeCall.Check(NativeMethods.dapr_rs_client_new(
-                    e, NativeCall.Len(endpoint), t, NativeCall.Len(token), (long)timeout.TotalMilliseconds, &client));
+                NativeCall.Check(NativeMethods.dapr_rs_client_new(r, request.Length, &client));
             }
             return new DaprClient(new ClientHandle((IntPtr)client));
         }

@@ -26,7 +26,9 @@ namespace DaprRs
 
     /// <summary>
     /// A failed Dapr call: the gRPC status code, the Dapr error code the sidecar sent (e.g.
-    /// <c>ERR_PUBSUB_NOT_FOUND</c>, null when none) and the message.
+    /// <c>ERR_PUBSUB_NOT_FOUND</c>, null when none) and the message. What went wrong picks the
+    /// subclass (the same classes as Python's <c>DaprError</c> subclasses); anything else is a
+    /// DaprException itself, so <c>catch (DaprException)</c> catches every failed call.
     /// </summary>
     public class DaprException : Exception
     {
@@ -41,5 +43,40 @@ namespace DaprRs
 
         /// <summary>The Dapr <c>errorCode</c>, or null when the sidecar sent none.</summary>
         public string ErrorCode { get; private set; }
+    }
+
+    /// <summary>The sidecar has no pubsub component of that name (<c>ERR_PUBSUB_NOT_FOUND</c>).</summary>
+    public class PubsubNotFoundException : DaprException
+    {
+        public PubsubNotFoundException(string message, StatusCode statusCode, string errorCode)
+            : base(message, statusCode, errorCode) { }
+    }
+
+    /// <summary>The pubsub component's scopes do not allow this app the topic (<c>ERR_PUBSUB_FORBIDDEN</c>).</summary>
+    public class TopicForbiddenException : DaprException
+    {
+        public TopicForbiddenException(string message, StatusCode statusCode, string errorCode)
+            : base(message, statusCode, errorCode) { }
+    }
+
+    /// <summary>A bad argument, found before the call left the process or by the sidecar (<c>InvalidArgument</c>).</summary>
+    public class InvalidArgumentException : DaprException
+    {
+        public InvalidArgumentException(string message, StatusCode statusCode, string errorCode)
+            : base(message, statusCode, errorCode) { }
+    }
+
+    /// <summary>The sidecar could not be reached (not started, wrong address, gone).</summary>
+    public class SidecarUnavailableException : DaprException
+    {
+        public SidecarUnavailableException(string message, StatusCode statusCode, string errorCode)
+            : base(message, statusCode, errorCode) { }
+    }
+
+    /// <summary>The call, or the wait for the sidecar, ran out of time (<c>DeadlineExceeded</c>).</summary>
+    public class DaprTimeoutException : DaprException
+    {
+        public DaprTimeoutException(string message, StatusCode statusCode, string errorCode)
+            : base(message, statusCode, errorCode) { }
     }
 }

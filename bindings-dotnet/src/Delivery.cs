@@ -2,22 +2,14 @@
 using System;
 using System.Collections.Generic;
 using System.Text;
+using System.Threading;
 using System.Threading.Tasks;
 using DaprRs.Native;
 
 namespace DaprRs
 {
-    /// <summary>The ABI's payload kinds (native/src/abi.rs `DATA_*`): what is published, and how the
-    /// native side decoded a delivered payload (`DaprEventView`).</summary>
-    internal enum DataKind
-    {
-        Bytes = 0,
-        Text = 1,
-        Json = 2,
-    }
-
-    /// <summary>A delivered event read out of its native handle; <see cref="Ack"/> answers it and frees the handle.</summary>
-    internal sealed unsafe class Delivery
+    /// <summary>A delivered event read out of its native handle; <see cref="Answer"/> answers it and frees the handle.</summary>
+    internal sealed class Delivery
     {
         private IntPtr handle;
 
@@ -27,7 +19,7 @@ namespace DaprRs
         internal readonly DataKind Kind;
         internal readonly int Subscription;
 
-        internal Delivery(IntPtr handle)
+        internal unsafe Delivery(IntPtr handle)
         {
             this.handle = handle;
             var view = NativeMethods.dapr_rs_event_view((void*)handle);
@@ -55,12 +47,33 @@ namespace DaprRs
             return attributes.TryGetValue(name, out value) ? value as string ?? string.Empty : string.Empty;
         }
 
-        /// <summary>Answers the event (once; later calls do nothing).</summary>
-        internal void Ack(TopicResponseAction action)
+        /// <summary>
+        /// Runs <paramref name="handler"/> on the event and answers it: with the action it returned,
+        /// or with its exception as a failure, which core answers RETRY (dapr_rs_core::answer_of,
+        /// the rule of every binding). Answers once; later calls do nothing.
+        /// </summary>
+        internal async Task Answer(Func<Delivery, Task<TopicResponseAction>> handler)
         {
-            var h = System.Threading.Interlocked.Exchange(ref handle, IntPtr.Zero);
+            byte[] answer;
+            try
+            {
+                answer = BridgeRequests.Status(await handler(this).ConfigureAwait(false));
+            }
+            catch (Exception e)
+            {
+                answer = BridgeRequests.Failure(e.GetType().Name + ": " + e.Message);
+            }
+            Send(answer);
+        }
+
+        private unsafe void Send(byte[] answer)
+        {
+            var h = Interlocked.Exchange(ref handle, IntPtr.Zero);
             if (h == IntPtr.Zero) return;
-            NativeCall.Check(NativeMethods.dapr_rs_event_ack((void*)h, (int)action));
+            fixed (byte* a = answer)
+            {
+                NativeCall.Check(NativeMethods.dapr_rs_event_ack((void*)h, a, answer.Length));
+            }
         }
 
         /// <summary>
@@ -102,10 +115,10 @@ namespace DaprRs
 
     /// <summary>The pull loop of a <see cref="DaprApp"/> or a <see cref="TopicSubscription"/>: asks the
     /// native side for the next delivery until there is none (closed) or its handle is disposed, and
-    /// hands each to the thread pool, so no user code runs on a native thread.</summary>
+    /// answers each on the thread pool, so no user code runs on a native thread.</summary>
     internal static class DeliveryPump
     {
-        internal static async Task Run(Func<Task<IntPtr>> next, Func<Delivery, Task> handle)
+        internal static async Task Run(Func<Task<IntPtr>> next, Func<Delivery, Task<TopicResponseAction>> handler, CancellationToken stopping)
         {
             while (true)
             {
@@ -120,7 +133,20 @@ namespace DaprRs
                 }
                 if (ptr == IntPtr.Zero) return;
                 var delivery = new Delivery(ptr);
-                _ = Task.Run(() => handle(delivery));
+                _ = Task.Run(() => Answer(delivery, handler, stopping));
+            }
+        }
+
+        private static async Task Answer(Delivery delivery, Func<Delivery, Task<TopicResponseAction>> handler, CancellationToken stopping)
+        {
+            try
+            {
+                await delivery.Answer(handler).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                // Once its owner stopped, an answer has nowhere to go; the sidecar redelivers the event.
+                if (!stopping.IsCancellationRequested) Console.Error.WriteLine("DaprRs: cannot answer event " + delivery.Attributes.Id + ": " + e.Message);
             }
         }
     }

@@ -35,7 +35,7 @@ namespace DaprRs
         }
     }
 
-    /// <summary>Handles one message of a streaming subscription; an exception answers Retry.</summary>
+    /// <summary>Handles one message of a streaming subscription; an exception is answered Retry (core's rule, as for <c>[Topic]</c> methods).</summary>
     public delegate Task<TopicResponseAction> TopicMessageHandler(TopicMessage message, CancellationToken cancellationToken);
 
     /// <summary>Options of a streaming subscription.</summary>
@@ -84,7 +84,7 @@ namespace DaprRs
 
         private Task PullLoop()
         {
-            return DeliveryPump.Run(Next, Handle);
+            return DeliveryPump.Run(Next, delivery => handler(new TopicMessage(delivery), stopping.Token), stopping.Token);
         }
 
         private unsafe Task<IntPtr> Next()
@@ -96,26 +96,6 @@ namespace DaprRs
                     return (IntPtr)NativeMethods.dapr_rs_stream_next(s.Pointer, (void*)userData);
                 }
             }, CancellationToken.None);
-        }
-
-        private async Task Handle(Delivery delivery)
-        {
-            TopicResponseAction action;
-            try
-            {
-                action = await handler(new TopicMessage(delivery), stopping.Token).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                Console.Error.WriteLine("DaprRs: the handler of " + delivery.Attributes.Topic + " failed; asking for redelivery: " + e.Message);
-                action = TopicResponseAction.Retry;
-            }
-            try { delivery.Ack(action); }
-            catch (Exception e)
-            {
-                // After Dispose the answer has nowhere to go; the sidecar redelivers the event.
-                if (!stopping.IsCancellationRequested) Console.Error.WriteLine("DaprRs: cannot answer event " + delivery.Attributes.Id + ": " + e.Message);
-            }
         }
 
         public unsafe void Dispose()

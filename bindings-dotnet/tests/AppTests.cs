@@ -170,7 +170,7 @@ namespace DaprRs.Tests
             {
                 Assert.Throws<ArgumentException>(() => app.MapSubscribers(new NoTopics()));
                 Assert.Throws<ArgumentException>(() => app.MapSubscribers(new TwoParameters()));
-                var e = Assert.Throws<DaprException>(() => app.MapTopic<int>(new TopicAttribute("", "t"), n => Task.FromResult(TopicResponseAction.Success)));
+                var e = Assert.Throws<InvalidArgumentException>(() => app.MapTopic<int>(new TopicAttribute("", "t"), n => Task.FromResult(TopicResponseAction.Success)));
                 Assert.AreEqual(StatusCode.InvalidArgument, e.StatusCode);
                 StringAssert.Contains("pubsub_name", e.Message);
             }

@@ -177,7 +177,7 @@ namespace DaprRs.Tests
         [Test]
         public void An_unknown_pubsub_is_NotFound_with_Daprs_error_code()
         {
-            var e = Assert.Throws<DaprException>(() => client.PublishEventAsync("nope", "orders", 1).GetAwaiter().GetResult());
+            var e = Assert.Throws<PubsubNotFoundException>(() => client.PublishEventAsync("nope", "orders", 1).GetAwaiter().GetResult());
             Assert.AreEqual("ERR_PUBSUB_NOT_FOUND", e.ErrorCode);
             Assert.AreNotEqual(StatusCode.OK, e.StatusCode);
             StringAssert.Contains("nope", e.Message);
@@ -186,13 +186,13 @@ namespace DaprRs.Tests
         [Test]
         public void Bad_arguments_are_InvalidArgument_naming_what_is_wrong()
         {
-            var e = Assert.Throws<DaprException>(() => client.PublishEventAsync(Sidecar.Pubsub, "", 1).GetAwaiter().GetResult());
+            DaprException e = Assert.Throws<InvalidArgumentException>(() => client.PublishEventAsync(Sidecar.Pubsub, "", 1).GetAwaiter().GetResult());
             Assert.AreEqual(StatusCode.InvalidArgument, e.StatusCode);
             StringAssert.Contains("topic", e.Message);
-            e = Assert.Throws<DaprException>(() => client.PublishEventAsync(null, "orders", 1).GetAwaiter().GetResult());
+            e = Assert.Throws<InvalidArgumentException>(() => client.PublishEventAsync(null, "orders", 1).GetAwaiter().GetResult());
             Assert.AreEqual(StatusCode.InvalidArgument, e.StatusCode);
             StringAssert.Contains("pubsub_name", e.Message);
-            e = Assert.Throws<DaprException>(() => new DaprClientBuilder().UseGrpcEndpoint("http://[bad").Build());
+            e = Assert.Throws<InvalidArgumentException>(() => new DaprClientBuilder().UseGrpcEndpoint("http://[bad").Build());
             Assert.AreEqual(StatusCode.InvalidArgument, e.StatusCode);
         }
 
@@ -201,9 +201,9 @@ namespace DaprRs.Tests
         {
             using (var nobody = new DaprClientBuilder().UseGrpcEndpoint("http://127.0.0.1:" + Sidecar.FreePort()).Build())
             {
-                var e = Assert.Throws<DaprException>(() => nobody.PublishEventAsync(Sidecar.Pubsub, "orders", 1).GetAwaiter().GetResult());
+                DaprException e = Assert.Throws<SidecarUnavailableException>(() => nobody.PublishEventAsync(Sidecar.Pubsub, "orders", 1).GetAwaiter().GetResult());
                 Assert.AreEqual(StatusCode.Unavailable, e.StatusCode);
-                e = Assert.Throws<DaprException>(() => nobody.WaitForSidecarAsync(TimeSpan.FromMilliseconds(300)).GetAwaiter().GetResult());
+                e = Assert.Throws<DaprTimeoutException>(() => nobody.WaitForSidecarAsync(TimeSpan.FromMilliseconds(300)).GetAwaiter().GetResult());
                 Assert.AreEqual(StatusCode.DeadlineExceeded, e.StatusCode);
             }
         }
@@ -253,6 +253,37 @@ namespace DaprRs.Tests
                 {
                     await right.PublishEventAsync(Sidecar.Pubsub, "orders", 1);
                 }
+            }
+        }
+
+        [Test]
+        public async Task A_topic_the_components_scopes_forbid_is_TopicForbidden_and_any_failure_is_a_DaprException()
+        {
+            var scoped = new Component { Name = Sidecar.Pubsub, Type = "pubsub.in-memory" };
+            scoped.Metadata["publishingScopes"] = "orderprocessing=orders";
+            using (var sidecar = Sidecar.Start("orderprocessing", Sidecar.ResourcesDir(scoped)))
+            using (var client = new DaprClientBuilder().UseGrpcEndpoint(sidecar.GrpcEndpoint).Build())
+            {
+                await client.PublishEventAsync(Sidecar.Pubsub, "orders", 1);
+                var e = Assert.Throws<TopicForbiddenException>(() => client.PublishEventAsync(Sidecar.Pubsub, "payroll", 1).GetAwaiter().GetResult());
+                Assert.AreEqual("ERR_PUBSUB_FORBIDDEN", e.ErrorCode);
+                Assert.AreEqual(StatusCode.PermissionDenied, e.StatusCode);
+                StringAssert.Contains("payroll", e.Message);
+
+                // Whatever the class, one catch clause takes every failed call.
+                var failures = new Func<Task>[]
+                {
+                    () => client.PublishEventAsync(Sidecar.Pubsub, "payroll", 1),
+                    () => client.PublishEventAsync("nope", "orders", 1),
+                    () => client.PublishEventAsync(Sidecar.Pubsub, "", 1),
+                };
+                var caught = new List<Type>();
+                foreach (var fail in failures)
+                {
+                    try { await fail(); }
+                    catch (DaprException failed) { caught.Add(failed.GetType()); }
+                }
+                CollectionAssert.AreEqual(new[] { typeof(TopicForbiddenException), typeof(PubsubNotFoundException), typeof(InvalidArgumentException) }, caught);
             }
         }
 

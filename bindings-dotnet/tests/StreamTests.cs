@@ -98,7 +98,7 @@ namespace DaprRs.Tests
         [Test]
         public void A_refused_subscription_fails_when_opened()
         {
-            var e = Assert.Throws<DaprException>(() => client.SubscribeAsync("nope", "t", (m, ct) => Task.FromResult(TopicResponseAction.Success)).GetAwaiter().GetResult());
+            var e = Assert.Throws<PubsubNotFoundException>(() => client.SubscribeAsync("nope", "t", (m, ct) => Task.FromResult(TopicResponseAction.Success)).GetAwaiter().GetResult());
             Assert.AreNotEqual(StatusCode.OK, e.StatusCode);
             StringAssert.Contains("nope", e.Message);
         }

@@ -1,8 +1,7 @@
-//! The value types that cross the ABI: Rust-owned byte buffers, errors, and the readers of the
-//! caller's `(ptr, len)` arguments.
+//! The value types that cross the ABI: Rust-owned byte buffers, errors with the exception class
+//! core picked for them, and the reader of a caller's encoded request.
 
-use dapr_rs_core::{Error, Result};
-use std::collections::HashMap;
+use dapr_rs_core::{Error, ErrorKind, Result};
 
 /// Bytes Rust allocated; only `dapr_rs_buffer_free` (or the owner's free) releases them.
 #[repr(C)]
@@ -33,10 +32,38 @@ impl DaprBuffer {
     }
 }
 
-/// A failed call: the gRPC status code (`StatusCode` numbering), the Dapr `errorCode` (empty when
-/// the sidecar sent none, e.g. `ERR_PUBSUB_NOT_FOUND`) and a message for people.
+/// Which exception class an error becomes: core's [`ErrorKind`], numbered for the ABI (C#'s
+/// generated `DaprErrorKind`).
+#[repr(i32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DaprErrorKind {
+    Other = 0,
+    PubsubNotFound = 1,
+    TopicForbidden = 2,
+    InvalidArgument = 3,
+    SidecarUnavailable = 4,
+    Timeout = 5,
+}
+
+impl From<ErrorKind> for DaprErrorKind {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::PubsubNotFound => Self::PubsubNotFound,
+            ErrorKind::TopicForbidden => Self::TopicForbidden,
+            ErrorKind::InvalidArgument => Self::InvalidArgument,
+            ErrorKind::SidecarUnavailable => Self::SidecarUnavailable,
+            ErrorKind::Timeout => Self::Timeout,
+            ErrorKind::Other => Self::Other,
+        }
+    }
+}
+
+/// A failed call: the exception class core decided on (`kind`), the gRPC status code
+/// (`StatusCode` numbering), the Dapr `errorCode` (empty when the sidecar sent none, e.g.
+/// `ERR_PUBSUB_NOT_FOUND`) and a message for people.
 #[repr(C)]
 pub struct DaprError {
+    pub kind: DaprErrorKind,
     pub grpc_code: i32,
     pub error_code: DaprBuffer,
     pub message: DaprBuffer,
@@ -45,6 +72,7 @@ pub struct DaprError {
 impl DaprError {
     pub(crate) fn boxed(err: &Error) -> *mut DaprError {
         Box::into_raw(Box::new(Self {
+            kind: err.kind().into(),
             grpc_code: err.grpc_code() as i32,
             error_code: DaprBuffer::new(err.error_code().unwrap_or_default().as_bytes().to_vec()),
             message: DaprBuffer::new(err.to_string().into_bytes()),
@@ -85,79 +113,47 @@ pub unsafe extern "C" fn dapr_rs_error_free(error: *mut DaprError) {
     }
 }
 
-/// The caller's bytes, or `None` for a negative length.
+/// The caller's encoded request: `len` bytes at `ptr` (any pointer when `len` is 0).
 ///
 /// # Safety
-/// `ptr` points at `len` readable bytes when `len > 0`.
-pub unsafe fn bytes_arg<'a>(ptr: *const u8, len: i32) -> Option<&'a [u8]> {
+/// `ptr` is null or points at `len` readable bytes, which stay unchanged during the call.
+pub(crate) unsafe fn request_bytes<'a>(ptr: *const u8, len: i32) -> Result<&'a [u8]> {
     match len {
-        ..0 => None,
-        0 => Some(&[]),
+        ..0 => Err(Error::InvalidArgument(format!("the request length is negative ({len})"))),
+        0 => Ok(&[]),
+        _ if ptr.is_null() => Err(Error::InvalidArgument(format!("the request is a null pointer with length {len}"))),
         // SAFETY: the caller's contract.
-        _ => Some(unsafe { std::slice::from_raw_parts(ptr, len as usize) }),
+        _ => Ok(unsafe { std::slice::from_raw_parts(ptr, len as usize) }),
     }
 }
 
-/// The caller's UTF-8 text, or `None` for a negative length; `what` names it in the error.
-///
-/// # Safety
-/// As [`bytes_arg`].
-pub unsafe fn str_arg<'a>(ptr: *const u8, len: i32, what: &str) -> Result<Option<&'a str>> {
-    // SAFETY: forwarded contract.
-    match unsafe { bytes_arg(ptr, len) } {
-        None => Ok(None),
-        Some(b) => std::str::from_utf8(b).map(Some).map_err(|_| Error::InvalidArgument(format!("{what} is not valid UTF-8"))),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_of_a_negative_length_or_at_null_is_an_invalid_argument() {
+        // SAFETY: no byte is read in these cases.
+        unsafe {
+            assert!(request_bytes(std::ptr::null(), 0).unwrap().is_empty());
+            let negative = request_bytes(std::ptr::null(), -1).unwrap_err();
+            assert_eq!(negative.kind(), ErrorKind::InvalidArgument);
+            assert!(negative.to_string().contains("negative"), "{negative}");
+            let null = request_bytes(std::ptr::null(), 3).unwrap_err();
+            assert!(null.to_string().contains("null pointer"), "{null}");
+        }
     }
-}
 
-/// Required text: "not given" is an error naming `what`.
-///
-/// # Safety
-/// As [`bytes_arg`].
-pub unsafe fn required_str(ptr: *const u8, len: i32, what: &str) -> Result<String> {
-    // SAFETY: forwarded contract.
-    unsafe { str_arg(ptr, len, what) }?.map(str::to_owned).ok_or_else(|| Error::InvalidArgument(format!("{what} is required")))
-}
-
-/// Optional text: "not given" and empty are both `None`.
-///
-/// # Safety
-/// As [`bytes_arg`].
-pub unsafe fn optional_str(ptr: *const u8, len: i32, what: &str) -> Result<Option<String>> {
-    // SAFETY: forwarded contract.
-    Ok(unsafe { str_arg(ptr, len, what) }?.filter(|s| !s.is_empty()).map(str::to_owned))
-}
-
-/// Metadata as the JSON text of an object of strings; "not given" is empty.
-///
-/// # Safety
-/// As [`bytes_arg`].
-pub unsafe fn metadata_arg(ptr: *const u8, len: i32) -> Result<HashMap<String, String>> {
-    // SAFETY: forwarded contract.
-    match unsafe { bytes_arg(ptr, len) } {
-        None | Some([]) => Ok(HashMap::new()),
-        Some(json) => serde_json::from_slice(json)
-            .map_err(|e| Error::InvalidArgument(format!("metadata must be a JSON object of string values: {e}"))),
-    }
-}
-
-/// The payload kinds of the ABI, both ways: what a caller publishes, and how core decoded a
-/// delivered event's data (C#'s `DataKind`).
-pub const DATA_BYTES: i32 = 0;
-pub const DATA_TEXT: i32 = 1;
-pub const DATA_JSON: i32 = 2;
-
-/// The payload kinds a caller can pass; core's [`dapr_rs_core::PublishPayload`] picks the
-/// content type from it when the caller names none.
-pub fn payload(data: &[u8], kind: i32) -> Result<dapr_rs_core::PublishPayload> {
-    use dapr_rs_core::PublishPayload;
-    // One copy out of the caller's buffer, whatever the kind.
-    match kind {
-        DATA_BYTES => Ok(PublishPayload::Bytes(bytes::Bytes::copy_from_slice(data))),
-        DATA_TEXT => std::str::from_utf8(data)
-            .map(|text| PublishPayload::Text(text.to_owned()))
-            .map_err(|_| Error::InvalidArgument("text data is not valid UTF-8".into())),
-        DATA_JSON => Ok(PublishPayload::json(bytes::Bytes::copy_from_slice(data))),
-        other => Err(Error::InvalidArgument(format!("unknown data kind {other}; expected 0 (bytes), 1 (text) or 2 (JSON)"))),
+    #[test]
+    fn an_error_crosses_with_the_kind_core_decided() {
+        let timeout = Error::Timeout { endpoint: "http://127.0.0.1:1".into(), after: std::time::Duration::from_millis(5) };
+        let error = DaprError::boxed(&timeout);
+        // SAFETY: just boxed, freed once below.
+        unsafe {
+            assert_eq!((*error).kind, DaprErrorKind::Timeout);
+            assert_eq!((*error).grpc_code, 4);
+            assert_eq!((*error).error_code.len, 0);
+            dapr_rs_error_free(error);
+        }
     }
 }

@@ -1,17 +1,18 @@
 //! Pulled deliveries: an event handed to the caller, which reads it and answers it exactly once
 //! (`dapr_rs_event_ack`), and the streaming subscription it is pulled from.
 
-use crate::abi::DaprError;
+use crate::abi::{DaprError, request_bytes};
+use crate::requests::{self, bridge::DataKind};
 use crate::runtime::{Completed, start};
-use dapr_rs_core::{Error, EventData, StreamCloser, StreamResponder, SubscriptionStream, TopicEvent, TopicEventStatus};
+use dapr_rs_core::{EventData, HandlerError, StreamCloser, StreamResponder, SubscriptionStream, TopicEvent, TopicEventStatus, answer_of};
 use std::ffi::c_void;
 use std::sync::Arc;
 use tokio::sync::{Mutex, oneshot};
 
 /// Where the answer to an event goes.
 pub(crate) enum Ack {
-    /// An app server's handler waits for it.
-    App(oneshot::Sender<TopicEventStatus>),
+    /// An app server's handler waits for it, and core answers it by its one rule.
+    App(oneshot::Sender<Result<TopicEventStatus, HandlerError>>),
     /// A streaming subscription sends it to the sidecar by event id.
     Stream(StreamResponder),
 }
@@ -29,7 +30,7 @@ pub(crate) struct PulledEvent {
 /// What the caller reads of an event. `attributes` is the JSON text of an object with the
 /// CloudEvent attributes (`id`, `source`, `type`, `specversion`, `datacontenttype`, `topic`,
 /// `pubsubname`, `path`) and `extensions` (every other attribute); `data` the payload bytes;
-/// `data_kind` how core decoded them (0 bytes, 1 text, 2 JSON); `subscription` the index of the
+/// `data_kind` how core decoded them (the request's `DataKind`: 0 bytes, 1 text, 2 JSON); `subscription` the index of the
 /// app host subscription it was delivered to (-1 for a streaming subscription).
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -49,10 +50,10 @@ unsafe impl Send for PulledEvent {}
 impl PulledEvent {
     pub(crate) fn new(event: TopicEvent, subscription: i32, ack: Ack) -> Box<Self> {
         let data_kind = match event.decoded_data() {
-            EventData::Bytes(_) => crate::abi::DATA_BYTES,
-            EventData::Text(_) => crate::abi::DATA_TEXT,
-            EventData::Json(_) => crate::abi::DATA_JSON,
-        };
+            EventData::Bytes(_) => DataKind::Bytes,
+            EventData::Text(_) => DataKind::Text,
+            EventData::Json(_) => DataKind::Json,
+        } as i32;
         let attributes = serde_json::to_vec(&serde_json::json!({
             "id": event.id,
             "source": event.source,
@@ -88,33 +89,32 @@ pub unsafe extern "C" fn dapr_rs_event_view(event: *mut c_void) -> DaprEventView
     event.view
 }
 
-/// Answers an event: 0 SUCCESS, 1 RETRY, 2 DROP (the gRPC `TopicEventResponseStatus` values) and
-/// frees it. Any other status is an error, and the event is answered RETRY.
+/// Answers an event with an encoded `EventAnswer` (a status, or the handler's failure) and frees
+/// it. Core's one rule ([`answer_of`]) decides the answer: a status as is, a failure RETRY. An
+/// unreadable answer is an error, and the event is answered as a failure (RETRY).
 ///
 /// # Safety
-/// `event` is an event handle not yet acknowledged; it is invalid afterwards.
+/// `event` is an event handle not yet acknowledged; it is invalid afterwards. `request` points at
+/// `request_len` readable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dapr_rs_event_ack(event: *mut c_void, status: i32) -> *mut DaprError {
+pub unsafe extern "C" fn dapr_rs_event_ack(event: *mut c_void, request: *const u8, request_len: i32) -> *mut DaprError {
     // SAFETY: made by `Box::into_raw` of a `PulledEvent`, consumed once.
     let event = unsafe { Box::from_raw(event as *mut PulledEvent) };
-    let (outcome, bad_status) = match TopicEventStatus::try_from_status_value(status) {
-        Some(outcome) => (outcome, None),
-        None => (TopicEventStatus::Retry, Some(status)),
+    // SAFETY: the caller's contract.
+    let (outcome, malformed) = match unsafe { request_bytes(request, request_len) }.and_then(requests::event_answer) {
+        Ok(outcome) => (outcome, None),
+        Err(e) => (Err(HandlerError::from(e.clone())), Some(e)),
     };
     let sent = match event.ack {
-        // The handler is gone only when its server stopped; the sidecar redelivers then.
+        // The app server's handler runner applies the rule. The handler is gone only when its
+        // server stopped; the sidecar redelivers then.
         Ack::App(tx) => {
             let _ = tx.send(outcome);
             Ok(())
         }
-        Ack::Stream(responder) => responder.respond(&event.event.id, outcome),
+        Ack::Stream(responder) => responder.respond(&event.event.id, answer_of(&event.event.id, Ok(outcome))),
     };
-    match bad_status {
-        Some(s) => {
-            DaprError::boxed(&Error::InvalidArgument(format!("unknown event status {s}; expected 0 (SUCCESS), 1 (RETRY) or 2 (DROP)")))
-        }
-        None => DaprError::from_result(sent),
-    }
+    DaprError::from_result(malformed.map_or(sent, Err))
 }
 
 /// An open streaming subscription, as the caller holds it.

@@ -40,6 +40,17 @@ pub(crate) fn runtime() -> tokio::runtime::Handle {
 #[unsafe(no_mangle)]
 pub extern "C" fn dapr_rs_init(completion: Completion) {
     *COMPLETION.lock().unwrap_or_else(|e| e.into_inner()) = Some(completion);
+    init_logging();
+}
+
+/// Core logs what the caller cannot see otherwise (a handler's failure answered RETRY, a stream
+/// reconnecting): to stderr, warnings and up unless `RUST_LOG` says otherwise. A process that
+/// already has a subscriber keeps it.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Colours only for a person at a terminal, not in a log file or a test runner's capture.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
 }
 
 /// Stops the runtime: running calls are dropped without completing, servers and streams end.

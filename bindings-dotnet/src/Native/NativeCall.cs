@@ -1,8 +1,8 @@
 // The bridge under the C# API: loads the native library's callback, turns its async calls into
-// Tasks, its errors into DaprException, and converts strings to and from UTF-8. Every declaration
-// it calls is generated from the Rust side (NativeMethods.g.cs, by csbindgen in native/build.rs).
+// Tasks, its errors into DaprException and its subclasses, and reads the buffers it returns. Every
+// declaration it calls is generated from the Rust side (NativeMethods.g.cs, by csbindgen in
+// native/build.rs); the requests it takes are encoded by BridgeRequests.
 using System;
-using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading;
@@ -115,10 +115,23 @@ namespace DaprRs.Native
             throw exception;
         }
 
+        // The one place an error becomes an exception; its class is the kind core decided
+        // (dapr_rs_core::Error::kind), so it matches Python's and Node's by construction.
         private static unsafe DaprException ToException(DaprError* error)
         {
+            var message = Decode(error->message);
+            var statusCode = (StatusCode)error->grpc_code;
             var errorCode = Decode(error->error_code);
-            return new DaprException(Decode(error->message), (StatusCode)error->grpc_code, errorCode.Length == 0 ? null : errorCode);
+            if (errorCode.Length == 0) errorCode = null;
+            switch (error->kind)
+            {
+                case DaprErrorKind.PubsubNotFound: return new PubsubNotFoundException(message, statusCode, errorCode);
+                case DaprErrorKind.TopicForbidden: return new TopicForbiddenException(message, statusCode, errorCode);
+                case DaprErrorKind.InvalidArgument: return new InvalidArgumentException(message, statusCode, errorCode);
+                case DaprErrorKind.SidecarUnavailable: return new SidecarUnavailableException(message, statusCode, errorCode);
+                case DaprErrorKind.Timeout: return new DaprTimeoutException(message, statusCode, errorCode);
+                default: return new DaprException(message, statusCode, errorCode);
+            }
         }
 
         internal static unsafe string Decode(DaprBuffer buffer)
@@ -145,25 +158,6 @@ namespace DaprRs.Native
             if (buffer == IntPtr.Zero) return string.Empty;
             try { return Decode(*(DaprBuffer*)buffer); }
             finally { NativeMethods.dapr_rs_buffer_free((DaprBuffer*)buffer); }
-        }
-
-        /// <summary>UTF-8 of a string; null stays null (passed as "not given").</summary>
-        internal static byte[] Encode(string text)
-        {
-            return text == null ? null : Utf8.GetBytes(text);
-        }
-
-        /// <summary>The length to pass for bytes from <see cref="Encode"/>: -1 for "not given".</summary>
-        internal static int Len(byte[] bytes)
-        {
-            return bytes == null ? -1 : bytes.Length;
-        }
-
-        /// <summary>Metadata as the JSON object of strings the native side reads; null stays null.</summary>
-        internal static byte[] EncodeMetadata(IReadOnlyDictionary<string, string> metadata)
-        {
-            if (metadata == null || metadata.Count == 0) return null;
-            return Utf8.GetBytes(DaprJson.Serialize(metadata));
         }
     }
 }
