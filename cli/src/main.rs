@@ -3,8 +3,8 @@
 //! `stop`). The binary only parses the command line; the sidecar itself is the library.
 
 use clap::{Parser, Subcommand};
-use dapr_rs_sidecar::config::{SidecarArgs, SidecarConfig};
 use dapr_rs_cli::{control, launcher};
+use dapr_rs_sidecar::config::{SidecarArgs, SidecarConfig};
 use dapr_rs_sidecar::{api, sidecar};
 
 #[derive(Parser)]
@@ -33,7 +33,10 @@ const EXIT_DEADLINE_SLACK: std::time::Duration = std::time::Duration::from_secs(
 
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("warn,dapr_rs_sidecar={level},dapr_rs_cli={level},dapr_rs={level},{}=info", api::API_LOG_TARGET))
+        tracing_subscriber::EnvFilter::new(format!(
+            "warn,dapr_rs_sidecar={level},dapr_rs_cli={level},dapr_rs={level},{}=info",
+            api::API_LOG_TARGET
+        ))
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -7,9 +7,9 @@ pub mod registry;
 /// Public for the fuzz target (`fuzz/`), which parses run files from text.
 pub mod run_file;
 
-use dapr_rs_sidecar::config::{SidecarArgs, SidecarConfig};
 use app_run::{AppExit, AppOutput, AppSpec};
 use clap::Args;
+use dapr_rs_sidecar::config::{SidecarArgs, SidecarConfig};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;

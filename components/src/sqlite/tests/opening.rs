@@ -1,0 +1,30 @@
+//! Opening a component: bad metadata is a config error naming the key, an unopenable path names it.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_metadata_is_a_config_error_naming_the_key() {
+    let dir = TempDir::new().unwrap();
+    for (key, value) in [("processingTimeout", "soon"), ("redeliverInterval", "0"), ("retention", "-1h")] {
+        match SqlitePubSub::open(&config(&dir, "app", &[(key, value)])).await {
+            Err(BrokerError::Config(message)) => assert!(message.contains(key), "{message}"),
+            Err(other) => panic!("{key}: expected a Config error, got {other}"),
+            Ok(_) => panic!("{key}={value} was accepted"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unopenable_path_is_unavailable_and_names_it() {
+    let dir = TempDir::new().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    let path = blocker.join("pubsub.db");
+    let mut config = config(&dir, "app", &[]);
+    config.metadata.insert("path".into(), path.display().to_string());
+    match SqlitePubSub::open(&config).await {
+        Err(BrokerError::Unavailable(message)) => assert!(message.contains(&*blocker.display().to_string()), "{message}"),
+        Err(other) => panic!("expected Unavailable, got {other}"),
+        Ok(_) => panic!("opened a database under a file"),
+    }
+}
