@@ -44,6 +44,12 @@ export declare class NativeSubscriptionStream {
    * cannot cure (the subscription was refused).
    */
   next(): Promise<DeliveredEvent | null>
+  /**
+   * Calls `dispatch` (the facade's dispatcher, handler 0) on every event, up to `maxInFlight`
+   * at once, and answers each by core's one rule. Resolves once the stream is closed and the
+   * handlers still running have answered; rejects with the error that ended it for good.
+   */
+  serve(dispatch: (delivery: Delivery) => Promise<unknown>, maxInFlight: number): Promise<void>
   /** Tells the sidecar what became of event `id`. */
   respond(id: string, status: string): void
   /** Ends the subscription; a pending `next()` resolves to `null`. */
@@ -116,6 +122,6 @@ export interface NativeSubscription {
 
 /**
  * Starts serving `subscriptions` on `host:port` (port 0 picks a free one) over `protocol`
- * (`"http"` or `"grpc"`).
+ * (`"http"` or `"grpc"`). Bad arguments throw at once; a failure to start rejects.
  */
-export declare function startAppServer(protocol: string, host: string, port: number, subscriptions: Array<NativeSubscription>, dispatch: ((arg: Delivery) => Promise<string | undefined | null>)): Promise<NativeAppServer>
+export declare function startAppServer(protocol: string, host: string, port: number, subscriptions: Array<NativeSubscription>, dispatch: (delivery: Delivery) => Promise<unknown>): Promise<NativeAppServer>

@@ -16,14 +16,42 @@ export declare const DaprPubSubStatusEnum: {
 };
 export type DaprPubSubStatusEnum = (typeof DaprPubSubStatusEnum)[keyof typeof DaprPubSubStatusEnum];
 
-/** A Dapr call failed. */
+export interface DaprErrorOptions {
+  grpcCode?: number;
+  errorCode?: string;
+  detail?: string;
+  cause?: unknown;
+}
+
+/** A Dapr call failed. Its subclass says how, as core decides for every language. */
 export declare class DaprError extends Error {
-  constructor(message: string, options?: { grpcCode?: number; errorCode?: string; cause?: unknown });
+  constructor(message: string, options?: DaprErrorOptions);
   /** The gRPC status code (3 INVALID_ARGUMENT, 5 NOT_FOUND, 14 UNAVAILABLE, …). */
   readonly grpcCode: number;
   /** Dapr's error code, e.g. `ERR_PUBSUB_NOT_FOUND`, when the sidecar sent one. */
   readonly errorCode: string | undefined;
+  /** The message without the codes `message` adds. */
+  readonly detail: string;
+  /** What happened, as core names it (tests/vectors/errors.json); each subclass has its own. */
+  readonly kind: DaprErrorKind;
 }
+
+export type DaprErrorKind = 'pubsub_not_found' | 'topic_forbidden' | 'invalid_argument' | 'sidecar_unavailable' | 'timeout' | 'other';
+
+/** The sidecar has no pubsub component of that name (`ERR_PUBSUB_NOT_FOUND`). */
+export declare class PubsubNotFoundError extends DaprError {}
+
+/** The pubsub component's scopes do not allow this app the topic (`ERR_PUBSUB_FORBIDDEN`). */
+export declare class TopicForbiddenError extends DaprError {}
+
+/** A bad argument, found by dapr-rs or by the sidecar (gRPC INVALID_ARGUMENT, the default `grpcCode`). */
+export declare class InvalidArgumentError extends DaprError {}
+
+/** The sidecar could not be reached (not started, wrong address, gone). */
+export declare class SidecarUnavailableError extends DaprError {}
+
+/** The call, or the wait for the sidecar, ran out of time. */
+export declare class DaprTimeoutError extends DaprError {}
 
 export type KeyValueType = Record<string, unknown>;
 
@@ -92,10 +120,25 @@ export declare class StreamSubscription implements AsyncIterable<StreamMessage> 
   close(): void;
 }
 
+export interface StreamHandlerOptions extends StreamSubscribeOptions {
+  /** How many messages are handled at once (default 1). */
+  maxInFlight?: number;
+}
+
+/** A streaming subscription served by a handler. */
+export declare class ServedSubscription {
+  /** Settles once the subscription has ended: resolves after `close()`, rejects with the DaprError that ended it for good. */
+  readonly closed: Promise<void>;
+  /** Ends the subscription; resolves once the handlers still running have answered. */
+  close(): Promise<void>;
+}
+
 export interface PubSubClient {
   publish(pubSubName: string, topic: string, data?: unknown, options?: PubSubPublishOptions): Promise<PubSubPublishResponseType>;
   publishBulk(pubSubName: string, topic: string, messages: PubSubBulkPublishMessage[], metadata?: KeyValueType): Promise<PubSubBulkPublishResponse>;
   subscribeStream(pubSubName: string, topic: string, options?: StreamSubscribeOptions): Promise<StreamSubscription>;
+  /** Each message goes to `handler`, answered as a DaprServer handler's is: a status, `undefined` (SUCCESS) or a throw (RETRY). */
+  subscribeStreamWithHandler(pubSubName: string, topic: string, handler: TypeDaprPubSubCallback, options?: StreamHandlerOptions): Promise<ServedSubscription>;
 }
 
 export interface HealthClient {

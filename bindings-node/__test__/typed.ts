@@ -5,6 +5,8 @@ import {
   DaprError,
   DaprPubSubStatusEnum,
   DaprServer,
+  PubsubNotFoundError,
+  SidecarUnavailableError,
   type CloudEvent,
   type PubSubBulkPublishResponse,
 } from 'dapr-rs';
@@ -26,8 +28,16 @@ export async function publisher(): Promise<void> {
   try {
     await client.pubsub.publish('nope', 'orders', Buffer.from('x'));
   } catch (e) {
-    if (e instanceof DaprError) console.log(e.grpcCode, e.errorCode ?? 'none', e.message);
+    if (e instanceof PubsubNotFoundError) console.log('no such pubsub:', e.detail);
+    else if (e instanceof SidecarUnavailableError) console.log('no sidecar');
+    else if (e instanceof DaprError) console.log(e.grpcCode, e.errorCode ?? 'none', e.message);
   }
+  const served = await client.pubsub.subscribeStreamWithHandler('ps', 'orders', async (data: unknown, ce: CloudEvent) => {
+    console.log(data, ce.id);
+    return DaprPubSubStatusEnum.DROP;
+  }, { maxInFlight: 4, deadLetterTopic: 'dlq' });
+  await served.close();
+  await served.closed;
 }
 
 export async function subscriber(): Promise<void> {

@@ -1,10 +1,11 @@
 //! `NativeClient`: core's [`DaprClient`]; every method returns a Promise.
 
-use crate::errors::{invalid_argument, to_js_error};
+use crate::errors::{invalid_argument, promise, to_js_error};
 use crate::payload::to_payload;
 use crate::stream::NativeSubscriptionStream;
 use dapr_rs_core::{BulkPublishEntry, ClientOptions, DaprClient, PublishRequest, SubscriptionOptions};
-use napi::bindgen_prelude::{Buffer, Either};
+use napi::Env;
+use napi::bindgen_prelude::{Buffer, Either, PromiseRaw};
 use napi_derive::napi;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -30,9 +31,11 @@ pub struct NativeBulkFailure {
     pub error: String,
 }
 
-fn port(port: Option<u32>) -> napi::Result<Option<u16>> {
-    port.map(|p| u16::try_from(p).ok().filter(|p| *p > 0).ok_or_else(|| invalid_argument(format!("daprPort must be 1-65535, not {p}"))))
-        .transpose()
+fn port(env: &Env, port: Option<u32>) -> napi::Result<Option<u16>> {
+    port.map(|p| {
+        u16::try_from(p).ok().filter(|p| *p > 0).ok_or_else(|| invalid_argument(env, format!("daprPort must be 1-65535, not {p}")))
+    })
+    .transpose()
 }
 
 #[napi]
@@ -41,8 +44,14 @@ impl NativeClient {
     /// `DAPR_GRPC_ENDPOINT`, else 127.0.0.1:50001); `apiToken` overrides `DAPR_API_TOKEN`;
     /// `timeoutMs` bounds each call.
     #[napi(constructor)]
-    pub fn new(host: Option<String>, grpc_port: Option<u32>, api_token: Option<String>, timeout_ms: Option<u32>) -> napi::Result<Self> {
-        let mut options = ClientOptions::from_env_with(host.as_deref().filter(|h| !h.is_empty()), port(grpc_port)?);
+    pub fn new(
+        env: &Env,
+        host: Option<String>,
+        grpc_port: Option<u32>,
+        api_token: Option<String>,
+        timeout_ms: Option<u32>,
+    ) -> napi::Result<Self> {
+        let mut options = ClientOptions::from_env_with(host.as_deref().filter(|h| !h.is_empty()), port(env, grpc_port)?);
         if api_token.is_some() {
             options = options.with_api_token(api_token.filter(|t| !t.is_empty()));
         }
@@ -50,7 +59,7 @@ impl NativeClient {
             options = options.with_timeout(Some(Duration::from_millis(ms.into())));
         }
         // The shared channel spawns its connection task on the runtime it is made in.
-        let client = napi::bindgen_prelude::within_runtime_if_available(|| DaprClient::new(options)).map_err(to_js_error)?;
+        let client = napi::bindgen_prelude::within_runtime_if_available(|| DaprClient::new(options)).map_err(|e| to_js_error(env, &e))?;
         Ok(Self { client })
     }
 
@@ -60,30 +69,34 @@ impl NativeClient {
         self.client.options().endpoint.clone()
     }
 
-    #[napi]
-    pub async fn publish(
+    #[napi(ts_return_type = "Promise<void>")]
+    #[allow(clippy::too_many_arguments)] // the JS signature, one argument per value
+    pub fn publish<'env>(
         &self,
+        env: &'env Env,
         pubsub_name: String,
         topic: String,
         data: Either<String, Buffer>,
         is_json: bool,
         content_type: Option<String>,
         metadata: Option<HashMap<String, String>>,
-    ) -> napi::Result<()> {
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
         let (data, data_content_type) = to_payload(data, is_json).into_data(content_type);
         let req = PublishRequest { pubsub_name, topic, data, data_content_type, metadata: metadata.unwrap_or_default() };
-        self.client.publish_event(req).await.map_err(to_js_error)
+        let client = self.client.clone();
+        promise(env, async move { client.publish_event(req).await })
     }
 
     /// Returns the entries the sidecar could not publish.
-    #[napi]
-    pub async fn publish_bulk(
+    #[napi(ts_return_type = "Promise<Array<NativeBulkFailure>>")]
+    pub fn publish_bulk<'env>(
         &self,
+        env: &'env Env,
         pubsub_name: String,
         topic: String,
         entries: Vec<NativeBulkEntry>,
         metadata: Option<HashMap<String, String>>,
-    ) -> napi::Result<Vec<NativeBulkFailure>> {
+    ) -> napi::Result<PromiseRaw<'env, Vec<NativeBulkFailure>>> {
         let entries = entries
             .into_iter()
             .map(|e| {
@@ -91,43 +104,53 @@ impl NativeClient {
                 BulkPublishEntry { entry_id: e.entry_id, event, content_type, metadata: e.metadata.unwrap_or_default() }
             })
             .collect();
-        let failed = self.client.bulk_publish(&pubsub_name, &topic, entries, metadata.unwrap_or_default()).await.map_err(to_js_error)?;
-        Ok(failed.into_iter().map(|f| NativeBulkFailure { entry_id: f.entry_id, error: f.error }).collect())
+        let client = self.client.clone();
+        promise(env, async move {
+            let failed = client.bulk_publish(&pubsub_name, &topic, entries, metadata.unwrap_or_default()).await?;
+            Ok(failed.into_iter().map(|f| NativeBulkFailure { entry_id: f.entry_id, error: f.error }).collect())
+        })
     }
 
     /// Resolves once the sidecar answers; rejects (DEADLINE_EXCEEDED) after `timeoutMs`.
-    #[napi]
-    pub async fn wait_for_sidecar(&self, timeout_ms: u32) -> napi::Result<()> {
-        self.client.wait_for_sidecar(Duration::from_millis(timeout_ms.into())).await.map_err(to_js_error)
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn wait_for_sidecar<'env>(&self, env: &'env Env, timeout_ms: u32) -> napi::Result<PromiseRaw<'env, ()>> {
+        let client = self.client.clone();
+        promise(env, async move { client.wait_for_sidecar(Duration::from_millis(timeout_ms.into())).await })
     }
 
     /// Whether the sidecar answers now.
-    #[napi]
-    pub async fn is_healthy(&self, timeout_ms: u32) -> napi::Result<bool> {
-        self.client.probe_sidecar(Duration::from_millis(timeout_ms.into())).await.map_err(to_js_error)
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn is_healthy<'env>(&self, env: &'env Env, timeout_ms: u32) -> napi::Result<PromiseRaw<'env, bool>> {
+        let client = self.client.clone();
+        promise(env, async move { client.probe_sidecar(Duration::from_millis(timeout_ms.into())).await })
     }
 
     /// Asks the sidecar to shut down.
-    #[napi]
-    pub async fn shutdown(&self) -> napi::Result<()> {
-        self.client.shutdown_sidecar().await.map_err(to_js_error)
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn shutdown<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let client = self.client.clone();
+        promise(env, async move { client.shutdown_sidecar().await })
     }
 
     /// Opens a streaming subscription; it reconnects by itself after a sidecar restart.
-    #[napi]
-    pub async fn subscribe_stream(
+    #[napi(ts_return_type = "Promise<NativeSubscriptionStream>")]
+    pub fn subscribe_stream<'env>(
         &self,
+        env: &'env Env,
         pubsub_name: String,
         topic: String,
         dead_letter_topic: Option<String>,
         metadata: Option<HashMap<String, String>>,
-    ) -> napi::Result<NativeSubscriptionStream> {
+    ) -> napi::Result<PromiseRaw<'env, NativeSubscriptionStream>> {
         let options = SubscriptionOptions {
             dead_letter_topic: dead_letter_topic.filter(|t| !t.is_empty()),
             metadata: metadata.unwrap_or_default(),
             ..Default::default()
         };
-        let stream = self.client.subscribe(&pubsub_name, &topic, options).await.map_err(to_js_error)?;
-        Ok(NativeSubscriptionStream::new(stream))
+        let client = self.client.clone();
+        promise(env, async move {
+            let stream = client.subscribe(&pubsub_name, &topic, options).await?;
+            Ok(NativeSubscriptionStream::new(stream, format!("{pubsub_name}/{topic}")))
+        })
     }
 }

@@ -1,22 +1,42 @@
-//! Core's [`Error`] as a JS error the facade turns into `DaprError`: the gRPC code, Dapr
-//! `errorCode` and bare message travel as JSON after a fixed prefix in the error's message.
+//! Core's [`Error`] as a JS `Error` made here, carrying `grpcCode`, `errorCode` (Dapr's, or
+//! null), `kind` (core's [`dapr_rs_core::ErrorKind`] name, which the facade maps to a
+//! `DaprError` subclass) and `detail` (the message without code decorations). Synchronous calls
+//! throw it; [`promise`] rejects with it.
 
 use dapr_rs_core::Error;
+use napi::bindgen_prelude::{JsObjectValue, Object, PromiseRaw, ToNapiValue};
+use napi::{Env, JsValue};
+use std::future::Future;
 
-/// Marks a message the facade parses (`index.js` knows the same prefix).
-const DAPR_ERROR_PREFIX: &str = "DAPR_RS_ERROR:";
-
-pub fn to_js_error(err: Error) -> napi::Error {
-    let detail = serde_json::json!({
-        "grpcCode": err.grpc_code() as i32,
-        "errorCode": err.error_code(),
-        "message": err.to_string(),
-        "detail": err.message(),
-    });
-    napi::Error::new(napi::Status::GenericFailure, format!("{DAPR_ERROR_PREFIX}{detail}"))
+/// The error object for `err`; should making it fail, that failure is what JS sees.
+pub fn to_js_error(env: &Env, err: &Error) -> napi::Error {
+    match error_object(env, err) {
+        Ok(object) => napi::Error::from(object.to_unknown()),
+        Err(e) => e,
+    }
 }
 
-/// A caller's mistake found here (a bad port, a bad status word): `InvalidArgument`.
-pub fn invalid_argument(message: impl Into<String>) -> napi::Error {
-    to_js_error(Error::InvalidArgument(message.into()))
+fn error_object<'env>(env: &'env Env, err: &Error) -> napi::Result<Object<'env>> {
+    let mut object = env.create_error(napi::Error::from_reason(err.to_string()))?;
+    object.set_named_property("grpcCode", err.grpc_code() as i32)?;
+    object.set_named_property("errorCode", err.error_code())?;
+    object.set_named_property("kind", err.kind().as_str())?;
+    object.set_named_property("detail", err.message())?;
+    Ok(object)
+}
+
+/// A caller's mistake found here (a bad port, a bad status word), thrown as core's `InvalidArgument`.
+pub fn invalid_argument(env: &Env, message: impl Into<String>) -> napi::Error {
+    to_js_error(env, &Error::InvalidArgument(message.into()))
+}
+
+/// Runs `work` on napi's tokio runtime as a Promise that rejects with [`to_js_error`]'s object.
+/// (`#[napi] async fn` cannot do that: its rejection is made without an `Env`, so it could only
+/// carry a message.)
+pub fn promise<'env, T, F>(env: &'env Env, work: F) -> napi::Result<PromiseRaw<'env, T>>
+where
+    T: ToNapiValue + Send + 'static,
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+{
+    env.spawn_future_with_callback(async move { Ok(work.await) }, |env, outcome| outcome.map_err(|e| to_js_error(env, &e)))
 }

@@ -7,6 +7,8 @@
 mod client;
 mod errors;
 mod event;
+mod handler;
+mod log;
 mod payload;
 mod server;
 mod stream;

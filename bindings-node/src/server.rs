@@ -1,35 +1,17 @@
 //! `startAppServer`: core's [`AppServer`] (HTTP `/dapr/subscribe` + routes, or gRPC
-//! `AppCallback`) delivering to JS handlers. Each delivery calls one ThreadsafeFunction, the
-//! facade's dispatcher, with the handler's index and the event; its Promise settles the status.
+//! `AppCallback`) delivering to JS handlers through one dispatcher ([`crate::handler`]).
 
-use crate::errors::{invalid_argument, to_js_error};
-use crate::event::DeliveredEvent;
-use crate::stream::status_from_word;
+use crate::errors::{invalid_argument, promise, to_js_error};
+use crate::handler::{Dispatch, JsHandler};
 use dapr_rs_core::app::{AppProtocol, AppServer};
-use dapr_rs_core::{
-    BulkSubscribeOptions, HandlerError, RoutingRule, Subscription, SubscriptionOptions, TopicEvent, TopicEventStatus, TopicHandler,
-};
-use napi::Status;
-use napi::bindgen_prelude::Promise;
-use napi::threadsafe_function::ThreadsafeFunction;
+use dapr_rs_core::{BulkSubscribeOptions, Error, RoutingRule, Subscription, SubscriptionOptions};
+use napi::Env;
+use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::Mutex;
-
-/// What the dispatcher is called with: which handler, and the event.
-#[napi(object)]
-pub struct Delivery {
-    pub handler: u32,
-    pub event: DeliveredEvent,
-}
-
-/// The facade's dispatcher: resolves to a status word, or `undefined` for SUCCESS. (Spelled out
-/// where it is a parameter: napi's type generator does not follow type aliases.)
-type Dispatch = ThreadsafeFunction<Delivery, Promise<Option<String>>, Delivery, Status, false>;
 
 /// One handler's subscription, as the facade lays it out.
 #[napi(object, object_to_js = false)]
@@ -52,25 +34,6 @@ pub struct NativeSubscription {
     pub max_await_duration_ms: Option<i32>,
 }
 
-struct JsHandler {
-    dispatch: Arc<Dispatch>,
-    index: u32,
-}
-
-impl TopicHandler for JsHandler {
-    fn handle(&self, event: TopicEvent) -> Pin<Box<dyn Future<Output = Result<TopicEventStatus, HandlerError>> + Send + '_>> {
-        let delivery = Delivery { handler: self.index, event: DeliveredEvent::from(event) };
-        let dispatch = self.dispatch.clone();
-        Box::pin(async move {
-            let answer = dispatch.call_async_catch(delivery).await.map_err(|e| -> HandlerError { e.to_string().into() })?;
-            match answer.await.map_err(|e| -> HandlerError { e.to_string().into() })? {
-                None => Ok(TopicEventStatus::Success),
-                Some(word) => status_from_word(&word).map_err(|e| -> HandlerError { e.to_string().into() }),
-            }
-        })
-    }
-}
-
 fn subscription(spec: NativeSubscription, dispatch: &Arc<Dispatch>) -> Subscription {
     let bulk_subscribe = spec.bulk.unwrap_or(false).then(|| BulkSubscribeOptions {
         max_messages_count: spec.max_messages_count.unwrap_or(0),
@@ -83,44 +46,48 @@ fn subscription(spec: NativeSubscription, dispatch: &Arc<Dispatch>) -> Subscript
         route: spec.route.filter(|r| !r.is_empty()),
         bulk_subscribe,
     };
-    let handler = Arc::new(JsHandler { dispatch: dispatch.clone(), index: spec.handler });
+    let label = format!("{}/{}{}", spec.pubsub_name, spec.topic, options.route.as_deref().map(|r| format!(" {r}")).unwrap_or_default());
+    let handler = Arc::new(JsHandler::new(dispatch.clone(), spec.handler, label));
     Subscription::new(spec.pubsub_name, spec.topic, handler).with_options(options)
 }
 
-fn listen_address(host: &str, port: u32) -> napi::Result<SocketAddr> {
-    let port = u16::try_from(port).map_err(|_| invalid_argument(format!("serverPort must be 0-65535, not {port}")))?;
+fn listen_address(env: &Env, host: &str, port: u32) -> napi::Result<SocketAddr> {
+    let port = u16::try_from(port).map_err(|_| invalid_argument(env, format!("serverPort must be 0-65535, not {port}")))?;
     (host, port)
         .to_socket_addrs()
         .ok()
         .and_then(|mut addrs| addrs.next())
-        .ok_or_else(|| invalid_argument(format!("cannot resolve the listen address {host}:{port}")))
+        .ok_or_else(|| invalid_argument(env, format!("cannot resolve the listen address {host}:{port}")))
 }
 
 /// Starts serving `subscriptions` on `host:port` (port 0 picks a free one) over `protocol`
-/// (`"http"` or `"grpc"`).
-#[napi]
-pub async fn start_app_server(
+/// (`"http"` or `"grpc"`). Bad arguments throw at once; a failure to start rejects.
+#[napi(ts_return_type = "Promise<NativeAppServer>")]
+pub fn start_app_server<'env>(
+    env: &'env Env,
     protocol: String,
     host: String,
     port: u32,
     subscriptions: Vec<NativeSubscription>,
-    dispatch: ThreadsafeFunction<Delivery, Promise<Option<String>>, Delivery, Status, false>,
-) -> napi::Result<NativeAppServer> {
-    let protocol: AppProtocol = protocol.parse().map_err(to_js_error)?;
-    let addr = listen_address(&host, port)?;
-    let dispatch = Arc::new(dispatch);
+    #[napi(ts_arg_type = "(delivery: Delivery) => Promise<unknown>")] dispatch: Dispatch,
+) -> napi::Result<PromiseRaw<'env, NativeAppServer>> {
+    let protocol: AppProtocol = protocol.parse().map_err(|e: Error| to_js_error(env, &e))?;
+    let addr = listen_address(env, &host, port)?;
+    let dispatch: Arc<Dispatch> = Arc::new(dispatch);
     let subscriptions = subscriptions.into_iter().map(|spec| subscription(spec, &dispatch)).collect();
     // The server's subscriptions hold the only other references to the dispatcher, so the event
     // loop stays alive exactly while the server serves.
     drop(dispatch);
-    let server = AppServer::start(protocol, addr, subscriptions).await.map_err(to_js_error)?;
-    Ok(NativeAppServer { port: server.local_addr().port(), server: Mutex::new(Some(server)) })
+    promise(env, async move {
+        let server = AppServer::start(protocol, addr, subscriptions).await?;
+        Ok(NativeAppServer { port: server.local_addr().port(), server: Arc::new(Mutex::new(Some(server))) })
+    })
 }
 
 #[napi]
 pub struct NativeAppServer {
     port: u16,
-    server: Mutex<Option<AppServer>>,
+    server: Arc<Mutex<Option<AppServer>>>,
 }
 
 #[napi]
@@ -132,11 +99,14 @@ impl NativeAppServer {
     }
 
     /// Stops taking deliveries and resolves once those in flight are answered.
-    #[napi]
-    pub async fn stop(&self) -> napi::Result<()> {
-        match self.server.lock().await.take() {
-            Some(server) => server.stop().await.map_err(to_js_error),
-            None => Ok(()),
-        }
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn stop<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let server = self.server.clone();
+        promise(env, async move {
+            match server.lock().await.take() {
+                Some(server) => server.stop().await,
+                None => Ok(()),
+            }
+        })
     }
 }

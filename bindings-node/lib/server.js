@@ -1,0 +1,218 @@
+'use strict';
+// DaprServer: the app side. Subscriptions are laid out here (ServerPubSub) and served by core's
+// app server, which calls the handlers through one dispatcher.
+
+const native = require('../binding.js');
+const { CommunicationProtocolEnum, DaprClient } = require('./client.js');
+const { invalid, nativeCall } = require('./errors.js');
+const { dispatcher } = require('./events.js');
+const { requireName, portNumber, metadataStrings } = require('./values.js');
+
+const DEFAULT_SERVER_HOST = '127.0.0.1';
+const DEFAULT_SERVER_PORT = 3000;
+
+/** Turns `route` (a path, or `{ default, rules: [{ match, path }] }`) into [{ path, match, priority }]. */
+function routesOf(route) {
+  if (route === undefined || route === null || route === '') return [{ path: undefined }];
+  if (typeof route === 'string') return [{ path: route }];
+  if (typeof route !== 'object') throw invalid(`route must be a string or { default, rules }, not ${typeof route}`);
+  const routes = (route.rules ?? []).map((rule, priority) => {
+    if (typeof rule?.match !== 'string' || typeof rule?.path !== 'string') {
+      throw invalid('each route rule needs a match (a CEL expression) and a path');
+    }
+    return { path: rule.path, match: rule.match, priority };
+  });
+  if (route.default) routes.push({ path: route.default });
+  return routes;
+}
+
+function routeKey(path) {
+  return path === undefined ? '' : `/${path.replace(/^\/+/, '')}`;
+}
+
+/** The subscriptions of a DaprServer, laid out per pubsub/topic and route until it starts. */
+class ServerPubSub {
+  #topics = new Map();
+  #started = () => false;
+
+  constructor(isStarted) {
+    this.#started = isStarted;
+  }
+
+  #topicOf(pubsubName, topic) {
+    return this.#topics.get(`${pubsubName}\u0000${topic}`);
+  }
+
+  #register(pubsubName, topic, options, bulk) {
+    requireName('pubsubName', pubsubName);
+    requireName('topic', topic);
+    if (this.#started()) throw invalid('subscriptions must be made before the server starts');
+    if (this.#topicOf(pubsubName, topic)) {
+      throw invalid(`${pubsubName}/${topic} is already subscribed; there can only be one subscription per topic`);
+    }
+    const entry = {
+      pubsubName,
+      topic,
+      deadLetterTopic: options.deadLetterTopic,
+      metadata: metadataStrings(options.metadata),
+      bulk,
+      routes: new Map(routesOf(options.route).map((r) => [routeKey(r.path), { ...r, handler: undefined }])),
+    };
+    this.#topics.set(`${pubsubName}\u0000${topic}`, entry);
+    if (options.callback !== undefined) this.subscribeToRoute(pubsubName, topic, options.route, options.callback);
+    if (options.deadLetterCallback !== undefined) {
+      const deadLetterTopic = options.deadLetterTopic || 'deadletter';
+      entry.deadLetterTopic = deadLetterTopic;
+      this.#register(pubsubName, deadLetterTopic, { callback: options.deadLetterCallback }, undefined);
+    }
+  }
+
+  /** Subscribes `cb(data, cloudEvent)` to `topic`, at `route` (a path or `{ default, rules }`). */
+  async subscribe(pubsubName, topic, cb, route, metadata) {
+    this.#register(pubsubName, topic, { callback: cb, route, metadata }, undefined);
+  }
+
+  /** `{ callback, route, metadata, deadLetterTopic, deadLetterCallback }`. */
+  async subscribeWithOptions(pubsubName, topic, options = {}) {
+    this.#register(pubsubName, topic, options, undefined);
+  }
+
+  /** Gives the route `route` of a subscribed topic (each path of a `{ default, rules }`) its handler. */
+  subscribeToRoute(pubsubName, topic, route, cb) {
+    const entry = this.#topicOf(pubsubName, topic);
+    if (!entry) throw invalid(`${pubsubName}/${topic} is not subscribed; subscribe before giving its routes handlers`);
+    if (typeof cb !== 'function') throw invalid(`the handler of ${pubsubName}/${topic} must be a function`);
+    for (const { path } of routesOf(route)) {
+      const r = entry.routes.get(routeKey(path));
+      if (!r) throw invalid(`${pubsubName}/${topic} has no route ${path}`);
+      if (r.handler) throw invalid(`route ${routeKey(path) || '(default)'} of ${pubsubName}/${topic} already has a handler`);
+      r.handler = cb;
+    }
+  }
+
+  /**
+   * The sidecar delivers `topic` in batches; `cb` still gets one event at a time.
+   * `options`: `{ maxMessagesCount, maxAwaitDurationMs, route, metadata, deadLetterTopic }`.
+   */
+  async subscribeBulk(pubsubName, topic, cb, options = {}) {
+    const bulk = { maxMessagesCount: options.maxMessagesCount, maxAwaitDurationMs: options.maxAwaitDurationMs };
+    this.#register(pubsubName, topic, { ...options, callback: cb }, bulk);
+  }
+
+  /** @dapr/dapr's names for subscribeBulk. */
+  async bulkSubscribeWithDefaultConfig(pubsubName, topic, cb, route, metadata) {
+    await this.subscribeBulk(pubsubName, topic, cb, { route, metadata });
+  }
+
+  async bulkSubscribeWithConfig(pubsubName, topic, cb, maxMessagesCount, maxAwaitDurationMs, route, metadata) {
+    await this.subscribeBulk(pubsubName, topic, cb, { maxMessagesCount, maxAwaitDurationMs, route, metadata });
+  }
+
+  /** What is subscribed: { [pubsubName]: { [topic]: { routes, deadLetterTopic, metadata } } }. */
+  getSubscriptions() {
+    const out = {};
+    for (const t of this.#topics.values()) {
+      out[t.pubsubName] ??= {};
+      out[t.pubsubName][t.topic] = { routes: [...t.routes.keys()], deadLetterTopic: t.deadLetterTopic, metadata: t.metadata };
+    }
+    return out;
+  }
+
+  /** The native subscriptions and the handler table they index. */
+  layout() {
+    const subscriptions = [];
+    const handlers = [];
+    const routeOwners = new Map(); // an HTTP route serves one subscription
+    for (const t of this.#topics.values()) {
+      for (const [key, r] of t.routes) {
+        if (!r.handler) throw invalid(`route ${key || '(default)'} of ${t.pubsubName}/${t.topic} has no handler`);
+        const owner = `${t.pubsubName}/${t.topic}`;
+        if (key && routeOwners.has(key)) throw invalid(`route ${key} is used by both ${routeOwners.get(key)} and ${owner}`);
+        routeOwners.set(key, owner);
+        handlers.push(r.handler);
+        subscriptions.push({
+          pubsubName: t.pubsubName,
+          topic: t.topic,
+          handler: handlers.length - 1,
+          route: r.path,
+          match: r.match,
+          priority: r.priority,
+          deadLetterTopic: t.deadLetterTopic,
+          metadata: t.metadata,
+          bulk: t.bulk !== undefined,
+          maxMessagesCount: t.bulk?.maxMessagesCount,
+          maxAwaitDurationMs: t.bulk?.maxAwaitDurationMs,
+        });
+      }
+    }
+    return { subscriptions, handlers };
+  }
+}
+
+/** `(options)` or the positional `(serverHost, serverPort, daprHost, daprPort, communicationProtocol, clientOptions)`. */
+function serverOptions(args) {
+  const [first, ...rest] = args;
+  if (first !== null && typeof first === 'object') return first;
+  const [serverPort, daprHost, daprPort, communicationProtocol, clientOpts] = rest;
+  return {
+    serverHost: first,
+    serverPort,
+    communicationProtocol,
+    clientOptions: { ...(clientOpts ?? {}), daprHost, daprPort, communicationProtocol },
+  };
+}
+
+/**
+ * The app side: the sidecar delivers subscribed events to it over HTTP (the default) or gRPC
+ * (`communicationProtocol: CommunicationProtocolEnum.GRPC`, for `--app-protocol grpc`).
+ */
+class DaprServer {
+  #native;
+  #starting;
+
+  constructor(...args) {
+    const options = serverOptions(args);
+    this.serverHost = options.serverHost || DEFAULT_SERVER_HOST;
+    this.serverPort = portNumber('serverPort', options.serverPort ?? process.env.APP_PORT, { allowZero: true }) ?? DEFAULT_SERVER_PORT;
+    this.communicationProtocol = options.communicationProtocol ?? CommunicationProtocolEnum.HTTP;
+    if (!Object.values(CommunicationProtocolEnum).includes(this.communicationProtocol)) {
+      throw invalid(`communicationProtocol must be CommunicationProtocolEnum.HTTP or GRPC, not ${String(options.communicationProtocol)}`);
+    }
+    this.client = new DaprClient(options.clientOptions ?? {});
+    this.pubsub = new ServerPubSub(() => this.#starting !== undefined);
+  }
+
+  /** Starts serving, then waits for the sidecar. */
+  async start() {
+    await this.startServer();
+    await this.client.start();
+  }
+
+  /** Starts serving (without waiting for the sidecar). */
+  async startServer() {
+    if (this.#starting) throw invalid('this DaprServer has already started');
+    const { subscriptions, handlers } = this.pubsub.layout();
+    const protocol = this.communicationProtocol === CommunicationProtocolEnum.GRPC ? 'grpc' : 'http';
+    this.#starting = nativeCall(() => native.startAppServer(protocol, this.serverHost, this.serverPort, subscriptions, dispatcher(handlers)));
+    try {
+      this.#native = await this.#starting;
+    } catch (e) {
+      this.#starting = undefined;
+      throw e;
+    }
+  }
+
+  /** The port served (useful with serverPort 0). */
+  get port() {
+    return this.#native?.port;
+  }
+
+  /** Stops taking deliveries; resolves once those in flight are answered. */
+  async stop() {
+    const server = this.#native;
+    this.#native = undefined;
+    if (server) await nativeCall(() => server.stop());
+  }
+}
+
+module.exports = { DaprServer };
