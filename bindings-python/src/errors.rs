@@ -22,6 +22,12 @@ pyo3::create_exception!(
 );
 pyo3::create_exception!(
     dapr_rs._native,
+    InvalidArgumentError,
+    DaprError,
+    "A bad argument, found by dapr-rs or by the sidecar (gRPC INVALID_ARGUMENT)."
+);
+pyo3::create_exception!(
+    dapr_rs._native,
     SidecarUnavailableError,
     DaprError,
     "The sidecar could not be reached (not started, wrong address, gone)."
@@ -46,6 +52,7 @@ pub fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DaprError", py.get_type::<DaprError>())?;
     m.add("PubsubNotFoundError", py.get_type::<PubsubNotFoundError>())?;
     m.add("TopicForbiddenError", py.get_type::<TopicForbiddenError>())?;
+    m.add("InvalidArgumentError", py.get_type::<InvalidArgumentError>())?;
     m.add("SidecarUnavailableError", py.get_type::<SidecarUnavailableError>())?;
     m.add("DaprTimeoutError", py.get_type::<DaprTimeoutError>())?;
     Ok(())
@@ -58,7 +65,8 @@ fn class_of<'py>(py: Python<'py>, err: &Error) -> Bound<'py, PyType> {
         ErrorKind::TopicForbidden => py.get_type::<TopicForbiddenError>(),
         ErrorKind::SidecarUnavailable => py.get_type::<SidecarUnavailableError>(),
         ErrorKind::Timeout => py.get_type::<DaprTimeoutError>(),
-        ErrorKind::InvalidArgument | ErrorKind::Other => py.get_type::<DaprError>(),
+        ErrorKind::InvalidArgument => py.get_type::<InvalidArgumentError>(),
+        ErrorKind::Other => py.get_type::<DaprError>(),
     }
 }
 

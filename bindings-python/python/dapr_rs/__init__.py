@@ -25,6 +25,7 @@ from ._native import DaprClient as _NativeClient
 from ._native import (
     DaprError,
     DaprTimeoutError,
+    InvalidArgumentError,
     PubsubNotFoundError,
     SidecarUnavailableError,
     TopicEvent,
@@ -40,6 +41,7 @@ __all__ = [
     "DaprClient",
     "DaprError",
     "DaprTimeoutError",
+    "InvalidArgumentError",
     "PubsubNotFoundError",
     "Rule",
     "SidecarUnavailableError",

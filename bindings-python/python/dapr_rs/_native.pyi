@@ -14,6 +14,7 @@ __all__ = [
     "DaprError",
     "PubsubNotFoundError",
     "TopicForbiddenError",
+    "InvalidArgumentError",
     "SidecarUnavailableError",
     "DaprTimeoutError",
     "__version__",
@@ -37,6 +38,9 @@ class PubsubNotFoundError(DaprError):
 
 class TopicForbiddenError(DaprError):
     """The pubsub component's scopes do not allow this app to use the topic."""
+
+class InvalidArgumentError(DaprError):
+    """A bad argument, found by dapr-rs or by the sidecar (gRPC INVALID_ARGUMENT)."""
 
 class SidecarUnavailableError(DaprError):
     """The sidecar could not be reached (not started, wrong address, gone)."""

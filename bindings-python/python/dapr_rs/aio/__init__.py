@@ -13,7 +13,7 @@ import logging
 from typing import Any, Awaitable, Callable, Optional, Sequence, Set
 
 from .. import BulkPublishFailedEntry, BulkPublishResponse, Metadata, _ClientBase, _metadata
-from .._native import in_topic_handler
+from .._native import TopicEvent, in_topic_handler
 from ..subscription import StreamInactiveError, SubscriptionMessage, _StreamView, message_handler
 
 __all__ = ["DaprClient", "Subscription"]
@@ -186,10 +186,11 @@ async def _awaited(answer: Awaitable[Any], running: Set["asyncio.Future[Any]"]) 
     try:
         return await answer
     finally:
-        running.discard(task)  # type: ignore[arg-type]
+        if task is not None:
+            running.discard(task)
 
 
-async def _serve(subscription: Subscription, handler: Callable[[SubscriptionMessage], Any]) -> None:
+async def _serve(subscription: Subscription, handler: Callable[[TopicEvent], Any]) -> None:
     try:
         await subscription._native.serve_async(handler)
     except StreamInactiveError:
