@@ -179,9 +179,8 @@ test('an unreachable sidecar: publish rejects UNAVAILABLE, a SidecarUnavailableE
   await assert.rejects(client.pubsub.publish(PUBSUB, 'orders', 'x'), isDaprError(SidecarUnavailableError, { grpcCode: UNAVAILABLE }));
 });
 
-// todo until core maps tonic's client-side timeout (a CANCELLED status, "Timeout expired") to its
-// Timeout error: today it arrives as Error::Cancelled, kind "other".
-test('a sidecar that never answers: publish rejects after timeoutMs, a DaprTimeoutError', { todo: 'core: a per-call timeout is Error::Cancelled' }, async () => {
+// tonic ends a call past its deadline as CANCELLED "Timeout expired"; core reports it as a timeout.
+test('a sidecar that never answers: publish rejects after timeoutMs, a DaprTimeoutError', async () => {
   const accepted = [];
   const blackhole = net.createServer((socket) => accepted.push(socket));
   await new Promise((resolve) => blackhole.listen(0, '127.0.0.1', resolve));

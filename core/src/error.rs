@@ -62,6 +62,11 @@ impl Error {
     pub fn from_status(status: tonic::Status, endpoint: &str) -> Self {
         match status.code() {
             tonic::Code::Unavailable => Self::Unavailable { endpoint: endpoint.into(), message: status.message().into() },
+            // tonic ends a call that ran past its deadline as CANCELLED "Timeout expired": that is
+            // a timeout (DEADLINE_EXCEEDED), not a caller's cancel.
+            tonic::Code::Cancelled if status.message() == tonic::TimeoutExpired(()).to_string() => {
+                Self::Api { code: tonic::Code::DeadlineExceeded, error_code: None, message: status.message().into() }
+            }
             tonic::Code::Cancelled => Self::Cancelled,
             code => Self::Api { code, error_code: dapr_rs_proto::error_code::from_grpc_status(&status), message: status.message().into() },
         }
@@ -109,5 +114,18 @@ impl Error {
             Self::Api { message, .. } => message.clone(),
             other => other.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_past_its_deadline_is_a_timeout_and_a_cancel_is_not() {
+        let timed_out = Error::from_status(tonic::Status::cancelled(tonic::TimeoutExpired(()).to_string()), "127.0.0.1:50001");
+        assert_eq!((timed_out.kind(), timed_out.grpc_code()), (ErrorKind::Timeout, tonic::Code::DeadlineExceeded));
+        let cancelled = Error::from_status(tonic::Status::cancelled("the app went away"), "127.0.0.1:50001");
+        assert_eq!((cancelled.kind(), cancelled.grpc_code()), (ErrorKind::Other, tonic::Code::Cancelled));
     }
 }
