@@ -2,7 +2,8 @@
 # Makes sure the brokers the tests use run on loopback: Redis on 127.0.0.1:6379, NATS with
 # JetStream on 127.0.0.1:4222, RabbitMQ on 127.0.0.1:5672 (guest/guest) and Mosquitto on
 # 127.0.0.1:1883 (installed from Debian's packages when missing, started when down; Redis without
-# persistence, NATS in the background).
+# persistence, NATS in the background), and Apache Kafka 4 on 127.0.0.1:9092 (its jars from Maven
+# Central into a cache outside the clone, once: scripts/kafka/kafka.sh).
 # Idempotent; called by scripts/install-deps.sh, so `make test` and `make deps` run it.
 set -euo pipefail
 
@@ -97,3 +98,57 @@ if ! port_open "$MOSQUITTO_PORT"; then
   done
   port_open "$MOSQUITTO_PORT" || { echo "start-brokers: mosquitto did not listen on $MOSQUITTO_PORT" >&2; exit 1; }
 fi
+
+# Apache Kafka 4 on 127.0.0.1:9092 (KRaft: broker and controller in one JVM, the controller on
+# 127.0.0.1:9093), from Maven Central: scripts/kafka/kafka.sh fetches the jars once into
+# ${DAPR_RS_CACHE:-~/.cache/dapr-rs}/kafka-<version>/libs. Data, log (kafka.log) and pid file
+# (kafka.pid) in ${TMPDIR:-/var/tmp}/dapr-rs-kafka-9092. Tests that stop or break their broker run a
+# private one instead: scripts/kafka/run-private.sh.
+KAFKA_PORT=${KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
+KAFKA_START_DEADLINE=${KAFKA_START_DEADLINE:-90}
+
+if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
+  apt_install openjdk-17-jre-headless maven
+fi
+# shellcheck source=scripts/kafka/kafka.sh
+. "$(dirname "$0")/kafka/kafka.sh"
+kafka_fetch
+
+KAFKA_DIR=${TMPDIR:-/var/tmp}/dapr-rs-kafka-$KAFKA_PORT
+# One start-brokers.sh at a time starts it (two would format and start it twice over one folder).
+exec 8>"$KAFKA_DIR.lock"
+flock -w $((KAFKA_START_DEADLINE + 120)) 8 \
+  || { echo "start-brokers: timed out waiting for another start-brokers.sh to start kafka ($KAFKA_DIR.lock)" >&2; exit 1; }
+kafka_pid=""
+if ! port_open "$KAFKA_PORT"; then
+  echo "start-brokers: starting kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
+  kafka_config "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_DIR"
+  kafka_format "$KAFKA_DIR"
+  kafka_broker_argv "$KAFKA_DIR"
+  # Detached (own session, stdin closed, not holding the lock), like the other brokers.
+  setsid nohup "${KAFKA_BROKER_ARGV[@]}" >"$KAFKA_DIR/kafka.log" 2>&1 </dev/null 8>&- &
+  kafka_pid=$!
+  echo "$kafka_pid" >"$KAFKA_DIR/kafka.pid"
+fi
+# Started now or before (maybe still starting): ready once it serves a metadata request and creates
+# a topic (scripts/kafka/kafka.sh kafka_ready).
+if ! kafka_ready "$KAFKA_PORT" "$KAFKA_START_DEADLINE" "$kafka_pid"; then
+  if [ -n "$kafka_pid" ] && ! kafka_alive "$kafka_pid"; then
+    echo "start-brokers: kafka exited while starting on 127.0.0.1:$KAFKA_PORT (see $KAFKA_DIR/kafka.log)" >&2
+  else
+    echo "start-brokers: kafka did not serve on 127.0.0.1:$KAFKA_PORT within ${KAFKA_START_DEADLINE} s (see $KAFKA_DIR/kafka.log)" >&2
+  fi
+  if [ -n "$kafka_pid" ]; then
+    { echo "--- its first errors:"; grep -m 5 -E '^\[[^]]*\] (ERROR|FATAL) |^Caused by' "$KAFKA_DIR/kafka.log"
+      echo "--- its last lines:"; tail -n 30 "$KAFKA_DIR/kafka.log"; } >&2 || true
+    # Ours and not serving: stop it (SIGTERM, then SIGKILL after 15 s) and reap it.
+    kill "$kafka_pid" 2>/dev/null || true
+    for _ in $(seq 30); do kafka_alive "$kafka_pid" || break; sleep 0.5; done
+    kill -9 "$kafka_pid" 2>/dev/null || true
+    wait "$kafka_pid" 2>/dev/null || true
+    rm -f "$KAFKA_DIR/kafka.pid"
+  fi
+  exit 1
+fi
+exec 8>&-

@@ -8,6 +8,7 @@ mod delivery_slots;
 mod handler_call;
 pub mod in_memory;
 pub mod jetstream;
+pub mod kafka;
 mod metadata_value;
 pub mod mqtt3;
 pub mod rabbitmq;
@@ -125,7 +126,7 @@ impl ComponentConfig {
 
 /// The component types this sidecar knows.
 pub const SUPPORTED_TYPES: &[&str] =
-    &["pubsub.in-memory", "pubsub.jetstream", "pubsub.mqtt3", "pubsub.rabbitmq", "pubsub.redis", "pubsub.sqlite"];
+    &["pubsub.in-memory", "pubsub.jetstream", "pubsub.kafka", "pubsub.mqtt3", "pubsub.rabbitmq", "pubsub.redis", "pubsub.sqlite"];
 
 /// Builds the component for `config.component_type`.
 pub async fn open(config: &ComponentConfig) -> Result<Arc<dyn PubSub>, BrokerError> {
@@ -133,6 +134,7 @@ pub async fn open(config: &ComponentConfig) -> Result<Arc<dyn PubSub>, BrokerErr
         "pubsub.in-memory" => Ok(Arc::new(in_memory::InMemoryPubSub::new())),
         "pubsub.sqlite" => Ok(Arc::new(sqlite::SqlitePubSub::open(config).await?)),
         "pubsub.jetstream" => Ok(Arc::new(jetstream::JetStreamPubSub::open(config).await?)),
+        "pubsub.kafka" => Ok(Arc::new(kafka::KafkaPubSub::open(config).await?)),
         "pubsub.redis" => Ok(Arc::new(self::redis::RedisStreamsPubSub::open(config).await?)),
         "pubsub.rabbitmq" => Ok(Arc::new(rabbitmq::RabbitMqPubSub::open(config).await?)),
         "pubsub.mqtt3" => Ok(Arc::new(mqtt3::Mqtt3PubSub::open(config).await?)),

@@ -145,3 +145,23 @@ pub static MQTT3_PERSISTENT: Broker = Broker {
     guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::Ordered, Guarantee::Durable, Guarantee::LargePayloads],
     leftovers: Some(|names| leftovers::mqtt_sessions("127.0.0.1", 1883, names)),
 };
+
+/// The machine's Kafka (`make test` starts it: KRaft, one broker, topics made with one partition).
+/// `initialOffset: oldest`, so a group that never committed starts at the topic's beginning: with
+/// daprd's default `newest` what a new group's first subscriber held when it stopped would be
+/// skipped by the next one (nothing was committed yet). A short backOffDuration keeps the
+/// not-processed case quick. No LargePayloads: Kafka refuses records over `maxMessageBytes` (1 MB
+/// by default, as daprd), and says so to the publisher.
+pub static KAFKA: Broker = Broker {
+    component_type: "pubsub.kafka",
+    metadata: |_| {
+        vec![
+            ("brokers".into(), "127.0.0.1:9092".into()),
+            ("authType".into(), "none".into()),
+            ("initialOffset".into(), "oldest".into()),
+            ("backOffDuration".into(), "200ms".into()),
+        ]
+    },
+    guarantees: &[Guarantee::SharedBetweenSidecars, Guarantee::InstancesShare, Guarantee::Ordered, Guarantee::Durable],
+    leftovers: None,
+};

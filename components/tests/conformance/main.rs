@@ -43,4 +43,5 @@ conformance! {
     rabbitmq => crate::brokers::RABBITMQ,
     mqtt3 => crate::brokers::MQTT3,
     mqtt3_persistent => crate::brokers::MQTT3_PERSISTENT,
+    kafka => crate::brokers::KAFKA,
 }
