@@ -6,7 +6,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-// What each component promises is declared once, beside the components' own conformance suite.
+// What each component promises, and which components there are, is declared once, beside the
+// components' own conformance suite.
+#[macro_use]
+#[path = "../../../components/tests/conformance/every_broker.rs"]
+mod every_broker;
 #[path = "../../../components/tests/conformance/brokers.rs"]
 mod brokers;
 mod cases;
@@ -14,39 +18,14 @@ mod harness;
 #[path = "../../../components/tests/conformance/leftovers.rs"]
 mod leftovers;
 
-/// Every case, as a test per component: `<component>::<case>`.
-macro_rules! conformance {
-    ($($module:ident => $broker:path),* $(,)?) => {$(
-        mod $module {
-            use super::cases;
-            conformance!(@cases $broker;
-                publish_subscribe,
-                app_ids_each_get_every_message_and_instances_share_them,
-                one_subscriber_gets_publish_order,
-                retry_is_redelivered,
-                a_message_in_flight_when_the_sidecar_dies_is_redelivered,
-                dropped_messages_go_to_the_dead_letter_topic,
-                bulk_publish_and_bulk_subscribe,
-                one_mebibyte_payloads_arrive_whole,
-                sigterm_with_slow_handlers_in_flight_stops_within_the_grace_period,
-            );
-        }
-    )*};
-    (@cases $broker:path; $($case:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread")]
-        async fn $case() {
-            cases::$case(&$broker).await
-        }
-    )*};
-}
-
-conformance! {
-    in_memory => crate::brokers::IN_MEMORY,
-    sqlite => crate::brokers::SQLITE,
-    redis => crate::brokers::REDIS,
-    jetstream => crate::brokers::JETSTREAM,
-    rabbitmq => crate::brokers::RABBITMQ,
-    mqtt3 => crate::brokers::MQTT3,
-    mqtt3_persistent => crate::brokers::MQTT3_PERSISTENT,
-    kafka => crate::brokers::KAFKA,
-}
+on_every_broker!(
+    publish_subscribe,
+    app_ids_each_get_every_message_and_instances_share_them,
+    one_subscriber_gets_publish_order,
+    retry_is_redelivered,
+    a_message_in_flight_when_the_sidecar_dies_is_redelivered,
+    dropped_messages_go_to_the_dead_letter_topic,
+    bulk_publish_and_bulk_subscribe,
+    one_mebibyte_payloads_arrive_whole,
+    sigterm_with_slow_handlers_in_flight_stops_within_the_grace_period,
+);

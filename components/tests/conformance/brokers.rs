@@ -28,6 +28,10 @@ pub enum Guarantee {
     LargePayloads,
 }
 
+/// What a durable broker shared between sidecars promises when nothing limits it.
+const EVERY_GUARANTEE: &[Guarantee] =
+    &[Guarantee::SharedBetweenSidecars, Guarantee::InstancesShare, Guarantee::Ordered, Guarantee::Durable, Guarantee::LargePayloads];
+
 pub struct Broker {
     pub component_type: &'static str,
     /// The component's metadata for one test; `dir` is that test's own temporary directory.
@@ -54,13 +58,7 @@ pub static SQLITE: Broker = Broker {
     component_type: "pubsub.sqlite",
     // A short processingTimeout: a message held by a sidecar that died comes back within seconds.
     metadata: |dir| vec![("path".into(), dir.join("pubsub.db").display().to_string()), ("processingTimeout".into(), "2s".into())],
-    guarantees: &[
-        Guarantee::SharedBetweenSidecars,
-        Guarantee::InstancesShare,
-        Guarantee::Ordered,
-        Guarantee::Durable,
-        Guarantee::LargePayloads,
-    ],
+    guarantees: EVERY_GUARANTEE,
     leftovers: None,
 };
 
@@ -76,13 +74,7 @@ pub static REDIS: Broker = Broker {
             ("concurrency".into(), "100".into()),
         ]
     },
-    guarantees: &[
-        Guarantee::SharedBetweenSidecars,
-        Guarantee::InstancesShare,
-        Guarantee::Ordered,
-        Guarantee::Durable,
-        Guarantee::LargePayloads,
-    ],
+    guarantees: EVERY_GUARANTEE,
     leftovers: None,
 };
 
@@ -112,13 +104,7 @@ pub static RABBITMQ: Broker = Broker {
             ("reconnectWait".into(), "1".into()),
         ]
     },
-    guarantees: &[
-        Guarantee::SharedBetweenSidecars,
-        Guarantee::InstancesShare,
-        Guarantee::Ordered,
-        Guarantee::Durable,
-        Guarantee::LargePayloads,
-    ],
+    guarantees: EVERY_GUARANTEE,
     leftovers: Some(|names| leftovers::rabbitmq(RABBITMQ_URI, names)),
 };
 

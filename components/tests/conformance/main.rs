@@ -4,44 +4,21 @@
 //! dies, SIGTERM) is checked end to end in `cli/tests/conformance/`. Run one component's cases
 //! with `cargo test -p dapr-rs-components --test conformance redis::`.
 
+#[macro_use]
+mod every_broker;
 mod brokers;
 mod cases;
 mod harness;
 mod leftovers;
 
-/// Every case, as a test per component: `<component>::<case>`.
-macro_rules! conformance {
-    ($($module:ident => $broker:path),* $(,)?) => {$(
-        mod $module {
-            use super::cases;
-            conformance!(@cases $broker;
-                publish_subscribe,
-                groups_each_get_every_message_and_members_share_them,
-                one_subscriber_gets_publish_order,
-                a_message_not_processed_is_delivered_again,
-                a_group_gets_what_was_published_while_it_had_no_subscriber,
-                a_stop_ends_within_its_grace_and_what_was_held_comes_back,
-                large_messages_arrive_whole_or_are_refused,
-                many_topics_each_get_their_own_messages,
-                shared_slots_bound_handler_calls_in_flight,
-            );
-        }
-    )*};
-    (@cases $broker:path; $($case:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread")]
-        async fn $case() {
-            cases::$case(&$broker).await
-        }
-    )*};
-}
-
-conformance! {
-    in_memory => crate::brokers::IN_MEMORY,
-    sqlite => crate::brokers::SQLITE,
-    redis => crate::brokers::REDIS,
-    jetstream => crate::brokers::JETSTREAM,
-    rabbitmq => crate::brokers::RABBITMQ,
-    mqtt3 => crate::brokers::MQTT3,
-    mqtt3_persistent => crate::brokers::MQTT3_PERSISTENT,
-    kafka => crate::brokers::KAFKA,
-}
+on_every_broker!(
+    publish_subscribe,
+    groups_each_get_every_message_and_members_share_them,
+    one_subscriber_gets_publish_order,
+    a_message_not_processed_is_delivered_again,
+    a_group_gets_what_was_published_while_it_had_no_subscriber,
+    a_stop_ends_within_its_grace_and_what_was_held_comes_back,
+    large_messages_arrive_whole_or_are_refused,
+    many_topics_each_get_their_own_messages,
+    shared_slots_bound_handler_calls_in_flight,
+);
