@@ -10,7 +10,7 @@ export DAPR_RS_BIN := $(SIDECAR)
 # itself, instead of holding CI until it is stopped. Each test inside has its own deadline too.
 SUITE_DEADLINE = timeout --kill-after=30 --signal=TERM
 
-.PHONY: quickstart quickstart-redis test deps sidecar python node dotnet nuget test-rust test-python test-node test-dotnet test-js-interop test-fuzz fuzz chaos lint bench clean
+.PHONY: quickstart quickstart-redis quickstart-kafka test deps sidecar python node dotnet nuget test-rust test-python test-node test-dotnet test-js-interop test-fuzz fuzz chaos lint bench clean
 
 ## quickstart: build, start both quickstart apps under `dapr-rs run` on the embedded broker, show the flow
 ## (Python, then JavaScript, then C#).
@@ -25,6 +25,13 @@ quickstart-redis: deps sidecar python node dotnet
 	scripts/quickstart.sh python samples/components-redis
 	scripts/quickstart.sh javascript samples/components-redis
 	scripts/quickstart.sh csharp samples/components-redis
+
+## quickstart-kafka: the same quickstarts, apps unchanged, on Apache Kafka (samples/components-kafka;
+## `make deps` makes sure Kafka runs on localhost:9092).
+quickstart-kafka: deps sidecar python node dotnet
+	scripts/quickstart.sh python samples/components-kafka
+	scripts/quickstart.sh javascript samples/components-kafka
+	scripts/quickstart.sh csharp samples/components-kafka
 
 ## test: every test of the repository.
 test: deps sidecar python node dotnet test-rust test-python test-node test-dotnet test-js-interop test-fuzz

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lang=${1:-python}
-bin=$(realpath "${DAPR_RS_BIN:-target/release/dapr-rs}")
+bin=$(realpath "${DAPR_RS_BIN:-${CARGO_TARGET_DIR:-target}/release/dapr-rs}")
 components=${2:-${QUICKSTART_RESOURCES:-samples/components}}
 orders=${ORDER_COUNT:-10}
 log=$(mktemp -d)

@@ -169,6 +169,10 @@ function serverOptions(args) {
 class DaprServer {
   #native;
   #starting;
+  /** A ref'd timer while serving: the server runs on Rust threads, which hold no libuv handle, so
+   * without it a process whose only work is serving would exit (as an http.Server's socket keeps
+   * it alive). */
+  #keepAlive;
 
   constructor(...args) {
     const options = serverOptions(args);
@@ -196,6 +200,7 @@ class DaprServer {
     this.#starting = nativeCall(() => native.startAppServer(protocol, this.serverHost, this.serverPort, subscriptions, dispatcher(handlers)));
     try {
       this.#native = await this.#starting;
+      this.#keepAlive = setInterval(() => {}, 1 << 30);
     } catch (e) {
       this.#starting = undefined;
       throw e;
@@ -211,6 +216,8 @@ class DaprServer {
   async stop() {
     const server = this.#native;
     this.#native = undefined;
+    clearInterval(this.#keepAlive);
+    this.#keepAlive = undefined;
     if (server) await nativeCall(() => server.stop());
   }
 }
