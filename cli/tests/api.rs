@@ -81,7 +81,7 @@ fn a_malformed_component_stops_the_sidecar_naming_file_and_problem() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("broken.yaml") && err.contains("spec.type"), "{err}");
 
-    std::fs::write(dir.path().join("broken.yaml"), "kind: Component\nmetadata:\n  name: x\nspec:\n  type: pubsub.kafka\n").unwrap();
+    std::fs::write(dir.path().join("broken.yaml"), "kind: Component\nmetadata:\n  name: x\nspec:\n  type: pubsub.pulsar\n").unwrap();
     let out = common::output_within(
         SidecarBuilder::new("a", dir.path()).command(free_port(), free_port()),
         std::time::Duration::from_secs(30),
@@ -89,7 +89,7 @@ fn a_malformed_component_stops_the_sidecar_naming_file_and_problem() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(err.contains("broken.yaml") && err.contains("pubsub.kafka"), "{err}");
+    assert!(err.contains("broken.yaml") && err.contains("pubsub.pulsar"), "{err}");
 }
 
 #[test]

@@ -113,8 +113,8 @@ pub fn bad_resources(t: &mut Table) {
         t,
         "component of unknown type",
         "broken.yaml",
-        "kind: Component\nmetadata: {name: x}\nspec:\n  type: pubsub.kafka\n",
-        &["spec.type", "pubsub.kafka"],
+        "kind: Component\nmetadata: {name: x}\nspec:\n  type: pubsub.pulsar\n",
+        &["spec.type", "pubsub.pulsar"],
     );
     resource_case(
         t,
