@@ -13,6 +13,9 @@ mod record;
 mod settings;
 mod subscription;
 
+#[cfg(test)]
+mod outage_tests;
+
 use crate::{BrokerError, BrokerMessage, ComponentConfig, MessageHandler, PubSub, SubscribeRequest, Subscription};
 use async_trait::async_trait;
 use rdkafka::admin::AdminClient;
@@ -22,8 +25,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use settings::Settings;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use subscription::GroupConsumer;
 use std::time::Duration;
+use subscription::GroupConsumer;
 
 /// How long closing may flush what is still queued for Kafka.
 const CLOSE_FLUSH: Duration = Duration::from_secs(2);

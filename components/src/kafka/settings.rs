@@ -46,9 +46,16 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) enum Auth {
     None,
     /// SASL with `saslUsername` / `saslPassword`; the librdkafka mechanism name.
-    Password { username: String, password: String, mechanism: &'static str },
+    Password {
+        username: String,
+        password: String,
+        mechanism: &'static str,
+    },
     /// TLS client certificates, PEM.
-    Mtls { client_cert: String, client_key: String },
+    Mtls {
+        client_cert: String,
+        client_key: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -107,7 +114,9 @@ impl Settings {
         let oldest = match config.value(KEY_INITIAL_OFFSET).map(str::to_ascii_lowercase).as_deref() {
             None | Some("newest") => false,
             Some("oldest") => true,
-            Some(other) => return Err(BrokerError::Config(format!("{KEY_INITIAL_OFFSET}: {other:?} is neither \"newest\" nor \"oldest\""))),
+            Some(other) => {
+                return Err(BrokerError::Config(format!("{KEY_INITIAL_OFFSET}: {other:?} is neither \"newest\" nor \"oldest\"")));
+            }
         };
         let compression = match config.value(KEY_COMPRESSION).map(str::to_ascii_lowercase).as_deref() {
             None | Some("none") => "none",
@@ -262,14 +271,18 @@ mod tests {
     fn defaults_are_daprds() {
         let s = Settings::from_config(&config(&[("brokers", "k:9092"), ("authType", "none")])).unwrap();
         assert_eq!((s.client_id.as_str(), s.max_message_bytes, s.tls, s.oldest), ("sarama", 1_000_000, false, false));
-        assert_eq!((s.heartbeat_interval, s.session_timeout, s.back_off), (Duration::from_secs(3), Duration::from_secs(10), DEFAULT_BACK_OFF));
+        assert_eq!(
+            (s.heartbeat_interval, s.session_timeout, s.back_off),
+            (Duration::from_secs(3), Duration::from_secs(10), DEFAULT_BACK_OFF)
+        );
         assert_eq!(s.consumer("g").get("auto.offset.reset"), Some("latest"));
         assert_eq!(s.consumer("g").get("security.protocol"), Some("plaintext"));
     }
 
     #[test]
     fn password_auth_uses_sasl_over_tls_unless_tls_is_off() {
-        let pairs = [("brokers", "k:9092"), ("authType", "password"), ("saslUsername", "u"), ("saslPassword", "p"), ("saslMechanism", "SHA-512")];
+        let pairs =
+            [("brokers", "k:9092"), ("authType", "password"), ("saslUsername", "u"), ("saslPassword", "p"), ("saslMechanism", "SHA-512")];
         let s = Settings::from_config(&config(&pairs)).unwrap();
         assert_eq!(s.producer().get("security.protocol"), Some("sasl_ssl"));
         assert_eq!(s.producer().get("sasl.mechanisms"), Some("SCRAM-SHA-512"));

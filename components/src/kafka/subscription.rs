@@ -23,7 +23,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 /// How long a new topic may take to be assigned (a rebalance waits for every member).
@@ -35,7 +35,8 @@ const CLOSE_DEADLINE: Duration = Duration::from_secs(2);
 pub(super) struct GroupConsumer {
     settings: Arc<Settings>,
     group: String,
-    consumer: StreamConsumer<GroupContext>,
+    /// Shared with the thread that closes it (see `Drop`).
+    consumer: Arc<StreamConsumer<GroupContext>>,
     /// Topic → its subscription's delivery.
     routes: Mutex<HashMap<String, Arc<TopicRoute>>>,
     /// Ends the read loop once the last subscription is gone.
@@ -56,7 +57,14 @@ impl GroupConsumer {
             .consumer(&group)
             .create_with_context(GroupContext { assigned: assigned_tx })
             .map_err(|e| BrokerError::Config(format!("cannot configure the Kafka consumer: {e}")))?;
-        let group = Arc::new(Self { settings, group, consumer, routes: Mutex::default(), stop: CancellationToken::new(), assigned });
+        let group = Arc::new(Self {
+            settings,
+            group,
+            consumer: Arc::new(consumer),
+            routes: Mutex::default(),
+            stop: CancellationToken::new(),
+            assigned,
+        });
         tokio::spawn(group.clone().run());
         Ok(group)
     }
@@ -131,19 +139,23 @@ impl GroupConsumer {
 }
 
 impl GroupConsumer {
-    /// Reads until the last subscription left, then commits what was stored and leaves the group
-    /// (both block, so off the async threads, and bounded).
+    /// Reads until the last subscription left, then commits what was stored and leaves the group.
+    /// Both block on Kafka without a deadline of their own, so they run on a thread of their own
+    /// that is waited for only up to CLOSE_DEADLINE (a blocking-pool task would hold the runtime's
+    /// shutdown for as long as Kafka does not answer).
     async fn run(self: Arc<Self>) {
         self.clone().read_loop().await;
-        let group = self;
-        let closing = tokio::task::spawn_blocking(move || {
-            if let Err(e) = group.consumer.commit_consumer_state(CommitMode::Sync) {
+        let consumer = self.consumer.clone();
+        let (done_tx, done) = oneshot::channel();
+        let closing = std::thread::Builder::new().name("kafka-commit".into()).spawn(move || {
+            if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
                 tracing::debug!(%e, "pubsub.kafka: nothing committed at stop");
             }
-            group.consumer.unsubscribe();
+            consumer.unsubscribe();
+            let _ = done_tx.send(());
         });
-        if tokio::time::timeout(CLOSE_DEADLINE, closing).await.is_err() {
-            tracing::warn!("pubsub.kafka: the consumer did not leave its group in time; Kafka will notice at sessionTimeout");
+        if closing.is_err() || tokio::time::timeout(CLOSE_DEADLINE, done).await.is_err() {
+            tracing::warn!(group = %self.group, "pubsub.kafka: the final commit did not finish in time; what it held comes back after a restart");
         }
     }
 
@@ -178,6 +190,15 @@ impl GroupConsumer {
                 }
             }
         }
+    }
+}
+
+impl Drop for GroupConsumer {
+    fn drop(&mut self) {
+        // Closing a consumer leaves its group over the network and blocks until Kafka answers:
+        // never on an async thread, and never waited for.
+        let consumer = self.consumer.clone();
+        let _ = std::thread::Builder::new().name("kafka-close".into()).spawn(move || drop(consumer));
     }
 }
 
