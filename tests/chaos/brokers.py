@@ -1,6 +1,6 @@
 """Private broker instances for the chaos suite: each listens on free loopback ports and keeps its
 data in a directory of its own, so restarting one never disturbs the machine's shared brokers
-(6379, 4222, 5672, 1883) or another engineer's run."""
+(6379, 4222, 5672, 1883, 9092) or another engineer's run."""
 
 from __future__ import annotations
 
@@ -229,3 +229,33 @@ class RabbitMqServer(BrokerProcess):
     @property
     def metadata(self) -> Dict[str, str]:
         return {"connectionString": f"amqp://guest:guest@127.0.0.1:{self.port}/%2f"}
+
+
+class KafkaServer(BrokerProcess):
+    """An Apache Kafka of its own (KRaft, broker and controller in one JVM) through
+    scripts/kafka/run-private.sh, which execs the JVM, so this process is the broker; its log
+    segments, fsynced by the broker as Kafka's defaults do, in the directory survive a restart."""
+
+    name = "kafka"
+    start_timeout = 120.0  # the JVM: 5-10 s on an idle 2-core machine, more when it is busy
+    script_dir = Path(__file__).resolve().parents[2] / "scripts" / "kafka"
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.controller_port = free_port()
+
+    def command(self) -> List[str]:
+        return [str(self.script_dir / "run-private.sh"), str(self.port), str(self.controller_port), str(self.dir / "data")]
+
+    def ready(self) -> bool:
+        # The port opens before the broker serves; `kafka.sh ready` creates (or finds) a topic.
+        if not port_open(self.port):
+            return False
+        probe = subprocess.run(
+            [str(self.script_dir / "kafka.sh"), "ready", str(self.port), "20"], capture_output=True, timeout=60,
+        )
+        return probe.returncode == 0
+
+    @property
+    def metadata(self) -> Dict[str, str]:
+        return {"brokers": f"127.0.0.1:{self.port}", "authType": "none"}

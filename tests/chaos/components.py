@@ -1,5 +1,5 @@
-"""The durable components the chaos suite covers, one entry each: a later broker (pubsub.kafka)
-is one more entry here (and, for a new server, one BrokerProcess subclass in brokers.py)."""
+"""The durable components the chaos suite covers, one entry each: a later broker is one more
+entry here (and, for a new server, one BrokerProcess subclass in brokers.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
-from brokers import BrokerProcess, Mosquitto, NatsServer, RabbitMqServer, RedisServer
+from brokers import BrokerProcess, KafkaServer, Mosquitto, NatsServer, RabbitMqServer, RedisServer
 
 # What every component faces.
 PROCESS_FAULTS = ("app-kill", "sub-sidecar-kill", "pub-sidecar-kill", "sub-sidecar-term")
@@ -75,5 +75,14 @@ COMPONENTS: List[Component] = [
         lambda b, _: {**_broker_metadata(b), "qos": "1", "cleanSession": "false"},
         PROCESS_FAULTS + ("broker-restart",),
         ("broker-restart", "app-kill"),
+    ),
+    Component(
+        "pubsub.kafka",
+        KafkaServer,
+        # `oldest`: a consumer group that has not committed yet starts at the beginning, so what
+        # the subscriber's first sidecar held when it was killed is not skipped by the next one.
+        lambda b, _: {**_broker_metadata(b), "initialOffset": "oldest", "backOffDuration": "500ms"},
+        PROCESS_FAULTS + ("broker-restart",),
+        ("broker-restart", "sub-sidecar-kill"),
     ),
 ]
