@@ -27,8 +27,14 @@ sidecar() { # app-id resources grpc-port http-port [app-port]
 }
 results=()
 record() { echo "$1"; results+=("$1"); }
+# BENCH_SECTIONS picks what runs (default all): floor, clients, end-to-end, idle, backlog; e.g.
+# BENCH_SECTIONS=floor,end-to-end for the broker rows alone; the floor and the in-memory sidecar
+# always run.
+sections=",${BENCH_SECTIONS:-floor,clients,end-to-end,idle,backlog},"
+wants() { [[ $sections == *",$1,"* ]]; }
 # Runs a benchmark binary; a failed run stops the script (its output says why).
 measure() { local out; out=$("$@") || { echo "bench: $* failed" >&2; exit 1; }; record "$out"; }
+measure_as() { local label=$1 out; shift; out=$("$@") || { echo "bench: $* failed" >&2; exit 1; }; record "$label: $out"; }
 
 # 0. The floor: tonic's generated client against a do-nothing server, and our client against it,
 #    measured in the same run so the numbers below can be read against them on this machine.
@@ -47,6 +53,7 @@ memory_pid=${pids[-1]}
 measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count 200000 --in-flight 100
 measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count 20000 --in-flight 1
 
+if wants clients; then
 # 1b. Node (issue #4): dapr-rs's client and the official @dapr/dapr, side by side on the same sidecar.
 (cd bench/node && npm install --no-audit --no-fund --loglevel=error > /dev/null)
 node_out=$(cd bench/node && node publish.mjs --grpc-port "$g" --http-port "$h" --count 20000) || { echo "bench: node publish.mjs failed" >&2; exit 1; }
@@ -69,17 +76,32 @@ done < <(grep '^dotnet publish' <<< "$dotnet_out")
 # 1d. Python (issue #6): dapr_rs and the official dapr SDK side by side on the same sidecar.
 py_out=$(.venv/bin/python bench/python/publish.py --grpc-port "$g" --http-port "$h" --count 20000) || { echo "bench: bench/python/publish.py failed" >&2; exit 1; }
 while IFS= read -r line; do record "$line"; done < <(grep '^python publish' <<< "$py_out")
+fi
 
-# 2. Publisher sidecar → pubsub.sqlite → subscriber sidecar → app.
+# 2. Publisher sidecar → broker → subscriber sidecar → app, on the embedded broker, Redis and
+#    Kafka (issue #15): as fast as it goes with 100 in flight, then p50/p99 at 1,000 events/s.
+#    Same topic for both runs: the subscriber sidecar read the app's subscriptions once.
+end_to_end() { # name resources
+  local pg ph sg sh app
+  pg=$(port); ph=$(port); sg=$(port); sh=$(port); app=$(port)
+  sidecar "$1-publisher" "$2" "$pg" "$ph"
+  sidecar "$1-subscriber" "$2" "$sg" "$sh" "$app"
+  measure_as "$1" "$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --count 50000 --in-flight 100
+  measure_as "$1" "$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --count 10000 --rate 1000
+}
 component "$work/sqlite" pubsub.sqlite "$work/bench.db"
-pg=$(port); ph=$(port); sg=$(port); sh=$(port); app=$(port)
-sidecar publisher "$work/sqlite" "$pg" "$ph"
-sidecar subscriber "$work/sqlite" "$sg" "$sh" "$app"
-measure "$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --count 50000 --in-flight 100
-# Same topic: the subscriber sidecar read the app's subscriptions once, when it first connected.
-measure "$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --count 10000 --rate 1000
+if wants end-to-end; then
+  end_to_end sqlite "$work/sqlite"
+  component "$work/redis" pubsub.redis
+  printf '  - name: redisHost\n    value: "127.0.0.1:6379"\n' >> "$work/redis/pubsub.yaml"
+  end_to_end redis "$work/redis"
+  component "$work/kafka" pubsub.kafka
+  printf '  - name: brokers\n    value: "127.0.0.1:9092"\n  - name: authType\n    value: none\n' >> "$work/kafka/pubsub.yaml"
+  end_to_end kafka "$work/kafka"
+fi
 
 # 3. An idle sidecar's resident memory.
+if wants idle; then
 sleep 2
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$memory_pid/status")
 record "idle sidecar (in-memory, after the run): $((rss / 1024)) MB resident"
@@ -88,13 +110,17 @@ sidecar idle "$work/sqlite" "$ig" "$ih"
 sleep 2
 rss=$(awk '/VmRSS/ {print $2}' "/proc/${pids[-1]}/status")
 record "idle sidecar (pubsub.sqlite, fresh): $((rss / 1024)) MB resident"
+fi
 
 # 4. A subscriber catching up (issue #13): a backlog of 20,000 messages over 1, 100 and 1,000 topics
 #    drained by a Python app, per broker: rate, the subscriber sidecar's peak RSS, duplicates, and
 #    its idle CPU with that many subscriptions.
-backlog=$(.venv/bin/python bench/backlog/backlog_bench.py --brokers sqlite,redis,jetstream,rabbitmq,mqtt3) \
-  || { echo "bench: bench/backlog/backlog_bench.py failed" >&2; exit 1; }
-echo "$backlog"
+backlog=""
+if wants backlog; then
+  backlog=$(.venv/bin/python bench/backlog/backlog_bench.py --brokers sqlite,redis,jetstream,rabbitmq,mqtt3) \
+    || { echo "bench: bench/backlog/backlog_bench.py failed" >&2; exit 1; }
+  echo "$backlog"
+fi
 
 {
   echo
