@@ -257,7 +257,9 @@ impl DaprClient {
 
     /// Waits until the sidecar answers, probing its gRPC API; fails with [`Error::Timeout`].
     pub async fn wait_for_sidecar(&self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
+        // A caller's "forever" (C#'s TimeSpan.MaxValue, u64::MAX ms) would overflow `Instant + d`
+        // and panic across the binding; Go's longest duration (292 years) is forever enough.
+        let deadline = Instant::now() + timeout.min(dapr_rs_proto::go_value::MAX_GO_DURATION);
         let mut delay = Duration::from_millis(5);
         loop {
             // The whole remaining time, not a slice of it: a sidecar that is up but slow to answer
@@ -280,5 +282,17 @@ impl DaprClient {
     /// stream reconnects by itself when the sidecar restarts.
     pub async fn subscribe(&self, pubsub_name: &str, topic: &str, options: SubscriptionOptions) -> Result<SubscriptionStream> {
         SubscriptionStream::open(self.clone(), pubsub_name.into(), topic.into(), options).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn waiting_forever_for_a_sidecar_is_a_wait_not_a_panic() {
+        let client = DaprClient::new(ClientOptions::default().with_address("127.0.0.1:1")).unwrap();
+        let waited = tokio::time::timeout(Duration::from_millis(300), client.wait_for_sidecar(Duration::MAX)).await;
+        assert!(waited.is_err(), "still waiting for a sidecar that never comes: {waited:?}");
     }
 }
