@@ -96,11 +96,23 @@ pub trait PubSub: Send + Sync + 'static {
     /// Stores a message; returns only once the broker has accepted it.
     async fn publish(&self, msg: BrokerMessage) -> Result<(), BrokerError>;
 
+    /// Stores every message of a bulk publish; one result per message, in their order. The
+    /// default publishes them concurrently (`BULK_PUBLISH_CONCURRENCY` at a time); a broker with a
+    /// batch API overrides it (Kafka hands the whole batch to its producer at once, in order).
+    async fn publish_bulk(&self, msgs: Vec<BrokerMessage>) -> Vec<Result<(), BrokerError>> {
+        use futures::StreamExt;
+        futures::stream::iter(msgs).map(|msg| self.publish(msg)).buffered(BULK_PUBLISH_CONCURRENCY).collect().await
+    }
+
     async fn subscribe(&self, req: SubscribeRequest, handler: Arc<dyn MessageHandler>) -> Result<Box<dyn Subscription>, BrokerError>;
 
     /// Releases connections; called once at shutdown after every subscription has stopped.
     async fn close(&self) {}
 }
+
+/// Entries of one bulk publish in flight to a component at once by [`PubSub::publish_bulk`]'s
+/// default (daprd's default bulk publisher uses 100).
+pub const BULK_PUBLISH_CONCURRENCY: usize = 100;
 
 /// Component-level settings the sidecar fills in (contract §6): resolved metadata plus defaults.
 #[derive(Debug, Clone, Default)]

@@ -86,15 +86,17 @@ kafka_config() {
 }
 
 # Formats DATA_DIR's storage (a new cluster id) unless it was formatted before: a broker started
-# again on the same folder keeps its topics and messages.
+# again on the same folder keeps its topics and messages. Further arguments go to StorageTool's
+# format, e.g. --add-scram 'SCRAM-SHA-256=[name=alice,password=alice-secret]'.
 kafka_format() {
   local dir=$1 id
+  shift
   [ -f "$dir/data/meta.properties" ] && return 0
   # A cluster id: 16 random bytes in URL-safe base64 without padding, as `StorageTool random-uuid`.
   id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
   case $id in -*) id=A${id#?} ;; esac
   kafka_tool kafka.tools.StorageTool format --cluster-id "$id" --config "$dir/server.properties" \
-    --ignore-formatted >"$dir/format.log" 2>&1 \
+    --ignore-formatted "$@" >"$dir/format.log" 2>&1 \
     || { echo "kafka: formatting $dir failed:" >&2; cat "$dir/format.log" >&2; return 1; }
 }
 

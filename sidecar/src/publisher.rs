@@ -5,17 +5,13 @@
 use crate::error::ApiError;
 use crate::state::SidecarState;
 use bytes::Bytes;
-use dapr_rs_components::{BrokerMessage, PubSub};
+use dapr_rs_components::{BrokerError, BrokerMessage, PubSub};
 use dapr_rs_proto::cloudevent::{self, EnvelopeContext, PublishOptions};
 use dapr_rs_proto::error_code::ErrorCode;
 use dapr_rs_proto::runtime::{BulkPublishRequest, BulkPublishResponseFailedEntry};
-use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
-
-/// Entries of one bulk publish sent to the component at once (daprd's default bulk publisher uses 100).
-const BULK_PUBLISH_CONCURRENCY: usize = 100;
 
 #[derive(Debug, Clone, Default)]
 pub struct PublishInput {
@@ -44,8 +40,8 @@ pub async fn publish(state: &SidecarState, input: PublishInput) -> Result<(), Ap
     target.send(msg).await
 }
 
-/// Publishes every entry (concurrently: our components have no native bulk publish) and returns
-/// those the component refused. A request that fails validation publishes nothing.
+/// Hands every entry to the component as one bulk publish and returns those it refused. A request
+/// that fails validation publishes nothing.
 pub async fn bulk_publish(state: &SidecarState, input: BulkPublishInput) -> Result<Vec<BulkPublishResponseFailedEntry>, ApiError> {
     let BulkPublishInput { request: input, traceparent, tracestate } = input;
     let component = state.pubsub_for(&input.pubsub_name, &input.topic)?;
@@ -71,15 +67,15 @@ pub async fn bulk_publish(state: &SidecarState, input: BulkPublishInput) -> Resu
         let msg = target.message(entry.event.into(), &entry.content_type, metadata, &traceparent, &tracestate)?;
         messages.push((entry.entry_id, msg));
     }
-    let target = &target;
-    let failed = futures::stream::iter(messages)
-        .map(|(entry_id, msg)| async move {
-            target.send(msg).await.err().map(|e| BulkPublishResponseFailedEntry { entry_id, error: e.message })
+    let (entry_ids, messages): (Vec<String>, Vec<BrokerMessage>) = messages.into_iter().unzip();
+    let outcomes = target.component.publish_bulk(messages).await;
+    let failed = entry_ids
+        .into_iter()
+        .zip(outcomes)
+        .filter_map(|(entry_id, outcome)| {
+            outcome.err().map(|e| BulkPublishResponseFailedEntry { entry_id, error: target.failure(e).message })
         })
-        .buffer_unordered(BULK_PUBLISH_CONCURRENCY)
-        .filter_map(|failure| async move { failure })
-        .collect()
-        .await;
+        .collect();
     Ok(failed)
 }
 
@@ -122,11 +118,14 @@ impl Target<'_> {
     }
 
     async fn send(&self, msg: BrokerMessage) -> Result<(), ApiError> {
-        self.component.publish(msg).await.map_err(|e| {
-            ApiError::new(
-                ErrorCode::PubsubPublishMessage,
-                format!("error when publishing to topic {} in pubsub {}: {e}", self.topic, self.pubsub_name),
-            )
-        })
+        self.component.publish(msg).await.map_err(|e| self.failure(e))
+    }
+
+    /// What the API answers when the component refused a message.
+    fn failure(&self, e: BrokerError) -> ApiError {
+        ApiError::new(
+            ErrorCode::PubsubPublishMessage,
+            format!("error when publishing to topic {} in pubsub {}: {e}", self.topic, self.pubsub_name),
+        )
     }
 }

@@ -14,14 +14,20 @@ mod settings;
 mod subscription;
 
 #[cfg(test)]
+mod leave_tests;
+#[cfg(test)]
 mod outage_tests;
+#[cfg(test)]
+mod rebalance_tests;
+#[cfg(test)]
+mod secured_tests;
 
 use crate::{BrokerError, BrokerMessage, ComponentConfig, MessageHandler, PubSub, SubscribeRequest, Subscription};
 use async_trait::async_trait;
 use rdkafka::admin::AdminClient;
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use settings::Settings;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -47,38 +53,122 @@ impl KafkaPubSub {
         let settings = Arc::new(Settings::from_config(config)?);
         let producer: FutureProducer =
             settings.producer().create().map_err(|e| BrokerError::Config(format!("cannot configure the Kafka producer: {e}")))?;
-        let probe = producer.clone();
+        // A client of the producer's settings whose first error (a refused SASL authentication or
+        // TLS handshake) the failure names: the metadata request alone says "transport failure".
+        let first_error = ConnectErrors::default();
+        let probe: FutureProducer<ConnectErrors> = settings
+            .producer()
+            .create_with_context(first_error.clone())
+            .map_err(|e| BrokerError::Config(format!("cannot configure the Kafka producer: {e}")))?;
         let timeout = settings.connect_timeout();
         tokio::task::spawn_blocking(move || probe.client().fetch_metadata(None, timeout))
             .await
             .map_err(|e| BrokerError::Other(e.to_string()))?
-            .map_err(|e| BrokerError::Unavailable(format!("cannot reach Kafka at {} within {timeout:?}: {e}", settings.brokers)))?;
+            .map_err(|e| {
+                let said = first_error.said();
+                BrokerError::Unavailable(format!("cannot reach Kafka at {} within {timeout:?}: {e}{said}", settings.brokers))
+            })?;
         let admin = settings.admin().create().map_err(|e| BrokerError::Config(format!("cannot configure the Kafka admin client: {e}")))?;
         tracing::debug!(component = %config.name, brokers = %settings.brokers, "pubsub.kafka connected");
         Ok(Self { settings, producer, admin, groups: Mutex::default() })
     }
 }
 
-#[async_trait]
-impl PubSub for KafkaPubSub {
-    async fn publish(&self, msg: BrokerMessage) -> Result<(), BrokerError> {
-        let size = msg.data.len();
-        let mut record = FutureRecord::to(&msg.topic).payload(msg.data.as_ref()).headers(record::headers(&msg.metadata));
-        let key = record::key(&msg.metadata);
-        if let Some(key) = key {
+impl KafkaPubSub {
+    /// `msg` as a record: its value, its metadata as headers, its key or partition.
+    fn record<'m>(&self, msg: &'m BrokerMessage) -> Result<FutureRecord<'m, [u8], [u8]>, BrokerError> {
+        let mut record = FutureRecord::to(&msg.topic)
+            .payload(msg.data.as_ref())
+            .headers(record::headers(&msg.metadata, self.settings.exclude_headers.as_ref()));
+        if let Some(key) = record::key(&msg.metadata) {
             record = record.key(key);
         }
         if let Some(partition) = record::partition(&msg.metadata)? {
             record = record.partition(partition);
         }
-        match self.producer.send(record, Duration::ZERO).await {
-            Ok(_) => Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), _)) => Err(BrokerError::Other(format!(
+        Ok(record)
+    }
+
+    /// What a refused record of `size` bytes becomes.
+    fn refusal(&self, e: KafkaError, size: usize) -> BrokerError {
+        match e {
+            KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge) => BrokerError::Other(format!(
                 "a message of {size} bytes is larger than Kafka takes (maxMessageBytes {}, or the broker's message.max.bytes)",
                 self.settings.max_message_bytes
-            ))),
-            Err((e, _)) => Err(BrokerError::Unavailable(format!("Kafka at {} did not take the message: {e}", self.settings.brokers))),
+            )),
+            e => BrokerError::Unavailable(format!("Kafka at {} did not take the message: {e}", self.settings.brokers)),
         }
+    }
+
+    /// Queues `msg` with the producer without waiting for Kafka; a full queue is waited out (up to
+    /// the publish timeout, as librdkafka would fail the message then anyway).
+    async fn enqueue(&self, msg: &BrokerMessage) -> Result<DeliveryFuture, BrokerError> {
+        let mut record = self.record(msg)?;
+        let deadline = tokio::time::Instant::now() + self.settings.publish_timeout();
+        loop {
+            match self.producer.send_result(record) {
+                Ok(delivery) => return Ok(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) if tokio::time::Instant::now() < deadline => {
+                    record = back;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((e, _)) => return Err(self.refusal(e, msg.data.len())),
+            }
+        }
+    }
+
+    /// Kafka's acknowledgement of a queued record.
+    async fn acknowledged(&self, delivery: DeliveryFuture, size: usize) -> Result<(), BrokerError> {
+        match delivery.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((e, _))) => Err(self.refusal(e, size)),
+            Err(_canceled) => Err(BrokerError::Unavailable(format!("the producer for Kafka at {} closed", self.settings.brokers))),
+        }
+    }
+}
+
+/// Keeps the first error librdkafka reports but "all brokers are down" (which follows any other).
+#[derive(Default, Clone)]
+struct ConnectErrors(Arc<Mutex<Option<String>>>);
+
+impl ConnectErrors {
+    fn said(&self) -> String {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|r| format!("; first error: {r}")).unwrap_or_default()
+    }
+}
+
+impl ClientContext for ConnectErrors {
+    fn error(&self, error: KafkaError, reason: &str) {
+        // Debug only: the producer, connecting alongside, logs the same errors.
+        tracing::debug!(%error, reason, "pubsub.kafka: while connecting");
+        if error.rdkafka_error_code() != Some(RDKafkaErrorCode::AllBrokersDown) {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| reason.to_owned());
+        }
+    }
+}
+
+#[async_trait]
+impl PubSub for KafkaPubSub {
+    async fn publish(&self, msg: BrokerMessage) -> Result<(), BrokerError> {
+        let delivery = self.enqueue(&msg).await?;
+        self.acknowledged(delivery, msg.data.len()).await
+    }
+
+    /// Every record is queued first, in order, then acknowledgements are awaited: the batch goes
+    /// to Kafka as librdkafka batches it (records of one key keep the bulk's order), and each
+    /// entry gets its own outcome, as daprd's `SendMessages`.
+    async fn publish_bulk(&self, msgs: Vec<BrokerMessage>) -> Vec<Result<(), BrokerError>> {
+        let mut queued = Vec::with_capacity(msgs.len());
+        for msg in &msgs {
+            queued.push(self.enqueue(msg).await);
+        }
+        let acknowledged = queued.into_iter().zip(&msgs).map(|(queued, msg)| async move {
+            match queued {
+                Ok(delivery) => self.acknowledged(delivery, msg.data.len()).await,
+                Err(e) => Err(e),
+            }
+        });
+        futures::future::join_all(acknowledged).await
     }
 
     async fn subscribe(&self, req: SubscribeRequest, handler: Arc<dyn MessageHandler>) -> Result<Box<dyn Subscription>, BrokerError> {

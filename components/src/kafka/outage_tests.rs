@@ -100,3 +100,21 @@ async fn a_kafka_that_is_not_there_fails_the_component_naming_its_address() {
     };
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
 }
+
+/// Kafka refuses a group whose session timeout is below its `group.min.session.timeout.ms` (6 s
+/// by default): the subscription fails with Kafka's reason, not only "not assigned".
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_timeout_kafka_refuses_fails_the_subscription_with_kafkas_reason() {
+    let mut config = config(9092);
+    config.metadata.insert("sessionTimeout".into(), "2s".into());
+    config.metadata.insert("heartbeatInterval".into(), "500ms".into());
+    let pubsub = KafkaPubSub::open(&config).await.expect("the shared Kafka on 9092 (scripts/start-brokers.sh)");
+    let topic = format!("short-session-{}", uuid::Uuid::new_v4().simple());
+    let request = SubscribeRequest { topic, consumer_group: "checkout".into(), max_concurrency: 1, shared_slots: None };
+    let err = match pubsub.subscribe(request, recorder(0).0).await {
+        Ok(_) => panic!("a group with a 2 s session timeout was assigned its topic"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("Kafka said") && err.to_lowercase().contains("session"), "{err}");
+    pubsub.close().await;
+}

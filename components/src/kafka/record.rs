@@ -6,6 +6,7 @@
 use crate::BrokerError;
 use rdkafka::Message;
 use rdkafka::message::{Header, Headers, OwnedHeaders};
+use regex::Regex;
 use std::collections::HashMap;
 
 pub(super) const PARTITION_KEY: &str = "partitionKey";
@@ -16,11 +17,20 @@ fn get<'m>(metadata: &'m HashMap<String, String>, key: &str) -> Option<&'m str> 
     metadata.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
 }
 
-/// Every publish metadata entry as a header.
-pub(super) fn headers(metadata: &HashMap<String, String>) -> OwnedHeaders {
-    metadata.iter().fold(OwnedHeaders::new_with_capacity(metadata.len()), |headers, (key, value)| {
-        headers.insert(Header { key, value: Some(value.as_bytes()) })
-    })
+/// Whether `excludeHeaderMetaRegex` keeps header `name` out of a record and out of a delivery's
+/// metadata (it filters both ways, as components-contrib's).
+fn excluded(exclude: Option<&Regex>, name: &str) -> bool {
+    exclude.is_some_and(|re| re.is_match(name))
+}
+
+/// Every publish metadata entry as a header, but those `exclude` matches.
+pub(super) fn headers(metadata: &HashMap<String, String>, exclude: Option<&Regex>) -> OwnedHeaders {
+    metadata
+        .iter()
+        .filter(|(key, _)| !excluded(exclude, key))
+        .fold(OwnedHeaders::new_with_capacity(metadata.len()), |headers, (key, value)| {
+            headers.insert(Header { key, value: Some(value.as_bytes()) })
+        })
 }
 
 /// The record key: `partitionKey`, else `__key`; records of one key keep their order.
@@ -43,9 +53,9 @@ pub(super) fn partition(metadata: &HashMap<String, String>) -> Result<Option<i32
 }
 
 /// A delivered record's metadata: `__key` (when it has one), `__offset`, `__topic`,
-/// `__partition`, `__timestamp` (Unix ms) and each header; key and header values URL-escaped when
-/// `escape` (`escapeHeaders`).
-pub(super) fn metadata(record: &impl Message, escape: bool) -> HashMap<String, String> {
+/// `__partition`, `__timestamp` (Unix ms) and each header `exclude` does not match; key and
+/// header values URL-escaped when `escape` (`escapeHeaders`).
+pub(super) fn metadata(record: &impl Message, escape: bool, exclude: Option<&Regex>) -> HashMap<String, String> {
     let text = |bytes: &[u8]| {
         let text = String::from_utf8_lossy(bytes);
         if escape { query_escape(&text) } else { text.into_owned() }
@@ -61,7 +71,7 @@ pub(super) fn metadata(record: &impl Message, escape: bool) -> HashMap<String, S
         metadata.insert("__timestamp".to_owned(), ms.to_string());
     }
     if let Some(headers) = record.headers() {
-        for header in headers.iter() {
+        for header in headers.iter().filter(|h| !excluded(exclude, h.key)) {
             metadata.insert(header.key.to_owned(), header.value.map(text).unwrap_or_default());
         }
     }
@@ -96,7 +106,7 @@ mod tests {
         assert_eq!(key(&metadata), Some(b"order-7".as_ref()));
         assert_eq!(key(&md(&[("__key", "k")])), Some(b"k".as_ref()));
         assert_eq!(key(&md(&[("key", "just a header")])), None);
-        let headers = headers(&metadata);
+        let headers = headers(&metadata, None);
         let mut names: Vec<&str> = headers.iter().map(|h| h.key).collect();
         names.sort();
         assert_eq!(names, ["partitionKey", "traceparent"]);
@@ -121,11 +131,22 @@ mod tests {
             42,
             Some(headers),
         );
-        let plain = metadata(&record, false);
+        let plain = metadata(&record, false, None);
         assert_eq!(plain["__key"], "k 1");
         assert_eq!((plain["__offset"].as_str(), plain["__partition"].as_str(), plain["__topic"].as_str()), ("42", "3", "orders"));
         assert_eq!((plain["__timestamp"].as_str(), plain["x-note"].as_str()), ("1700000000000", "a b&c"));
-        let escaped = metadata(&record, true);
+        let escaped = metadata(&record, true, None);
         assert_eq!((escaped["__key"].as_str(), escaped["x-note"].as_str()), ("k+1", "a+b%26c"));
+    }
+
+    #[test]
+    fn excluded_headers_stay_out_both_ways() {
+        let exclude = Regex::new("^x-").unwrap();
+        let sent = headers(&md(&[("x-secret", "s"), ("traceparent", "00-x")]), Some(&exclude));
+        assert_eq!(sent.iter().map(|h| h.key).collect::<Vec<_>>(), ["traceparent"]);
+        let headers = OwnedHeaders::new().insert(Header { key: "x-note", value: Some(b"n".as_ref()) });
+        let record = OwnedMessage::new(None, None, "orders".into(), Timestamp::NotAvailable, 0, 1, Some(headers));
+        assert!(!metadata(&record, false, Some(&exclude)).contains_key("x-note"));
+        assert!(metadata(&record, false, None).contains_key("x-note"));
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::{BrokerError, ComponentConfig};
 use rdkafka::ClientConfig;
+use regex::Regex;
 use std::time::Duration;
 
 const KEY_BROKERS: &str = "brokers";
@@ -27,6 +28,9 @@ const KEY_VERSION: &str = "version";
 const KEY_COMPRESSION: &str = "compression";
 const KEY_ESCAPE_HEADERS: &str = "escapeHeaders";
 const KEY_BACK_OFF_DURATION: &str = "backOffDuration";
+const KEY_EXCLUDE_HEADER_META_REGEX: &str = "excludeHeaderMetaRegex";
+const KEY_PRODUCER_REQUIRED_ACKS: &str = "producerRequiredAcks";
+const KEY_REBALANCE_STRATEGY: &str = "consumerGroupRebalanceStrategy";
 
 /// Sarama's client id, daprd's default.
 const DEFAULT_CLIENT_ID: &str = "sarama";
@@ -80,6 +84,14 @@ pub(super) struct Settings {
     pub escape_headers: bool,
     /// Wait before a message the app did not take is tried again.
     pub back_off: Duration,
+    /// `excludeHeaderMetaRegex`: metadata keys that do not become headers, and headers that do
+    /// not reach the app.
+    pub exclude_headers: Option<Regex>,
+    /// `producerRequiredAcks` as librdkafka's `acks`: all in-sync replicas (daprd's default), the
+    /// leader only, or none.
+    pub acks: &'static str,
+    /// `consumerGroupRebalanceStrategy` as librdkafka's `partition.assignment.strategy`.
+    pub assignment_strategy: &'static str,
 }
 
 impl Settings {
@@ -135,6 +147,34 @@ impl Settings {
         {
             return Err(BrokerError::Config(format!("{KEY_VERSION}: {version:?} is not a Kafka version such as \"2.0.0.0\"")));
         }
+        let acks = match config.value(KEY_PRODUCER_REQUIRED_ACKS).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("all" | "waitforall") => "all",
+            Some("local" | "waitforlocal") => "1",
+            Some("none" | "noresponse") => "0",
+            Some(other) => {
+                return Err(BrokerError::Config(format!(
+                    "{KEY_PRODUCER_REQUIRED_ACKS}: {other:?} is not one of \"all\", \"local\", \"none\""
+                )));
+            }
+        };
+        // Sarama's "sticky" is the eager sticky assignor, which librdkafka does not have; its
+        // cooperative-sticky keeps the same assignments and moves only what has to move.
+        let assignment_strategy = match config.value(KEY_REBALANCE_STRATEGY).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("range") => "range",
+            Some("roundrobin") => "roundrobin",
+            Some("sticky") => "cooperative-sticky",
+            Some(other) => {
+                return Err(BrokerError::Config(format!(
+                    "{KEY_REBALANCE_STRATEGY}: {other:?} is not one of \"range\", \"sticky\", \"roundrobin\""
+                )));
+            }
+        };
+        let exclude_headers = match config.value(KEY_EXCLUDE_HEADER_META_REGEX).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(pattern) => Some(Regex::new(pattern).map_err(|e| {
+                BrokerError::Config(format!("{KEY_EXCLUDE_HEADER_META_REGEX}: {pattern:?} is not a regular expression: {e}"))
+            })?),
+        };
         let max_message_bytes = config.unsigned(KEY_MAX_MESSAGE_BYTES)?.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES);
         if !(1000..=1_000_000_000).contains(&max_message_bytes) {
             return Err(BrokerError::Config(format!("{KEY_MAX_MESSAGE_BYTES}: {max_message_bytes} is outside 1000..=1000000000")));
@@ -162,6 +202,9 @@ impl Settings {
             compression,
             escape_headers: config.flag(KEY_ESCAPE_HEADERS)?,
             back_off: config.duration(KEY_BACK_OFF_DURATION, DEFAULT_BACK_OFF)?,
+            exclude_headers,
+            acks,
+            assignment_strategy,
         })
     }
 
@@ -205,7 +248,7 @@ impl Settings {
         c.set("message.max.bytes", self.max_message_bytes.to_string())
             .set("compression.type", self.compression)
             .set("message.timeout.ms", millis(PUBLISH_TIMEOUT))
-            .set("acks", "all");
+            .set("acks", self.acks);
         c
     }
 
@@ -213,6 +256,7 @@ impl Settings {
     pub fn consumer(&self, group: &str) -> ClientConfig {
         let mut c = self.client();
         c.set("group.id", group)
+            .set("partition.assignment.strategy", self.assignment_strategy)
             .set("enable.auto.commit", "true")
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
@@ -224,6 +268,11 @@ impl Settings {
             // Fetched but unhandled messages wait in librdkafka's queue: keep it small.
             .set("queued.max.messages.kbytes", "4096");
         c
+    }
+
+    /// How long a publish may wait for Kafka, its queue included.
+    pub fn publish_timeout(&self) -> Duration {
+        PUBLISH_TIMEOUT
     }
 
     /// How long the first contact with Kafka may take before the component fails.
@@ -277,6 +326,16 @@ mod tests {
         );
         assert_eq!(s.consumer("g").get("auto.offset.reset"), Some("latest"));
         assert_eq!(s.consumer("g").get("security.protocol"), Some("plaintext"));
+        assert_eq!((s.producer().get("acks"), s.consumer("g").get("partition.assignment.strategy")), (Some("all"), Some("range")));
+    }
+
+    #[test]
+    fn acks_and_rebalance_strategy_map_to_librdkafka() {
+        let pairs =
+            [("brokers", "k:9092"), ("authType", "none"), ("producerRequiredAcks", "local"), ("consumerGroupRebalanceStrategy", "sticky")];
+        let s = Settings::from_config(&config(&pairs)).unwrap();
+        assert_eq!(s.producer().get("acks"), Some("1"));
+        assert_eq!(s.consumer("g").get("partition.assignment.strategy"), Some("cooperative-sticky"));
     }
 
     #[test]
@@ -302,6 +361,9 @@ mod tests {
             ("sessionTimeout", "soon"),
             ("version", "two"),
             ("escapeHeaders", "maybe"),
+            ("excludeHeaderMetaRegex", "(unclosed"),
+            ("producerRequiredAcks", "some"),
+            ("consumerGroupRebalanceStrategy", "random"),
         ] {
             let err = Settings::from_config(&config(&[("brokers", "k:9092"), ("authType", "none"), (key, value)])).unwrap_err().to_string();
             assert!(err.contains(key), "{key}: {err}");

@@ -43,6 +43,9 @@ pub(super) struct GroupConsumer {
     stop: CancellationToken,
     /// How many rebalances assigned this consumer partitions so far.
     assigned: watch::Receiver<Assignment>,
+    /// What consuming failed with last, for a subscription that is never assigned its topic
+    /// (e.g. Kafka refused the group's `sessionTimeout`).
+    last_error: Mutex<Option<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -64,6 +67,7 @@ impl GroupConsumer {
             routes: Mutex::default(),
             stop: CancellationToken::new(),
             assigned,
+            last_error: Mutex::default(),
         });
         tokio::spawn(group.clone().run());
         Ok(group)
@@ -104,9 +108,12 @@ impl GroupConsumer {
             true => Ok(subscription),
             false => {
                 subscription.stop(Duration::ZERO).await;
+                let said = self.last_error.lock().unwrap_or_else(|e| e.into_inner()).take().map(|e| format!("; Kafka said: {e}"));
                 Err(BrokerError::Unavailable(format!(
-                    "consumer group {} was not assigned {topic} by Kafka {} within {JOIN_DEADLINE:?}",
-                    self.group, self.settings.brokers
+                    "consumer group {} was not assigned {topic} by Kafka {} within {JOIN_DEADLINE:?}{}",
+                    self.group,
+                    self.settings.brokers,
+                    said.unwrap_or_default()
                 )))
             }
         }
@@ -157,6 +164,17 @@ impl GroupConsumer {
         if closing.is_err() || tokio::time::timeout(CLOSE_DEADLINE, done).await.is_err() {
             tracing::warn!(group = %self.group, "pubsub.kafka: the final commit did not finish in time; what it held comes back after a restart");
         }
+        // Unsubscribing revokes this member's partitions, which librdkafka completes (and then leaves
+        // the group) only while the consumer is polled: poll, dropping what still arrives (never
+        // stored), until nothing is assigned, or the group waits a session timeout for this member.
+        let leaving = async {
+            while self.consumer.assignment().is_ok_and(|a| a.count() > 0) {
+                let _ = tokio::time::timeout(Duration::from_millis(50), self.consumer.recv()).await;
+            }
+        };
+        if tokio::time::timeout(CLOSE_DEADLINE, leaving).await.is_err() {
+            tracing::debug!(group = %self.group, "pubsub.kafka: the group did not take back this member's partitions in time");
+        }
     }
 
     async fn read_loop(self: Arc<Self>) {
@@ -178,6 +196,7 @@ impl GroupConsumer {
                 }
                 Err(err) => {
                     failures += 1;
+                    *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(err.to_string());
                     if failures == 1 {
                         tracing::warn!(group = %self.group, %err, "pubsub.kafka: consuming failed; retrying until Kafka answers");
                     } else {
@@ -287,7 +306,7 @@ impl TopicRoute {
             let message = BrokerMessage {
                 topic: self.topic.to_string(),
                 data: record.payload().map(Bytes::copy_from_slice).unwrap_or_default(),
-                metadata: record::metadata(record, group.settings.escape_headers),
+                metadata: record::metadata(record, group.settings.escape_headers, group.settings.exclude_headers.as_ref()),
             };
             match call_handler("pubsub.kafka", &*self.handler, message, None, Some(&self.control.abandon)).await {
                 Handled::Processed => {
@@ -318,9 +337,10 @@ pub(super) struct KafkaSubscription {
 #[async_trait]
 impl Subscription for KafkaSubscription {
     async fn stop(&self, grace: Duration) {
-        // Records of this topic still arriving are no longer taken, then its loops stop.
-        self.group.remove(&self.route.topic);
+        // The loops stop first (records of this topic still arriving are no longer taken), so what
+        // they handle in the grace period is stored before the topic leaves and the last commit.
         self.route.control.subscription().stop(grace).await;
+        self.group.remove(&self.route.topic);
         self.route.partitions.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }

@@ -170,6 +170,38 @@ pub async fn large_messages_arrive_whole_or_are_refused(broker: &'static Broker)
     subscription.stop(Duration::from_secs(1)).await;
 }
 
+/// A bulk publish answers each entry, in the entries' order: a large entry in the middle is
+/// refused alone where the broker's limit is smaller, and every other entry arrives.
+pub async fn a_bulk_publish_answers_each_entry(broker: &'static Broker) {
+    let case = Case::new(broker);
+    let (topic, group) = (case.name("bulk"), case.name("checkout"));
+    let mut inbox = Inbox::default();
+    let pubsub = case.open(&group).await;
+    let subscription = subscribe(&pubsub, &topic, &group, 10, inbox.recorder("sub")).await;
+    const LARGE_AT: usize = 5;
+    let mut entries: Vec<BrokerMessage> = (0..12).map(|n| numbered(&topic, n)).collect();
+    entries[LARGE_AT].data = vec![b'7'; LARGE_MESSAGE].into();
+    let outcomes = pubsub.publish_bulk(entries).await;
+    assert_eq!(outcomes.len(), 12, "one outcome per entry");
+    for (n, outcome) in outcomes.iter().enumerate() {
+        match (n == LARGE_AT && !case.broker.promises(Guarantee::LargePayloads), outcome) {
+            (false, Err(e)) => panic!("entry {n} was refused: {e}"),
+            (true, Ok(())) => panic!("the large entry {n} was taken by a broker that does not promise LargePayloads"),
+            _ => {}
+        }
+    }
+    let expected: BTreeSet<usize> = (0..12).filter(|n| *n != LARGE_AT || case.broker.promises(Guarantee::LargePayloads)).collect();
+    let got = inbox.take(expected.len()).await;
+    let got: BTreeSet<usize> = got
+        .iter()
+        .map(|(_, m)| if m.data.len() == LARGE_MESSAGE { LARGE_AT } else { String::from_utf8_lossy(&m.data).parse().unwrap() })
+        .collect();
+    assert_eq!(got, expected, "every entry taken arrives once");
+    inbox.assert_empty_for(Duration::from_millis(300)).await;
+    subscription.stop(Duration::from_secs(1)).await;
+    pubsub.close().await;
+}
+
 pub async fn many_topics_each_get_their_own_messages(broker: &'static Broker) {
     let case = Case::new(broker);
     let group = case.name("checkout");

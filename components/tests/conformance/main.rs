@@ -19,6 +19,7 @@ on_every_broker!(
     a_group_gets_what_was_published_while_it_had_no_subscriber,
     a_stop_ends_within_its_grace_and_what_was_held_comes_back,
     large_messages_arrive_whole_or_are_refused,
+    a_bulk_publish_answers_each_entry,
     many_topics_each_get_their_own_messages,
     shared_slots_bound_handler_calls_in_flight,
 );
