@@ -10,7 +10,7 @@ export DAPR_RS_BIN := $(SIDECAR)
 # itself, instead of holding CI until it is stopped. Each test inside has its own deadline too.
 SUITE_DEADLINE = timeout --kill-after=30 --signal=TERM
 
-.PHONY: quickstart quickstart-redis quickstart-kafka test deps sidecar python node dotnet nuget test-rust test-python test-node test-dotnet test-js-interop test-fuzz fuzz chaos lint bench clean
+.PHONY: quickstart quickstart-redis quickstart-kafka test deps sidecar python node dotnet nuget test-rust test-python test-node test-dotnet test-js-interop test-dashboard test-fuzz fuzz chaos lint bench clean
 
 ## quickstart: build, start both quickstart apps under `dapr-rs run` on the embedded broker, show the flow
 ## (Python, then JavaScript, then C#).
@@ -34,7 +34,7 @@ quickstart-kafka: deps sidecar python node dotnet
 	scripts/quickstart.sh csharp samples/components-kafka
 
 ## test: every test of the repository.
-test: deps sidecar python node dotnet test-rust test-python test-node test-dotnet test-js-interop test-fuzz
+test: deps sidecar python node dotnet test-rust test-python test-node test-dotnet test-js-interop test-dashboard test-fuzz
 
 deps:
 	scripts/install-deps.sh
@@ -78,6 +78,12 @@ test-dotnet: dotnet sidecar
 # sidecar, by node's own test runner.
 test-js-interop: deps sidecar
 	cd tests/interop-js && $(SUITE_DEADLINE) 600 node --test --test-timeout=120000
+
+# `dapr-rs dashboard` in headless Chromium (Debian's, driven by playwright-core pinned in
+# tests/dashboard/package-lock.json): two apps under `dapr-rs run`, known traffic, a dead letter, a
+# screenshot checked. UPDATE_SCREENSHOT=1 refreshes docs/dashboard.png.
+test-dashboard: deps sidecar
+	cd tests/dashboard && $(SUITE_DEADLINE) 300 node --test --test-timeout=180000
 
 # The fault-injection suite (tests/chaos/): every durable component, every fault, N=20000 messages
 # per case through real sidecars and private brokers; appends its table to tests/chaos/REPORT.md and

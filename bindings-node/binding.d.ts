@@ -25,7 +25,7 @@ export declare class NativeClient {
   constructor(host?: string | undefined | null, grpcPort?: number | undefined | null, apiToken?: string | undefined | null, timeoutMs?: number | undefined | null)
   /** The sidecar endpoint, e.g. `http://127.0.0.1:50001`. */
   get endpoint(): string
-  publish(pubsubName: string, topic: string, data: string | Buffer, isJson: boolean, contentType?: string | undefined | null, metadata?: Record<string, string> | undefined | null): Promise<void>
+  publish(pubsubName: string, topic: string, data: string | Buffer, isJson: boolean, contentType?: string | undefined | null, metadata?: Record<string, string> | undefined | null, traceparent?: string | undefined | null, tracestate?: string | undefined | null): Promise<void>
   /** Returns the entries the sidecar could not publish. */
   publishBulk(pubsubName: string, topic: string, entries: Array<NativeBulkEntry>, metadata?: Record<string, string> | undefined | null): Promise<Array<NativeBulkFailure>>
   /** Resolves once the sidecar answers; rejects (DEADLINE_EXCEEDED) after `timeoutMs`. */
@@ -79,6 +79,8 @@ export interface DeliveredEvent {
   bytes?: Buffer
   /** Every other CloudEvent attribute, as JSON text of an object. */
   extensions: string
+  /** The broker message's metadata as the sidecar delivered it (empty for streaming subscriptions). */
+  metadata: Record<string, string>
 }
 
 /** What the dispatcher is called with: which handler, and the event. */

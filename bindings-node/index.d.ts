@@ -72,6 +72,10 @@ export interface PubSubPublishOptions {
   contentType?: string;
   /** Publish metadata, e.g. `{ rawPayload: true, ttlInSeconds: 60 }`. */
   metadata?: KeyValueType;
+  /** W3C `traceparent` the publish continues; default: the active span's, with @opentelemetry/api. */
+  traceparent?: string;
+  /** W3C `tracestate` sent with it. */
+  tracestate?: string;
 }
 
 export type PubSubPublishResponseType = Record<string, never>;
@@ -95,6 +99,16 @@ export interface CloudEvent {
   topic: string;
   pubsubname: string;
   data: unknown;
+  /** W3C trace context of the publish (the publishing sidecar's span when it traces); handlers run in it with @opentelemetry/api. */
+  traceparent?: string;
+  tracestate?: string;
+  /**
+   * The broker message's metadata as the sidecar delivered it: `pubsubname`, Kafka's `__key`,
+   * `__partition`, `__offset`, `__topic`, `__timestamp` and headers, a publish's metadata (keys
+   * lowercased when they came as headers). Empty for streaming subscriptions. Not enumerable: it is
+   * not one of the CloudEvent's attributes.
+   */
+  readonly metadata: Record<string, string>;
   [extension: string]: unknown;
 }
 

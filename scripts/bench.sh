@@ -18,7 +18,7 @@ component() { # dir type [path]
     [ -n "${3:-}" ] && { echo "  - name: path"; echo "    value: \"$3\""; }; true; } > "$1/pubsub.yaml"
 }
 sidecar() { # app-id resources grpc-port http-port [app-port]
-  local args=(sidecar --app-id "$1" --resources-path "$2" --dapr-grpc-port "$3" --dapr-http-port "$4" --log-level warn)
+  local args=(sidecar --app-id "$1" --resources-path "$2" --dapr-grpc-port "$3" --dapr-http-port "$4" --metrics-port 0 --log-level warn)
   [ -n "${5:-}" ] && args+=(--app-port "$5" --app-protocol grpc)
   "$bin/dapr-rs" "${args[@]}" > "$work/$1.log" 2>&1 &
   pids+=($!)

@@ -24,6 +24,8 @@ command -v xbuild >/dev/null || need_apt+=(mono-devel)
 command -v nuget >/dev/null || need_apt+=(nuget)
 command -v nunit-console >/dev/null || need_apt+=(nunit-console)
 pkg-config --exists nunit 2>/dev/null || need_apt+=(libnunit-cil-dev)  # nunit.framework.dll for the tests' build
+# The dashboard test loads `dapr-rs dashboard` in headless Chromium (Debian's, driven by playwright-core).
+command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -34,7 +36,9 @@ fi
 # Python: one venv for the binding, its tests and the official SDK used for interop.
 # dapr 1.19 ships dapr.ext.grpc inside its own wheel ([grpc] extra); the legacy dapr-ext-grpc
 # distribution would overwrite it with an older copy, so it must not be installed.
-PY_REQS="maturin==1.16.* pytest==9.* pytest-timeout==2.* mypy==1.* pydantic==2.* dapr[grpc]==1.19.0 grpcio grpcio-reflection"
+# OpenTelemetry: the binding's optional context propagation, and the tracing test's OTLP receiver.
+# prometheus-client: its text parser reads the sidecars' /metrics in tests/e2e/test_metrics.py.
+PY_REQS="maturin==1.16.* pytest==9.* pytest-timeout==2.* mypy==1.* pydantic==2.* dapr[grpc]==1.19.0 grpcio grpcio-reflection opentelemetry-api==1.45.* opentelemetry-sdk==1.45.* opentelemetry-proto==1.45.* prometheus-client==0.26.*"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
@@ -68,6 +72,16 @@ if [ ! -f "$js_stamp" ]; then
   echo "install-deps: npm ci in tests/interop-js"
   (cd tests/interop-js && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
   touch "$js_stamp"
+fi
+
+# JS: playwright-core for the dashboard test (tests/dashboard), as locked; it drives the system's
+# Chromium, so no browser is downloaded (no install scripts run).
+lock=tests/dashboard/package-lock.json
+dash_stamp=tests/dashboard/node_modules/.deps-$(md5sum <"$lock" | cut -c1-12)
+if [ ! -f "$dash_stamp" ]; then
+  echo "install-deps: npm ci in tests/dashboard"
+  (cd tests/dashboard && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  touch "$dash_stamp"
 fi
 
 # Brokers on loopback for the conformance suite and the Redis quickstart.

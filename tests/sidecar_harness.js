@@ -91,6 +91,8 @@ class Sidecar {
   async #spawn() {
     const cmd = ['sidecar', '--app-id', this.appId, '--app-protocol', this.protocol, '--resources-path', this.resources,
       '--dapr-http-port', String(this.httpPort), '--dapr-grpc-port', String(this.grpcPort)];
+    // Metrics on a free port: several sidecars run at once, and the default 9090 may be taken.
+    if (!this.args.some((a) => a.startsWith('--metrics-port'))) cmd.push('--metrics-port', '0');
     if (this.appPort) cmd.push('--app-port', String(this.appPort));
     const env = { ...process.env };
     delete env.DAPR_API_TOKEN;
@@ -134,4 +136,4 @@ class Sidecar {
   }
 }
 
-module.exports = { ROOT, Sidecar, freePort, resourcesDir, sqliteResources, sleep, waitFor };
+module.exports = { ROOT, Sidecar, freePort, resourcesDir, sidecarBinary, sqliteResources, sleep, waitFor };

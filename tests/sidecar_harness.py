@@ -54,6 +54,18 @@ def write_component(directory: Path, name: str, type_: str, metadata: Optional[d
     return path
 
 
+def wait_until(predicate, timeout: float, what: str):
+    """Polls `predicate` until it returns something truthy, and returns that; fails naming `what`
+    after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting until {what}"
+        time.sleep(0.05)
+
+
 def http_status(url: str, timeout: float = 2.0) -> int:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
@@ -79,10 +91,13 @@ class Sidecar:
         self._log = log  # where its stderr goes (appended across restarts); the test's stderr when None
         self.http_port = free_port()
         self.grpc_port = free_port()
+        # Its own metrics port: several sidecars run at once, and the default 9090 may be taken.
+        self.metrics_port = free_port()
         cmd = [
             sidecar_binary(), "sidecar", "--app-id", app_id, "--app-protocol", protocol,
             "--resources-path", str(resources),
             "--dapr-http-port", str(self.http_port), "--dapr-grpc-port", str(self.grpc_port),
+            "--metrics-port", str(self.metrics_port),
         ]
         if app_port:
             cmd += ["--app-port", str(app_port)]

@@ -14,6 +14,10 @@ namespace DaprRs
         public string PubsubName { get; set; }
         /// <summary>Every other attribute (<c>traceparent</c>, <c>time</c>, custom extensions…).</summary>
         public Dictionary<string, object> Extensions { get; set; }
+        /// <summary>The broker message's metadata as the sidecar delivered it: <c>pubsubname</c>, Kafka's
+        /// <c>__key</c>, <c>__partition</c> and headers, a publish's metadata (keys lowercased when they
+        /// came as headers). Empty for streaming subscriptions.</summary>
+        public IReadOnlyDictionary<string, string> Metadata { get; set; } = new Dictionary<string, string>();
     }
 
     /// <summary>A delivered CloudEvent with its data deserialized to <typeparamref name="TData"/>.</summary>

@@ -11,7 +11,7 @@ namespace DaprRs
     /// async, many may be in flight at once on one HTTP/2 connection, and each honours its
     /// CancellationToken. Dispose it when done; clients for the same endpoint share a connection.
     /// </summary>
-    public sealed class DaprClient : IDisposable
+    public sealed partial class DaprClient : IDisposable
     {
         private readonly ClientHandle handle;
 
@@ -64,9 +64,9 @@ namespace DaprRs
             return Publish(pubsubName, topicName, data, DataKind.Bytes, dataContentType, metadata, cancellationToken);
         }
 
-        private unsafe Task Publish(string pubsubName, string topicName, byte[] data, DataKind kind, string contentType, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
+        private unsafe Task Publish(string pubsubName, string topicName, byte[] data, DataKind kind, string contentType, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken, TraceContext trace = null)
         {
-            var request = BridgeRequests.Publish(pubsubName, topicName, data, kind, contentType, metadata);
+            var request = BridgeRequests.Publish(pubsubName, topicName, data, kind, contentType, metadata, trace);
             return NativeCall.Run(userData =>
             {
                 using (var client = handle.Borrow())

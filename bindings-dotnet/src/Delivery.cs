@@ -34,11 +34,24 @@ namespace DaprRs
                 Topic = Text(attributes, "topic"),
                 PubsubName = Text(attributes, "pubsubname"),
                 Extensions = (attributes.ContainsKey("extensions") ? attributes["extensions"] as Dictionary<string, object> : null) ?? new Dictionary<string, object>(),
+                Metadata = Metadata(attributes),
             };
             Path = Text(attributes, "path");
             Data = NativeCall.Copy(view.data_ptr, view.data_len);
             Kind = (DataKind)view.data_kind;
             Subscription = view.subscription;
+        }
+
+        /// <summary>The <c>metadata</c> object of the attributes (absent from an older native library: empty).</summary>
+        private static Dictionary<string, string> Metadata(Dictionary<string, object> attributes)
+        {
+            var metadata = new Dictionary<string, string>();
+            object value;
+            if (attributes.TryGetValue("metadata", out value) && value is Dictionary<string, object> pairs)
+            {
+                foreach (var pair in pairs) metadata[pair.Key] = pair.Value as string ?? string.Empty;
+            }
+            return metadata;
         }
 
         private static string Text(Dictionary<string, object> attributes, string name)
@@ -94,6 +107,7 @@ namespace DaprRs
                 ce.Topic = Attributes.Topic;
                 ce.PubsubName = Attributes.PubsubName;
                 ce.Extensions = Attributes.Extensions;
+                ce.Metadata = Attributes.Metadata;
                 type.GetProperty("Data").SetValue(ce, DataAs(type.GetGenericArguments()[0]), null);
                 return ce;
             }

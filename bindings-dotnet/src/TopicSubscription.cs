@@ -24,6 +24,8 @@ namespace DaprRs
         public string Topic { get { return Delivery.Attributes.Topic; } }
         public string PubSubName { get { return Delivery.Attributes.PubsubName; } }
         public Dictionary<string, object> Extensions { get { return Delivery.Attributes.Extensions; } }
+        /// <summary>The broker message's metadata: always empty here, as daprd sends a stream none.</summary>
+        public IReadOnlyDictionary<string, string> Metadata { get { return Delivery.Attributes.Metadata; } }
 
         /// <summary>The payload bytes.</summary>
         public byte[] Data { get { return Delivery.Data; } }

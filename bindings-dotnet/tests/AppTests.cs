@@ -150,6 +150,43 @@ namespace DaprRs.Tests
             StringAssert.Contains("\"orderId\":9", got);
             StringAssert.DoesNotContain("specversion", got);
         }
+
+        [Test]
+        public async Task A_handler_reads_the_brokers_metadata_Kafkas_record_key_and_headers()
+        {
+            // A topic and consumer group of this run only; oldest, so the record is read whenever the group joins.
+            var topic = Sidecar.Unique("dotnet-metadata");
+            var kafka = new Component { Name = "kafka_pub_sub", Type = "pubsub.kafka" };
+            kafka.Metadata["brokers"] = "127.0.0.1:9092";
+            kafka.Metadata["authType"] = "none";
+            kafka.Metadata["initialOffset"] = "oldest";
+            kafka.Metadata["consumerGroup"] = topic;
+            var inbox = new Inbox<CloudEvent<Order>>();
+            Func<CloudEvent<Order>, Task<TopicResponseAction>> handler = e =>
+            {
+                inbox.Add(e);
+                return Task.FromResult(TopicResponseAction.Success);
+            };
+            using (var app = new DaprApp(protocol).MapTopic(new TopicAttribute(kafka.Name, topic), handler))
+            {
+                app.Start(0);
+                using (var sidecar = Sidecar.Start("kafka-metadata", Sidecar.ResourcesDir(kafka), app.Port, protocol == AppProtocol.Grpc ? "grpc" : "http"))
+                using (var kafkaClient = new DaprClientBuilder().UseGrpcEndpoint(sidecar.GrpcEndpoint).Build())
+                {
+                    sidecar.WaitHttp("/v1.0/healthz", 204);
+                    var metadata = new Dictionary<string, string> { { "partitionKey", "order-7" }, { "X-Tenant", "acme" } };
+                    await kafkaClient.PublishEventAsync(kafka.Name, topic, new Order { OrderId = 7 }, metadata);
+                    var got = inbox.TakeOne(60000);
+                    Assert.AreEqual(7, got.Data.OrderId);
+                    Assert.AreEqual("order-7", got.Metadata["__key"]);
+                    Assert.AreEqual(topic, got.Metadata["__topic"]);
+                    StringAssert.IsMatch(@"^\d+$", got.Metadata["__partition"]);
+                    Assert.AreEqual("acme", got.Metadata["x-tenant"], "a publish metadata key is a record header, delivered lowercased");
+                    Assert.AreEqual(kafka.Name, got.Metadata["pubsubname"]);
+                }
+                Assert.IsTrue(app.StopAsync().Wait(10000), "StopAsync must complete");
+            }
+        }
     }
 
     [TestFixture]

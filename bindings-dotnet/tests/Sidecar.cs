@@ -79,6 +79,7 @@ namespace DaprRs.Tests
             args.AppendFormat("sidecar --app-id {0} --app-protocol {1} --resources-path {2} --dapr-http-port {3} --dapr-grpc-port {4}",
                 appId, protocol, resources, HttpPort, GrpcPort);
             if (appPort > 0) args.Append(" --app-port ").Append(appPort);
+            args.Append(" --metrics-port 0"); // several sidecars run at once; 9090 may be taken
             var info = new ProcessStartInfo(Binary(), args.ToString()) { UseShellExecute = false, RedirectStandardOutput = true };
             info.EnvironmentVariables.Remove("DAPR_API_TOKEN");
             info.EnvironmentVariables.Remove("APP_API_TOKEN");

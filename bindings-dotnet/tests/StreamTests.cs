@@ -35,8 +35,10 @@ namespace DaprRs.Tests
             var topic = Sidecar.Unique("streamed");
             var inbox = new Inbox<string>();
             var attempts = new ConcurrentDictionary<string, int>();
+            var metadataSeen = new ConcurrentBag<int>();
             TopicMessageHandler handler = (message, ct) =>
             {
+                metadataSeen.Add(message.Metadata.Count);
                 int n = attempts.AddOrUpdate(message.Id, 1, (k, v) => v + 1);
                 var order = message.DataAs<Order>();
                 if (order.OrderId == 2 && n == 1) throw new InvalidOperationException("not yet");
@@ -52,6 +54,7 @@ namespace DaprRs.Tests
                 CollectionAssert.AreEqual(new[] {
                     "1#1 " + topic + " application/json", "2#2 " + topic + " application/json", "3#2 " + topic + " application/json" }, got);
                 inbox.NothingFor(300);
+                CollectionAssert.AreEqual(new[] { 0, 0, 0, 0, 0 }, metadataSeen.ToArray(), "daprd sends a stream no broker metadata");
             }
         }
 
@@ -101,6 +104,29 @@ namespace DaprRs.Tests
             var e = Assert.Throws<PubsubNotFoundException>(() => client.SubscribeAsync("nope", "t", (m, ct) => Task.FromResult(TopicResponseAction.Success)).GetAwaiter().GetResult());
             Assert.AreNotEqual(StatusCode.OK, e.StatusCode);
             StringAssert.Contains("nope", e.Message);
+        }
+
+        // The sidecar does not trace here, so the event carries the publisher's context as sent.
+        [Test]
+        public async Task A_published_trace_context_reaches_the_handler()
+        {
+            var topic = Sidecar.Unique("traced");
+            var inbox = new Inbox<string>();
+            TopicMessageHandler handler = (message, ct) =>
+            {
+                var trace = TraceContext.Of(message);
+                inbox.Add(message.DataAs<Order>().OrderId + " " + (trace == null ? "none" : trace.ToString()));
+                return Task.FromResult(TopicResponseAction.Success);
+            };
+            using (var subscription = await client.SubscribeAsync(Sidecar.Pubsub, topic, handler))
+            {
+                var given = new TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "vendor=v1");
+                await client.PublishEventAsync(Sidecar.Pubsub, topic, new Order { OrderId = 1 }, null, given);
+                Assert.AreEqual("1 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 (vendor=v1)", inbox.TakeOne());
+                await client.PublishEventAsync(Sidecar.Pubsub, topic, new Order { OrderId = 2 });
+                StringAssert.IsMatch("^2 00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$", inbox.TakeOne(), "without one, the sidecar starts a trace");
+            }
+            Assert.IsNull(TraceContext.Of(new CloudEvent()));
         }
     }
 }

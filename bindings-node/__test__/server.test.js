@@ -6,6 +6,7 @@ const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { DaprClient, DaprServer, DaprError, InvalidArgumentError, DaprPubSubStatusEnum, CommunicationProtocolEnum } = require('..');
 const { Sidecar, Inbox, resourcesDir } = require('./sidecar.js');
+const { randomUUID } = require('node:crypto');
 
 const PUBSUB = 'order_pub_sub';
 
@@ -116,6 +117,39 @@ for (const [name, protocol, sidecarProtocol] of [
       const got = await inbox.take(5);
       assert.deepEqual(got.map((g) => g.data).sort(), [1, 2, 3, 4, 5]);
     });
+  });
+}
+
+for (const [name, protocol, sidecarProtocol] of [
+  ['HTTP', CommunicationProtocolEnum.HTTP, 'http'],
+  ['gRPC', CommunicationProtocolEnum.GRPC, 'grpc'],
+]) {
+  test(`a handler reads the broker's metadata (Kafka's record key and headers), ${name} app protocol`, async () => {
+    const pubsub = 'kafka_pub_sub';
+    const topic = `node-metadata-${randomUUID()}`; // a topic and consumer group of this run only
+    const inbox = new Inbox();
+    const server = new DaprServer({ serverHost: '127.0.0.1', serverPort: 0, communicationProtocol: protocol });
+    await server.pubsub.subscribe(pubsub, topic, async (data, ce) => inbox.push({ data, metadata: ce.metadata, attributes: Object.keys(ce) }));
+    await server.startServer();
+    const kafka = { brokers: '127.0.0.1:9092', authType: 'none', initialOffset: 'oldest', consumerGroup: topic };
+    let sidecar;
+    try {
+      sidecar = await Sidecar.start({ appId: 'kafka-metadata', resources: resourcesDir([{ name: pubsub, type: 'pubsub.kafka', metadata: kafka }]), appPort: server.port, protocol: sidecarProtocol });
+      await sidecar.waitHttp('/v1.0/healthz', 204);
+      const client = new DaprClient(sidecar.clientOptions);
+      await client.pubsub.publish(pubsub, topic, { orderId: 7 }, { metadata: { partitionKey: 'order-7', 'X-Tenant': 'acme' } });
+      const [got] = await inbox.take(1, 60_000);
+      assert.deepEqual(got.data, { orderId: 7 });
+      assert.equal(got.metadata.__key, 'order-7');
+      assert.equal(got.metadata.__topic, topic);
+      assert.match(got.metadata.__partition, /^\d+$/);
+      assert.equal(got.metadata['x-tenant'], 'acme', 'a publish metadata key is a record header, delivered lowercased');
+      assert.equal(got.metadata.pubsubname, pubsub);
+      assert.ok(!got.attributes.includes('metadata'), 'metadata is not one of the CloudEvent attributes');
+    } finally {
+      await sidecar?.stop();
+      await server.stop();
+    }
   });
 }
 

@@ -27,6 +27,7 @@ test('a stream delivers events; RETRY brings one back, ack and drop settle them'
     for await (const message of stream) {
       assert.equal(message.cloudEvent.topic, 'stream');
       assert.equal(message.cloudEvent.source, 'streamer');
+      assert.deepEqual(message.cloudEvent.metadata, {}, 'daprd sends a stream no broker metadata');
       if (message.data.orderId === 2 && !retried) {
         retried = true;
         message.retry();

@@ -6,6 +6,7 @@ const native = require('../binding.js');
 const { DaprError, invalid, nativeCall, nativeCallSync } = require('./errors.js');
 const { StreamSubscription, ServedSubscription } = require('./subscription.js');
 const { requireName, portNumber, payload, metadataStrings } = require('./values.js');
+const { publishContext } = require('./tracing.js');
 
 /** How the app and the sidecar talk (values as in @dapr/dapr). The client always uses gRPC. */
 const CommunicationProtocolEnum = Object.freeze({ HTTP: 0, GRPC: 1 });
@@ -39,14 +40,16 @@ class PubSubClient {
   /**
    * Publishes one event. Without `contentType`, a string goes as text/plain, a Buffer or
    * Uint8Array as application/octet-stream, a CloudEvent-shaped object as
-   * application/cloudevents+json and anything else as application/json.
+   * application/cloudevents+json and anything else as application/json. `traceparent` /
+   * `tracestate` (W3C) are the trace it continues; with @opentelemetry/api, the active span's.
    */
   async publish(pubSubName, topic, data, options = {}) {
     requireName('pubSubName', pubSubName);
     requireName('topic', topic);
     const [body, isJson] = payload(data);
+    const { traceparent, tracestate } = publishContext(options);
     const n = this.#native;
-    await nativeCall(() => n.publish(pubSubName, topic, body, isJson, options.contentType, metadataStrings(options.metadata)));
+    await nativeCall(() => n.publish(pubSubName, topic, body, isJson, options.contentType, metadataStrings(options.metadata), traceparent, tracestate));
     return {};
   }
 

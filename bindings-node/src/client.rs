@@ -3,7 +3,7 @@
 use crate::errors::{invalid_argument, promise, to_js_error};
 use crate::payload::to_payload;
 use crate::stream::NativeSubscriptionStream;
-use dapr_rs_core::{BulkPublishEntry, ClientOptions, DaprClient, PublishRequest, SubscriptionOptions};
+use dapr_rs_core::{BulkPublishEntry, ClientOptions, DaprClient, PublishRequest, SubscriptionOptions, TraceContext};
 use napi::Env;
 use napi::bindgen_prelude::{Buffer, Either, PromiseRaw};
 use napi_derive::napi;
@@ -80,11 +80,14 @@ impl NativeClient {
         is_json: bool,
         content_type: Option<String>,
         metadata: Option<HashMap<String, String>>,
+        traceparent: Option<String>,
+        tracestate: Option<String>,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
         let (data, data_content_type) = to_payload(data, is_json).into_data(content_type);
         let req = PublishRequest { pubsub_name, topic, data, data_content_type, metadata: metadata.unwrap_or_default() };
+        let trace = TraceContext::new(traceparent.unwrap_or_default(), tracestate.unwrap_or_default());
         let client = self.client.clone();
-        promise(env, async move { client.publish_event(req).await })
+        promise(env, async move { client.publish_event_traced(req, &trace).await })
     }
 
     /// Returns the entries the sidecar could not publish.

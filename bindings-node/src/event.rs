@@ -5,6 +5,7 @@
 use dapr_rs_core::{EventData, TopicEvent};
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
+use std::collections::HashMap;
 
 #[napi(string_enum = "lowercase")]
 pub enum DataKind {
@@ -32,6 +33,8 @@ pub struct DeliveredEvent {
     pub bytes: Option<Buffer>,
     /// Every other CloudEvent attribute, as JSON text of an object.
     pub extensions: String,
+    /// The broker message's metadata as the sidecar delivered it (empty for streaming subscriptions).
+    pub metadata: HashMap<String, String>,
 }
 
 impl From<TopicEvent> for DeliveredEvent {
@@ -44,6 +47,7 @@ impl From<TopicEvent> for DeliveredEvent {
         };
         Self {
             extensions: serde_json::Value::Object(event.extensions).to_string(),
+            metadata: event.metadata,
             id: event.id,
             source: event.source,
             event_type: event.event_type,

@@ -4,7 +4,7 @@
 use crate::errors::to_py_err;
 use crate::runtime::{awaitable, runtime, wait};
 use crate::stream::PySubscriptionStream;
-use dapr_rs_core::{BulkPublishEntry, ClientOptions, DaprClient, PublishPayload, PublishRequest, SubscriptionOptions};
+use dapr_rs_core::{BulkPublishEntry, ClientOptions, DaprClient, PublishPayload, PublishRequest, SubscriptionOptions, TraceContext};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
@@ -131,8 +131,10 @@ impl PyDaprClient {
         &self.options.endpoint
     }
 
-    /// Without `data_content_type`, core picks it from the kind of `data`.
-    #[pyo3(signature = (pubsub_name, topic_name, data, data_content_type = None, publish_metadata = None))]
+    /// Without `data_content_type`, core picks it from the kind of `data`; `traceparent` and
+    /// `tracestate` (W3C) are the trace the publish continues.
+    #[pyo3(signature = (pubsub_name, topic_name, data, data_content_type = None, publish_metadata = None, traceparent = None, tracestate = None))]
+    #[allow(clippy::too_many_arguments)]
     fn publish_event(
         &self,
         py: Python<'_>,
@@ -141,13 +143,17 @@ impl PyDaprClient {
         data: &Bound<'_, PyAny>,
         data_content_type: Option<String>,
         publish_metadata: Metadata,
+        traceparent: Option<String>,
+        tracestate: Option<String>,
     ) -> PyResult<()> {
         let req = publish_request(pubsub_name, topic_name, data, data_content_type, publish_metadata)?;
-        wait(py, self.client()?.publish_event(req))?.map_err(to_py_err)
+        let trace = TraceContext::new(traceparent.unwrap_or_default(), tracestate.unwrap_or_default());
+        wait(py, self.client()?.publish_event_traced(req, &trace))?.map_err(to_py_err)
     }
 
     /// `publish_event` as an awaitable; the payload is converted before this returns.
-    #[pyo3(signature = (pubsub_name, topic_name, data, data_content_type = None, publish_metadata = None))]
+    #[pyo3(signature = (pubsub_name, topic_name, data, data_content_type = None, publish_metadata = None, traceparent = None, tracestate = None))]
+    #[allow(clippy::too_many_arguments)]
     fn publish_event_async<'py>(
         &self,
         py: Python<'py>,
@@ -156,10 +162,13 @@ impl PyDaprClient {
         data: &Bound<'py, PyAny>,
         data_content_type: Option<String>,
         publish_metadata: Metadata,
+        traceparent: Option<String>,
+        tracestate: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let req = publish_request(pubsub_name, topic_name, data, data_content_type, publish_metadata)?;
+        let trace = TraceContext::new(traceparent.unwrap_or_default(), tracestate.unwrap_or_default());
         let client = self.client()?;
-        awaitable(py, async move { client.publish_event(req).await.map_err(to_py_err) })
+        awaitable(py, async move { client.publish_event_traced(req, &trace).await.map_err(to_py_err) })
     }
 
     /// `entries` are `(entry_id, data, content_type or None, metadata)`; returns the failed

@@ -6,6 +6,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
 
 #[pyclass(frozen, name = "TopicEvent", module = "dapr_rs._native")]
 pub struct PyTopicEvent(pub TopicEvent);
@@ -16,7 +17,7 @@ impl PyTopicEvent {
     #[new]
     #[pyo3(signature = (*, data = None, data_content_type = String::new(), id = String::new(), source = String::new(),
         r#type = String::new(), spec_version = "1.0".to_owned(), topic = String::new(), pubsub_name = String::new(),
-        path = String::new(), extensions = None))]
+        path = String::new(), extensions = None, metadata = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -30,6 +31,7 @@ impl PyTopicEvent {
         pubsub_name: String,
         path: String,
         extensions: Option<Bound<'_, PyDict>>,
+        metadata: Option<HashMap<String, String>>,
     ) -> PyResult<Self> {
         let extensions = match extensions {
             Some(d) => py_to_json_object(py, &d)?,
@@ -46,6 +48,7 @@ impl PyTopicEvent {
             pubsub_name,
             path,
             extensions,
+            metadata: metadata.unwrap_or_default(),
         }))
     }
 
@@ -99,6 +102,25 @@ impl PyTopicEvent {
     #[getter]
     fn extensions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         json_object_to_py(py, &self.0.extensions)
+    }
+
+    /// The broker message's metadata as the sidecar delivered it (e.g. `pubsubname`, Kafka's
+    /// `__key`, a publish's metadata), as a new dict; empty for streaming subscriptions.
+    #[getter]
+    fn metadata(&self) -> HashMap<String, String> {
+        self.0.metadata.clone()
+    }
+
+    /// The CloudEvent's W3C `traceparent` ("" when none): the publishing sidecar's span.
+    #[getter]
+    fn traceparent(&self) -> &str {
+        self.0.traceparent()
+    }
+
+    /// The CloudEvent's `tracestate` ("" when none).
+    #[getter]
+    fn tracestate(&self) -> &str {
+        self.0.tracestate()
     }
 
     /// The payload decoded by its content type: JSON → dict/list/str/int/float/bool/None,

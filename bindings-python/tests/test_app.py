@@ -140,6 +140,27 @@ def test_rules_route_to_their_handler(callback) -> None:
     assert got == ["rule", "default"]
 
 
+def test_the_handler_gets_the_calls_metadata(callback) -> None:
+    """daprd sends a message's metadata as gRPC metadata; the handler reads it as event.metadata,
+    without the transport's own keys. A bulk entry's metadata comes from the entry."""
+    app = App()
+    seen: List[TopicEvent] = []
+
+    @app.subscribe("order_pub_sub", "orders")
+    def orders(event: v1.Event) -> None:
+        seen.append(event)
+
+    stub = callback(app)
+    stub.OnTopicEvent(request(), metadata=(("__key", "order-7"), ("pubsubname", "order_pub_sub"), ("x-tenant", "acme")))
+    ce = appcallback_pb2.TopicEventCERequest(id="ce-1", data=b"1", data_content_type="application/json")
+    entry = appcallback_pb2.TopicEventBulkRequestEntry(entry_id="0", cloud_event=ce, metadata={"__key": "order-8"})
+    bulk = appcallback_pb2.TopicEventBulkRequest(id="b", entries=[entry], pubsub_name="order_pub_sub", topic="orders", path=request().path)
+    stub.OnBulkTopicEvent(bulk, metadata=(("pubsubname", "order_pub_sub"),))
+    single, entry_event = seen
+    assert single.metadata == {"__key": "order-7", "pubsubname": "order_pub_sub", "x-tenant": "acme"}
+    assert entry_event.metadata == {"__key": "order-8"}
+
+
 def test_bulk_delivery_answers_each_entry(callback) -> None:
     app = App()
 
@@ -290,9 +311,12 @@ def test_http_protocol() -> None:
     app = App()
     got: List[Any] = []
 
+    seen: List[TopicEvent] = []
+
     @app.subscribe("ps", "t", dead_letter_topic="dlq")
     def handler(event: v1.Event) -> TopicEventResponse:
         got.append(event.decoded_data())
+        seen.append(event)
         return TopicEventResponse("drop")
 
     port = app.start(0, protocol="http", listen_address="127.0.0.1")
@@ -308,9 +332,18 @@ def test_http_protocol() -> None:
         )
         with urllib.request.urlopen(req, timeout=5) as resp:
             assert json.load(resp) == {"status": "DROP"}
+        # daprd sends a message's metadata as headers; standard HTTP ones are not metadata.
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/events/ps/t",
+            data=json.dumps(ce).encode(),
+            headers={"Content-Type": "application/cloudevents+json", "__key": "order-7", "pubsubname": "ps"},
+        )
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            assert json.load(resp) == {"status": "DROP"}
     finally:
         app.stop()
-    assert got == [{"x": 1}]
+    assert got == [{"x": 1}, {"x": 1}]
+    assert [e.metadata for e in seen] == [{}, {"__key": "order-7", "pubsubname": "ps"}]
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])

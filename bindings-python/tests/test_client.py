@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import threading
 import time
+import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Dict
 
 import grpc
 import pytest
 
-from dapr_rs import DaprClient, DaprError
-from sidecar_harness import Sidecar
+from dapr_rs import App, DaprClient, DaprError, TopicEvent
+from sidecar_harness import Sidecar, write_component
 
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE.value[0]
 DEADLINE_EXCEEDED = grpc.StatusCode.DEADLINE_EXCEEDED.value[0]
@@ -122,6 +126,50 @@ def test_wait_for_sidecar_and_publish(subscribed) -> None:
     sent = datetime.fromisoformat(got["json"].extensions["time"])
     expires = datetime.fromisoformat(got["json"].extensions["expiration"])
     assert expires - sent == timedelta(seconds=60)
+
+
+def delivered_once(resources: Path, pubsub: str, topic: str, protocol: str, publish_metadata: Dict[str, str], timeout: float) -> TopicEvent:
+    """Publishes one event with `publish_metadata` through a real sidecar and returns it as a
+    dapr_rs.App handler received it over `protocol`."""
+    events: "queue.Queue[TopicEvent]" = queue.Queue()
+    app = App()
+    app.subscribe(pubsub, topic)(events.put)
+    port = app.start(0, listen_address="127.0.0.1", protocol=protocol)
+    sidecar = None
+    try:
+        sidecar = Sidecar(f"metadata-{protocol}", resources, app_port=port, protocol=protocol)
+        sidecar.wait_http("/v1.0/healthz", 204)
+        with DaprClient(f"127.0.0.1:{sidecar.grpc_port}") as client:
+            client.publish_event(pubsub, topic, {"orderId": 7}, publish_metadata=publish_metadata)
+        try:
+            return events.get(timeout=timeout)
+        except queue.Empty:
+            pytest.fail(f"no event on {pubsub}/{topic} within {timeout} s")
+    finally:
+        if sidecar is not None:
+            sidecar.stop()
+        app.stop()
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_the_handler_reads_the_publish_metadata(tmp_path: Path, protocol: str) -> None:
+    """The embedded broker keeps a publish's metadata; the handler reads it as event.metadata, as
+    daprd delivers it (keys lowercased, pubsubname added, no transport headers)."""
+    write_component(tmp_path, "embedded", "pubsub.sqlite", {"path": str(tmp_path / "pubsub.db")})
+    event = delivered_once(tmp_path, "embedded", "orders", protocol, {"X-Order-Source": "web"}, timeout=20)
+    assert event.metadata == {"x-order-source": "web", "pubsubname": "embedded"}
+
+
+def test_a_kafka_handler_reads_the_record_key(tmp_path: Path) -> None:
+    """Kafka's partitionKey is the record key; the handler reads it as metadata["__key"]."""
+    topic = f"py-metadata-{uuid.uuid4().hex}"  # a topic and consumer group of this run only
+    kafka = {"brokers": "127.0.0.1:9092", "authType": "none", "initialOffset": "oldest", "consumerGroup": topic}
+    write_component(tmp_path, "kafka_pub_sub", "pubsub.kafka", kafka)
+    event = delivered_once(tmp_path, "kafka_pub_sub", topic, "grpc", {"partitionKey": "order-7"}, timeout=60)
+    assert event.metadata["__key"] == "order-7"
+    assert event.metadata["__topic"] == topic
+    assert int(event.metadata["__partition"]) >= 0
+    assert event.metadata["partitionkey"] == "order-7"  # every publish metadata key is a record header
 
 
 def test_sidecar_errors_keep_code_and_dapr_error_code(sidecar: Sidecar) -> None:

@@ -42,6 +42,14 @@ def test_attributes_and_v1_getters() -> None:
     assert "id-1" in repr(ev)
 
 
+def test_metadata_is_a_dict_of_strings() -> None:
+    assert TopicEvent().metadata == {}
+    ev = TopicEvent(metadata={"__key": "order-7", "pubsubname": "ps"})
+    assert ev.metadata == {"__key": "order-7", "pubsubname": "ps"}
+    ev.metadata["__key"] = "changed"  # a new dict each time: the event stays as delivered
+    assert ev.metadata["__key"] == "order-7"
+
+
 def test_event_is_read_only() -> None:
     ev = TopicEvent(id="x")
     with pytest.raises(AttributeError):

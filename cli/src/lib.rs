@@ -4,4 +4,6 @@
 //! APIs or delivery lives here; `main.rs` only parses the command line.
 
 pub mod control;
+pub mod dashboard;
 pub mod launcher;
+pub mod logging;

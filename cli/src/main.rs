@@ -3,9 +3,9 @@
 //! `stop`). The binary only parses the command line; the sidecar itself is the library.
 
 use clap::{Parser, Subcommand};
-use dapr_rs_cli::{control, launcher};
+use dapr_rs_cli::{control, dashboard, launcher, logging};
 use dapr_rs_sidecar::config::{SidecarArgs, SidecarConfig};
-use dapr_rs_sidecar::{api, sidecar};
+use dapr_rs_sidecar::sidecar;
 
 #[derive(Parser)]
 #[command(name = "dapr-rs", version, about = "A Dapr-compatible pub/sub sidecar")]
@@ -26,25 +26,12 @@ enum Command {
     List(control::ListArgs),
     /// Stop running apps (as `dapr stop`).
     Stop(control::StopArgs),
+    /// Serve a local web page showing the running apps, their subscriptions, traffic and dead letters.
+    Dashboard(dashboard::DashboardArgs),
 }
 
 /// What the exit deadline allows beyond a shutdown's own bound before it ends the process.
 const EXIT_DEADLINE_SLACK: std::time::Duration = std::time::Duration::from_secs(2);
-
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!(
-            "warn,dapr_rs_sidecar={level},dapr_rs_cli={level},dapr_rs={level},{}=info",
-            api::API_LOG_TARGET
-        ))
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .compact()
-        .init();
-}
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -52,16 +39,17 @@ fn main() -> std::process::ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Sidecar(args) => {
-                init_logging(&args.log_level);
+                logging::init(&args.log_level, args.log_as_json, args.app_id.as_deref());
                 run_sidecar(SidecarConfig::from_args(&args)).await
             }
             Command::Run(args) => {
-                init_logging(&args.sidecar.log_level);
+                logging::init(&args.sidecar.log_level, args.sidecar.log_as_json, args.sidecar.app_id.as_deref());
                 launcher::run(args).await
             }
             Command::Publish(args) => control::publish(args).await,
             Command::List(args) => control::list(args),
             Command::Stop(args) => control::stop(args).await,
+            Command::Dashboard(args) => dashboard::run(args).await,
         }
     });
     // Tasks still running (a blocked broker call) must not hold the exit.

@@ -54,6 +54,16 @@ async fn grpc_drop_goes_to_the_dead_letter_topic() {
     assert_eq!(got.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>(), ["orders", "dead"]);
     assert_original(&got[1].1, "dropped-1");
     inbox.assert_empty_for(Duration::from_millis(300)).await;
+    // The sidecar keeps it among its last dead letters (dapr-rs' own endpoint, for the dashboard).
+    let (status, body) = sc.http("GET", "/v1.0-alpha1/dapr-rs/deadletters", &[], b"");
+    assert_eq!(status, 200, "{body}");
+    let kept: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let kept = &kept["deadLetters"][0];
+    assert_eq!(
+        (kept["eventId"].as_str(), kept["topic"].as_str(), kept["deadLetterTopic"].as_str()),
+        (Some("dropped-1"), Some("orders"), Some("orders-dead"))
+    );
+    assert_eq!((kept["pubsubName"].as_str(), kept["reason"].as_str()), (Some(PUBSUB), Some("the app answered DROP")));
     drop(sc);
     app.stop().await.unwrap();
 }

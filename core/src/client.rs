@@ -1,5 +1,5 @@
 use crate::streaming::SubscriptionStream;
-use crate::{ClientOptions, Error, Result, SubscriptionOptions};
+use crate::{ClientOptions, Error, Result, SubscriptionOptions, TraceContext};
 use bytes::Bytes;
 use dapr_rs_proto::runtime::dapr_client::DaprClient as GrpcClient;
 use dapr_rs_proto::runtime::{
@@ -161,6 +161,12 @@ impl DaprClient {
     /// Publishes one event. The sidecar wraps it in a CloudEvent unless it already is one
     /// (`application/cloudevents+json`) or `rawPayload=true` is in the metadata.
     pub async fn publish_event(&self, req: PublishRequest) -> Result<()> {
+        self.publish_event_traced(req, &TraceContext::default()).await
+    }
+
+    /// [`DaprClient::publish_event`] continuing `trace`: the sidecar's publish span becomes its
+    /// child (or, when the sidecar does not trace, the CloudEvent carries `trace` itself).
+    pub async fn publish_event_traced(&self, req: PublishRequest, trace: &TraceContext) -> Result<()> {
         if req.pubsub_name.is_empty() {
             return Err(Error::InvalidArgument("pubsub_name must not be empty".into()));
         }
@@ -174,7 +180,9 @@ impl DaprClient {
             data_content_type: req.data_content_type,
             metadata: req.metadata,
         };
-        self.grpc().publish_event(self.request(msg)).await.map_err(|s| self.status_error(s))?;
+        let mut request = self.request(msg);
+        trace.add_to(request.metadata_mut())?;
+        self.grpc().publish_event(request).await.map_err(|s| self.status_error(s))?;
         Ok(())
     }
 

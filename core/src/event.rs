@@ -3,6 +3,7 @@ use dapr_rs_proto::content_type;
 use dapr_rs_proto::runtime::TopicEventRequest;
 use dapr_rs_proto::struct_json::struct_to_json_map;
 use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
 
 /// One delivered event: the CloudEvent attributes and its payload, whichever way it arrived
 /// (gRPC `OnTopicEvent`, HTTP POST, or a streaming subscription).
@@ -21,6 +22,10 @@ pub struct TopicEvent {
     pub path: String,
     /// Every other CloudEvent attribute: `traceparent`, `time`, `expiration`, custom extensions…
     pub extensions: Map<String, Json>,
+    /// The broker message's metadata as the sidecar delivered it: the call's gRPC metadata or HTTP
+    /// headers (lowercased keys, e.g. `pubsubname`, Kafka's `__key`, a publish's metadata), or a
+    /// bulk entry's `metadata`; empty for streaming subscriptions, to which daprd sends none.
+    pub metadata: HashMap<String, String>,
 }
 
 /// The payload decoded by its content type.
@@ -67,6 +72,7 @@ impl From<TopicEventRequest> for TopicEvent {
             pubsub_name: req.pubsub_name,
             path: req.path,
             extensions: req.extensions.as_ref().map(struct_to_json_map).unwrap_or_default(),
+            metadata: HashMap::new(),
         }
     }
 }

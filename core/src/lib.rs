@@ -20,6 +20,7 @@ mod handler;
 mod payload;
 mod streaming;
 mod subscription;
+mod trace_context;
 
 pub use client::{BulkPublishEntry, BulkPublishFailure, DaprClient, PublishRequest};
 pub use config::ClientOptions;
@@ -29,6 +30,7 @@ pub use handler::{HandlerError, TopicHandler, answer_of, handler_fn};
 pub use payload::PublishPayload;
 pub use streaming::{StreamCloser, StreamMessage, StreamResponder, SubscriptionStream};
 pub use subscription::{BulkSubscribeOptions, RoutingRule, Subscription, SubscriptionOptions, check_route_is_free};
+pub use trace_context::TraceContext;
 
 pub use dapr_rs_proto as proto;
 pub use dapr_rs_proto::content_type;

@@ -91,6 +91,12 @@ impl Subscription {
 /// checks its whole list again when it starts.
 pub fn check_route_is_free(existing: &[Subscription], new: &Subscription) -> Result<()> {
     let route = new.route();
+    if route == crate::app::HEALTH_PATH {
+        return Err(Error::InvalidArgument(format!(
+            "{}/{}: route {route} is where the sidecar probes the app's health",
+            new.pubsub_name, new.topic
+        )));
+    }
     match existing.iter().any(|s| s.route() == route) {
         true => Err(Error::InvalidArgument(format!("{}/{} already has a handler at route {route}", new.pubsub_name, new.topic))),
         false => Ok(()),
@@ -176,5 +182,12 @@ mod tests {
         assert_eq!(sub.route(), "/widgets");
         let ts = topic_subscriptions(&[sub, Subscription::new("ps", "other", h)]);
         assert_eq!(ts.iter().map(|t| t.topic.as_str()).collect::<Vec<_>>(), ["other"]);
+    }
+
+    #[test]
+    fn the_health_probe_path_is_not_a_route() {
+        let h = handler_fn(|_| async { Ok(TopicEventStatus::Success) });
+        let err = check_route_is_free(&[], &Subscription::declarative("ps", "orders", "healthz", h)).unwrap_err().to_string();
+        assert!(err.contains("/healthz") && err.contains("health"), "{err}");
     }
 }

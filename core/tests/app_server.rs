@@ -126,6 +126,15 @@ async fn http_announces_routes_and_answers_statuses() {
     server.stop().await.unwrap();
 }
 
+#[tokio::test]
+async fn http_answers_the_sidecars_health_probe_while_serving() {
+    let server = start(AppProtocol::Http, Some("app-secret")).await;
+    let addr = server.local_addr();
+    let (status, _) = tokio::task::spawn_blocking(move || http(addr, "GET", "/healthz", "")).await.unwrap();
+    assert_eq!(status, 200, "healthy while serving, without the app token (daprd's probe sends none)");
+    server.stop().await.unwrap();
+}
+
 /// A client made in a runtime that has since been dropped must not poison later clients for the
 /// same endpoint (the shared channel is tied to the runtime that drives it).
 #[test]

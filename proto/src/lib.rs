@@ -1,13 +1,14 @@
 //! Dapr-compatible wire types (generated once from `proto/dapr/...`) and the few wire rules that
 //! both the client (`dapr-rs-core`) and the sidecar need: CloudEvent shape, content-type rules,
 //! error codes with their HTTP/gRPC status, the bulk delivery envelope, the `/dapr/subscribe`
-//! document, and the meaning of an app's delivery reply.
+//! document, the meaning of an app's delivery reply, and how a message's metadata travels to the app.
 //! Every fact here comes from `shared/reference/dapr-pubsub-contract.md`. Never here: I/O,
 //! connections or tasks; anything only one side needs.
 
 pub mod bulk;
 pub mod cloudevent;
 pub mod content_type;
+pub mod delivery_metadata;
 pub mod error_code;
 pub mod go_value;
 pub mod outcome;

@@ -6,8 +6,10 @@
 
 pub mod api;
 pub mod config;
+pub mod dead_letters;
 pub mod delivery;
 pub mod error;
+pub mod metrics;
 pub mod publisher;
 pub mod resources;
 pub mod retry;
@@ -16,3 +18,4 @@ pub mod scopes;
 pub mod sidecar;
 pub mod state;
 pub mod subscription;
+pub mod telemetry;

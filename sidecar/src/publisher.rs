@@ -68,7 +68,7 @@ pub async fn bulk_publish(state: &SidecarState, input: BulkPublishInput) -> Resu
         messages.push((entry.entry_id, msg));
     }
     let (entry_ids, messages): (Vec<String>, Vec<BrokerMessage>) = messages.into_iter().unzip();
-    let outcomes = target.component.publish_bulk(messages).await;
+    let outcomes = state.metrics.pubsub.bulk_egress(&input.pubsub_name, &input.topic, target.component.publish_bulk(messages)).await;
     let failed = entry_ids
         .into_iter()
         .zip(outcomes)
@@ -118,7 +118,7 @@ impl Target<'_> {
     }
 
     async fn send(&self, msg: BrokerMessage) -> Result<(), ApiError> {
-        self.component.publish(msg).await.map_err(|e| self.failure(e))
+        self.state.metrics.pubsub.egress(self.pubsub_name, self.topic, self.component.publish(msg)).await.map_err(|e| self.failure(e))
     }
 
     /// What the API answers when the component refused a message.

@@ -1,6 +1,7 @@
 //! Starting and stopping one sidecar: resources → components → APIs → the app's subscriptions.
 
 use crate::config::SidecarConfig;
+use crate::metrics::{Metrics, exporter};
 use crate::scopes::TopicScopes;
 use crate::state::{LoadedPubSub, SidecarState};
 use crate::{api, delivery, resources};
@@ -14,10 +15,16 @@ use std::time::Duration;
 pub enum StartError {
     #[error("{0}")]
     Resources(#[from] resources::ResourceError),
+    #[error("{0}")]
+    Configuration(#[from] crate::config::configuration::ConfigurationError),
+    #[error("{0}")]
+    Telemetry(#[from] crate::telemetry::TelemetryError),
     #[error("component {name} ({component_type}) from {file} failed to initialise: {message}")]
     Component { name: String, component_type: String, file: String, message: String },
     #[error("cannot listen on {addr} for the {api} API: {message}")]
     Listen { api: &'static str, addr: SocketAddr, message: String },
+    #[error("cannot listen on {addr} for metrics (--metrics-port; --enable-metrics=false serves none): {message}")]
+    MetricsListen { addr: SocketAddr, message: String },
 }
 
 /// A started sidecar; [`RunningSidecar::shutdown`] stops it gracefully.
@@ -25,15 +32,23 @@ pub struct RunningSidecar {
     pub state: Arc<SidecarState>,
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
+    /// Where `/metrics` is served, when it is.
+    pub metrics_addr: Option<SocketAddr>,
     servers: tokio::task::JoinSet<()>,
 }
 
-pub async fn start(config: SidecarConfig) -> Result<RunningSidecar, StartError> {
+pub async fn start(mut config: SidecarConfig) -> Result<RunningSidecar, StartError> {
+    config.load_configuration()?;
+    // A Configuration's `spec.metrics.enabled: false` turns metrics off as `--enable-metrics=false` does.
+    if !config.configuration.metrics_enabled {
+        config.metrics = None;
+    }
     let loaded = resources::load(&config.resources_paths, &config.app_id)?;
     for s in &loaded.subscriptions {
         tracing::info!(name = %s.name, file = %s.file.display(), pubsub = %s.info.pubsub_name, topic = %s.info.topic, "declarative subscription loaded");
     }
     let declarative = loaded.subscriptions.into_iter().map(|s| s.info).collect();
+    let metrics = Arc::new(Metrics::new(&config.app_id, config.metrics.is_some()));
     let mut components = BTreeMap::new();
     for c in &loaded.components {
         let ty = c.config.component_type.clone();
@@ -47,6 +62,7 @@ pub async fn start(config: SidecarConfig) -> Result<RunningSidecar, StartError> 
         match opened {
             Ok(ps) => {
                 tracing::info!(name = %c.config.name, r#type = %ty, "component loaded");
+                metrics.components.initialized(&ty);
                 let consumer_group = c.config.consumer_id();
                 components.insert(
                     c.config.name.clone(),
@@ -62,7 +78,8 @@ pub async fn start(config: SidecarConfig) -> Result<RunningSidecar, StartError> 
                 );
             }
             Err(e) if c.ignore_errors => {
-                tracing::warn!(name = %c.config.name, error = %e, "component failed to initialise; ignored (ignoreErrors)")
+                tracing::warn!(name = %c.config.name, error = %e, "component failed to initialise; ignored (ignoreErrors)");
+                metrics.components.init_failed(&ty, &c.config.name);
             }
             Err(e) => {
                 return Err(StartError::Component {
@@ -80,9 +97,13 @@ pub async fn start(config: SidecarConfig) -> Result<RunningSidecar, StartError> 
     };
     let http_listener = bind("HTTP", config.http_port).await?;
     let grpc_listener = bind("gRPC", config.grpc_port).await?;
+    let metrics_listener =
+        exporter::bind(config.metrics).await.map_err(|(addr, e)| StartError::MetricsListen { addr, message: e.to_string() })?;
+    let metrics_addr = metrics_listener.as_ref().map(|l| l.local_addr().expect("a bound listener has an address"));
     let http_addr = http_listener.local_addr().expect("a bound listener has an address");
     let grpc_addr = grpc_listener.local_addr().expect("a bound listener has an address");
-    let state = Arc::new(SidecarState::new(config, components, declarative));
+    let telemetry = crate::telemetry::Telemetry::start(&config)?;
+    let state = Arc::new(SidecarState::new(config, components, declarative, metrics).with_telemetry(telemetry));
 
     let mut servers = tokio::task::JoinSet::new();
     let s = state.clone();
@@ -98,9 +119,13 @@ pub async fn start(config: SidecarConfig) -> Result<RunningSidecar, StartError> 
             tracing::error!(error = %e, "gRPC API stopped");
         }
     });
+    if let Some(listener) = metrics_listener {
+        servers.spawn(exporter::serve(listener, state.metrics.clone(), state.shutdown.clone()));
+    }
     tokio::spawn(delivery::app_subscriptions::start_app_subscriptions(state.clone()));
-    tracing::info!(app_id = %state.config.app_id, %http_addr, %grpc_addr, "dapr-rs sidecar started");
-    Ok(RunningSidecar { state, http_addr, grpc_addr, servers })
+    let metrics = metrics_addr.map_or_else(|| "off".to_owned(), |a| a.to_string());
+    tracing::info!(app_id = %state.config.app_id, %http_addr, %grpc_addr, %metrics, "dapr-rs sidecar started");
+    Ok(RunningSidecar { state, http_addr, grpc_addr, metrics_addr, servers })
 }
 
 impl RunningSidecar {
@@ -136,6 +161,8 @@ impl RunningSidecar {
         futures::future::join_all(closes).await;
         let _ = tokio::time::timeout_at(deadline, async { while self.servers.join_next().await.is_some() {} }).await;
         self.servers.abort_all();
+        let flush_for = deadline.saturating_duration_since(tokio::time::Instant::now()).max(TRACE_FLUSH_MIN);
+        self.state.telemetry.shutdown(flush_for).await;
         tracing::info!("dapr-rs sidecar stopped");
     }
 }
@@ -143,10 +170,17 @@ impl RunningSidecar {
 /// How long a component gets to close its connections at shutdown.
 const COMPONENT_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The last spans get what is left of the grace period to reach the collector, and at least this.
+const TRACE_FLUSH_MIN: Duration = Duration::from_millis(500);
+
 /// The most a shutdown takes beyond the grace period: abandoned calls handing their messages back,
-/// then components closing.
-pub const SHUTDOWN_MARGIN: Duration =
-    Duration::from_millis(dapr_rs_components::ABANDON_WAIT.as_millis() as u64 + 500 + COMPONENT_CLOSE_TIMEOUT.as_millis() as u64);
+/// then components closing, then the last spans.
+pub const SHUTDOWN_MARGIN: Duration = Duration::from_millis(
+    dapr_rs_components::ABANDON_WAIT.as_millis() as u64
+        + 500
+        + COMPONENT_CLOSE_TIMEOUT.as_millis() as u64
+        + TRACE_FLUSH_MIN.as_millis() as u64,
+);
 
 /// The last resort once a stop was asked for: if the process still runs `limit` later (a thread
 /// blocked where no timeout reaches), it exits anyway, so nothing that started it waits forever.

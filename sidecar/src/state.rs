@@ -2,6 +2,7 @@
 
 use crate::config::SidecarConfig;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::retry::InboundPolicy;
 use crate::scopes::TopicScopes;
 use crate::subscription::{ActiveSubscription, SubscriptionInfo};
@@ -42,10 +43,20 @@ pub struct SidecarState {
     pub app_slots: Arc<Semaphore>,
     /// Set with `SetMetadata` / `PUT /v1.0/metadata/{key}`; reported under `extended`.
     extended_metadata: Mutex<BTreeMap<String, String>>,
+    pub metrics: Arc<Metrics>,
+    /// Spans of API calls and deliveries (`--config`'s `spec.tracing`); off by default.
+    pub telemetry: crate::telemetry::Telemetry,
+    /// The last messages forwarded to a dead-letter topic (`dapr-rs dashboard` shows them).
+    pub dead_letters: Arc<crate::dead_letters::DeadLetterLog>,
 }
 
 impl SidecarState {
-    pub fn new(config: SidecarConfig, components: BTreeMap<String, LoadedPubSub>, declarative: Vec<SubscriptionInfo>) -> Self {
+    pub fn new(
+        config: SidecarConfig,
+        components: BTreeMap<String, LoadedPubSub>,
+        declarative: Vec<SubscriptionInfo>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             components,
             declarative,
@@ -55,8 +66,16 @@ impl SidecarState {
             shutdown: CancellationToken::new(),
             app_slots: Arc::new(Semaphore::new(config.max_concurrency.unwrap_or(crate::config::DEFAULT_MAX_CONCURRENCY))),
             extended_metadata: Mutex::default(),
+            metrics,
+            telemetry: Default::default(),
+            dead_letters: Default::default(),
             config,
         }
+    }
+
+    pub fn with_telemetry(mut self, telemetry: crate::telemetry::Telemetry) -> Self {
+        self.telemetry = telemetry;
+        self
     }
 
     /// The component a publish names, checked as daprd checks it, publishing scopes included.

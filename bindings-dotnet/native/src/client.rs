@@ -79,7 +79,8 @@ pub unsafe extern "C" fn dapr_rs_client_publish(
     // SAFETY: the caller's contract.
     let request = unsafe { request_bytes(request, request_len) }.and_then(requests::publish);
     start(user_data, async move {
-        client.publish_event(request?).await?;
+        let (request, trace) = request?;
+        client.publish_event_traced(request, &trace).await?;
         Ok(Completed::NOTHING)
     })
 }

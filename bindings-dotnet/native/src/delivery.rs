@@ -29,7 +29,8 @@ pub(crate) struct PulledEvent {
 
 /// What the caller reads of an event. `attributes` is the JSON text of an object with the
 /// CloudEvent attributes (`id`, `source`, `type`, `specversion`, `datacontenttype`, `topic`,
-/// `pubsubname`, `path`) and `extensions` (every other attribute); `data` the payload bytes;
+/// `pubsubname`, `path`), `extensions` (every other attribute) and `metadata` (the broker
+/// message's, string to string; a reader that does not know the key ignores it); `data` the payload bytes;
 /// `data_kind` how core decoded them (the request's `DataKind`: 0 bytes, 1 text, 2 JSON); `subscription` the index of the
 /// app host subscription it was delivered to (-1 for a streaming subscription).
 #[repr(C)]
@@ -64,6 +65,7 @@ impl PulledEvent {
             "pubsubname": event.pubsub_name,
             "path": event.path,
             "extensions": event.extensions,
+            "metadata": event.metadata,
         }))
         .unwrap_or_default();
         let view = DaprEventView {

@@ -6,7 +6,7 @@
 use dapr_rs_core::app::AppProtocol;
 use dapr_rs_core::{
     BulkPublishEntry, ClientOptions, Error, HandlerError, PublishPayload, PublishRequest, Result, RoutingRule, SubscriptionOptions,
-    TopicEventStatus,
+    TopicEventStatus, TraceContext,
 };
 use prost::Message;
 use std::collections::HashMap;
@@ -56,11 +56,14 @@ pub fn client_options(request: &[u8]) -> Result<ClientOptions> {
     Ok(options)
 }
 
-/// `dapr_rs_client_publish`.
-pub fn publish(request: &[u8]) -> Result<PublishRequest> {
+/// `dapr_rs_client_publish`: the publish and the trace it continues.
+pub fn publish(request: &[u8]) -> Result<(PublishRequest, TraceContext)> {
     let request: bridge::PublishRequest = decode(request)?;
     let (data, data_content_type) = payload(request.data, request.data_kind)?.into_data(given(request.content_type));
-    Ok(PublishRequest { pubsub_name: request.pubsub_name, topic: request.topic, data, data_content_type, metadata: request.metadata })
+    let trace = TraceContext::new(request.traceparent, request.tracestate);
+    let publish =
+        PublishRequest { pubsub_name: request.pubsub_name, topic: request.topic, data, data_content_type, metadata: request.metadata };
+    Ok((publish, trace))
 }
 
 /// A bulk publish's entries and where they go.

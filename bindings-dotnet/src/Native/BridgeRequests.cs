@@ -39,7 +39,7 @@ namespace DaprRs.Native
             });
         }
 
-        internal static byte[] Publish(string pubsubName, string topic, byte[] data, DataKind kind, string contentType, IEnumerable<KeyValuePair<string, string>> metadata)
+        internal static byte[] Publish(string pubsubName, string topic, byte[] data, DataKind kind, string contentType, IEnumerable<KeyValuePair<string, string>> metadata, TraceContext trace = null)
         {
             return ProtoWriter.Encode(w =>
             {
@@ -49,6 +49,11 @@ namespace DaprRs.Native
                 w.Int32(4, (int)kind);
                 w.String(5, contentType);
                 w.Map(6, metadata);
+                if (trace != null)
+                {
+                    w.String(7, trace.TraceParent);
+                    w.String(8, trace.TraceState);
+                }
             });
         }
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, TypeVar, Union
 
-from . import v1
+from . import _tracing, v1
 from ._native import App as _NativeApp
 from ._native import DaprClient as _NativeClient
 from ._native import (
@@ -167,14 +167,20 @@ class DaprClient(_ClientBase):
         data: Any,
         data_content_type: Optional[str] = None,
         publish_metadata: Metadata = None,
+        *,
+        traceparent: Optional[str] = None,
+        tracestate: Optional[str] = None,
     ) -> None:
         """Publishes one event. ``data`` may be bytes, str, a JSON value (dict, list, number…), a
         dataclass or a pydantic model; without ``data_content_type`` it is sent as
         application/octet-stream, text/plain or application/json respectively
         (application/cloudevents+json for a dict shaped as a CloudEvent, which the sidecar
         passes through). ``publish_metadata`` e.g. ``{'rawPayload': 'true'}``, or
-        ``{'cloudevent.id': '…'}`` to set CloudEvent attributes."""
-        self._client().publish_event(pubsub_name, topic_name, data, data_content_type, _metadata(publish_metadata))
+        ``{'cloudevent.id': '…'}`` to set CloudEvent attributes. ``traceparent``/``tracestate``
+        (W3C) are the trace the publish continues; with ``opentelemetry-api`` installed they
+        default to the current span's."""
+        trace = _tracing.publish_context(traceparent, tracestate)
+        self._client().publish_event(pubsub_name, topic_name, data, data_content_type, _metadata(publish_metadata), *trace)
 
     def publish_events(
         self,
@@ -226,7 +232,7 @@ class DaprClient(_ClientBase):
         """Streams ``topic`` to ``handler_fn`` on a thread of its own; the handler answers as an
         App handler does (None, a status word or a :class:`TopicEventResponse`), and an
         exception answers RETRY. Returns the function that closes the subscription."""
-        return run_with_handler(self.subscribe(pubsub_name, topic, metadata, dead_letter_topic), handler_fn)
+        return run_with_handler(self.subscribe(pubsub_name, topic, metadata, dead_letter_topic), _tracing.in_event_context(handler_fn))
 
     def close(self) -> None:
         """Ends this client; the connection stays for other clients of the same address."""
@@ -294,7 +300,7 @@ class App:
             self._native.register(
                 pubsub_name,
                 topic,
-                func,
+                _tracing.in_event_context(func),
                 dead_letter_topic,
                 _metadata(metadata),
                 rule.match if rule else None,

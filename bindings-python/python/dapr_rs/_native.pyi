@@ -66,6 +66,7 @@ class TopicEvent:
         pubsub_name: str = ...,
         path: str = ...,
         extensions: Optional[Mapping[str, Any]] = None,
+        metadata: Optional[Mapping[str, str]] = None,
     ) -> "TopicEvent": ...
     @property
     def id(self) -> str: ...
@@ -90,6 +91,16 @@ class TopicEvent:
     @property
     def extensions(self) -> Dict[str, Any]:
         """Every other CloudEvent attribute (traceparent, time, custom extensions…)."""
+    @property
+    def metadata(self) -> Dict[str, str]:
+        """The broker message's metadata as the sidecar delivered it (e.g. pubsubname, Kafka's
+        __key / __partition / headers, a publish's metadata); empty when streamed."""
+    @property
+    def traceparent(self) -> str:
+        """The CloudEvent's W3C traceparent ("" when none)."""
+    @property
+    def tracestate(self) -> str:
+        """The CloudEvent's tracestate ("" when none)."""
     @property
     def raw_data(self) -> bytes:
         """The payload bytes (the official SDK's name)."""
@@ -122,6 +133,8 @@ class DaprClient:
         data: Any,
         data_content_type: Optional[str] = None,
         publish_metadata: Optional[Dict[str, str]] = None,
+        traceparent: Optional[str] = None,
+        tracestate: Optional[str] = None,
     ) -> None:
         """Without data_content_type: str → text/plain, bytes-like → application/octet-stream, a
         CloudEvent-shaped dict → application/cloudevents+json, else json.dumps → application/json."""
@@ -142,6 +155,8 @@ class DaprClient:
         data: Any,
         data_content_type: Optional[str] = None,
         publish_metadata: Optional[Dict[str, str]] = None,
+        traceparent: Optional[str] = None,
+        tracestate: Optional[str] = None,
     ) -> Awaitable[None]: ...
     def bulk_publish_async(
         self,

@@ -83,6 +83,7 @@ mod tests {
             host: "127.0.0.1".into(),
             http_port: 3500,
             grpc_port: 50001,
+            metrics_port: None,
             app_port: None,
             app_protocol: "http".into(),
             command: "python3 app.py".into(),

@@ -68,6 +68,7 @@ pub async fn run_app(spec: AppSpec, stop: CancellationToken, apps_in_run: usize)
         host: if sidecar.http_addr.ip().is_unspecified() { "127.0.0.1".into() } else { sidecar.http_addr.ip().to_string() },
         http_port: sidecar.http_addr.port(),
         grpc_port: sidecar.grpc_addr.port(),
+        metrics_port: sidecar.metrics_addr.map(|a| a.port()),
         app_port: spec.config.app_port,
         app_protocol: spec.config.app_protocol.as_str().into(),
         command: spec.command.join(" "),
@@ -100,6 +101,9 @@ pub async fn run_app(spec: AppSpec, stop: CancellationToken, apps_in_run: usize)
         .kill_on_drop(true);
     if let Some(port) = cfg.app_port {
         cmd.env("APP_PORT", port.to_string());
+    }
+    if let Some(metrics) = sidecar.metrics_addr {
+        cmd.env("DAPR_METRICS_PORT", metrics.port().to_string());
     }
     cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
     if let Some(dir) = &spec.dir {

@@ -23,6 +23,10 @@ pub struct RunArgs {
     /// own sidecar. Flags given here are defaults the file's fields override.
     #[arg(short = 'f', long = "run-file", conflicts_with = "command")]
     pub run_file: Option<PathBuf>,
+    /// Also serve `dapr-rs dashboard` on 127.0.0.1 while the apps run (on 8080 unless
+    /// `--dashboard=PORT`).
+    #[arg(long, value_name = "PORT", num_args = 0..=1, require_equals = true, default_missing_value = "8080")]
+    pub dashboard: Option<u16>,
     /// The app's command line (after `--`, or simply after the flags).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -44,6 +48,9 @@ pub async fn run(args: RunArgs) -> u8 {
     // Like `dapr run`: ports not given are picked free, not 3500/50001.
     base.http_port = args.sidecar.dapr_http_port.unwrap_or(0);
     base.grpc_port = args.sidecar.dapr_grpc_port.unwrap_or(0);
+    if let Some(metrics) = &mut base.metrics {
+        metrics.set_port(args.sidecar.metrics_port.unwrap_or(0));
+    }
     let specs = match &args.run_file {
         Some(path) => match run_file::load(path, &base) {
             Ok(specs) => specs,
@@ -63,6 +70,17 @@ pub async fn run(args: RunArgs) -> u8 {
     // Deliveries drain (grace), the app stops (APP_STOP_TIMEOUT), then the sidecar shuts down.
     let grace = specs.iter().map(|s| s.config.grace).max().unwrap_or_default();
     let stop_limit = grace * 2 + app_run::APP_STOP_TIMEOUT + dapr_rs_sidecar::sidecar::SHUTDOWN_MARGIN + Duration::from_secs(3);
+    // Up before the apps start; it stops when the run ends.
+    let _dashboard = match args.dashboard {
+        Some(port) => match crate::dashboard::beside_run(port).await {
+            Ok(dashboard) => Some(dashboard),
+            Err(e) => {
+                eprintln!("dapr-rs: {e}");
+                return 1;
+            }
+        },
+        None => None,
+    };
     run_apps(specs, stop_limit).await
 }
 

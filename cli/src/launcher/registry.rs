@@ -17,6 +17,9 @@ pub struct RunRecord {
     pub host: String,
     pub http_port: u16,
     pub grpc_port: u16,
+    /// Where the sidecar serves `/metrics`; none with metrics off (or in a record of an older run).
+    #[serde(default)]
+    pub metrics_port: Option<u16>,
     pub app_port: Option<u16>,
     pub app_protocol: String,
     pub command: String,

@@ -52,6 +52,8 @@ struct SharedFields {
     enable_api_logging: Option<bool>,
     env: Option<BTreeMap<String, Yaml>>,
     app_log_destination: Option<String>,
+    /// A `Configuration` file (`--config`).
+    config_file_path: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -68,6 +70,7 @@ struct AppFields {
     dapr_http_port: Option<i64>,
     #[serde(rename = "daprGRPCPort")]
     dapr_grpc_port: Option<i64>,
+    metrics_port: Option<i64>,
     #[serde(default)]
     command: Vec<String>,
 }
@@ -166,6 +169,9 @@ fn app_spec(
     }
     config.http_port = port(app.dapr_http_port, "daprHTTPPort")?;
     config.grpc_port = port(app.dapr_grpc_port, "daprGRPCPort")?;
+    if let Some(metrics) = &mut config.metrics {
+        metrics.set_port(port(app.metrics_port, "metricsPort")?);
+    }
     if let Some(listen) = shared(|s| s.api_listen_addresses.clone()) {
         let first = listen.split(',').next().unwrap_or("").trim().to_owned();
         config.listen_address = first.parse::<IpAddr>().map_err(|_| format!("apiListenAddresses {listen:?} is not an IP address"))?;
@@ -187,6 +193,7 @@ fn app_spec(
             base.resources_paths.clone()
         }
     };
+    config.config_files = config_files(&app.shared, common, base_dir, &dir)?.unwrap_or_else(|| base.config_files.clone());
     if app.shared.enable_app_health_check.or(common.enable_app_health_check).unwrap_or(false) {
         config.app_health = Some(health(&app.shared, common, base.app_health.clone().unwrap_or_default())?);
     }
@@ -196,6 +203,23 @@ fn app_spec(
     }
     let output = output(&app.shared, common, &app_id, &dir)?;
     Ok(AppSpec { config, command: app.command, dir: Some(dir), env: env.into_iter().collect(), output, run_file: Some(file.to_path_buf()) })
+}
+
+/// As the dapr CLI: the app's `configFilePath`, else `<appDirPath>/.dapr/config.yaml`, else
+/// `common`'s; `None` leaves the command line's `--config` (`~/.dapr/config.yaml` is never implied).
+fn config_files(app: &SharedFields, common: &SharedFields, base_dir: &Path, dir: &Path) -> Result<Option<Vec<PathBuf>>, String> {
+    let given = |p: &Option<String>| p.clone().filter(|p| !p.trim().is_empty());
+    if let Some(own) = given(&app.config_file_path) {
+        return Ok(Some(vec![resolve(dir, &own).map_err(|e| format!("configFilePath: {e}"))?]));
+    }
+    let local = dir.join(".dapr").join("config.yaml");
+    if local.is_file() {
+        return Ok(Some(vec![local]));
+    }
+    match given(&common.config_file_path) {
+        Some(shared) => Ok(Some(vec![resolve(base_dir, &shared).map_err(|e| format!("common configFilePath: {e}"))?])),
+        None => Ok(None),
+    }
 }
 
 fn parse_protocol(p: &str) -> Result<AppProtocol, String> {
@@ -362,6 +386,44 @@ apps:
     }
 
     #[test]
+    fn config_files_follow_the_dapr_cli_precedence() {
+        let root = tempfile::tempdir().unwrap();
+        for d in ["own", "local/.dapr", "shared", "plain"] {
+            std::fs::create_dir_all(root.path().join(d)).unwrap();
+        }
+        for f in ["own/tracing.yaml", "local/.dapr/config.yaml", "shared/config.yaml"] {
+            std::fs::write(root.path().join(f), "").unwrap();
+        }
+        write(
+            root.path(),
+            r#"
+version: 1
+common:
+  configFilePath: ./shared/config.yaml
+apps:
+  - {appDirPath: ./own, configFilePath: tracing.yaml}
+  - {appDirPath: ./local}
+  - {appDirPath: ./plain}
+"#,
+        );
+        let specs = load(root.path(), &base()).unwrap();
+        let root = std::path::absolute(root.path()).unwrap();
+        let files: Vec<_> = specs.iter().map(|s| s.config.config_files.clone()).collect();
+        assert_eq!(files[0], [root.join("./own").join("tracing.yaml")], "the app's own file, relative to its directory");
+        assert_eq!(files[1], [root.join("./local").join(".dapr").join("config.yaml")], "then <appDirPath>/.dapr/config.yaml");
+        assert_eq!(files[2], [root.join("./shared/config.yaml")], "then common's, relative to the run file");
+
+        // Without any, the command line's --config stays; a missing file is an error naming the app.
+        write(root.as_path(), "version: 1\napps: [{appDirPath: ./plain}]");
+        let mut cli = base();
+        cli.config_files = vec![PathBuf::from("/from/the/command/line.yaml")];
+        assert_eq!(load(&root, &cli).unwrap()[0].config.config_files, cli.config_files);
+        write(root.as_path(), "version: 1\napps: [{appDirPath: ./plain, configFilePath: nope.yaml}]");
+        let err = load(&root, &base()).unwrap_err().to_string();
+        assert!(err.contains("apps[0]: configFilePath") && err.contains("nope.yaml does not exist"), "{err}");
+    }
+
+    #[test]
     fn a_bad_run_file_names_what_is_wrong() {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("a")).unwrap();
@@ -381,5 +443,23 @@ apps:
             assert!(err.contains(expected), "{yaml:?}: {err}");
             assert!(err.contains("dapr.yaml"), "{err}");
         }
+    }
+
+    #[test]
+    fn metrics_ports_are_the_apps_own_or_free_ones() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("a")).unwrap();
+        write(root.path(), "version: 1\napps:\n  - {appID: one, appDirPath: ./a, metricsPort: 9400}\n  - {appID: two, appDirPath: ./a}\n");
+        let ports = |cli: &SidecarConfig| -> Vec<Option<u16>> {
+            load(root.path(), cli).unwrap().iter().map(|s| s.config.metrics.map(|m| m.port())).collect()
+        };
+        let mut cli = base();
+        assert_eq!(cli.metrics.map(|m| m.port()), Some(9090));
+        assert_eq!(ports(&cli), [Some(9400), Some(0)], "without metricsPort a free one (0), as dapr run picks one");
+        cli.metrics = None; // --enable-metrics=false
+        assert_eq!(ports(&cli), [None, None]);
+        write(root.path(), "version: 1\napps: [{appDirPath: ./a, metricsPort: 70000}]");
+        let err = load(root.path(), &base()).unwrap_err().to_string();
+        assert!(err.contains("apps[0]: metricsPort 70000 is not a port"), "{err}");
     }
 }

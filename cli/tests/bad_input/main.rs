@@ -37,6 +37,7 @@ async fn every_entry_point_answers_bad_input_as_documented_and_keeps_serving() {
     startup::bad_resources(&mut t);
     startup::bad_run_files(&mut t);
     startup::bad_flags(&mut t);
+    startup::bad_configurations(&mut t);
 
     write_or_check(&t);
 }

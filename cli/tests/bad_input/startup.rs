@@ -49,7 +49,7 @@ fn sidecar_cmd(resources: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dapr-rs"));
     cmd.args(["sidecar", "--app-id", APP_ID, "--resources-path"])
         .arg(resources)
-        .args(["--dapr-http-port", &free_port().to_string(), "--dapr-grpc-port", &free_port().to_string()])
+        .args(["--dapr-http-port", &free_port().to_string(), "--dapr-grpc-port", &free_port().to_string(), "--metrics-port", "0"])
         .args(extra)
         .env_remove("DAPR_API_TOKEN")
         .env_remove("APP_API_TOKEN");
@@ -225,4 +225,53 @@ pub fn bad_flags(t: &mut Table) {
         flag_case(t, cmd, "--app-port", "70000");
         flag_case(t, cmd, "--app-max-concurrency", "lots");
     }
+}
+
+/// `--config` (Dapr's `Configuration`): the sidecar, and `dapr-rs run`, refuse to start naming the
+/// file and the key.
+pub fn bad_configurations(t: &mut Table) {
+    let cases = [
+        (
+            "otel.protocol: zipkin",
+            "spec:\n  tracing:\n    otel: {endpointAddress: \"c:4317\", protocol: zipkin}\n",
+            &["spec.tracing.otel.protocol", "zipkin"][..],
+        ),
+        ("otel.isSecure: maybe", "spec:\n  tracing:\n    otel: {isSecure: maybe}\n", &["spec.tracing.otel.isSecure", "maybe"][..]),
+        ("metrics.enabled: [1]", "spec:\n  metrics: {enabled: [1]}\n", &["spec.metrics.enabled"][..]),
+    ];
+    for (input, spec, needles) in cases {
+        for command in ["sidecar", "run"] {
+            let (dir, file) = (resources_with("ok.yaml", ""), tempfile::tempdir().unwrap());
+            let file = file.path().join("tracing.yaml");
+            std::fs::write(&file, format!("apiVersion: dapr.io/v1alpha1\nkind: Configuration\n{spec}")).unwrap();
+            let arg = format!("--config={}", file.display());
+            let cmd = if command == "sidecar" { sidecar_cmd(dir.path(), &[&arg]) } else { run_cmd(dir.path(), &[&arg, "--", "true"]) };
+            let mut all = vec!["tracing.yaml"];
+            all.extend_from_slice(needles);
+            t.add(
+                if command == "sidecar" { "--config (dapr-rs sidecar)" } else { "--config (dapr-rs run)" },
+                input,
+                expected_refusal(1, &all),
+                startup(cmd, &all),
+            );
+        }
+    }
+    let (dir, other) = (resources_with("ok.yaml", ""), tempfile::tempdir().unwrap());
+    let component = other.path().join("component.yaml");
+    std::fs::write(&component, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: c}\nspec: {type: pubsub.in-memory}\n")
+        .unwrap();
+    let arg = format!("--config={}", component.display());
+    let needles = ["component.yaml", "not Configuration"];
+    t.add(
+        "--config (dapr-rs sidecar)",
+        "a Component, not a Configuration",
+        expected_refusal(1, &needles),
+        startup(sidecar_cmd(dir.path(), &[&arg]), &needles),
+    );
+    run_file_case(
+        t,
+        "configFilePath: nope.yaml",
+        "version: 1\napps: [{appDirPath: ./app, configFilePath: nope.yaml}]\n",
+        &["apps[0]", "configFilePath", "nope.yaml"],
+    );
 }

@@ -15,6 +15,7 @@ fn api_logging_logs_every_call_with_its_status() {
     let run = |extra: &[&str]| {
         let mut args =
             vec!["sidecar", "--app-id", "logged", "--log-level", "warn", "--dapr-http-port", &http_arg, "--dapr-grpc-port", &grpc_arg];
+        args.extend(["--metrics-port", "0"]);
         args.extend(["--resources-path", components.to_str().unwrap()]);
         args.extend(extra);
         let mut cmd = w.command(&args);
@@ -54,4 +55,22 @@ fn api_logging_logs_every_call_with_its_status() {
 
     let quiet = run(&[]);
     assert!(!quiet.contains("API Called"), "{quiet}");
+
+    // --log-as-json: every line of the log is one JSON object with daprd's fields.
+    let json = run(&["--enable-api-logging", "--log-as-json"]);
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}")))
+        .collect();
+    assert!(!lines.is_empty(), "no log lines");
+    for line in &lines {
+        for field in ["time", "level", "msg", "scope", "type", "instance", "ver", "app_id"] {
+            assert!(line.get(field).is_some(), "no {field} in {line}");
+        }
+        assert_eq!(line["type"], "log", "{line}");
+    }
+    let api = lines.iter().find(|l| l["method"] == "POST /v1.0/publish/pubsub/orders").unwrap_or_else(|| panic!("no API line in:\n{json}"));
+    assert_eq!((api["msg"].as_str(), api["code"].as_u64(), api["app_id"].as_str()), (Some("HTTP API Called"), Some(204), Some("logged")));
+    assert!(api["duration"].is_number(), "{api}");
 }

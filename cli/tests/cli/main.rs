@@ -7,6 +7,7 @@ mod api_logging;
 mod apps;
 #[path = "../common/mod.rs"]
 mod common;
+mod metrics;
 mod publish_list_stop;
 mod run_file;
 mod world;

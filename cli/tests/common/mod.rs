@@ -88,6 +88,10 @@ impl SidecarBuilder {
             cmd.args(["--app-port", &p.to_string()]);
         }
         cmd.args(&self.args);
+        // Metrics on a free port: several sidecars run at once, and 9090 may be taken.
+        if !self.args.iter().any(|a| a.starts_with("--metrics-port")) {
+            cmd.args(["--metrics-port", "0"]);
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

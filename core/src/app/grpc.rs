@@ -46,7 +46,14 @@ impl Service {
                 }
                 None => TopicEvent::default(),
             };
-            let event = TopicEvent { topic: req.topic.clone(), pubsub_name: req.pubsub_name.clone(), path: req.path.clone(), ..event };
+            // A bulk entry's metadata travels in the entry; the call's is the batch's.
+            let event = TopicEvent {
+                topic: req.topic.clone(),
+                pubsub_name: req.pubsub_name.clone(),
+                path: req.path.clone(),
+                metadata: entry.metadata,
+                ..event
+            };
             let router = self.0.clone();
             let entry_id = entry.entry_id;
             async move {
@@ -71,7 +78,8 @@ impl AppCallback for Service {
 
     async fn on_topic_event(&self, req: Request<TopicEventRequest>) -> Result<Response<TopicEventResponse>, Status> {
         self.check_token(&req)?;
-        let event = TopicEvent::from(req.into_inner());
+        let (metadata, _, request) = req.into_parts();
+        let event = TopicEvent { metadata: super::delivered_metadata(&metadata.into_headers()), ..TopicEvent::from(request) };
         let (pubsub, topic, path) = (event.pubsub_name.clone(), event.topic.clone(), event.path.clone());
         match self.0.deliver(event).await {
             Some(status) => Ok(Response::new(TopicEventResponse { status: status.to_status() as i32 })),

@@ -15,6 +15,9 @@ use serde_json::{Map, Value as Json, json};
 use std::future::Future;
 use std::sync::Arc;
 
+/// `--app-health-check-path`'s default.
+pub(crate) const HEALTH_PATH: &str = "/healthz";
+
 pub(super) async fn serve(
     listener: tokio::net::TcpListener,
     router: Arc<Router>,
@@ -23,6 +26,9 @@ pub(super) async fn serve(
     let app = axum::Router::new()
         .route("/dapr/subscribe", get(list_subscriptions))
         .route("/dapr/config", get(|| async { Json::Object(Default::default()).to_string() }))
+        // The sidecar's app health probe (`--enable-app-health-check`, daprd's default path): the
+        // app is healthy while it serves. No token: daprd sends none with the probe either.
+        .route(HEALTH_PATH, get(|| async { StatusCode::OK }))
         .fallback(deliver)
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(router);
@@ -60,7 +66,10 @@ async fn deliver(State(router): State<Arc<Router>>, uri: Uri, headers: HeaderMap
     };
     let pubsub = ce.get("pubsubname").and_then(Json::as_str).unwrap_or(&sub.pubsub_name).to_owned();
     let topic = ce.get("topic").and_then(Json::as_str).unwrap_or(&sub.topic).to_owned();
-    let event = TopicEvent::from(cloudevent::to_topic_event_request(&ce, &pubsub, &topic, path));
+    let event = TopicEvent {
+        metadata: super::delivered_metadata(&headers),
+        ..TopicEvent::from(cloudevent::to_topic_event_request(&ce, &pubsub, &topic, path))
+    };
     let status = crate::handler::run_handler(sub.handler.as_ref(), event).await;
     axum::Json(json!({ "status": status.as_http_status_word() })).into_response()
 }
@@ -73,10 +82,13 @@ fn is_bulk_envelope(body: &Map<String, Json>) -> bool {
 async fn deliver_bulk(sub: &Subscription, path: &str, envelope: BulkEnvelope) -> BulkReply {
     let BulkEnvelope { topic, pubsubname, entries, .. } = envelope;
     let deliveries = entries.into_iter().map(|entry| {
-        let event = entry.cloud_event(&pubsubname, &topic).map(|ce| cloudevent::to_topic_event_request(&ce, &pubsubname, &topic, path));
+        let event = entry.cloud_event(&pubsubname, &topic).map(|ce| TopicEvent {
+            metadata: entry.metadata.clone(),
+            ..TopicEvent::from(cloudevent::to_topic_event_request(&ce, &pubsubname, &topic, path))
+        });
         async move {
             let status = match event {
-                Some(event) => crate::handler::run_handler(sub.handler.as_ref(), TopicEvent::from(event)).await,
+                Some(event) => crate::handler::run_handler(sub.handler.as_ref(), event).await,
                 None => {
                     tracing::warn!(entry_id = %entry.entry_id, "bulk entry is neither a CloudEvent nor base64; dropped");
                     TopicEventStatus::Drop

@@ -4,8 +4,11 @@
 mod grpc;
 mod http;
 
+pub(crate) use http::HEALTH_PATH;
+
 use crate::handler::run_handler;
 use crate::{Error, Result, Subscription, TopicEvent, TopicEventStatus, TopicHandler};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +70,12 @@ impl Router {
             Some(expected) => dapr_rs_proto::api_token_matches(expected, presented),
         }
     }
+}
+
+/// The message metadata a delivery's call carried, for both servers: its gRPC metadata or HTTP
+/// headers but the transport's own (`dapr_rs_proto::delivery_metadata`).
+fn delivered_metadata(headers: &::http::HeaderMap) -> HashMap<String, String> {
+    dapr_rs_proto::delivery_metadata::from_headers(headers.iter().map(|(name, value)| (name.as_str(), value.as_bytes())))
 }
 
 /// A running app callback server. [`AppServer::stop`] shuts it down gracefully.

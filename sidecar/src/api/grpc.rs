@@ -23,6 +23,7 @@ impl DaprApi {
     /// `BulkPublishEvent` and its Alpha1 twin: entries the component refused come back in
     /// `failedEntries` of an OK answer.
     async fn bulk_publish(&self, req: Request<BulkPublishRequest>) -> Result<Response<BulkPublishResponse>, Status> {
+        crate::telemetry::record_topic(req.extensions(), &req.get_ref().topic);
         let (traceparent, tracestate) = (header(&req, "traceparent"), header(&req, "tracestate"));
         let input = BulkPublishInput { request: req.into_inner(), traceparent, tracestate };
         let failed_entries = publisher::bulk_publish(&self.0, input).await?;
@@ -33,6 +34,7 @@ impl DaprApi {
 #[tonic::async_trait]
 impl Dapr for DaprApi {
     async fn publish_event(&self, req: Request<PublishEventRequest>) -> Result<Response<()>, Status> {
+        crate::telemetry::record_topic(req.extensions(), &req.get_ref().topic);
         let (traceparent, tracestate) = (header(&req, "traceparent"), header(&req, "tracestate"));
         let r = req.into_inner();
         let input = PublishInput {
@@ -123,6 +125,8 @@ pub async fn serve(state: Arc<SidecarState>, listener: tokio::net::TcpListener) 
         .tcp_nodelay(true)
         .initial_connection_window_size(dapr_rs_proto::h2_windows::CONNECTION)
         .initial_stream_window_size(dapr_rs_proto::h2_windows::STREAM)
+        .layer(crate::metrics::api_server::GrpcServerLayer::new(state.metrics.clone()))
+        .layer(crate::telemetry::GrpcSpanLayer::new(&state.telemetry))
         .layer(tower::util::MapResponseLayer::new(move |resp| too_large_is_resource_exhausted(resp, max_body_size)))
         .layer(super::api_log::GrpcLogLayer::new(&state))
         .add_service(tonic::service::interceptor::InterceptedService::new(dapr, token))

@@ -35,9 +35,12 @@ pub fn router(state: Arc<SidecarState>) -> axum::Router {
         .route("/v1.0/metadata", get(get_metadata))
         .route("/v1.0/metadata/{key}", put(put_metadata))
         .route("/v1.0/shutdown", post(shutdown))
+        .route("/v1.0-alpha1/dapr-rs/deadletters", get(dead_letters))
         .layer(middleware::from_fn_with_state(state.clone(), limit_body))
         .layer(middleware::from_fn_with_state(state.clone(), check_token))
         .layer(middleware::from_fn_with_state(state.clone(), super::api_log::http))
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::api_server::http))
+        .layer(middleware::from_fn_with_state(state.telemetry.clone(), crate::telemetry::http_span))
         // `limit_body` enforces `--max-body-size` with Dapr's error body instead.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
@@ -117,6 +120,11 @@ async fn get_metadata(State(state): State<Arc<SidecarState>>) -> Response {
 async fn put_metadata(State(state): State<Arc<SidecarState>>, Path(key): Path<String>, body: Bytes) -> StatusCode {
     state.set_extended_metadata(key, String::from_utf8_lossy(&body).into_owned());
     StatusCode::NO_CONTENT
+}
+
+/// dapr-rs' own: the last messages forwarded to a dead-letter topic, newest first.
+async fn dead_letters(State(state): State<Arc<SidecarState>>) -> Response {
+    axum::Json(serde_json::json!({ "deadLetters": state.dead_letters.recent() })).into_response()
 }
 
 async fn shutdown(State(state): State<Arc<SidecarState>>) -> StatusCode {

@@ -31,7 +31,16 @@ struct StreamSink {
 
 #[async_trait]
 impl EventSink for StreamSink {
-    async fn deliver(&self, ce: &Map<String, Json>, _body: &[u8], pubsub_name: &str, topic: &str, path: &str) -> DeliveryOutcome {
+    // The broker's metadata stays here: daprd sends a stream none.
+    async fn deliver(
+        &self,
+        ce: &Map<String, Json>,
+        _body: &[u8],
+        _metadata: &HashMap<String, String>,
+        pubsub_name: &str,
+        topic: &str,
+        path: &str,
+    ) -> DeliveryOutcome {
         let event = cloudevent::to_topic_event_request(ce, pubsub_name, topic, path);
         let (answer_tx, answer_rx) = oneshot::channel();
         self.waiting.lock().unwrap_or_else(|e| e.into_inner()).insert(event.id.clone(), answer_tx);

@@ -1,10 +1,11 @@
 //! Sidecar settings: daprd's flags (contract §5), shared by `dapr-rs sidecar` and `dapr-rs run`.
 
 pub mod app_health;
+pub mod configuration;
 
 use app_health::{AppHealthArgs, AppHealthConfig};
 use clap::{Args, ValueEnum};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -94,6 +95,14 @@ pub struct SidecarArgs {
     /// trace, debug, info, warn, error.
     #[arg(long, default_value = "info")]
     pub log_level: String,
+    /// One JSON object per log line, with daprd's fields (`time`, `level`, `msg`, `scope`, `type`,
+    /// `instance`, `ver`, `app_id`).
+    #[arg(long)]
+    pub log_as_json: bool,
+    /// Accepted for daprd compatibility and unused: this sidecar runs no internal
+    /// (sidecar-to-sidecar) gRPC server.
+    #[arg(long)]
+    pub dapr_internal_grpc_port: Option<u16>,
     /// Largest request body the APIs accept (HTTP 413 / gRPC ResourceExhausted above it), e.g.
     /// 4Mi, 16Mi or a number of bytes.
     #[arg(long, default_value = "4Mi", value_parser = parse_byte_size)]
@@ -105,6 +114,19 @@ pub struct SidecarArgs {
     /// Logs every call to the Dapr APIs: method, path or RPC, status, duration.
     #[arg(long)]
     pub enable_api_logging: bool,
+    /// Serves Prometheus metrics with daprd's names; `--enable-metrics=false` turns them off.
+    #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub enable_metrics: bool,
+    /// Port of the metrics endpoint (default 9090; `dapr-rs run` picks a free one; 0 picks one).
+    #[arg(long)]
+    pub metrics_port: Option<u16>,
+    /// Address the metrics endpoint listens on. daprd listens on 0.0.0.0; dapr-rs, as for its
+    /// APIs, on loopback unless told otherwise.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub metrics_listen_address: IpAddr,
+    /// Dapr `Configuration` YAML (tracing, metrics); repeatable, merged in order as daprd.
+    #[arg(long = "config", num_args = 1)]
+    pub config: Vec<PathBuf>,
     #[command(flatten)]
     pub app_health: AppHealthArgs,
 }
@@ -177,6 +199,13 @@ pub struct SidecarConfig {
     pub enable_api_logging: bool,
     /// Set when `--enable-app-health-check` is.
     pub app_health: Option<AppHealthConfig>,
+    /// `--config` files (or a run file's `configFilePath`), read by `sidecar::start`.
+    pub config_files: Vec<PathBuf>,
+    /// What `config_files` say (tracing, `metrics_enabled`): defaults until `sidecar::start`
+    /// reads them ([`SidecarConfig::load_configuration`]), first thing.
+    pub configuration: configuration::Configuration,
+    /// Where `/metrics` is served; `None` with `--enable-metrics=false`.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl SidecarConfig {
@@ -198,7 +227,18 @@ impl SidecarConfig {
             app_api_token: env("APP_API_TOKEN"),
             enable_api_logging: args.enable_api_logging,
             app_health: args.app_health.config(),
+            config_files: args.config.clone(),
+            configuration: configuration::Configuration::default(),
+            metrics: args.enable_metrics.then(|| SocketAddr::new(args.metrics_listen_address, args.metrics_port.unwrap_or(9090))),
         }
+    }
+}
+
+impl SidecarConfig {
+    /// Reads `config_files` (and the `OTEL_*` variables) into `configuration`.
+    pub fn load_configuration(&mut self) -> Result<(), configuration::ConfigurationError> {
+        self.configuration = configuration::Configuration::load(&self.config_files, configuration::process_env)?;
+        Ok(())
     }
 }
 
@@ -258,5 +298,23 @@ mod tests {
         for bad in ["", "Mi", "4MB", "-1", "0", "four"] {
             assert!(parse_byte_size(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn metrics_flags_read_as_daprds() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: SidecarArgs,
+        }
+        let metrics = |argv: &[&str]| SidecarConfig::from_args(&Cli::try_parse_from(argv).unwrap().args).metrics;
+        assert_eq!(metrics(&["x"]), Some("127.0.0.1:9090".parse().unwrap()), "on by default, on loopback");
+        assert_eq!(metrics(&["x", "--enable-metrics=false"]), None);
+        assert_eq!(metrics(&["x", "--enable-metrics", "--metrics-port", "9100"]), Some("127.0.0.1:9100".parse().unwrap()));
+        assert_eq!(metrics(&["x", "--enable-metrics=true", "--metrics-listen-address", "0.0.0.0"]), Some("0.0.0.0:9090".parse().unwrap()));
+        // As Go's bool flags: a value needs `=`, so `--enable-metrics false` leaves `false` a stray argument.
+        assert!(Cli::try_parse_from(["x", "--enable-metrics", "false"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--enable-metrics=maybe"]).is_err());
     }
 }

@@ -8,17 +8,20 @@ use crate::config::AppProtocol;
 use crate::subscription::{BulkSubscribe, SubscriptionInfo};
 use async_trait::async_trait;
 use bytes::Bytes;
-use dapr_rs_proto::cloudevent;
 use dapr_rs_proto::outcome::{BulkOutcome, DeliveryOutcome};
 use dapr_rs_proto::runtime::PubsubSubscriptionType;
 use dapr_rs_proto::runtime::app_callback_alpha_client::AppCallbackAlphaClient;
 use dapr_rs_proto::runtime::app_callback_client::AppCallbackClient;
 use dapr_rs_proto::subscribe_document::HttpSubscription;
+use dapr_rs_proto::{cloudevent, delivery_metadata};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tonic::metadata::{AsciiMetadataKey, BinaryMetadataKey, BinaryMetadataValue, MetadataMap, MetadataValue};
 use tonic::transport::Channel;
 
 // One per app, kept behind an Arc: the size of the HTTP variant costs nothing.
@@ -55,10 +58,16 @@ impl AppChannel {
     }
 
     fn grpc_request<T>(msg: T, token: &Option<String>) -> tonic::Request<T> {
-        let mut req = tonic::Request::new(msg);
+        Self::grpc_request_with(msg, MetadataMap::new(), token)
+    }
+
+    /// A request carrying `metadata` and the app token.
+    fn grpc_request_with<T>(msg: T, metadata: MetadataMap, token: &Option<String>) -> tonic::Request<T> {
+        let mut req = tonic::Request::from_parts(metadata, Default::default(), msg);
         if let Some(t) = token.as_deref().and_then(|t| t.parse().ok()) {
             req.metadata_mut().insert(dapr_rs_proto::API_TOKEN_HEADER, t);
         }
+        crate::telemetry::add_grpc_trace(req.metadata_mut());
         req
     }
 
@@ -125,28 +134,40 @@ fn from_topic_subscription(ts: dapr_rs_proto::runtime::TopicSubscription) -> Sub
 
 #[async_trait]
 impl EventSink for AppChannel {
-    async fn deliver(&self, ce: &Map<String, Json>, body: &[u8], pubsub_name: &str, topic: &str, path: &str) -> DeliveryOutcome {
+    async fn deliver(
+        &self,
+        ce: &Map<String, Json>,
+        body: &[u8],
+        metadata: &HashMap<String, String>,
+        pubsub_name: &str,
+        topic: &str,
+        path: &str,
+    ) -> DeliveryOutcome {
         match self {
             Self::Grpc { client, token, .. } => {
+                let metadata = grpc_metadata(metadata, pubsub_name);
                 let call = || async {
                     let req = cloudevent::to_topic_event_request(ce, pubsub_name, topic, path);
-                    client.clone().on_topic_event(Self::grpc_request(req, token)).await
+                    client.clone().on_topic_event(Self::grpc_request_with(req, metadata.clone(), token)).await
                 };
                 match again_if_unanswered(call, unanswered_grpc).await {
                     Ok(resp) => DeliveryOutcome::from_status_value(resp.into_inner().status),
                     Err(s) => {
+                        crate::telemetry::app_call_failed(s.message());
                         tracing::warn!(%pubsub_name, %topic, error = %s, "OnTopicEvent failed");
                         DeliveryOutcome::from_grpc_error(s.code())
                     }
                 }
             }
             Self::Http { client, base, token, .. } => {
-                let mut headers = vec![("pubsubname", pubsub_name)];
-                for key in ["traceparent", "tracestate"] {
-                    if let Some(v) = ce.get(key).and_then(Json::as_str).filter(|v| !v.is_empty()) {
-                        headers.push((key, v));
+                let headers = match http_headers(Some(ce), metadata, pubsub_name) {
+                    Ok(headers) => headers,
+                    Err(e) => {
+                        // daprd fails the call too; the key is named so a message retried forever is seen.
+                        tracing::error!(%pubsub_name, %topic, %path, error = %e, "cannot deliver the event over HTTP (a Kafka component's escapeHeaders: \"true\" escapes such values); retrying");
+                        return DeliveryOutcome::Retry;
                     }
-                }
+                };
                 let body = Bytes::copy_from_slice(body);
                 let call = || http_post(client, base, token, path, dapr_rs_proto::content_type::CLOUDEVENT_JSON, &headers, body.clone());
                 match again_if_unanswered(call, unanswered_http).await {
@@ -181,13 +202,18 @@ impl BulkEventSink for AppChannel {
         match self {
             Self::Grpc { client, alpha, bulk_alpha_only, token } => {
                 let req = batch.to_grpc_request();
+                // The call carries the batch's metadata (each entry its own, in the request), as daprd's.
+                let metadata = grpc_metadata(&HashMap::new(), pubsub_name);
                 #[allow(deprecated)] // the Alpha1 RPC is still what apps built for daprd < 1.17 serve
-                let on_alpha = |req| async move { alpha.clone().on_bulk_topic_event_alpha1(Self::grpc_request(req, token)).await };
+                let on_alpha = |req| {
+                    let metadata = metadata.clone();
+                    async move { alpha.clone().on_bulk_topic_event_alpha1(Self::grpc_request_with(req, metadata, token)).await }
+                };
                 let call = || async {
                     if bulk_alpha_only.load(Ordering::Relaxed) {
                         return on_alpha(req.clone()).await;
                     }
-                    match client.clone().on_bulk_topic_event(Self::grpc_request(req.clone(), token)).await {
+                    match client.clone().on_bulk_topic_event(Self::grpc_request_with(req.clone(), metadata.clone(), token)).await {
                         Err(s) if s.code() == tonic::Code::Unimplemented => {
                             tracing::info!("the app has no OnBulkTopicEvent; using AppCallbackAlpha/OnBulkTopicEventAlpha1");
                             bulk_alpha_only.store(true, Ordering::Relaxed);
@@ -200,6 +226,7 @@ impl BulkEventSink for AppChannel {
                 match answer {
                     Ok(resp) => BulkOutcome::from_grpc_statuses(&resp.into_inner().statuses),
                     Err(s) => {
+                        crate::telemetry::app_call_failed(s.message());
                         tracing::warn!(%pubsub_name, %topic, entries = batch.entries.len(), error = %s, "bulk delivery failed");
                         BulkOutcome::All(DeliveryOutcome::from_grpc_error(s.code()))
                     }
@@ -207,7 +234,13 @@ impl BulkEventSink for AppChannel {
             }
             Self::Http { client, base, token, .. } => {
                 let body = Bytes::from(serde_json::to_vec(&batch.to_http_envelope()).expect("the envelope serialises"));
-                let headers = [("pubsubName", pubsub_name)];
+                let headers = match http_headers(None, &HashMap::new(), pubsub_name) {
+                    Ok(headers) => headers,
+                    Err(e) => {
+                        tracing::error!(%pubsub_name, %topic, %path, error = %e, "cannot deliver the batch over HTTP; retrying");
+                        return BulkOutcome::All(DeliveryOutcome::Retry);
+                    }
+                };
                 let call = || http_post(client, base, token, path, dapr_rs_proto::content_type::JSON, &headers, body.clone());
                 match again_if_unanswered(call, unanswered_http).await {
                     Ok((status, body)) => {
@@ -224,6 +257,50 @@ impl BulkEventSink for AppChannel {
             }
         }
     }
+}
+
+/// The gRPC metadata of a delivery: the message's metadata and `pubsubName`, lowercased, by
+/// daprd's rules; a key or value gRPC cannot carry is left out (logged at debug).
+fn grpc_metadata(metadata: &HashMap<String, String>, pubsub_name: &str) -> MetadataMap {
+    let mut map = MetadataMap::new();
+    for (key, value) in delivery_metadata::with_pubsub_name(metadata, pubsub_name) {
+        let Some(name) = delivery_metadata::grpc_metadata_key(key) else { continue };
+        let added = if name.ends_with("-bin") {
+            BinaryMetadataKey::from_bytes(name.as_bytes())
+                .map(|k| map.append_bin(k, BinaryMetadataValue::from_bytes(value.as_bytes())))
+                .is_ok()
+        } else {
+            match (AsciiMetadataKey::from_bytes(name.as_bytes()), MetadataValue::try_from(value)) {
+                (Ok(k), Ok(v)) => {
+                    map.append(k, v);
+                    true
+                }
+                _ => false,
+            }
+        };
+        if !added {
+            tracing::debug!(key, "a metadata key or its value is not valid gRPC metadata; not sent to the app");
+        }
+    }
+    map
+}
+
+/// The headers of an HTTP delivery: the message's metadata and `pubsubName` by daprd's rules, then
+/// the event's trace context. A key or value HTTP cannot carry is an error naming the key.
+fn http_headers(ce: Option<&Map<String, Json>>, metadata: &HashMap<String, String>, pubsub_name: &str) -> Result<HeaderMap, String> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in delivery_metadata::http_headers(delivery_metadata::with_pubsub_name(metadata, pubsub_name)) {
+        let value = HeaderValue::from_bytes(value.as_bytes())
+            .map_err(|_| format!("the value of metadata key {name:?} is not a valid HTTP header value"))?;
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("metadata key {name:?} is not a valid HTTP header name"))?;
+        headers.append(name, value);
+    }
+    for (key, value) in crate::telemetry::trace_headers(ce) {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(key, v);
+        }
+    }
+    Ok(headers)
 }
 
 /// Calls to the app per delivery while no answer comes back from the app at all (a failed
@@ -284,21 +361,25 @@ async fn http_post(
     token: &Option<String>,
     path: &str,
     content_type: &str,
-    headers: &[(&str, &str)],
+    headers: &HeaderMap,
     body: Bytes,
 ) -> Result<(u16, Bytes), PostFailed> {
     let failed = |unanswered, message| PostFailed { message, unanswered };
     let path = dapr_rs_proto::route_path(path);
-    let mut req = http::Request::post(format!("{base}{path}")).header(http::header::CONTENT_TYPE, content_type);
-    for (key, value) in headers {
-        req = req.header(*key, *value);
-    }
+    let mut req = http::Request::post(format!("{base}{path}"))
+        .body(Full::new(body))
+        .map_err(|e| failed(false, format!("cannot build the request to {path}: {e}")))?;
+    *req.headers_mut() = headers.clone();
+    let set = req.headers_mut();
+    set.insert(http::header::CONTENT_TYPE, HeaderValue::from_str(content_type).map_err(|e| failed(false, format!("content type: {e}")))?);
     if let Some(t) = token {
-        req = req.header(dapr_rs_proto::API_TOKEN_HEADER, t.as_str());
+        let t = HeaderValue::from_str(t).map_err(|e| failed(false, format!("the app API token is not a valid header value: {e}")))?;
+        set.insert(dapr_rs_proto::API_TOKEN_HEADER, t);
     }
-    let req = req.body(Full::new(body)).map_err(|e| failed(false, format!("cannot build the request to {path}: {e}")))?;
-    let resp = client.request(req).await.map_err(|e| failed(true, format!("POST {path} failed: {e}")))?;
+    let resp = client.request(req).await.map_err(|e| failed(true, format!("POST {path} failed: {e}")));
+    let resp = resp.inspect_err(|f| crate::telemetry::app_call_failed(&f.message))?;
     let status = resp.status().as_u16();
+    crate::telemetry::app_answered_http(status);
     // A reply cut short is no answer to act on: read as empty, a 2xx would count as SUCCESS.
     let body =
         resp.into_body().collect().await.map_err(|e| failed(false, format!("reading the app's reply to POST {path} failed: {e}")))?;

@@ -12,6 +12,7 @@
 use super::EventDelivery;
 use super::event_delivery::{RoutedEvent, Routing, SHUTTING_DOWN};
 use super::sink::{BulkBatch, BulkEntry, BulkEventSink};
+use crate::metrics::pubsub::BulkIngress;
 use crate::subscription::BulkSubscribe;
 use async_trait::async_trait;
 use dapr_rs_components::{BrokerMessage, MessageHandler, NotProcessed};
@@ -69,7 +70,7 @@ impl MessageHandler for BulkDelivery {
     async fn handle(&self, msg: BrokerMessage) -> Result<(), NotProcessed> {
         let routed = match self.events.route(&msg).await {
             Routing::Deliver(routed) => routed,
-            Routing::Settled(answer) => return answer,
+            Routing::Settled(answer) | Routing::Unrouted(answer) => return answer,
         };
         let (answer, answered) = oneshot::channel();
         let waiting = Waiting { entry_id: uuid::Uuid::new_v4().to_string(), msg, routed, answer };
@@ -119,6 +120,7 @@ struct Batches {
 impl Batches {
     /// One call per route (as daprd groups them), in the order the routes first appear.
     async fn deliver(&self, batch: Vec<Waiting>) {
+        let tally = self.events.ingress.bulk();
         let mut by_path: Vec<(String, Vec<Waiting>)> = Vec::new();
         for waiting in batch {
             match by_path.iter_mut().find(|(path, _)| *path == waiting.routed.path) {
@@ -126,10 +128,11 @@ impl Batches {
                 None => by_path.push((waiting.routed.path.clone(), vec![waiting])),
             }
         }
-        futures::future::join_all(by_path.into_iter().map(|(path, group)| self.deliver_route(path, group))).await;
+        futures::future::join_all(by_path.into_iter().map(|(path, group)| self.deliver_route(path, group, &tally))).await;
+        tally.report();
     }
 
-    async fn deliver_route(&self, path: String, mut pending: Vec<Waiting>) {
+    async fn deliver_route(&self, path: String, mut pending: Vec<Waiting>, tally: &BulkIngress<'_>) {
         let events = &self.events;
         let mut delays = events.retry.delays();
         let mut attempts = 0u64;
@@ -147,11 +150,12 @@ impl Batches {
                     .collect();
                 let batch = BulkBatch { pubsub_name: &events.pubsub_name, topic: &events.topic, path: &path, entries };
                 let _slot = events.app_slot().await;
-                events.within_timeout(self.sink.deliver_bulk(&batch), || BulkOutcome::All(DeliveryOutcome::Retry)).await
+                let call = events.telemetry.deliveries(batch.entries.iter().map(|e| e.ce), &events.topic, self.sink.deliver_bulk(&batch));
+                tally.call(events.within_timeout(call, || BulkOutcome::All(DeliveryOutcome::Retry))).await
             };
             let mut again = Vec::new();
             for waiting in pending {
-                match outcome.of(&waiting.entry_id) {
+                match tally.entry(outcome.of(&waiting.entry_id)) {
                     DeliveryOutcome::Success => waiting.answer(Ok(())),
                     DeliveryOutcome::Drop => {
                         let result = events.dead_letter(&waiting.msg, "the app answered DROP").await;

@@ -1,4 +1,5 @@
 use super::sink::EventSink;
+use crate::metrics::pubsub::{Ingress, Settled};
 use crate::retry::RetryPolicy;
 use crate::routing::Routes;
 use crate::scopes::TopicScopes;
@@ -37,6 +38,12 @@ pub struct EventDelivery {
     /// Cancelled when the sidecar starts shutting down: no new attempt starts, and an event the
     /// app did not take goes back to the broker, never to the dead-letter topic.
     pub stopping: CancellationToken,
+    /// `dapr_component_pubsub_ingress_*` of this subscription.
+    pub ingress: Ingress,
+    /// Each call to the app runs in a `pubsub/<topic>` span when tracing is on.
+    pub telemetry: crate::telemetry::Telemetry,
+    /// Where a dead-lettered message is noted (`dapr-rs dashboard`).
+    pub dead_letters: Arc<crate::dead_letters::DeadLetterLog>,
 }
 
 /// A broker message on its way to the app: its CloudEvent, the bytes the app gets, and its route.
@@ -51,6 +58,8 @@ pub struct RoutedEvent {
 pub enum Routing {
     Deliver(RoutedEvent),
     Settled(Result<(), NotProcessed>),
+    /// Settled because no route matched (daprd's metrics count it apart).
+    Unrouted(Result<(), NotProcessed>),
 }
 
 impl EventDelivery {
@@ -80,7 +89,7 @@ impl EventDelivery {
         }
         let path = match self.routes.select(&ce) {
             Ok(Some(path)) => path.to_owned(),
-            Ok(None) => return Routing::Settled(self.dead_letter(msg, "no route matched").await),
+            Ok(None) => return Routing::Unrouted(self.dead_letter(msg, "no route matched").await),
             Err(e) => {
                 // daprd: a routing error dead-letters the message, else it goes back to the broker.
                 tracing::error!(pubsub = %self.pubsub_name, topic = %self.topic, error = %e, "cannot choose a route for the event");
@@ -116,14 +125,17 @@ impl EventDelivery {
         tracing::info!(pubsub = %self.pubsub_name, topic = %self.topic, dead_letter_topic = %dlq, reason = why, "message dead-lettered");
         let dead = BrokerMessage { topic: dlq.clone(), data: msg.data.clone(), metadata: msg.metadata.clone() };
         match tokio::time::timeout(Duration::from_secs(30), self.component.publish(dead)).await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => {
+                self.dead_letters.record(&self.pubsub_name, &self.topic, dlq, &msg.data, why);
+                Ok(())
+            }
             Ok(Err(e)) => Err(NotProcessed(format!("dead-letter publish to {dlq} failed: {e}"))),
             Err(_) => Err(NotProcessed(format!("dead-letter publish to {dlq} timed out"))),
         }
     }
 
     /// One delivery to the sink within an app slot and the timeout; `None` once shutting down.
-    async fn attempt(&self, ce: &Map<String, Json>, body: &[u8], path: &str) -> Option<DeliveryOutcome> {
+    async fn attempt(&self, ce: &Map<String, Json>, body: &[u8], msg: &BrokerMessage, path: &str) -> Option<DeliveryOutcome> {
         let _slot = tokio::select! {
             biased;
             () = self.stopping.cancelled() => return None,
@@ -132,8 +144,9 @@ impl EventDelivery {
         if self.stopping.is_cancelled() {
             return None;
         }
-        let delivery = self.sink.deliver(ce, body, &self.pubsub_name, &self.topic, path);
-        Some(self.within_timeout(delivery, || DeliveryOutcome::Retry).await)
+        let delivery = self.sink.deliver(ce, body, &msg.metadata, &self.pubsub_name, &self.topic, path);
+        let delivery = self.telemetry.delivery(ce, &self.topic, delivery);
+        Some(self.ingress.delivered(self.within_timeout(delivery, || DeliveryOutcome::Retry)).await)
     }
 
     /// A slot of the app's for one call to the app (`None` when the component took it already); a
@@ -162,12 +175,13 @@ impl MessageHandler for EventDelivery {
     async fn handle(&self, msg: BrokerMessage) -> Result<(), NotProcessed> {
         let RoutedEvent { ce, body, path } = match self.route(&msg).await {
             Routing::Deliver(routed) => routed,
-            Routing::Settled(answer) => return answer,
+            Routing::Settled(answer) => return self.ingress.settled(answer, Settled::Undeliverable),
+            Routing::Unrouted(answer) => return self.ingress.settled(answer, Settled::Unrouted),
         };
         let mut delays = self.retry.delays();
         let mut attempts = 0u64;
         loop {
-            let Some(outcome) = self.attempt(&ce, &body, &path).await else {
+            let Some(outcome) = self.attempt(&ce, &body, &msg, &path).await else {
                 return Err(NotProcessed(SHUTTING_DOWN.into()));
             };
             attempts += 1;
@@ -185,6 +199,6 @@ impl MessageHandler for EventDelivery {
         if self.stopping.is_cancelled() {
             return Err(NotProcessed(SHUTTING_DOWN.into()));
         }
-        self.retries_exhausted(&msg, attempts).await
+        self.ingress.settled(self.retries_exhausted(&msg, attempts).await, Settled::RetriesExhausted)
     }
 }

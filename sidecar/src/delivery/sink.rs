@@ -16,8 +16,17 @@ use std::sync::Arc;
 /// Where events of a subscription go: the app channel or a streaming subscriber.
 #[async_trait]
 pub trait EventSink: Send + Sync + 'static {
-    /// Delivers one CloudEvent to `path`; `body` is its JSON as the broker stored it.
-    async fn deliver(&self, ce: &Map<String, Json>, body: &[u8], pubsub_name: &str, topic: &str, path: &str) -> DeliveryOutcome;
+    /// Delivers one CloudEvent to `path`; `body` is its JSON as the broker stored it, `metadata`
+    /// the broker message's (the app channel sends it on, a stream does not).
+    async fn deliver(
+        &self,
+        ce: &Map<String, Json>,
+        body: &[u8],
+        metadata: &HashMap<String, String>,
+        pubsub_name: &str,
+        topic: &str,
+        path: &str,
+    ) -> DeliveryOutcome;
 
     /// The same destination taking whole batches (`bulkSubscribe`), when it can; streams cannot.
     fn bulk(self: Arc<Self>) -> Option<Arc<dyn BulkEventSink>> {

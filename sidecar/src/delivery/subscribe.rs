@@ -6,6 +6,7 @@ use super::bulk_delivery::DEFAULT_BATCHES_IN_FLIGHT;
 use super::{BulkDelivery, EventDelivery, EventSink};
 use crate::config::DEFAULT_MAX_CONCURRENCY;
 use crate::error::ApiError;
+use crate::metrics::pubsub::Ingress;
 use crate::routing::Routes;
 use crate::state::SidecarState;
 use crate::subscription::{ActiveSubscription, SubscriptionInfo};
@@ -58,6 +59,9 @@ pub async fn subscribe(state: &Arc<SidecarState>, info: SubscriptionInfo, sink: 
         sink: sink.clone(),
         app_slots: None,
         stopping: state.shutdown.clone(),
+        ingress: Ingress::new(state.metrics.clone(), &info.pubsub_name, &info.topic, info.kind != PubsubSubscriptionType::Streaming),
+        telemetry: state.telemetry.clone(),
+        dead_letters: state.dead_letters.clone(),
     };
     // The app's cap counts calls to the app channel; streams are not part of it (as daprd).
     let app_slots = Some(state.app_slots.clone()).filter(|_| info.kind != PubsubSubscriptionType::Streaming);

@@ -12,9 +12,12 @@ fn encoded(message: &impl Message) -> Vec<u8> {
 /// The bytes bindings-dotnet/tests/BridgeRequestTests.cs asserts its encoder writes.
 #[test]
 fn the_csharp_encoders_requests_decode() {
-    let publish =
+    let (publish, trace) =
         publish(&hex("0a 0d 6f 72 64 65 72 5f 70 75 62 5f 73 75 62 12 06 6f 72 64 65 72 73 1a 02 01 02 20 02 32 06 0a 01 6b 12 01 76"))
             .unwrap();
+    assert!(trace.is_empty());
+    let (_, trace) = super::publish(&hex("0a 01 70 12 01 74 20 02 3a 05 30 30 2d 61 62 42 03 6b 3d 76")).unwrap();
+    assert_eq!(trace, TraceContext::new("00-ab", "k=v"));
     assert_eq!((publish.pubsub_name.as_str(), publish.topic.as_str()), ("order_pub_sub", "orders"));
     assert_eq!(publish.data.as_ref(), [1, 2]);
     assert_eq!(publish.data_content_type, "application/json");
@@ -52,6 +55,7 @@ fn payload_kinds_pick_the_content_type_and_bad_ones_are_named() {
             data_kind: kind,
             content_type: content_type.into(),
             metadata: HashMap::new(),
+            ..Default::default()
         })
     };
     let cases = [
@@ -61,7 +65,7 @@ fn payload_kinds_pick_the_content_type_and_bad_ones_are_named() {
         (bridge::DataKind::Bytes, "image/png", "image/png"),
     ];
     for (kind, named, expected) in cases {
-        let published = publish(&request(b"\"x\"", kind as i32, named)).unwrap();
+        let (published, _) = publish(&request(b"\"x\"", kind as i32, named)).unwrap();
         assert_eq!(published.data_content_type, expected, "{kind:?}");
         assert_eq!(published.data.as_ref(), b"\"x\"");
     }

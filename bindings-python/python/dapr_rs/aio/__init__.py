@@ -12,7 +12,7 @@ import inspect
 import logging
 from typing import Any, Awaitable, Callable, Optional, Sequence, Set
 
-from .. import BulkPublishFailedEntry, BulkPublishResponse, Metadata, _ClientBase, _metadata
+from .. import BulkPublishFailedEntry, BulkPublishResponse, Metadata, _ClientBase, _metadata, _tracing
 from .._native import TopicEvent, in_topic_handler
 from ..subscription import StreamInactiveError, SubscriptionMessage, _StreamView, message_handler
 
@@ -35,9 +35,13 @@ class DaprClient(_ClientBase):
         data: Any,
         data_content_type: Optional[str] = None,
         publish_metadata: Metadata = None,
+        *,
+        traceparent: Optional[str] = None,
+        tracestate: Optional[str] = None,
     ) -> None:
         """As :meth:`dapr_rs.DaprClient.publish_event`."""
-        await self._client().publish_event_async(pubsub_name, topic_name, data, data_content_type, _metadata(publish_metadata))
+        trace = _tracing.publish_context(traceparent, tracestate)
+        await self._client().publish_event_async(pubsub_name, topic_name, data, data_content_type, _metadata(publish_metadata), *trace)
 
     async def publish_events(
         self,
@@ -84,7 +88,7 @@ class DaprClient(_ClientBase):
         loop (a plain function on a worker thread); an exception answers RETRY. Returns the coroutine function that closes it."""
         subscription = await self.subscribe(pubsub_name, topic, metadata, dead_letter_topic)
         handlers: Set["asyncio.Future[Any]"] = set()
-        on_loop = _on_loop(asyncio.get_running_loop(), handler_fn, handlers)
+        on_loop = _on_loop(asyncio.get_running_loop(), _tracing.in_event_context(handler_fn), handlers)
         task = asyncio.ensure_future(_serve(subscription, message_handler(subscription._native, on_loop)))
 
         async def close() -> None:

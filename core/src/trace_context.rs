@@ -1,0 +1,79 @@
+//! W3C trace context on the client side: what a publish continues (sent as `traceparent` /
+//! `tracestate` gRPC metadata, which the sidecar reads as daprd does) and what a delivered event
+//! carries (its CloudEvent `traceparent` / `tracestate`: the publishing sidecar's span when it
+//! traces, else the publisher's own).
+
+use crate::{Error, Result, TopicEvent};
+use serde_json::Value as Json;
+
+/// The trace a publish continues; empty fields are not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceContext {
+    /// `00-<trace id>-<span id>-<flags>`.
+    pub traceparent: String,
+    pub tracestate: String,
+}
+
+impl TraceContext {
+    pub fn new(traceparent: impl Into<String>, tracestate: impl Into<String>) -> Self {
+        Self { traceparent: traceparent.into(), tracestate: tracestate.into() }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.traceparent.is_empty() && self.tracestate.is_empty()
+    }
+
+    /// Adds the non-empty fields to a call's metadata; a value no header can carry is refused.
+    pub(crate) fn add_to(&self, metadata: &mut tonic::metadata::MetadataMap) -> Result<()> {
+        for (key, value) in [("traceparent", &self.traceparent), ("tracestate", &self.tracestate)] {
+            if value.is_empty() {
+                continue;
+            }
+            let value = value.trim().parse().map_err(|_| Error::InvalidArgument(format!("{key} {value:?} is not a valid header value")))?;
+            metadata.insert(key, value);
+        }
+        Ok(())
+    }
+}
+
+impl TopicEvent {
+    /// The event's CloudEvent `traceparent` ("" when it has none).
+    pub fn traceparent(&self) -> &str {
+        self.extensions.get("traceparent").and_then(Json::as_str).unwrap_or("")
+    }
+
+    /// The event's CloudEvent `tracestate` ("" when it has none).
+    pub fn tracestate(&self) -> &str {
+        self.extensions.get("tracestate").and_then(Json::as_str).unwrap_or("")
+    }
+
+    /// Both, as the context a handler continues.
+    pub fn trace_context(&self) -> TraceContext {
+        TraceContext::new(self.traceparent(), self.tracestate())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_is_given_is_sent_and_bad_values_are_refused() {
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        TraceContext::new("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "").add_to(&mut metadata).unwrap();
+        assert_eq!(metadata.get("traceparent").unwrap(), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        assert!(metadata.get("tracestate").is_none());
+        let err = TraceContext::new("00-\u{1}-x", "").add_to(&mut tonic::metadata::MetadataMap::new()).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+        assert!(TraceContext::default().is_empty());
+    }
+
+    #[test]
+    fn an_event_gives_its_cloudevent_trace_context() {
+        let mut event = TopicEvent::default();
+        assert_eq!(event.traceparent(), "");
+        event.extensions.insert("traceparent".into(), "00-a-b-01".into());
+        event.extensions.insert("tracestate".into(), "k=v".into());
+        assert_eq!(event.trace_context(), TraceContext::new("00-a-b-01", "k=v"));
+    }
+}
