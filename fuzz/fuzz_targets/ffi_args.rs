@@ -17,7 +17,7 @@ fn refused_as_invalid<T>(decoded: Result<T, Error>) -> Option<T> {
 }
 
 fuzz_target!(|request: &[u8]| {
-    if let Some(publish) = refused_as_invalid(requests::publish(request)) {
+    if let Some((publish, _trace)) = refused_as_invalid(requests::publish(request)) {
         // Core always names a content type: the request's, or its payload kind's default.
         assert!(!publish.data_content_type.is_empty());
     }
