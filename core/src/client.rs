@@ -188,13 +188,26 @@ impl DaprClient {
 
     /// Publishes many events in one call; returns the entries the sidecar could not publish.
     /// Uses `BulkPublishEvent`, falling back to `BulkPublishEventAlpha1` on older sidecars.
-    #[allow(deprecated)] // the Alpha1 RPC is still what daprd < 1.17 serves
     pub async fn bulk_publish(
         &self,
         pubsub_name: &str,
         topic: &str,
         entries: Vec<BulkPublishEntry>,
         metadata: HashMap<String, String>,
+    ) -> Result<Vec<BulkPublishFailure>> {
+        self.bulk_publish_traced(pubsub_name, topic, entries, metadata, &TraceContext::default()).await
+    }
+
+    /// [`DaprClient::bulk_publish`] continuing `trace`, as [`DaprClient::publish_event_traced`]
+    /// does: every entry's CloudEvent carries it (or the sidecar's child of it).
+    #[allow(deprecated)] // the Alpha1 RPC is still what daprd < 1.17 serves
+    pub async fn bulk_publish_traced(
+        &self,
+        pubsub_name: &str,
+        topic: &str,
+        entries: Vec<BulkPublishEntry>,
+        metadata: HashMap<String, String>,
+        trace: &TraceContext,
     ) -> Result<Vec<BulkPublishFailure>> {
         let msg = BulkPublishRequest {
             pubsub_name: pubsub_name.into(),
@@ -210,14 +223,19 @@ impl DaprClient {
                 .collect(),
             metadata,
         };
+        let traced = |msg| -> Result<tonic::Request<BulkPublishRequest>> {
+            let mut request = self.request(msg);
+            trace.add_to(request.metadata_mut())?;
+            Ok(request)
+        };
         let mut grpc = self.grpc();
         let result = if self.inner.bulk_alpha_only.load(Ordering::Relaxed) {
-            grpc.bulk_publish_event_alpha1(self.request(msg)).await
+            grpc.bulk_publish_event_alpha1(traced(msg)?).await
         } else {
-            match grpc.bulk_publish_event(self.request(msg.clone())).await {
+            match grpc.bulk_publish_event(traced(msg.clone())?).await {
                 Err(s) if s.code() == tonic::Code::Unimplemented => {
                     self.inner.bulk_alpha_only.store(true, Ordering::Relaxed);
-                    grpc.bulk_publish_event_alpha1(self.request(msg)).await
+                    grpc.bulk_publish_event_alpha1(traced(msg)?).await
                 }
                 other => other,
             }
