@@ -5,127 +5,22 @@
 
 mod common;
 
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::{get, post};
 use bytes::Bytes;
 use common::inbox::{Inbox, protocol_flag, serve};
 use common::redis_server::RedisServer;
+use common::test_apps::{AppKind, TestApp};
 use common::{SidecarBuilder, component, memory_resources};
 use dapr_rs_core::app::AppProtocol;
 use dapr_rs_core::{BulkSubscribeOptions, PublishRequest, Subscription, SubscriptionOptions, TopicEventStatus};
-use dapr_rs_proto::runtime::app_callback_server::{AppCallback, AppCallbackServer};
-use dapr_rs_proto::runtime::{
-    JobEventRequest, JobEventResponse, ListTopicSubscriptionsResponse, TopicEventBulkRequest, TopicEventBulkResponse, TopicEventRequest,
-    TopicEventResponse, TopicSubscription,
-};
-use serde_json::{Value as Json, json};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tonic::{Request, Response, Status};
 
 const PUBSUB: &str = "brokerps";
 
-/// What one delivery's call carried: its HTTP headers or gRPC metadata, by (lowercase) name.
-type Carried = HashMap<String, String>;
-
-fn carried(headers: &HeaderMap) -> Carried {
-    let mut map = Carried::new();
-    for (name, value) in headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        map.entry(name.as_str().to_owned()).and_modify(|v: &mut String| *v = format!("{v}, {value}")).or_insert(value);
-    }
-    map
-}
-
-/// An app of the test's own, subscribed to `topic`, that records what each delivery's call
-/// carried: the wire as the sidecar writes it, before any SDK reads it.
-struct RecordingApp {
-    addr: SocketAddr,
-    calls: mpsc::UnboundedReceiver<Carried>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for RecordingApp {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-#[derive(Clone)]
-struct Recorder {
-    topic: String,
-    calls: mpsc::UnboundedSender<Carried>,
-}
-
-#[tonic::async_trait]
-impl AppCallback for Recorder {
-    async fn on_invoke(
-        &self,
-        _: Request<dapr_rs_proto::common::InvokeRequest>,
-    ) -> Result<Response<dapr_rs_proto::common::InvokeResponse>, Status> {
-        Err(Status::unimplemented("no invocation"))
-    }
-
-    async fn list_topic_subscriptions(&self, _: Request<()>) -> Result<Response<ListTopicSubscriptionsResponse>, Status> {
-        let sub = TopicSubscription { pubsub_name: PUBSUB.into(), topic: self.topic.clone(), ..Default::default() };
-        Ok(Response::new(ListTopicSubscriptionsResponse { subscriptions: vec![sub] }))
-    }
-
-    async fn on_topic_event(&self, req: Request<TopicEventRequest>) -> Result<Response<TopicEventResponse>, Status> {
-        let _ = self.calls.send(carried(&req.metadata().clone().into_headers()));
-        Ok(Response::new(TopicEventResponse { status: 0 }))
-    }
-
-    async fn on_bulk_topic_event(&self, _: Request<TopicEventBulkRequest>) -> Result<Response<TopicEventBulkResponse>, Status> {
-        Err(Status::unimplemented("no bulk"))
-    }
-
-    async fn on_job_event(&self, _: Request<JobEventRequest>) -> Result<Response<JobEventResponse>, Status> {
-        Err(Status::unimplemented("no jobs"))
-    }
-}
-
-impl RecordingApp {
-    async fn start(protocol: AppProtocol, topic: &str) -> Self {
-        let (tx, calls) = mpsc::unbounded_channel();
-        let recorder = Recorder { topic: topic.to_owned(), calls: tx };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = match protocol {
-            AppProtocol::Grpc => tokio::spawn(async move {
-                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-                let _ =
-                    tonic::transport::Server::builder().add_service(AppCallbackServer::new(recorder)).serve_with_incoming(incoming).await;
-            }),
-            AppProtocol::Http => {
-                async fn subscribe(State(r): State<Recorder>) -> axum::Json<Json> {
-                    axum::Json(json!([{ "pubsubname": PUBSUB, "topic": r.topic, "route": "/md" }]))
-                }
-                async fn deliver(State(r): State<Recorder>, headers: HeaderMap) -> axum::Json<Json> {
-                    let _ = r.calls.send(carried(&headers));
-                    axum::Json(json!({ "status": "SUCCESS" }))
-                }
-                let app = axum::Router::new().route("/dapr/subscribe", get(subscribe)).route("/md", post(deliver)).with_state(recorder);
-                tokio::spawn(async move {
-                    let _ = axum::serve(listener, app).await;
-                })
-            }
-        };
-        Self { addr, calls, task }
-    }
-
-    async fn next(&mut self, within: Duration) -> Carried {
-        tokio::time::timeout(within, self.calls.recv()).await.unwrap_or_else(|_| panic!("no delivery within {within:?}")).unwrap()
-    }
-
-    async fn expect_nothing(&mut self, quiet: Duration) {
-        if let Ok(Some(call)) = tokio::time::timeout(quiet, self.calls.recv()).await {
-            panic!("unexpected delivery carrying {call:?}");
-        }
-    }
+/// A common test app subscribed to `topic`, recording what each delivery's call carried: the
+/// wire as the sidecar writes it, before any SDK reads it.
+async fn recording_app(kind: AppKind, topic: &str) -> TestApp {
+    TestApp::subscribed(kind, false, "127.0.0.1", PUBSUB, topic).await
 }
 
 fn publish(topic: &str, metadata: &[(&str, &str)]) -> PublishRequest {
@@ -145,18 +40,18 @@ fn redis_resources(redis: &RedisServer) -> tempfile::TempDir {
 }
 
 /// Kafka's record metadata (`__key`, `__partition`, …) and headers reach the app, as daprd sends them.
-async fn kafka_record_metadata_reaches(protocol: AppProtocol) {
+async fn kafka_record_metadata_reaches(kind: AppKind) {
     // A topic and consumer group of this run only; `oldest`, so the record is read whenever the group joins.
     let topic = format!("broker-metadata-{}", uuid::Uuid::new_v4().simple());
     let dir = tempfile::tempdir().unwrap();
     let metadata = [("brokers", "127.0.0.1:9092"), ("authType", "none"), ("initialOffset", "oldest"), ("consumerGroup", topic.as_str())];
     component(dir.path(), PUBSUB, "pubsub.kafka", &metadata);
-    let mut app = RecordingApp::start(protocol, &topic).await;
-    let sc = SidecarBuilder::new("metadata-kafka", dir.path()).app(app.addr.port(), protocol_flag(protocol)).start_subscribed();
+    let mut app = recording_app(kind, &topic).await;
+    let sc = SidecarBuilder::new("metadata-kafka", dir.path()).app(app.addr.port(), kind.protocol()).start_subscribed();
     sc.client().publish_event(publish(&topic, &[("partitionKey", "order-7"), ("X-Tenant", "Acme")])).await.unwrap();
 
-    let got = app.next(Duration::from_secs(60)).await;
-    let what = format!("{protocol:?} app got {got:?}");
+    let got = app.recv_within(Duration::from_secs(60)).await.headers;
+    let what = format!("{kind:?} app got {got:?}");
     assert_eq!(got.get("__key").map(String::as_str), Some("order-7"), "{what}");
     assert!(got.get("__partition").is_some_and(|p| p.parse::<i32>().is_ok()), "{what}");
     assert!(got.get("__offset").is_some_and(|o| o.parse::<i64>().is_ok()), "{what}");
@@ -166,19 +61,19 @@ async fn kafka_record_metadata_reaches(protocol: AppProtocol) {
     assert_eq!(got.get("x-tenant").map(String::as_str), Some("Acme"), "{what}");
     assert_eq!(got.get("partitionkey").map(String::as_str), Some("order-7"), "{what}");
     assert_eq!(got.get("pubsubname").map(String::as_str), Some(PUBSUB), "{what}");
-    let content_type = if protocol == AppProtocol::Grpc { "application/grpc" } else { "application/cloudevents+json" };
+    let content_type = if kind == AppKind::Grpc { "application/grpc" } else { "application/cloudevents+json" };
     assert_eq!(got.get("content-type").map(String::as_str), Some(content_type), "{what}");
     drop(sc);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kafka_record_metadata_reaches_an_http_app_as_headers() {
-    kafka_record_metadata_reaches(AppProtocol::Http).await;
+    kafka_record_metadata_reaches(AppKind::Http).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kafka_record_metadata_reaches_a_grpc_app_as_metadata() {
-    kafka_record_metadata_reaches(AppProtocol::Grpc).await;
+    kafka_record_metadata_reaches(AppKind::Grpc).await;
 }
 
 /// Redis keeps a publish's metadata with the message; the app gets each key as a header, by daprd's
@@ -187,12 +82,12 @@ async fn kafka_record_metadata_reaches_a_grpc_app_as_metadata() {
 async fn a_publish_metadata_key_on_redis_arrives_as_a_header() {
     let redis = RedisServer::start();
     let dir = redis_resources(&redis);
-    let mut app = RecordingApp::start(AppProtocol::Http, "orders").await;
+    let mut app = recording_app(AppKind::Http, "orders").await;
     let sc = SidecarBuilder::new("metadata-redis", dir.path()).app(app.addr.port(), "http").start_subscribed();
     let metadata = [("X-Order-Source", "web"), ("grpc-note", "n"), ("Content-Type", "text/evil"), ("trace-bin", "AAE=")];
     sc.client().publish_event(publish("orders", &metadata)).await.unwrap();
 
-    let got = app.next(Duration::from_secs(15)).await;
+    let got = app.recv_within(Duration::from_secs(15)).await.headers;
     assert_eq!(got.get("x-order-source").map(String::as_str), Some("web"), "{got:?}");
     assert_eq!(got.get("dapr-grpc-note").map(String::as_str), Some("n"), "{got:?}");
     assert_eq!(got.get("content-type").map(String::as_str), Some("application/cloudevents+json"), "{got:?}");
@@ -209,7 +104,7 @@ async fn a_value_http_cannot_carry_fails_the_call_and_is_named_in_the_log() {
     let dir = redis_resources(&redis);
     let bad = [("x-bad", "line\nbreak"), ("x-good", "ok")];
 
-    let mut http_app = RecordingApp::start(AppProtocol::Http, "bad-http").await;
+    let mut http_app = recording_app(AppKind::Http, "bad-http").await;
     let (mut sc, logs) = SidecarBuilder::new("metadata-bad", dir.path()).app(http_app.addr.port(), "http").start_logged();
     sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(15));
     sc.client().publish_event(publish("bad-http", &bad)).await.unwrap();
@@ -217,10 +112,10 @@ async fn a_value_http_cannot_carry_fails_the_call_and_is_named_in_the_log() {
     http_app.expect_nothing(Duration::from_millis(500)).await;
     drop(sc);
 
-    let mut grpc_app = RecordingApp::start(AppProtocol::Grpc, "bad-grpc").await;
+    let mut grpc_app = recording_app(AppKind::Grpc, "bad-grpc").await;
     let sc = SidecarBuilder::new("metadata-bad", dir.path()).app(grpc_app.addr.port(), "grpc").start_subscribed();
     sc.client().publish_event(publish("bad-grpc", &bad)).await.unwrap();
-    let got = grpc_app.next(Duration::from_secs(15)).await;
+    let got = grpc_app.recv_within(Duration::from_secs(15)).await.headers;
     assert_eq!(got.get("x-good").map(String::as_str), Some("ok"), "{got:?}");
     assert!(!got.contains_key("x-bad"), "{got:?}");
     drop(sc);

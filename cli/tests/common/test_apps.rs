@@ -1,11 +1,13 @@
-//! Subscriber apps for the app channel tests: an HTTP app (axum) or a gRPC app (tonic
+//! Subscriber apps for the tests of what reaches an app: an HTTP app (axum) or a gRPC app (tonic
 //! `AppCallback` + `AppCallbackHealthCheck`), served in the clear (HTTP/1.1 or h2c) or over TLS
-//! with a self-signed certificate made here, with a health answer the test can flip.
+//! with a self-signed certificate made here, with a health answer the test can flip. Each
+//! delivery is recorded with the headers (or gRPC metadata) its call carried, as the sidecar wrote
+//! them, before any SDK reads them.
 #![allow(dead_code)]
 
 use super::{Sidecar, SidecarBuilder, free_port};
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use dapr_rs_proto::runtime::app_callback_health_check_server::{AppCallbackHealthCheck, AppCallbackHealthCheckServer};
 use dapr_rs_proto::runtime::app_callback_server::{AppCallback, AppCallbackServer};
@@ -15,6 +17,7 @@ use dapr_rs_proto::runtime::{
 };
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value as Json, json};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -32,17 +35,41 @@ pub enum AppKind {
     Grpc,
 }
 
+impl AppKind {
+    /// The `--app-protocol` that speaks to this app in the clear.
+    pub fn protocol(self) -> &'static str {
+        match self {
+            AppKind::Http => "http",
+            AppKind::Grpc => "grpc",
+        }
+    }
+}
+
 /// One event as the app received it.
 #[derive(Debug, Clone)]
 pub struct Received {
     pub id: String,
     pub data: String,
     pub http_version: http::Version,
+    /// What the call carried: its HTTP headers or gRPC metadata, by (lowercase) name.
+    pub headers: HashMap<String, String>,
 }
 
-/// What the app's handlers share with the test.
+/// A call's headers by name, a repeated one's values joined by ", ".
+fn by_name(headers: &HeaderMap) -> HashMap<String, String> {
+    let mut map = HashMap::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        map.entry(name.as_str().to_owned()).and_modify(|v: &mut String| *v = format!("{v}, {value}")).or_insert(value);
+    }
+    map
+}
+
+/// What the app's handlers share with the test, and the subscription they announce.
 #[derive(Clone)]
 pub struct AppProbe {
+    pubsub: String,
+    topic: String,
     events: mpsc::UnboundedSender<Received>,
     pub healthy: Arc<AtomicBool>,
     pub health_checks: Arc<AtomicUsize>,
@@ -63,11 +90,22 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
-    /// Starts an app on `host` (a free port), TLS when `tls`.
+    /// Starts an app on `host` (a free port), TLS when `tls`, subscribed to `PUBSUB`/`TOPIC`.
     pub async fn start(kind: AppKind, tls: bool, host: &str) -> Self {
+        Self::subscribed(kind, tls, host, PUBSUB, TOPIC).await
+    }
+
+    /// Starts an app on `host` (a free port), TLS when `tls`, subscribed to `topic` of `pubsub`.
+    pub async fn subscribed(kind: AppKind, tls: bool, host: &str, pubsub: &str, topic: &str) -> Self {
         let (tx, events) = mpsc::unbounded_channel();
-        let probe =
-            AppProbe { events: tx, healthy: Arc::new(AtomicBool::new(true)), health_checks: Arc::default(), deliveries: Arc::default() };
+        let probe = AppProbe {
+            pubsub: pubsub.to_owned(),
+            topic: topic.to_owned(),
+            events: tx,
+            healthy: Arc::new(AtomicBool::new(true)),
+            health_checks: Arc::default(),
+            deliveries: Arc::default(),
+        };
         let router = match kind {
             AppKind::Http => http_app(probe.clone()),
             AppKind::Grpc => {
@@ -108,7 +146,11 @@ impl TestApp {
     }
 
     pub async fn recv(&mut self) -> Received {
-        tokio::time::timeout(Duration::from_secs(15), self.events.recv()).await.expect("an event within 15 s").unwrap()
+        self.recv_within(Duration::from_secs(15)).await
+    }
+
+    pub async fn recv_within(&mut self, within: Duration) -> Received {
+        tokio::time::timeout(within, self.events.recv()).await.unwrap_or_else(|_| panic!("no event within {within:?}")).unwrap()
     }
 
     /// Asserts nothing arrives for `quiet`.
@@ -135,11 +177,11 @@ fn self_signed_tls() -> rustls::ServerConfig {
 }
 
 fn http_app(probe: AppProbe) -> axum::Router {
-    async fn subscribe() -> axum::Json<Json> {
-        axum::Json(json!([{ "pubsubname": PUBSUB, "topic": TOPIC, "route": "/orders" }]))
+    async fn subscribe(State(p): State<AppProbe>) -> axum::Json<Json> {
+        axum::Json(json!([{ "pubsubname": p.pubsub, "topic": p.topic, "route": "/orders" }]))
     }
     async fn orders(State(p): State<AppProbe>, req: axum::extract::Request) -> axum::Json<Json> {
-        let version = req.version();
+        let (version, headers) = (req.version(), by_name(req.headers()));
         let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.unwrap();
         let ce: Json = serde_json::from_slice(&body).unwrap();
         p.deliveries.fetch_add(1, Ordering::SeqCst);
@@ -147,7 +189,7 @@ fn http_app(probe: AppProbe) -> axum::Router {
             Json::String(s) => s.clone(),
             other => other.to_string(),
         };
-        let _ = p.events.send(Received { id: ce["id"].as_str().unwrap_or("").into(), data, http_version: version });
+        let _ = p.events.send(Received { id: ce["id"].as_str().unwrap_or("").into(), data, http_version: version, headers });
         axum::Json(json!({ "status": "SUCCESS" }))
     }
     async fn healthz(State(p): State<AppProbe>) -> StatusCode {
@@ -174,14 +216,16 @@ impl AppCallback for GrpcApp {
     }
 
     async fn list_topic_subscriptions(&self, _: Request<()>) -> Result<Response<ListTopicSubscriptionsResponse>, Status> {
-        let sub = TopicSubscription { pubsub_name: PUBSUB.into(), topic: TOPIC.into(), ..Default::default() };
+        let sub = TopicSubscription { pubsub_name: self.0.pubsub.clone(), topic: self.0.topic.clone(), ..Default::default() };
         Ok(Response::new(ListTopicSubscriptionsResponse { subscriptions: vec![sub] }))
     }
 
     async fn on_topic_event(&self, req: Request<TopicEventRequest>) -> Result<Response<TopicEventResponse>, Status> {
+        let headers = by_name(&req.metadata().clone().into_headers());
         let ev = req.into_inner();
         self.0.deliveries.fetch_add(1, Ordering::SeqCst);
-        let received = Received { id: ev.id, data: String::from_utf8_lossy(&ev.data).into_owned(), http_version: http::Version::HTTP_2 };
+        let data = String::from_utf8_lossy(&ev.data).into_owned();
+        let received = Received { id: ev.id, data, http_version: http::Version::HTTP_2, headers };
         let _ = self.0.events.send(received);
         Ok(Response::new(TopicEventResponse { status: 0 }))
     }

@@ -18,6 +18,8 @@ mod leave_tests;
 #[cfg(test)]
 mod outage_tests;
 #[cfg(test)]
+mod rebalance_log;
+#[cfg(test)]
 mod rebalance_tests;
 #[cfg(test)]
 mod secured_tests;

@@ -1,24 +1,18 @@
 //! Members of one consumer group come and go on the shared Kafka (127.0.0.1:9092, started by
 //! scripts/start-brokers.sh) while records flow through a topic of 4 partitions: B joins, C joins
 //! and is then dropped mid-flight as a crash drops it, A stops and closes. No record is lost to a
-//! rebalance, and each member takes each key's records in order.
-//!
-//! In order, under at-least-once: a member's successes for one key come in runs of consecutive
-//! numbers. A run may start at n (the member's first record of the key, or a jump back or ahead
-//! when a rebalance restarts the partition from its last commit) only if every number below n
-//! was already handled by some member, since a commit lies only past handled records. A record
-//! the handler refused is the next one its member tries on that partition. Duplicates, within a
-//! member (a restart) or across members, are allowed and counted.
+//! rebalance, and each member takes each key's records in order (as rebalance_log.rs defines and
+//! checks it, from the log of handler calls).
 
 use super::KafkaPubSub;
+use super::rebalance_log::{Call, Calls, Member, Outcome, examine};
 use crate::{BrokerMessage, ComponentConfig, MessageHandler, NotProcessed, PubSub, SubscribeRequest, Subscription};
 use async_trait::async_trait;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 
@@ -40,50 +34,6 @@ const STEP: Duration = Duration::from_secs(20);
 const C_CALLS: usize = 20;
 /// How long every record may take to be handled once the last one is published.
 const COMPLETE_WITHIN: Duration = Duration::from_secs(40);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Member {
-    A,
-    B,
-    C,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Handled,
-    Refused,
-    /// Member C's calls hang until it crashes.
-    Hung,
-}
-
-/// One handler call; the log holds them in the order they finished (a partition's never overlap),
-/// hung ones as they began.
-#[derive(Debug, Clone, Copy)]
-struct Call {
-    member: Member,
-    key: u32,
-    seq: u32,
-    partition: i32,
-    offset: i64,
-    outcome: Outcome,
-}
-
-#[derive(Default)]
-struct Calls {
-    log: Mutex<Vec<Call>>,
-    /// Records refused once already: their next attempt succeeds.
-    refused: Mutex<HashSet<(u32, u32)>>,
-}
-
-impl Calls {
-    fn snapshot(&self) -> Vec<Call> {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn unique_successes(&self) -> usize {
-        self.log.lock().unwrap().iter().filter(|c| c.outcome == Outcome::Handled).map(|c| (c.key, c.seq)).collect::<HashSet<_>>().len()
-    }
-}
 
 struct Handler {
     member: Member,
@@ -245,105 +195,6 @@ async fn all_handled(calls: &Calls, limit: Duration) -> bool {
     true
 }
 
-#[derive(Debug, Default)]
-struct Tally {
-    successes: usize,
-    refusals: usize,
-    hung: usize,
-    /// Runs of a key that started past 0: the member took the key's partition over mid-stream.
-    takeovers: usize,
-    /// Runs that started at or before the member's previous number: a restart from the last commit.
-    rewinds: usize,
-    /// Runs that started past the previous number + 1: others handled what lies between.
-    skips: usize,
-}
-
-/// Key → the numbers nobody handled, each with the calls it had.
-type Missing = BTreeMap<u32, Vec<(u32, Vec<(Member, Outcome)>)>>;
-
-/// What the log shows: the records nobody handled, every break of order, and each member's tally.
-struct Findings {
-    missing: Missing,
-    disorder: Vec<String>,
-    members: BTreeMap<Member, Tally>,
-    unique: usize,
-    successes: usize,
-    /// Records handled by more than one member.
-    shared: usize,
-}
-
-fn examine(calls: &[Call]) -> Findings {
-    let mut handled_by: Vec<Vec<Vec<Member>>> = vec![vec![Vec::new(); PER_KEY as usize]; KEYS as usize];
-    // Per key: every number below it was handled.
-    let mut prefix = vec![0u32; KEYS as usize];
-    let mut last: HashMap<(Member, u32), u32> = HashMap::new();
-    // A member's refused record, by partition, until its next call on that partition.
-    let mut refused: HashMap<(Member, i32), i64> = HashMap::new();
-    let mut partition_of: HashMap<u32, i32> = HashMap::new();
-    let mut members: BTreeMap<Member, Tally> = BTreeMap::new();
-    let mut disorder = Vec::new();
-    for (i, call) in calls.iter().enumerate() {
-        let Call { member, key, seq, partition, offset, outcome } = *call;
-        let tally = members.entry(member).or_default();
-        let home = *partition_of.entry(key).or_insert(partition);
-        if home != partition {
-            disorder.push(format!("call {i}: key {key} came from partitions {home} and {partition}"));
-        }
-        if let Some(retry) = refused.remove(&(member, partition))
-            && retry != offset
-        {
-            disorder
-                .push(format!("call {i}: {member:?} refused offset {retry} of partition {partition}, then tried offset {offset} first"));
-        }
-        match outcome {
-            Outcome::Handled => {}
-            Outcome::Refused => {
-                tally.refusals += 1;
-                refused.insert((member, partition), offset);
-                continue;
-            }
-            Outcome::Hung => {
-                tally.hung += 1;
-                continue;
-            }
-        }
-        tally.successes += 1;
-        match last.insert((member, key), seq) {
-            Some(previous) if seq == previous + 1 => {}
-            previous => {
-                match previous {
-                    None if seq > 0 => tally.takeovers += 1,
-                    Some(previous) if seq <= previous => tally.rewinds += 1,
-                    Some(_) => tally.skips += 1,
-                    None => {}
-                }
-                let below = prefix[key as usize];
-                if below < seq {
-                    disorder.push(format!(
-                        "call {i}: {member:?} took key {key} at {seq} (its previous: {previous:?}) before {below} was handled"
-                    ));
-                }
-            }
-        }
-        handled_by[key as usize][seq as usize].push(member);
-        let prefix = &mut prefix[key as usize];
-        while *prefix < PER_KEY && !handled_by[key as usize][*prefix as usize].is_empty() {
-            *prefix += 1;
-        }
-    }
-    let mut missing = Missing::new();
-    for (key, seq) in (0..KEYS).flat_map(|key| (0..PER_KEY).map(move |seq| (key, seq))) {
-        if handled_by[key as usize][seq as usize].is_empty() {
-            let tried = calls.iter().filter(|c| (c.key, c.seq) == (key, seq)).map(|c| (c.member, c.outcome)).collect();
-            missing.entry(key).or_default().push((seq, tried));
-        }
-    }
-    let records = handled_by.iter().flatten();
-    let unique = records.clone().filter(|by| !by.is_empty()).count();
-    let shared = records.filter(|by| by.iter().any(|m| *m != by[0])).count();
-    Findings { missing, disorder, unique, successes: members.values().map(|t| t.successes).sum(), shared, members }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn eager_rebalances_lose_no_uncommitted_record_and_keep_each_partition_in_order() {
     members_come_and_go("range").await;
@@ -398,7 +249,7 @@ async fn members_come_and_go(strategy: &str) {
     let _ = within(STEP, "deleting the topic", admin.delete_topics(&[&topic], &options)).await;
 
     let calls = calls.snapshot();
-    let findings = examine(&calls);
+    let findings = examine(&calls, KEYS, PER_KEY);
     println!(
         "rebalance ({strategy}): {} published over {KEYS} keys in {published:?}; {} handled ({} successes: {} duplicates, {} records \
          handled by two members) after {handled:?}; {} breaks of order; {:?}; {:?} in all",
