@@ -81,7 +81,12 @@ namespace DaprRs
         /// Publishes many events in one call, each as JSON; the response lists the entries the
         /// sidecar could not publish (an empty list: all were).
         /// </summary>
-        public async Task<BulkPublishResponse<TValue>> BulkPublishEventAsync<TValue>(string pubsubName, string topicName, IReadOnlyList<TValue> events, Dictionary<string, string> metadata = null, CancellationToken cancellationToken = default(CancellationToken))
+        public Task<BulkPublishResponse<TValue>> BulkPublishEventAsync<TValue>(string pubsubName, string topicName, IReadOnlyList<TValue> events, Dictionary<string, string> metadata = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return BulkPublishEvents(pubsubName, topicName, events, metadata, null, cancellationToken);
+        }
+
+        private async Task<BulkPublishResponse<TValue>> BulkPublishEvents<TValue>(string pubsubName, string topicName, IReadOnlyList<TValue> events, Dictionary<string, string> metadata, TraceContext trace, CancellationToken cancellationToken)
         {
             if (events == null) throw new ArgumentNullException("events");
             var entries = new List<BulkPublishEntry<TValue>>(events.Count);
@@ -89,7 +94,7 @@ namespace DaprRs
             {
                 entries.Add(new BulkPublishEntry<TValue>(i.ToString(System.Globalization.CultureInfo.InvariantCulture), events[i], "application/json", null));
             }
-            var failedJson = NativeCall.TakeString(await BulkPublish(pubsubName, topicName, entries, metadata, cancellationToken).ConfigureAwait(false));
+            var failedJson = NativeCall.TakeString(await BulkPublish(pubsubName, topicName, entries, metadata, trace, cancellationToken).ConfigureAwait(false));
             var byId = new Dictionary<string, BulkPublishEntry<TValue>>();
             foreach (var entry in entries) byId[entry.EntryId] = entry;
             var failed = new List<BulkPublishResponseFailedEntry<TValue>>();
@@ -102,7 +107,7 @@ namespace DaprRs
             return new BulkPublishResponse<TValue>(failed);
         }
 
-        private unsafe Task<IntPtr> BulkPublish<TValue>(string pubsubName, string topicName, List<BulkPublishEntry<TValue>> entries, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
+        private unsafe Task<IntPtr> BulkPublish<TValue>(string pubsubName, string topicName, List<BulkPublishEntry<TValue>> entries, IReadOnlyDictionary<string, string> metadata, TraceContext trace, CancellationToken cancellationToken)
         {
             var encoded = new EncodedBulkEntry[entries.Count];
             for (int i = 0; i < entries.Count; i++)
@@ -117,7 +122,7 @@ namespace DaprRs
                     Metadata = entry.Metadata,
                 };
             }
-            var request = BridgeRequests.BulkPublish(pubsubName, topicName, encoded, metadata);
+            var request = BridgeRequests.BulkPublish(pubsubName, topicName, encoded, metadata, trace);
             return NativeCall.Run(userData =>
             {
                 using (var client = handle.Borrow())

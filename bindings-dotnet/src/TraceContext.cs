@@ -57,5 +57,12 @@ namespace DaprRs
             var json = DaprJson.SerializeToUtf8Bytes(data);
             return Publish(pubsubName, topicName, json, DataKind.Json, null, metadata, cancellationToken, trace);
         }
+
+        /// <summary>Publishes <paramref name="events"/> in one call, each as JSON, every one continuing
+        /// <paramref name="trace"/> as a single publish does.</summary>
+        public Task<BulkPublishResponse<TValue>> BulkPublishEventAsync<TValue>(string pubsubName, string topicName, IReadOnlyList<TValue> events, Dictionary<string, string> metadata, TraceContext trace, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return BulkPublishEvents(pubsubName, topicName, events, metadata, trace, cancellationToken);
+        }
     }
 }

@@ -69,6 +69,9 @@ namespace DaprRs.Tests
             Assert.AreEqual("0a 0d 6f 72 64 65 72 5f 70 75 62 5f 73 75 62 12 06 6f 72 64 65 72 73 1a 02 01 02 20 02 32 06 0a 01 6b 12 01 76", Hex(publish));
             var traced = BridgeRequests.Publish("p", "t", new byte[0], DataKind.Json, null, null, new TraceContext("00-ab", "k=v"));
             Assert.AreEqual("0a 01 70 12 01 74 20 02 3a 05 30 30 2d 61 62 42 03 6b 3d 76", Hex(traced));
+            var entry = new EncodedBulkEntry { EntryId = "0", Data = new byte[] { 0x31 }, Kind = DataKind.Json };
+            var bulk = BridgeRequests.BulkPublish("p", "t", new[] { entry }, null, new TraceContext("00-ab", "k=v"));
+            Assert.AreEqual("0a 01 70 12 01 74 1a 08 0a 01 30 12 01 31 18 02 2a 05 30 30 2d 61 62 32 03 6b 3d 76", Hex(bulk));
             Assert.AreEqual("08 00", Hex(BridgeRequests.Status(TopicResponseAction.Success)));
             Assert.AreEqual("08 02", Hex(BridgeRequests.Status(TopicResponseAction.Drop)));
             Assert.AreEqual("12 04 62 6f 6f 6d", Hex(BridgeRequests.Failure("boom")));

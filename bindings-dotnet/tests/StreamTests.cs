@@ -2,6 +2,7 @@
 // answers, exceptions, a sidecar restart, and ending the subscription.
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using NUnit.Framework;
@@ -127,6 +128,35 @@ namespace DaprRs.Tests
                 StringAssert.IsMatch("^2 00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$", inbox.TakeOne(), "without one, the sidecar starts a trace");
             }
             Assert.IsNull(TraceContext.Of(new CloudEvent()));
+        }
+
+        [Test]
+        public async Task A_bulk_published_trace_context_reaches_the_handler_with_every_event()
+        {
+            var topic = Sidecar.Unique("bulk-traced");
+            var inbox = new Inbox<string>();
+            TopicMessageHandler handler = (message, ct) =>
+            {
+                var trace = TraceContext.Of(message);
+                inbox.Add(message.DataAs<Order>().OrderId + " " + (trace == null ? "none" : trace.ToString()));
+                return Task.FromResult(TopicResponseAction.Success);
+            };
+            using (var subscription = await client.SubscribeAsync(Sidecar.Pubsub, topic, handler))
+            {
+                var given = new TraceContext("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "vendor=v2");
+                var orders = new List<Order> { new Order { OrderId = 1 }, new Order { OrderId = 2 } };
+                var response = await client.BulkPublishEventAsync(Sidecar.Pubsub, topic, orders, null, given);
+                Assert.IsEmpty(response.FailedEntries);
+                var got = inbox.Take(2);
+                got.Sort(StringComparer.Ordinal);
+                CollectionAssert.AreEqual(new[]
+                {
+                    "1 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01 (vendor=v2)",
+                    "2 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01 (vendor=v2)",
+                }, got);
+                await client.BulkPublishEventAsync(Sidecar.Pubsub, topic, new List<Order> { new Order { OrderId = 3 } });
+                StringAssert.IsMatch("^3 00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$", inbox.TakeOne(), "without one, the sidecar starts a trace");
+            }
         }
     }
 }

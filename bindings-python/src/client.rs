@@ -72,14 +72,21 @@ fn bulk_entries(entries: Vec<(String, Bound<'_, PyAny>, Option<String>, Metadata
         .collect()
 }
 
+/// The W3C trace a publish, single or bulk, continues (none when both are absent).
+fn trace_context(traceparent: Option<String>, tracestate: Option<String>) -> TraceContext {
+    TraceContext::new(traceparent.unwrap_or_default(), tracestate.unwrap_or_default())
+}
+
 async fn bulk_publish(
     client: DaprClient,
     pubsub_name: String,
     topic: String,
     entries: Vec<BulkPublishEntry>,
     metadata: Metadata,
+    trace: TraceContext,
 ) -> PyResult<Vec<(String, String)>> {
-    let failed = client.bulk_publish(&pubsub_name, &topic, entries, metadata.unwrap_or_default()).await.map_err(to_py_err)?;
+    let failed =
+        client.bulk_publish_traced(&pubsub_name, &topic, entries, metadata.unwrap_or_default(), &trace).await.map_err(to_py_err)?;
     Ok(failed.into_iter().map(|f| (f.entry_id, f.error)).collect())
 }
 
@@ -147,7 +154,7 @@ impl PyDaprClient {
         tracestate: Option<String>,
     ) -> PyResult<()> {
         let req = publish_request(pubsub_name, topic_name, data, data_content_type, publish_metadata)?;
-        let trace = TraceContext::new(traceparent.unwrap_or_default(), tracestate.unwrap_or_default());
+        let trace = trace_context(traceparent, tracestate);
         wait(py, self.client()?.publish_event_traced(req, &trace))?.map_err(to_py_err)
     }
 
@@ -166,14 +173,15 @@ impl PyDaprClient {
         tracestate: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let req = publish_request(pubsub_name, topic_name, data, data_content_type, publish_metadata)?;
-        let trace = TraceContext::new(traceparent.unwrap_or_default(), tracestate.unwrap_or_default());
+        let trace = trace_context(traceparent, tracestate);
         let client = self.client()?;
         awaitable(py, async move { client.publish_event_traced(req, &trace).await.map_err(to_py_err) })
     }
 
     /// `entries` are `(entry_id, data, content_type or None, metadata)`; returns the failed
-    /// entries as `(entry_id, error)`.
-    #[pyo3(signature = (pubsub_name, topic_name, entries, publish_metadata = None))]
+    /// entries as `(entry_id, error)`. `traceparent`/`tracestate` as for `publish_event`.
+    #[pyo3(signature = (pubsub_name, topic_name, entries, publish_metadata = None, traceparent = None, tracestate = None))]
+    #[allow(clippy::too_many_arguments)]
     fn bulk_publish(
         &self,
         py: Python<'_>,
@@ -181,14 +189,18 @@ impl PyDaprClient {
         topic_name: String,
         entries: Vec<(String, Bound<'_, PyAny>, Option<String>, Metadata)>,
         publish_metadata: Metadata,
+        traceparent: Option<String>,
+        tracestate: Option<String>,
     ) -> PyResult<Vec<(String, String)>> {
         let entries = bulk_entries(entries)?;
+        let trace = trace_context(traceparent, tracestate);
         let client = self.client()?;
-        wait(py, bulk_publish(client, pubsub_name, topic_name, entries, publish_metadata))?
+        wait(py, bulk_publish(client, pubsub_name, topic_name, entries, publish_metadata, trace))?
     }
 
     /// `bulk_publish` as an awaitable.
-    #[pyo3(signature = (pubsub_name, topic_name, entries, publish_metadata = None))]
+    #[pyo3(signature = (pubsub_name, topic_name, entries, publish_metadata = None, traceparent = None, tracestate = None))]
+    #[allow(clippy::too_many_arguments)]
     fn bulk_publish_async<'py>(
         &self,
         py: Python<'py>,
@@ -196,10 +208,13 @@ impl PyDaprClient {
         topic_name: String,
         entries: Vec<(String, Bound<'py, PyAny>, Option<String>, Metadata)>,
         publish_metadata: Metadata,
+        traceparent: Option<String>,
+        tracestate: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let entries = bulk_entries(entries)?;
+        let trace = trace_context(traceparent, tracestate);
         let client = self.client()?;
-        awaitable(py, bulk_publish(client, pubsub_name, topic_name, entries, publish_metadata))
+        awaitable(py, bulk_publish(client, pubsub_name, topic_name, entries, publish_metadata, trace))
     }
 
     /// Blocks until the sidecar answers; DaprError (DEADLINE_EXCEEDED) after `timeout_s`.

@@ -1,8 +1,11 @@
 """DaprClient.publish_events (bulk publish) against the real `dapr-rs` sidecar: every item arrives in
-its own CloudEvent at a dapr_rs.App; entries the broker refuses come back in failed_entries."""
+its own CloudEvent at a dapr_rs.App; entries the broker refuses come back in failed_entries; every
+item continues the caller's trace (given, or the current OpenTelemetry span's), sync and asyncio."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import sqlite3
 import time
@@ -11,11 +14,16 @@ from pathlib import Path
 
 import grpc
 import pytest
+from opentelemetry import context, trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from dapr_rs import BulkPublishResponse, DaprClient, DaprError
+from dapr_rs import BulkPublishResponse, DaprClient, DaprError, aio
 from sidecar_harness import Sidecar, write_component
 
 INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT.value[0]
+GIVEN_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+SPAN_TRACE = "0af7651916cd43dd8448eb211c80319c"
+GIVEN = {"traceparent": f"00-{GIVEN_TRACE}-00f067aa0ba902b7-01", "tracestate": "vendor=v1"}
 
 
 def test_publish_events_delivers_each_item_in_its_own_cloudevent(subscribed) -> None:
@@ -90,3 +98,57 @@ def test_entries_the_broker_refuses_come_back_as_failed_entries(tmp_path: Path) 
         assert sorted(stored) == ["keep 0", "keep 2"]
     finally:
         sidecar.stop()
+
+
+def traces(events) -> dict:
+    """Each event's payload → (trace id of its traceparent, its tracestate)."""
+    return {e.decoded_data(): (e.traceparent.split("-")[1], e.tracestate) for e in events}
+
+
+@contextlib.contextmanager
+def current_span(trace_id: str):
+    """A current OpenTelemetry span of `trace_id`, as an instrumented caller has."""
+    sc = SpanContext(int(trace_id, 16), 0x00F067AA0BA902B7, is_remote=False, trace_flags=TraceFlags(1))
+    token = context.attach(trace.set_span_in_context(NonRecordingSpan(sc)))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+def test_publish_events_continue_the_given_trace_else_the_current_span(subscribed) -> None:
+    s = subscribed(["traced"])
+    with DaprClient(s.address) as client:
+        given = client.publish_events("order_pub_sub", "traced", ["g0", "g1"], **GIVEN)
+        with current_span(SPAN_TRACE):
+            current = client.publish_events("order_pub_sub", "traced", ["c0", "c1"])
+        assert given.failed_entries == current.failed_entries == []
+        got = traces(s.received(4))
+        client.publish_events("order_pub_sub", "traced", ["none"])
+        (untraced,) = s.received(1)
+    assert got == {
+        "g0": (GIVEN_TRACE, "vendor=v1"),
+        "g1": (GIVEN_TRACE, "vendor=v1"),
+        "c0": (SPAN_TRACE, ""),
+        "c1": (SPAN_TRACE, ""),
+    }
+    assert untraced.traceparent.split("-")[1] not in (GIVEN_TRACE, SPAN_TRACE), "no span, no trace given: the sidecar starts one"
+
+
+def test_aio_publish_events_continue_the_given_trace_else_the_current_span(subscribed) -> None:
+    s = subscribed(["traced-aio"])
+
+    async def main() -> None:
+        async with aio.DaprClient(s.address) as client:
+            given = await client.publish_events("order_pub_sub", "traced-aio", ["g0", "g1"], **GIVEN)
+            with current_span(SPAN_TRACE):
+                current = await client.publish_events("order_pub_sub", "traced-aio", ["c0", "c1"])
+            assert given.failed_entries == current.failed_entries == []
+
+    asyncio.run(main())
+    assert traces(s.received(4)) == {
+        "g0": (GIVEN_TRACE, "vendor=v1"),
+        "g1": (GIVEN_TRACE, "vendor=v1"),
+        "c0": (SPAN_TRACE, ""),
+        "c1": (SPAN_TRACE, ""),
+    }

@@ -105,7 +105,7 @@ pub unsafe extern "C" fn dapr_rs_client_bulk_publish(
     let request = unsafe { request_bytes(request, request_len) }.and_then(requests::bulk_publish);
     start(user_data, async move {
         let bulk = request?;
-        let failed = client.bulk_publish(&bulk.pubsub_name, &bulk.topic, bulk.entries, bulk.metadata).await?;
+        let failed = client.bulk_publish_traced(&bulk.pubsub_name, &bulk.topic, bulk.entries, bulk.metadata, &bulk.trace).await?;
         let json: Vec<_> = failed.into_iter().map(|f| serde_json::json!({"entryId": f.entry_id, "error": f.error})).collect();
         Ok(Completed(DaprBuffer::boxed(serde_json::to_vec(&json).unwrap_or_default()) as *mut c_void))
     })

@@ -66,13 +66,14 @@ pub fn publish(request: &[u8]) -> Result<(PublishRequest, TraceContext)> {
     Ok((publish, trace))
 }
 
-/// A bulk publish's entries and where they go.
+/// A bulk publish's entries, where they go, and the trace they continue.
 #[derive(Debug)]
 pub struct BulkPublish {
     pub pubsub_name: String,
     pub topic: String,
     pub entries: Vec<BulkPublishEntry>,
     pub metadata: HashMap<String, String>,
+    pub trace: TraceContext,
 }
 
 /// `dapr_rs_client_bulk_publish`.
@@ -86,7 +87,8 @@ pub fn bulk_publish(request: &[u8]) -> Result<BulkPublish> {
             Ok(BulkPublishEntry { entry_id: entry.entry_id, event, content_type, metadata: entry.metadata })
         })
         .collect::<Result<_>>()?;
-    Ok(BulkPublish { pubsub_name: request.pubsub_name, topic: request.topic, entries, metadata: request.metadata })
+    let trace = TraceContext::new(request.traceparent, request.tracestate);
+    Ok(BulkPublish { pubsub_name: request.pubsub_name, topic: request.topic, entries, metadata: request.metadata, trace })
 }
 
 /// A subscription to open: a streaming one, or one of an app host.

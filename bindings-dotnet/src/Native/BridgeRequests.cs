@@ -57,7 +57,7 @@ namespace DaprRs.Native
             });
         }
 
-        internal static byte[] BulkPublish(string pubsubName, string topic, IList<EncodedBulkEntry> entries, IEnumerable<KeyValuePair<string, string>> metadata)
+        internal static byte[] BulkPublish(string pubsubName, string topic, IList<EncodedBulkEntry> entries, IEnumerable<KeyValuePair<string, string>> metadata, TraceContext trace = null)
         {
             return ProtoWriter.Encode(w =>
             {
@@ -75,6 +75,11 @@ namespace DaprRs.Native
                     });
                 }
                 w.Map(4, metadata);
+                if (trace != null)
+                {
+                    w.String(5, trace.TraceParent);
+                    w.String(6, trace.TraceState);
+                }
             });
         }
 

@@ -189,11 +189,16 @@ class DaprClient(_ClientBase):
         data: Sequence[Any],
         data_content_type: Optional[str] = None,
         publish_metadata: Metadata = None,
+        *,
+        traceparent: Optional[str] = None,
+        tracestate: Optional[str] = None,
     ) -> BulkPublishResponse:
         """Publishes many events in one call (each encoded as by :meth:`publish_event`); returns
-        the entries that failed, ids being their indexes in ``data``."""
+        the entries that failed, ids being their indexes in ``data``. Every event continues the
+        trace ``traceparent``/``tracestate``, by default the current span's, as :meth:`publish_event`."""
         entries = [(str(i), item, data_content_type, None) for i, item in enumerate(data)]
-        failed = self._client().bulk_publish(pubsub_name, topic_name, entries, _metadata(publish_metadata))
+        trace = _tracing.publish_context(traceparent, tracestate)
+        failed = self._client().bulk_publish(pubsub_name, topic_name, entries, _metadata(publish_metadata), *trace)
         return BulkPublishResponse([BulkPublishFailedEntry(entry_id, error) for entry_id, error in failed])
 
     def wait_for_sidecar(self, timeout_s: float = 60.0, *, timeout: Optional[float] = None) -> None:

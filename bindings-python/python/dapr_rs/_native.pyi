@@ -144,6 +144,8 @@ class DaprClient:
         topic_name: str,
         entries: Sequence[Tuple[str, Any, Optional[str], Optional[Dict[str, str]]]],
         publish_metadata: Optional[Dict[str, str]] = None,
+        traceparent: Optional[str] = None,
+        tracestate: Optional[str] = None,
     ) -> List[Tuple[str, str]]:
         """Entries are (entry_id, data, content_type, metadata); returns failed (entry_id, error)."""
     def wait_for_sidecar(self, timeout_s: float) -> None: ...
@@ -164,6 +166,8 @@ class DaprClient:
         topic_name: str,
         entries: Sequence[Tuple[str, Any, Optional[str], Optional[Dict[str, str]]]],
         publish_metadata: Optional[Dict[str, str]] = None,
+        traceparent: Optional[str] = None,
+        tracestate: Optional[str] = None,
     ) -> Awaitable[List[Tuple[str, str]]]: ...
     def wait_for_sidecar_async(self, timeout_s: float) -> Awaitable[None]: ...
     def subscribe(

@@ -23,6 +23,11 @@ fn the_csharp_encoders_requests_decode() {
     assert_eq!(publish.data_content_type, "application/json");
     assert_eq!(publish.metadata, HashMap::from([("k".to_owned(), "v".to_owned())]));
 
+    let bulk = bulk_publish(&hex("0a 01 70 12 01 74 1a 08 0a 01 30 12 01 31 18 02 2a 05 30 30 2d 61 62 32 03 6b 3d 76")).unwrap();
+    assert_eq!(bulk.trace, TraceContext::new("00-ab", "k=v"));
+    assert_eq!((bulk.entries[0].entry_id.as_str(), bulk.entries[0].event.as_ref()), ("0", b"1".as_slice()));
+    assert!(bulk_publish(&hex("0a 01 70 12 01 74")).unwrap().trace.is_empty());
+
     assert!(matches!(event_answer(&hex("08 00")), Ok(Ok(TopicEventStatus::Success))));
     assert!(matches!(event_answer(&hex("08 02")), Ok(Ok(TopicEventStatus::Drop))));
     let failure = event_answer(&hex("12 04 62 6f 6f 6d")).unwrap().unwrap_err();
@@ -85,7 +90,7 @@ fn a_bulk_request_keeps_its_entries_in_order_and_fails_on_a_bad_one() {
         metadata: HashMap::from([("ttlInSeconds".to_owned(), "5".to_owned())]),
     };
     let request =
-        |entries| encoded(&bridge::BulkPublishRequest { pubsub_name: "p".into(), topic: "t".into(), entries, metadata: HashMap::new() });
+        |entries| encoded(&bridge::BulkPublishRequest { pubsub_name: "p".into(), topic: "t".into(), entries, ..Default::default() });
     let json = bridge::DataKind::Json as i32;
     let bulk = bulk_publish(&request(vec![entry("0", json), entry("1", json)])).unwrap();
     let ids: Vec<_> = bulk.entries.iter().map(|e| e.entry_id.as_str()).collect();

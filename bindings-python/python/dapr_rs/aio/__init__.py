@@ -50,10 +50,14 @@ class DaprClient(_ClientBase):
         data: Sequence[Any],
         data_content_type: Optional[str] = None,
         publish_metadata: Metadata = None,
+        *,
+        traceparent: Optional[str] = None,
+        tracestate: Optional[str] = None,
     ) -> BulkPublishResponse:
         """As :meth:`dapr_rs.DaprClient.publish_events`."""
         entries = [(str(i), item, data_content_type, None) for i, item in enumerate(data)]
-        failed = await self._client().bulk_publish_async(pubsub_name, topic_name, entries, _metadata(publish_metadata))
+        trace = _tracing.publish_context(traceparent, tracestate)
+        failed = await self._client().bulk_publish_async(pubsub_name, topic_name, entries, _metadata(publish_metadata), *trace)
         return BulkPublishResponse([BulkPublishFailedEntry(entry_id, error) for entry_id, error in failed])
 
     async def wait_for_sidecar(self, timeout_s: float = 60.0, *, timeout: Optional[float] = None) -> None:
