@@ -18,16 +18,21 @@ export declare class NativeAppServer {
 
 export declare class NativeClient {
   /**
-   * `host` / `grpcPort` override `DAPR_RUNTIME_HOST` / `DAPR_GRPC_PORT` (else
-   * `DAPR_GRPC_ENDPOINT`, else 127.0.0.1:50001); `apiToken` overrides `DAPR_API_TOKEN`;
-   * `timeoutMs` bounds each call.
+   * `protocol` is `"grpc"` (the default) or `"http"`: the sidecar API the calls go to
+   * (streaming subscriptions always use gRPC). `host` / `port` override `DAPR_RUNTIME_HOST` and
+   * that API's port, `DAPR_GRPC_PORT` or `DAPR_HTTP_PORT` (else `DAPR_GRPC_ENDPOINT` /
+   * `DAPR_HTTP_ENDPOINT`, else 127.0.0.1:50001 / 127.0.0.1:3500); `apiToken` overrides
+   * `DAPR_API_TOKEN`; `timeoutMs` bounds each call.
    */
-  constructor(host?: string | undefined | null, grpcPort?: number | undefined | null, apiToken?: string | undefined | null, timeoutMs?: number | undefined | null)
-  /** The sidecar endpoint, e.g. `http://127.0.0.1:50001`. */
+  constructor(host?: string | undefined | null, port?: number | undefined | null, apiToken?: string | undefined | null, timeoutMs?: number | undefined | null, protocol?: string | undefined | null)
+  /** The sidecar endpoint the calls go to, e.g. `http://127.0.0.1:50001`. */
   get endpoint(): string
   publish(pubsubName: string, topic: string, data: string | Buffer, isJson: boolean, contentType?: string | undefined | null, metadata?: Record<string, string> | undefined | null, traceparent?: string | undefined | null, tracestate?: string | undefined | null): Promise<void>
-  /** Returns the entries the sidecar could not publish. */
-  publishBulk(pubsubName: string, topic: string, entries: Array<NativeBulkEntry>, metadata?: Record<string, string> | undefined | null): Promise<Array<NativeBulkFailure>>
+  /**
+   * Returns the entries the sidecar could not publish. `traceparent` / `tracestate` are the
+   * trace every entry continues, as for `publish`.
+   */
+  publishBulk(pubsubName: string, topic: string, entries: Array<NativeBulkEntry>, metadata?: Record<string, string> | undefined | null, traceparent?: string | undefined | null, tracestate?: string | undefined | null): Promise<Array<NativeBulkFailure>>
   /** Resolves once the sidecar answers; rejects (DEADLINE_EXCEEDED) after `timeoutMs`. */
   waitForSidecar(timeoutMs: number): Promise<void>
   /** Whether the sidecar answers now. */

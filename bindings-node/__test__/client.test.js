@@ -193,21 +193,6 @@ test('a sidecar that never answers: publish rejects after timeoutMs, a DaprTimeo
   }
 });
 
-test('the HTTP protocol form takes the gRPC port from DAPR_GRPC_PORT', async () => {
-  const saved = process.env.DAPR_GRPC_PORT;
-  process.env.DAPR_GRPC_PORT = String(app.sidecar.grpcPort);
-  try {
-    // As the quickstart publisher: new DaprClient(daprHost, process.env.DAPR_HTTP_PORT, HTTP).
-    const client = new DaprClient('127.0.0.1', String(app.sidecar.httpPort), CommunicationProtocolEnum.HTTP);
-    await client.pubsub.publish(PUBSUB, 'number', 42);
-    const [got] = await app.inbox.take(1);
-    assert.equal(got.data, 42);
-  } finally {
-    if (saved === undefined) delete process.env.DAPR_GRPC_PORT;
-    else process.env.DAPR_GRPC_PORT = saved;
-  }
-});
-
 test('calls do not block the event loop', async () => {
   // A peer that accepts connections and never answers: the health probe waits its full second.
   const accepted = [];
@@ -245,30 +230,34 @@ test('the API token is sent', async () => {
   }
 });
 
-test('entries the broker refuses come back as failed messages', async () => {
-  const dir = resourcesDir([]);
-  const db = `${dir}/pubsub.db`;
-  const resources = resourcesDir([{ name: PUBSUB, type: 'pubsub.sqlite', metadata: { path: db } }]);
-  const sidecar = await Sidecar.start({ appId: 'orderprocessing', resources });
-  try {
-    // A real broker that refuses some messages: a trigger rejects payloads containing "reject".
-    python(
-      `import sqlite3, sys
+for (const [name, protocol] of [['gRPC', CommunicationProtocolEnum.GRPC], ['HTTP', CommunicationProtocolEnum.HTTP]]) {
+  test(`entries the broker refuses come back as failed messages (${name})`, async () => {
+    const dir = resourcesDir([]);
+    const db = `${dir}/pubsub.db`;
+    const resources = resourcesDir([{ name: PUBSUB, type: 'pubsub.sqlite', metadata: { path: db } }]);
+    const sidecar = await Sidecar.start({ appId: 'orderprocessing', resources });
+    try {
+      // A real broker that refuses some messages: a trigger rejects payloads containing "reject".
+      python(
+        `import sqlite3, sys
 with sqlite3.connect(sys.argv[1], timeout=5) as c:
     c.execute("CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN instr(CAST(NEW.data AS TEXT), 'reject') > 0 "
               "BEGIN SELECT RAISE(ABORT, 'refused by the broker'); END")`,
-      [db],
-    );
-    const client = new DaprClient(sidecar.clientOptions);
-    const messages = ['keep 0', 'reject 1', 'keep 2', { entryID: 'r3', event: 'reject 3' }];
-    const res = await client.pubsub.publishBulk(PUBSUB, 'orders', messages);
-    assert.deepEqual(res.failedMessages.map((f) => f.entryID).sort(), ['1', 'r3']);
-    assert.deepEqual(res.failedMessages.map((f) => f.message).sort(), ['reject 1', messages[3]].sort());
-    for (const f of res.failedMessages) {
-      assert.ok(f.error instanceof DaprError);
-      assert.match(f.error.message, /refused by the broker/);
+        [db],
+      );
+      const daprPort = protocol === CommunicationProtocolEnum.HTTP ? sidecar.httpPort : sidecar.grpcPort;
+      const client = new DaprClient({ daprHost: '127.0.0.1', daprPort, communicationProtocol: protocol });
+      const messages = ['keep 0', 'reject 1', { n: 2 }, { entryID: 'r3', event: 'reject 3', contentType: 'text/plain' }, Buffer.from([0, 255])];
+      const res = await client.pubsub.publishBulk(PUBSUB, 'orders', messages);
+      assert.deepEqual(res.failedMessages.map((f) => f.entryID).sort(), ['1', 'r3']);
+      assert.deepEqual(res.failedMessages.map((f) => f.message).sort(), ['reject 1', messages[3]].sort());
+      for (const f of res.failedMessages) {
+        assert.ok(f.error instanceof DaprError);
+        assert.match(f.error.message, /refused by the broker/);
+      }
+      assert.deepEqual((await client.pubsub.publishBulk(PUBSUB, 'orders', ['keep 5', { n: 6 }])).failedMessages, []);
+    } finally {
+      await sidecar.stop();
     }
-  } finally {
-    await sidecar.stop();
-  }
-});
+  });
+}

@@ -81,3 +81,22 @@ test('a publish continues the active span and the handler runs in the event cont
   assert.ok(fresh && fresh !== sc.traceId, got.get(3).traceparent);
   assert.equal(got.get(3).active.traceId, fresh);
 });
+
+test('a bulk publish continues the active span or the trace given, over gRPC and HTTP', async () => {
+  const traceIdOf = (traceparent) => /^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(traceparent ?? '')?.[1];
+  const active = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1, traceState: otel.createTraceState('vendor=bulk') };
+  await otel.context.with(otel.trace.setSpanContext(otel.ROOT_CONTEXT, active), () => client.pubsub.publishBulk(PUBSUB, 'traced', [{ n: 10 }, { n: 11 }]));
+  const http = new DaprClient({ daprHost: '127.0.0.1', daprPort: sidecar.httpPort, communicationProtocol: CommunicationProtocolEnum.HTTP });
+  const given = '00-aaaabbbbccccddddeeeeffff00001111-2222333344445555-01';
+  await http.pubsub.publishBulk(PUBSUB, 'traced', [{ n: 12 }], undefined, { traceparent: given, tracestate: 'vendor=http' });
+  await otel.context.with(otel.trace.setSpanContext(otel.ROOT_CONTEXT, active), () => http.pubsub.publishBulk(PUBSUB, 'traced', [{ n: 13 }]));
+  const got = new Map((await inbox.take(4)).map((g) => [g.data.n, g]));
+
+  for (const n of [10, 11, 13]) {
+    assert.equal(traceIdOf(got.get(n).traceparent), active.traceId, `message ${n}: ${got.get(n).traceparent}`);
+    assert.equal(got.get(n).tracestate, 'vendor=bulk', `message ${n}`);
+    assert.equal(got.get(n).active.traceId, active.traceId, `message ${n}'s handler runs in the trace`);
+  }
+  assert.equal(traceIdOf(got.get(12).traceparent), 'aaaabbbbccccddddeeeeffff00001111', got.get(12).traceparent);
+  assert.equal(got.get(12).tracestate, 'vendor=http');
+});

@@ -19,6 +19,8 @@ export async function publisher(): Promise<void> {
   await client.pubsub.publish('ps', 'orders', { orderId: healthy ? 1 : 2 }, { contentType: 'application/json', metadata: { ttlInSeconds: 60 } });
   const res: PubSubBulkPublishResponse = await client.pubsub.publishBulk('ps', 'orders', ['a', { entryID: 'b', event: { n: 1 } }]);
   for (const failed of res.failedMessages) console.log(failed.entryID, failed.error.grpcCode);
+  const http = new DaprClient({ daprPort: process.env.DAPR_HTTP_PORT, communicationProtocol: CommunicationProtocolEnum.HTTP });
+  await http.pubsub.publishBulk('ps', 'orders', ['a'], { rawPayload: true }, { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' });
   const stream = await client.pubsub.subscribeStream('ps', 'orders', { deadLetterTopic: 'dlq' });
   for await (const message of stream) {
     const ce: CloudEvent = message.cloudEvent;

@@ -1,6 +1,6 @@
 'use strict';
 // DaprClient: publishing, streaming subscriptions and the sidecar's health, over the native
-// client (one shared gRPC channel per sidecar).
+// client (core's: one shared gRPC channel, or HTTP connection pool, per sidecar).
 
 const native = require('../binding.js');
 const { DaprError, invalid, nativeCall, nativeCallSync } = require('./errors.js');
@@ -8,7 +8,7 @@ const { StreamSubscription, ServedSubscription } = require('./subscription.js');
 const { requireName, portNumber, payload, metadataStrings } = require('./values.js');
 const { publishContext } = require('./tracing.js');
 
-/** How the app and the sidecar talk (values as in @dapr/dapr). The client always uses gRPC. */
+/** How the app and the sidecar talk (values as in @dapr/dapr). */
 const CommunicationProtocolEnum = Object.freeze({ HTTP: 0, GRPC: 1 });
 
 const SIDECAR_START_TIMEOUT_MS = 60_000;
@@ -22,12 +22,19 @@ function clientOptions(args) {
   return { ...(options ?? {}), daprHost: first, daprPort, communicationProtocol };
 }
 
+/** The native client's protocol word: gRPC unless HTTP is asked for (@dapr/dapr defaults to HTTP; see README). */
+function protocolName(communicationProtocol) {
+  if (communicationProtocol === undefined || communicationProtocol === null || communicationProtocol === CommunicationProtocolEnum.GRPC) return 'grpc';
+  if (communicationProtocol === CommunicationProtocolEnum.HTTP) return 'http';
+  throw invalid(`communicationProtocol must be CommunicationProtocolEnum.HTTP or GRPC, not ${String(communicationProtocol)}`);
+}
+
 function makeNativeClient(options) {
-  // The client speaks gRPC only. With the HTTP protocol the port given is the sidecar's HTTP
-  // port, so the gRPC one comes from the environment (DAPR_GRPC_PORT, set by `dapr run`).
-  const grpcPort = options.communicationProtocol === CommunicationProtocolEnum.HTTP ? undefined : portNumber('daprPort', options.daprPort);
+  // daprPort is the port of the API the protocol names: DAPR_HTTP_PORT's or DAPR_GRPC_PORT's.
+  const protocol = protocolName(options.communicationProtocol);
+  const port = portNumber('daprPort', options.daprPort);
   const host = options.daprHost === undefined || options.daprHost === null ? undefined : String(options.daprHost);
-  return nativeCallSync(() => new native.NativeClient(host, grpcPort, options.daprApiToken, options.timeoutMs));
+  return nativeCallSync(() => new native.NativeClient(host, port, options.daprApiToken, options.timeoutMs, protocol));
 }
 
 class PubSubClient {
@@ -55,9 +62,11 @@ class PubSubClient {
 
   /**
    * Publishes many events in one call. A message is a value, or `{ entryID, event, contentType,
-   * metadata }`. Resolves to the messages the sidecar could not publish.
+   * metadata }`. Resolves to the messages the sidecar could not publish. `options.traceparent` /
+   * `tracestate` are the trace every message continues, as for publish (by default the active
+   * span's, with @opentelemetry/api).
    */
-  async publishBulk(pubSubName, topic, messages, metadata) {
+  async publishBulk(pubSubName, topic, messages, metadata, options = {}) {
     requireName('pubSubName', pubSubName);
     requireName('topic', topic);
     if (!Array.isArray(messages)) throw invalid('messages must be an array');
@@ -76,8 +85,9 @@ class PubSubClient {
         metadata: isEntry ? metadataStrings(message.metadata) : undefined,
       };
     });
+    const { traceparent, tracestate } = publishContext(options ?? {});
     const n = this.#native;
-    const failed = await nativeCall(() => n.publishBulk(pubSubName, topic, entries, metadataStrings(metadata)));
+    const failed = await nativeCall(() => n.publishBulk(pubSubName, topic, entries, metadataStrings(metadata), traceparent, tracestate));
     return {
       failedMessages: failed.map((f) => ({ message: byId.get(f.entryId), entryID: f.entryId, error: new DaprError(f.error) })),
     };
@@ -130,10 +140,12 @@ class HealthClient {
 }
 
 /**
- * A client of the Dapr sidecar: `new DaprClient({ daprHost, daprPort, daprApiToken })` or
- * `new DaprClient(daprHost, daprPort, communicationProtocol)`. Defaults come from
- * DAPR_GRPC_ENDPOINT, DAPR_RUNTIME_HOST / DAPR_GRPC_PORT and DAPR_API_TOKEN. Clients of one
- * sidecar share one connection; nothing connects until the first call.
+ * A client of the Dapr sidecar: `new DaprClient({ daprHost, daprPort, communicationProtocol,
+ * daprApiToken })` or `new DaprClient(daprHost, daprPort, communicationProtocol)`. gRPC (the
+ * default) takes its defaults from DAPR_GRPC_ENDPOINT, DAPR_RUNTIME_HOST / DAPR_GRPC_PORT; HTTP
+ * from DAPR_HTTP_ENDPOINT, DAPR_RUNTIME_HOST / DAPR_HTTP_PORT (else 3500), and its streaming
+ * subscriptions still go to the gRPC API, which only Dapr's gRPC API serves. Clients of one
+ * sidecar share their connections; nothing connects until the first call.
  */
 class DaprClient {
   #native;

@@ -3,7 +3,7 @@
 use crate::errors::{invalid_argument, promise, to_js_error};
 use crate::payload::to_payload;
 use crate::stream::NativeSubscriptionStream;
-use dapr_rs_core::{BulkPublishEntry, ClientOptions, DaprClient, PublishRequest, SubscriptionOptions, TraceContext};
+use dapr_rs_core::{BulkPublishEntry, ClientOptions, ClientProtocol, DaprClient, PublishRequest, SubscriptionOptions, TraceContext};
 use napi::Env;
 use napi::bindgen_prelude::{Buffer, Either, PromiseRaw};
 use napi_derive::napi;
@@ -31,27 +31,40 @@ pub struct NativeBulkFailure {
     pub error: String,
 }
 
-fn port(env: &Env, port: Option<u32>) -> napi::Result<Option<u16>> {
+fn sidecar_port(env: &Env, port: Option<u32>) -> napi::Result<Option<u16>> {
     port.map(|p| {
         u16::try_from(p).ok().filter(|p| *p > 0).ok_or_else(|| invalid_argument(env, format!("daprPort must be 1-65535, not {p}")))
     })
     .transpose()
 }
 
+/// The facade's protocol word as core's protocol.
+fn client_protocol(env: &Env, protocol: Option<String>) -> napi::Result<ClientProtocol> {
+    match protocol.as_deref() {
+        None | Some("grpc") => Ok(ClientProtocol::Grpc),
+        Some("http") => Ok(ClientProtocol::Http),
+        Some(other) => Err(invalid_argument(env, format!("the client protocol must be \"grpc\" or \"http\", not {other:?}"))),
+    }
+}
+
 #[napi]
 impl NativeClient {
-    /// `host` / `grpcPort` override `DAPR_RUNTIME_HOST` / `DAPR_GRPC_PORT` (else
-    /// `DAPR_GRPC_ENDPOINT`, else 127.0.0.1:50001); `apiToken` overrides `DAPR_API_TOKEN`;
-    /// `timeoutMs` bounds each call.
+    /// `protocol` is `"grpc"` (the default) or `"http"`: the sidecar API the calls go to
+    /// (streaming subscriptions always use gRPC). `host` / `port` override `DAPR_RUNTIME_HOST` and
+    /// that API's port, `DAPR_GRPC_PORT` or `DAPR_HTTP_PORT` (else `DAPR_GRPC_ENDPOINT` /
+    /// `DAPR_HTTP_ENDPOINT`, else 127.0.0.1:50001 / 127.0.0.1:3500); `apiToken` overrides
+    /// `DAPR_API_TOKEN`; `timeoutMs` bounds each call.
     #[napi(constructor)]
     pub fn new(
         env: &Env,
         host: Option<String>,
-        grpc_port: Option<u32>,
+        port: Option<u32>,
         api_token: Option<String>,
         timeout_ms: Option<u32>,
+        protocol: Option<String>,
     ) -> napi::Result<Self> {
-        let mut options = ClientOptions::from_env_with(host.as_deref().filter(|h| !h.is_empty()), port(env, grpc_port)?);
+        let host = host.as_deref().filter(|h| !h.is_empty());
+        let mut options = ClientOptions::from_env_for(client_protocol(env, protocol)?, host, sidecar_port(env, port)?);
         if api_token.is_some() {
             options = options.with_api_token(api_token.filter(|t| !t.is_empty()));
         }
@@ -63,10 +76,10 @@ impl NativeClient {
         Ok(Self { client })
     }
 
-    /// The sidecar endpoint, e.g. `http://127.0.0.1:50001`.
+    /// The sidecar endpoint the calls go to, e.g. `http://127.0.0.1:50001`.
     #[napi(getter)]
     pub fn endpoint(&self) -> String {
-        self.client.options().endpoint.clone()
+        self.client.options().api_endpoint().to_owned()
     }
 
     #[napi(ts_return_type = "Promise<void>")]
@@ -90,8 +103,10 @@ impl NativeClient {
         promise(env, async move { client.publish_event_traced(req, &trace).await })
     }
 
-    /// Returns the entries the sidecar could not publish.
+    /// Returns the entries the sidecar could not publish. `traceparent` / `tracestate` are the
+    /// trace every entry continues, as for `publish`.
     #[napi(ts_return_type = "Promise<Array<NativeBulkFailure>>")]
+    #[allow(clippy::too_many_arguments)] // the JS signature, one argument per value
     pub fn publish_bulk<'env>(
         &self,
         env: &'env Env,
@@ -99,6 +114,8 @@ impl NativeClient {
         topic: String,
         entries: Vec<NativeBulkEntry>,
         metadata: Option<HashMap<String, String>>,
+        traceparent: Option<String>,
+        tracestate: Option<String>,
     ) -> napi::Result<PromiseRaw<'env, Vec<NativeBulkFailure>>> {
         let entries = entries
             .into_iter()
@@ -107,9 +124,10 @@ impl NativeClient {
                 BulkPublishEntry { entry_id: e.entry_id, event, content_type, metadata: e.metadata.unwrap_or_default() }
             })
             .collect();
+        let trace = TraceContext::new(traceparent.unwrap_or_default(), tracestate.unwrap_or_default());
         let client = self.client.clone();
         promise(env, async move {
-            let failed = client.bulk_publish(&pubsub_name, &topic, entries, metadata.unwrap_or_default()).await?;
+            let failed = client.bulk_publish_traced(&pubsub_name, &topic, entries, metadata.unwrap_or_default(), &trace).await?;
             Ok(failed.into_iter().map(|f| NativeBulkFailure { entry_id: f.entry_id, error: f.error }).collect())
         })
     }

@@ -4,12 +4,28 @@
 use std::time::Duration;
 
 pub const DEFAULT_GRPC_PORT: u16 = 50001;
+pub const DEFAULT_HTTP_PORT: u16 = 3500;
 pub const DEFAULT_HOST: &str = "127.0.0.1";
+
+/// Which of the sidecar's APIs a [`crate::DaprClient`] calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ClientProtocol {
+    /// Dapr's gRPC API at [`ClientOptions::endpoint`].
+    #[default]
+    Grpc,
+    /// Dapr's HTTP API at [`ClientOptions::http_endpoint`]. Streaming subscriptions exist only on
+    /// the gRPC API, so `subscribe` still calls [`ClientOptions::endpoint`].
+    Http,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClientOptions {
-    /// `http://host:port` or `https://host:port`.
+    /// The gRPC API: `http://host:port` or `https://host:port`.
     pub endpoint: String,
+    /// The HTTP API: `http://host:port`.
+    pub http_endpoint: String,
+    /// The API publish, bulk publish, metadata, shutdown and the health probe call.
+    pub protocol: ClientProtocol,
     /// Sent as `dapr-api-token` on every call when set.
     pub api_token: Option<String>,
     /// Deadline for each unary call; `None` waits as long as the call takes.
@@ -23,8 +39,10 @@ impl Default for ClientOptions {
 }
 
 impl ClientOptions {
-    /// `DAPR_GRPC_ENDPOINT`, else `DAPR_RUNTIME_HOST` (default 127.0.0.1) with `DAPR_GRPC_PORT`
-    /// (default 50001); `DAPR_API_TOKEN`; `DAPR_API_TIMEOUT_SECONDS`.
+    /// gRPC: `DAPR_GRPC_ENDPOINT`, else `DAPR_RUNTIME_HOST` (default 127.0.0.1) with
+    /// `DAPR_GRPC_PORT` (default 50001); HTTP: `DAPR_HTTP_ENDPOINT`, else that host with
+    /// `DAPR_HTTP_PORT` (default 3500); `DAPR_API_TOKEN`; `DAPR_API_TIMEOUT_SECONDS`. The
+    /// protocol is gRPC.
     pub fn from_env() -> Self {
         Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
     }
@@ -33,33 +51,68 @@ impl ClientOptions {
     /// `DAPR_RUNTIME_HOST` and `DAPR_GRPC_PORT` (and then `DAPR_GRPC_ENDPOINT` is not read): the
     /// `daprHost` / `daprPort` options of the official SDKs.
     pub fn from_env_with(host: Option<&str>, grpc_port: Option<u16>) -> Self {
-        if host.is_none() && grpc_port.is_none() {
-            return Self::from_env();
-        }
-        Self::from_lookup(|k| match k {
-            "DAPR_GRPC_ENDPOINT" => None,
+        Self::from_env_for(ClientProtocol::Grpc, host, grpc_port)
+    }
+
+    /// A client of `protocol`'s API, the `daprHost` / `daprPort` / `communicationProtocol` of the
+    /// official SDKs: `host` replaces `DAPR_RUNTIME_HOST` (and then neither `DAPR_*_ENDPOINT` is
+    /// read), `port` replaces that protocol's `DAPR_GRPC_PORT` or `DAPR_HTTP_PORT` (and then its
+    /// `DAPR_*_ENDPOINT` is not read). The rest comes from the environment, as [`ClientOptions::from_env`].
+    pub fn from_env_for(protocol: ClientProtocol, host: Option<&str>, port: Option<u16>) -> Self {
+        let (endpoint_var, port_var) = match protocol {
+            ClientProtocol::Grpc => ("DAPR_GRPC_ENDPOINT", "DAPR_GRPC_PORT"),
+            ClientProtocol::Http => ("DAPR_HTTP_ENDPOINT", "DAPR_HTTP_PORT"),
+        };
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let options = Self::from_lookup(|k| match k {
+            "DAPR_GRPC_ENDPOINT" | "DAPR_HTTP_ENDPOINT" if host.is_some() => None,
+            _ if k == endpoint_var && port.is_some() => None,
             "DAPR_RUNTIME_HOST" if host.is_some() => host.map(str::to_owned),
-            "DAPR_GRPC_PORT" if grpc_port.is_some() => grpc_port.map(|p| p.to_string()),
-            _ => std::env::var(k).ok().filter(|v| !v.is_empty()),
-        })
+            _ if k == port_var && port.is_some() => port.map(|p| p.to_string()),
+            _ => env(k),
+        });
+        options.with_protocol(protocol)
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
-        let endpoint = match get("DAPR_GRPC_ENDPOINT") {
+        let host = get("DAPR_RUNTIME_HOST").unwrap_or_else(|| DEFAULT_HOST.to_string());
+        let endpoint_of = |endpoint_var: &str, port_var: &str, default_port: u16| match get(endpoint_var) {
             Some(ep) => normalize_endpoint(&ep),
             None => {
-                let host = get("DAPR_RUNTIME_HOST").unwrap_or_else(|| DEFAULT_HOST.to_string());
-                let port = get("DAPR_GRPC_PORT").and_then(|p| p.parse::<u16>().ok()).unwrap_or(DEFAULT_GRPC_PORT);
+                let port = get(port_var).and_then(|p| p.parse::<u16>().ok()).unwrap_or(default_port);
                 format!("http://{host}:{port}")
             }
         };
+        let endpoint = endpoint_of("DAPR_GRPC_ENDPOINT", "DAPR_GRPC_PORT", DEFAULT_GRPC_PORT);
+        let http_endpoint = endpoint_of("DAPR_HTTP_ENDPOINT", "DAPR_HTTP_PORT", DEFAULT_HTTP_PORT);
         let timeout = get("DAPR_API_TIMEOUT_SECONDS").and_then(|s| api_timeout(&s));
-        Self { endpoint, api_token: get("DAPR_API_TOKEN"), timeout }
+        Self { endpoint, http_endpoint, protocol: ClientProtocol::Grpc, api_token: get("DAPR_API_TOKEN"), timeout }
     }
 
-    /// Points at `address`, which may be `host:port`, `http(s)://host:port` or `dns:host:port`.
+    /// The endpoint the client's calls go to: [`ClientOptions::endpoint`] or, over HTTP,
+    /// [`ClientOptions::http_endpoint`].
+    pub fn api_endpoint(&self) -> &str {
+        match self.protocol {
+            ClientProtocol::Grpc => &self.endpoint,
+            ClientProtocol::Http => &self.http_endpoint,
+        }
+    }
+
+    /// Points the gRPC API at `address`, which may be `host:port`, `http(s)://host:port` or
+    /// `dns:host:port`.
     pub fn with_address(mut self, address: &str) -> Self {
         self.endpoint = normalize_endpoint(address);
+        self
+    }
+
+    /// Points the HTTP API at `address` (`host:port` or `http://host:port`).
+    pub fn with_http_address(mut self, address: &str) -> Self {
+        self.http_endpoint = normalize_endpoint(address);
+        self
+    }
+
+    pub fn with_protocol(mut self, protocol: ClientProtocol) -> Self {
+        self.protocol = protocol;
         self
     }
 
@@ -133,6 +186,26 @@ mod tests {
     #[test]
     fn an_explicit_host_and_port_win_over_the_environment() {
         assert_eq!(ClientOptions::from_env_with(Some("10.0.0.1"), Some(7)).endpoint, "http://10.0.0.1:7");
+        let http = ClientOptions::from_env_for(ClientProtocol::Http, Some("10.0.0.1"), Some(8));
+        assert_eq!((http.protocol, http.api_endpoint()), (ClientProtocol::Http, "http://10.0.0.1:8"));
+    }
+
+    #[test]
+    fn the_http_endpoint_follows_the_sdk_precedence_too() {
+        let o = opts(&[]);
+        assert_eq!(
+            (o.http_endpoint.as_str(), o.protocol, o.api_endpoint()),
+            ("http://127.0.0.1:3500", ClientProtocol::Grpc, o.endpoint.as_str())
+        );
+        let o = opts(&[("DAPR_RUNTIME_HOST", "10.1.1.1"), ("DAPR_HTTP_PORT", "3601"), ("DAPR_GRPC_PORT", "50002")]);
+        assert_eq!((o.http_endpoint.as_str(), o.endpoint.as_str()), ("http://10.1.1.1:3601", "http://10.1.1.1:50002"));
+        assert_eq!(
+            opts(&[("DAPR_HTTP_PORT", "3601"), ("DAPR_HTTP_ENDPOINT", "http://sidecar:3700/")]).http_endpoint,
+            "http://sidecar:3700"
+        );
+        assert_eq!(opts(&[("DAPR_HTTP_PORT", "not a port")]).http_endpoint, "http://127.0.0.1:3500");
+        let o = opts(&[]).with_http_address("localhost:3999").with_protocol(ClientProtocol::Http);
+        assert_eq!(o.api_endpoint(), "http://localhost:3999");
     }
 
     #[test]

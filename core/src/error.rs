@@ -72,6 +72,38 @@ impl Error {
         }
     }
 
+    /// The error for a non-2xx answer of the sidecar's HTTP API (contract §3.1): its JSON body
+    /// `{"errorCode", "message"}` gives the errorCode and message, and the errorCode (else the
+    /// status) the gRPC code daprd's gRPC API gives the same failure, so a binding raises the
+    /// same exception whichever API its client called.
+    pub fn from_http(status: u16, body: &[u8]) -> Self {
+        #[derive(serde::Deserialize)]
+        struct ErrorBody {
+            #[serde(rename = "errorCode", default)]
+            error_code: String,
+            #[serde(default)]
+            message: String,
+        }
+        let (error_code, message) = match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(b) => (Some(b.error_code).filter(|c| !c.is_empty()), b.message),
+            // Not Dapr's error body (a proxy's page, a server that is no sidecar): its text says most.
+            Err(_) => (None, String::from_utf8_lossy(body).trim().chars().take(MAX_FOREIGN_ERROR_CHARS).collect()),
+        };
+        let message = if message.is_empty() { format!("the sidecar answered HTTP {status}") } else { message };
+        let code = error_code
+            .as_deref()
+            .and_then(dapr_rs_proto::error_code::ErrorCode::parse)
+            .map(|c| c.grpc_code())
+            .unwrap_or_else(|| grpc_code_of_http_status(status));
+        Self::Api { code, error_code, message }
+    }
+
+    /// A call that ran past the client's deadline: what tonic's deadline becomes in
+    /// [`Error::from_status`], for calls that are not gRPC.
+    pub(crate) fn deadline_exceeded(after: Duration) -> Self {
+        Self::Api { code: tonic::Code::DeadlineExceeded, error_code: None, message: format!("the call took longer than {after:?}") }
+    }
+
     /// The gRPC status code this error corresponds to.
     pub fn grpc_code(&self) -> tonic::Code {
         match self {
@@ -117,6 +149,29 @@ impl Error {
     }
 }
 
+/// How much of an error body that is not Dapr's JSON goes into the message.
+const MAX_FOREIGN_ERROR_CHARS: usize = 512;
+
+/// The gRPC code for an HTTP status without a Dapr errorCode, as gRPC gateways map them.
+fn grpc_code_of_http_status(status: u16) -> tonic::Code {
+    use tonic::Code;
+    match status {
+        400 => Code::InvalidArgument,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::NotFound,
+        408 | 504 => Code::DeadlineExceeded,
+        409 => Code::Aborted,
+        412 => Code::FailedPrecondition,
+        413 | 429 => Code::ResourceExhausted,
+        499 => Code::Cancelled,
+        501 => Code::Unimplemented,
+        502 | 503 => Code::Unavailable,
+        500 => Code::Internal,
+        _ => Code::Unknown,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +182,28 @@ mod tests {
         assert_eq!((timed_out.kind(), timed_out.grpc_code()), (ErrorKind::Timeout, tonic::Code::DeadlineExceeded));
         let cancelled = Error::from_status(tonic::Status::cancelled("the app went away"), "127.0.0.1:50001");
         assert_eq!((cancelled.kind(), cancelled.grpc_code()), (ErrorKind::Other, tonic::Code::Cancelled));
+    }
+
+    #[test]
+    fn an_http_error_keeps_its_error_code_and_message_and_gets_the_grpc_code_of_that_code() {
+        let not_found = Error::from_http(404, br#"{"errorCode":"ERR_PUBSUB_NOT_FOUND","message":"pubsub nope not found"}"#);
+        assert_eq!((not_found.kind(), not_found.grpc_code()), (ErrorKind::PubsubNotFound, tonic::Code::InvalidArgument));
+        assert_eq!((not_found.error_code(), not_found.message().as_str()), (Some("ERR_PUBSUB_NOT_FOUND"), "pubsub nope not found"));
+        let forbidden = Error::from_http(403, br#"{"errorCode":"ERR_PUBSUB_FORBIDDEN","message":"no"}"#);
+        assert_eq!((forbidden.kind(), forbidden.grpc_code()), (ErrorKind::TopicForbidden, tonic::Code::PermissionDenied));
+        let token = Error::from_http(401, br#"{"errorCode":"ERR_UNAUTHORIZED","message":"invalid api token"}"#);
+        assert_eq!((token.kind(), token.grpc_code()), (ErrorKind::Other, tonic::Code::Unauthenticated));
+        // An errorCode this table does not know keeps the code of the status.
+        let unknown = Error::from_http(400, br#"{"errorCode":"ERR_SOMETHING_NEW","message":"m"}"#);
+        assert_eq!((unknown.kind(), unknown.error_code()), (ErrorKind::InvalidArgument, Some("ERR_SOMETHING_NEW")));
+        let foreign = Error::from_http(502, b"<html>bad gateway</html>");
+        assert_eq!(
+            (foreign.kind(), foreign.error_code(), foreign.message().as_str()),
+            (ErrorKind::SidecarUnavailable, None, "<html>bad gateway</html>")
+        );
+        let empty = Error::from_http(418, b"");
+        assert_eq!((empty.grpc_code(), empty.message().as_str()), (tonic::Code::Unknown, "the sidecar answered HTTP 418"));
+        let late = Error::deadline_exceeded(Duration::from_millis(5));
+        assert_eq!((late.kind(), late.grpc_code()), (ErrorKind::Timeout, tonic::Code::DeadlineExceeded));
     }
 }

@@ -1,7 +1,8 @@
 //! dapr-rs-core: the one client every dapr-rs binding wraps.
 //!
-//! - [`DaprClient`]: publish (single, bulk, many in flight on one HTTP/2 channel), wait for the
-//!   sidecar, read its metadata, open streaming subscriptions.
+//! - [`DaprClient`]: publish (single, bulk, many in flight on one HTTP/2 channel, or on pooled
+//!   HTTP/1.1 connections over Dapr's HTTP API), wait for the sidecar, read its metadata, open
+//!   streaming subscriptions.
 //! - [`app`]: the app-side callback servers (gRPC `AppCallback`, HTTP `/dapr/subscribe`) that
 //!   deliver events to [`TopicHandler`]s.
 //!
@@ -23,7 +24,7 @@ mod subscription;
 mod trace_context;
 
 pub use client::{BulkPublishEntry, BulkPublishFailure, DaprClient, PublishRequest};
-pub use config::ClientOptions;
+pub use config::{ClientOptions, ClientProtocol};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{EventData, TopicEvent};
 pub use handler::{HandlerError, TopicHandler, answer_of, handler_fn};

@@ -2,8 +2,9 @@
 //! app pulls events and answers each by id. A background task owns the gRPC stream and reopens it
 //! when the sidecar goes away, so callers see one uninterrupted sequence of messages.
 
+use crate::client::GrpcTransport;
 use crate::handler::run_handler;
-use crate::{DaprClient, Error, Result, SubscriptionOptions, TopicEvent, TopicEventStatus, TopicHandler};
+use crate::{Error, Result, SubscriptionOptions, TopicEvent, TopicEventStatus, TopicHandler};
 use dapr_rs_proto::runtime::subscribe_topic_events_request_alpha1::SubscribeTopicEventsRequestType as Req;
 use dapr_rs_proto::runtime::subscribe_topic_events_response_alpha1::SubscribeTopicEventsResponseType as Resp;
 use dapr_rs_proto::runtime::{
@@ -52,7 +53,7 @@ impl StreamMessage {
 }
 
 impl SubscriptionStream {
-    pub(crate) async fn open(client: DaprClient, pubsub_name: String, topic: String, options: SubscriptionOptions) -> Result<Self> {
+    pub(crate) async fn open(client: GrpcTransport, pubsub_name: String, topic: String, options: SubscriptionOptions) -> Result<Self> {
         if pubsub_name.is_empty() || topic.is_empty() {
             return Err(Error::InvalidArgument("a streaming subscription needs a pubsub name and a topic".into()));
         }
@@ -156,7 +157,7 @@ fn is_final(code: tonic::Code) -> bool {
 }
 
 async fn run(
-    client: DaprClient,
+    client: GrpcTransport,
     initial: SubscribeTopicEventsRequestInitialAlpha1,
     events_tx: mpsc::Sender<Result<TopicEvent>>,
     mut resp_rx: mpsc::UnboundedReceiver<(String, TopicEventStatus)>,

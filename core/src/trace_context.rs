@@ -1,5 +1,5 @@
 //! W3C trace context on the client side: what a publish continues (sent as `traceparent` /
-//! `tracestate` gRPC metadata, which the sidecar reads as daprd does) and what a delivered event
+//! `tracestate` gRPC metadata or HTTP headers, which the sidecar reads as daprd does) and what a delivered event
 //! carries (its CloudEvent `traceparent` / `tracestate`: the publishing sidecar's span when it
 //! traces, else the publisher's own).
 
@@ -23,17 +23,29 @@ impl TraceContext {
         self.traceparent.is_empty() && self.tracestate.is_empty()
     }
 
-    /// Adds the non-empty fields to a call's metadata; a value no header can carry is refused.
+    /// Adds the non-empty fields to a gRPC call's metadata; a value no header can carry is refused.
     pub(crate) fn add_to(&self, metadata: &mut tonic::metadata::MetadataMap) -> Result<()> {
-        for (key, value) in [("traceparent", &self.traceparent), ("tracestate", &self.tracestate)] {
-            if value.is_empty() {
-                continue;
-            }
-            let value = value.trim().parse().map_err(|_| Error::InvalidArgument(format!("{key} {value:?} is not a valid header value")))?;
-            metadata.insert(key, value);
+        for (key, value) in self.fields() {
+            metadata.insert(key, value.trim().parse().map_err(|_| not_a_header(key, value))?);
         }
         Ok(())
     }
+
+    /// Adds the non-empty fields to an HTTP request's headers, refusing what [`TraceContext::add_to`] refuses.
+    pub(crate) fn add_to_headers(&self, headers: &mut http::HeaderMap) -> Result<()> {
+        for (key, value) in self.fields() {
+            headers.insert(key, http::HeaderValue::from_str(value.trim()).map_err(|_| not_a_header(key, value))?);
+        }
+        Ok(())
+    }
+
+    fn fields(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [("traceparent", self.traceparent.as_str()), ("tracestate", self.tracestate.as_str())].into_iter().filter(|(_, v)| !v.is_empty())
+    }
+}
+
+fn not_a_header(key: &str, value: &str) -> Error {
+    Error::InvalidArgument(format!("{key} {value:?} is not a valid header value"))
 }
 
 impl TopicEvent {
@@ -66,6 +78,10 @@ mod tests {
         let err = TraceContext::new("00-\u{1}-x", "").add_to(&mut tonic::metadata::MetadataMap::new()).unwrap_err();
         assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
         assert!(TraceContext::default().is_empty());
+        let mut headers = http::HeaderMap::new();
+        TraceContext::new("", "k=v").add_to_headers(&mut headers).unwrap();
+        assert_eq!((headers.get("traceparent"), headers.get("tracestate").unwrap().to_str().unwrap()), (None, "k=v"));
+        assert!(TraceContext::new("00-\n-x", "").add_to_headers(&mut headers).is_err());
     }
 
     #[test]
