@@ -13,11 +13,12 @@ SUITE_DEADLINE = timeout --kill-after=30 --signal=TERM
 .PHONY: quickstart quickstart-redis quickstart-kafka test deps sidecar python node dotnet nuget test-rust test-python test-node test-dotnet test-js-interop test-dashboard test-fuzz fuzz chaos lint bench clean
 
 ## quickstart: build, start both quickstart apps under `dapr-rs run` on the embedded broker, show the flow
-## (Python, then JavaScript, then C#).
+## (Python, then JavaScript, then C#, then Rust: its case of the script builds it with cargo).
 quickstart: deps sidecar python node dotnet
 	scripts/quickstart.sh python
 	scripts/quickstart.sh javascript
 	scripts/quickstart.sh csharp
+	scripts/quickstart.sh rust
 
 ## quickstart-redis: the same quickstarts, apps unchanged, on the quickstart's own Redis component
 ## (samples/components-redis; `make deps` makes sure Redis runs on localhost:6379).
@@ -25,6 +26,7 @@ quickstart-redis: deps sidecar python node dotnet
 	scripts/quickstart.sh python samples/components-redis
 	scripts/quickstart.sh javascript samples/components-redis
 	scripts/quickstart.sh csharp samples/components-redis
+	scripts/quickstart.sh rust samples/components-redis
 
 ## quickstart-kafka: the same quickstarts, apps unchanged, on Apache Kafka (samples/components-kafka;
 ## `make deps` makes sure Kafka runs on localhost:9092).
@@ -32,6 +34,7 @@ quickstart-kafka: deps sidecar python node dotnet
 	scripts/quickstart.sh python samples/components-kafka
 	scripts/quickstart.sh javascript samples/components-kafka
 	scripts/quickstart.sh csharp samples/components-kafka
+	scripts/quickstart.sh rust samples/components-kafka
 
 ## test: every test of the repository.
 test: deps sidecar python node dotnet test-rust test-python test-node test-dotnet test-js-interop test-dashboard test-fuzz

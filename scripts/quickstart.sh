@@ -41,6 +41,16 @@ case $lang in
     pub_cmd=(mono OrderProcessingService/bin/OrderProcessingService.exe)
     sub_flags=(--app-protocol http); pub_flags=(--app-protocol http)
     ;;
+  rust)
+    dir=samples/pub_sub/rust
+    # As a user would: cargo builds both programs (a workspace member: the sidecar's lock file and
+    # target dir), then they run as built, as the C# programs do.
+    cargo build --release -p dapr-rs-pubsub-quickstart
+    target=$(realpath "${CARGO_TARGET_DIR:-target}")
+    sub_cmd=("$target/release/checkout-service")
+    pub_cmd=("$target/release/order-processing-service")
+    sub_flags=(--app-protocol grpc); pub_flags=(--app-protocol grpc)
+    ;;
   *) echo "unknown quickstart language: $lang" >&2; exit 2 ;;
 esac
 resources=$(realpath "$components")
@@ -54,8 +64,10 @@ echo "=== $lang quickstart: publisher 'orderprocessing' ==="
 (cd "$dir" && ORDER_COUNT=$orders "$bin" run --app-id orderprocessing --app-port 6001 --dapr-http-port 3601 "${pub_flags[@]}" \
    --resources-path "$resources" -- "${pub_cmd[@]}") 2>&1 | tee "$log/pub.log"
 
-published=$(grep -oE 'Published data: ?[0-9]+' "$log/pub.log" | grep -oE '[0-9]+$' | sort | uniq -c | sort -k2)
-count=$(grep -cE 'Published data: ?[0-9]+' "$log/pub.log" || true)
+# An order is its number (Python, JavaScript, C#) or {"orderId":n} (Rust).
+order='(\{"orderId": ?)?[0-9]+\}?'
+published=$(grep -oE "Published data: ?$order" "$log/pub.log" | grep -oE '[0-9]+' | sort | uniq -c | sort -k2)
+count=$(grep -cE "Published data: ?$order" "$log/pub.log" || true)
 if [ "$count" -ne "$orders" ]; then
   echo "quickstart: the publisher published $count orders, expected $orders" >&2; exit 1
 fi
@@ -64,7 +76,7 @@ deadline=$((SECONDS + 30))
 while :; do
   missing=0
   while read -r n id; do
-    got=$(grep -cE "Subscriber received ?: ?$id\$" "$log/sub.log" || true)
+    got=$(grep -cE "Subscriber received ?: ?(\\{\"orderId\": ?)?$id\\}?\$" "$log/sub.log" || true)
     [ "$got" -ge "$n" ] || missing=$((missing + 1))
   done <<< "$published"
   [ "$missing" -eq 0 ] && break
