@@ -39,9 +39,14 @@ fn assert_original(dead: &TopicEvent, id: &str) {
     assert_eq!(dead.extensions["topic"], "orders", "the CloudEvent is re-published unchanged");
 }
 
+/// Also: daprd re-publishes a dead letter with the metadata it delivered it with, the broker
+/// message's and `pubsubName`; a broker that keeps metadata (here the embedded one's `metadata`
+/// column, Kafka's headers alike) holds both for whoever reads the dead-letter topic.
 #[tokio::test(flavor = "multi_thread")]
 async fn grpc_drop_goes_to_the_dead_letter_topic() {
-    let dir = memory_resources(PUBSUB);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pubsub.db");
+    component(dir.path(), PUBSUB, "pubsub.sqlite", &[("path", db.to_str().unwrap())]);
     let mut inbox = Inbox::default();
     let subs = vec![
         Subscription::new(PUBSUB, "orders", inbox.handler("orders", TopicEventStatus::Drop)).with_options(dead_lettered("orders-dead")),
@@ -49,11 +54,18 @@ async fn grpc_drop_goes_to_the_dead_letter_topic() {
     ];
     let app = serve(AppProtocol::Grpc, subs).await;
     let sc = SidecarBuilder::new("checkout", dir.path()).app(app.local_addr().port(), "grpc").start_subscribed();
-    sc.client().publish_event(publish("orders", "dropped-1", &[])).await.unwrap();
+    sc.client().publish_event(publish("orders", "dropped-1", &[("tenant", "acme")])).await.unwrap();
     let got = inbox.take(2).await;
     assert_eq!(got.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>(), ["orders", "dead"]);
     assert_original(&got[1].1, "dropped-1");
+    assert_eq!(got[1].1.metadata.get("tenant").map(String::as_str), Some("acme"), "{:?}", got[1].1.metadata);
     inbox.assert_empty_for(Duration::from_millis(300)).await;
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    let stored: String = conn.query_row("SELECT metadata FROM messages WHERE topic = 'orders-dead'", [], |row| row.get(0)).unwrap();
+    let stored: HashMap<String, String> = serde_json::from_str(&stored).unwrap();
+    assert_eq!(stored.get("pubsubName").map(String::as_str), Some(PUBSUB), "{stored:?}");
+    assert_eq!(stored.get("tenant").map(String::as_str), Some("acme"), "{stored:?}");
     // The sidecar keeps it among its last dead letters (dapr-rs' own endpoint, for the dashboard).
     let (status, body) = sc.http("GET", "/v1.0-alpha1/dapr-rs/deadletters", &[], b"");
     assert_eq!(status, 200, "{body}");

@@ -97,3 +97,46 @@ async fn a_raw_payload_that_is_no_boolean_is_refused_on_publish_and_on_subscribe
     assert_eq!(err.grpc_code(), tonic::Code::InvalidArgument, "{err}");
     assert!(err.to_string().contains("rawPayload") && err.to_string().contains("maybe"), "{err}");
 }
+
+/// A raw payload has no envelope for the trace: daprd's gRPC `PublishEvent` puts it in the publish
+/// metadata (`traceid`, `tracestate`), which brokers that carry metadata keep, and a rawPayload
+/// subscriber's synthesized CloudEvent takes it from there. Its HTTP API adds nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grpc_raw_publish_carries_its_trace_in_the_metadata() {
+    let dir = memory_resources(PUBSUB);
+    let mut inbox = Inbox::default();
+    let raw = SubscriptionOptions { metadata: HashMap::from([("rawPayload".into(), "true".into())]), ..Default::default() };
+    let app =
+        serve(AppProtocol::Grpc, vec![Subscription::new(PUBSUB, "raw", inbox.handler("raw", TopicEventStatus::Success)).with_options(raw)])
+            .await;
+    let sc = SidecarBuilder::new("rawtrace", dir.path()).app(app.local_addr().port(), "grpc").start_subscribed();
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let raw_publish = |data: &'static [u8]| PublishRequest {
+        pubsub_name: PUBSUB.into(),
+        topic: "raw".into(),
+        data: Bytes::from_static(data),
+        data_content_type: "application/octet-stream".into(),
+        metadata: HashMap::from([("rawPayload".into(), "true".into()), ("traceid".into(), "the caller's".into())]),
+    };
+    let trace = dapr_rs_core::TraceContext::new(traceparent, "vendor=1");
+    sc.client().publish_event_traced(raw_publish(b"over gRPC"), &trace).await.unwrap();
+    let (_, ev) = inbox.next().await;
+    assert_eq!(ev.data.as_ref(), b"over gRPC");
+    // The sidecar traces nothing here, so the trace it continues is the caller's, unchanged.
+    let attribute = |key: &str| ev.extensions.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    assert_eq!((attribute("traceid"), attribute("tracestate")), (Some(traceparent.to_owned()), Some("vendor=1".to_owned())), "{ev:?}");
+    assert_eq!(ev.metadata.get("traceid").map(String::as_str), Some(traceparent), "in the broker metadata: {:?}", ev.metadata);
+
+    let (status, body) = sc.http(
+        "POST",
+        &format!("/v1.0/publish/{PUBSUB}/raw?metadata.rawPayload=true"),
+        &[("traceparent", traceparent), ("content-type", "application/octet-stream")],
+        b"over HTTP",
+    );
+    assert_eq!(status, 204, "{body}");
+    let (_, ev) = inbox.next().await;
+    assert_eq!(ev.data.as_ref(), b"over HTTP");
+    assert!(!ev.extensions.contains_key("traceid") && !ev.metadata.contains_key("traceid"), "{ev:?}");
+    drop(sc);
+    app.stop().await.unwrap();
+}

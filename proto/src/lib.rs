@@ -1,7 +1,8 @@
 //! Dapr-compatible wire types (generated once from `proto/dapr/...`) and the few wire rules that
 //! both the client (`dapr-rs-core`) and the sidecar need: CloudEvent shape, content-type rules,
 //! error codes with their HTTP/gRPC status, the bulk delivery envelope, the `/dapr/subscribe`
-//! document, the meaning of an app's delivery reply, and how a message's metadata travels to the app.
+//! document, the W3C `traceparent`, the meaning of an app's delivery reply, and how a message's
+//! metadata travels to the app.
 //! Every fact here comes from `shared/reference/dapr-pubsub-contract.md`. Never here: I/O,
 //! connections or tasks; anything only one side needs.
 
@@ -14,6 +15,7 @@ pub mod go_value;
 pub mod outcome;
 pub mod struct_json;
 pub mod subscribe_document;
+pub mod trace_context;
 
 /// Generated code, laid out by proto package as Dapr's own SDKs are.
 pub mod dapr {

@@ -22,6 +22,10 @@ pub struct PublishInput {
     pub metadata: HashMap<String, String>,
     pub traceparent: String,
     pub tracestate: String,
+    /// A `rawPayload` message, which has no envelope for the trace, gets it in its metadata
+    /// (`traceid`, `tracestate`: brokers that carry metadata keep it), as daprd's gRPC
+    /// `PublishEvent` does; its HTTP API and bulk publishes do not.
+    pub raw_payload_trace_in_metadata: bool,
 }
 
 /// A bulk publish as the gRPC API receives it (the HTTP API builds the same request); request-level
@@ -36,7 +40,9 @@ pub struct BulkPublishInput {
 pub async fn publish(state: &SidecarState, input: PublishInput) -> Result<(), ApiError> {
     let component = state.pubsub_for(&input.pubsub_name, &input.topic)?;
     let target = Target { state, pubsub_name: &input.pubsub_name, topic: &input.topic, component };
-    let msg = target.message(input.data, &input.content_type, input.metadata, &input.traceparent, &input.tracestate)?;
+    let trace =
+        Trace { traceparent: &input.traceparent, tracestate: &input.tracestate, raw_in_metadata: input.raw_payload_trace_in_metadata };
+    let msg = target.message(input.data, &input.content_type, input.metadata, &trace)?;
     target.send(msg).await
 }
 
@@ -64,7 +70,8 @@ pub async fn bulk_publish(state: &SidecarState, input: BulkPublishInput) -> Resu
     for entry in input.entries {
         let mut metadata = input.metadata.clone();
         metadata.extend(entry.metadata);
-        let msg = target.message(entry.event.into(), &entry.content_type, metadata, &traceparent, &tracestate)?;
+        let trace = Trace { traceparent: &traceparent, tracestate: &tracestate, raw_in_metadata: false };
+        let msg = target.message(entry.event.into(), &entry.content_type, metadata, &trace)?;
         messages.push((entry.entry_id, msg));
     }
     let (entry_ids, messages): (Vec<String>, Vec<BrokerMessage>) = messages.into_iter().unzip();
@@ -77,6 +84,14 @@ pub async fn bulk_publish(state: &SidecarState, input: BulkPublishInput) -> Resu
         })
         .collect();
     Ok(failed)
+}
+
+/// The trace a published message continues.
+struct Trace<'a> {
+    traceparent: &'a str,
+    tracestate: &'a str,
+    /// See [`PublishInput::raw_payload_trace_in_metadata`].
+    raw_in_metadata: bool,
 }
 
 /// A validated pubsub and topic.
@@ -93,21 +108,25 @@ impl Target<'_> {
         &self,
         data: Bytes,
         content_type: &str,
-        metadata: HashMap<String, String>,
-        traceparent: &str,
-        tracestate: &str,
+        mut metadata: HashMap<String, String>,
+        trace: &Trace,
     ) -> Result<BrokerMessage, ApiError> {
         let options =
             PublishOptions::from_metadata(&metadata).map_err(|e| ApiError::new(ErrorCode::PubsubRequestMetadata, e.to_string()))?;
         let data = if options.raw_payload {
+            if trace.raw_in_metadata {
+                // daprd sets both keys, empty without a trace, over any the caller gave.
+                metadata.insert("traceid".into(), trace.traceparent.into());
+                metadata.insert("tracestate".into(), trace.tracestate.into());
+            }
             data
         } else {
             let ctx = EnvelopeContext {
                 source: &self.state.config.app_id,
                 pubsub_name: self.pubsub_name,
                 topic: self.topic,
-                traceparent,
-                tracestate,
+                traceparent: trace.traceparent,
+                tracestate: trace.tracestate,
                 now: SystemTime::now(),
             };
             let ce = cloudevent::envelope(&ctx, &data, content_type, &metadata, options.ttl)

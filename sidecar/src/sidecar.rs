@@ -1,6 +1,6 @@
 //! Starting and stopping one sidecar: resources → components → APIs → the app's subscriptions.
 
-use crate::config::SidecarConfig;
+use crate::config::{ListenAddresses, SidecarConfig};
 use crate::metrics::{Metrics, exporter};
 use crate::scopes::TopicScopes;
 use crate::state::{LoadedPubSub, SidecarState};
@@ -30,6 +30,7 @@ pub enum StartError {
 /// A started sidecar; [`RunningSidecar::shutdown`] stops it gracefully.
 pub struct RunningSidecar {
     pub state: Arc<SidecarState>,
+    /// Where the HTTP and gRPC APIs listen: on the first listen address (also on the others).
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
     /// Where `/metrics` is served, when it is.
@@ -91,31 +92,35 @@ pub async fn start(mut config: SidecarConfig) -> Result<RunningSidecar, StartErr
             }
         }
     }
-    let bind = |api: &'static str, port: u16| {
-        let addr = SocketAddr::new(config.listen_address, port);
-        async move { tokio::net::TcpListener::bind(addr).await.map_err(|e| StartError::Listen { api, addr, message: e.to_string() }) }
-    };
-    let http_listener = bind("HTTP", config.http_port).await?;
-    let grpc_listener = bind("gRPC", config.grpc_port).await?;
+    let http_listeners = bind_api("HTTP", &config.listen_addresses, config.http_port).await?;
+    let grpc_listeners = bind_api("gRPC", &config.listen_addresses, config.grpc_port).await?;
     let metrics_listener =
         exporter::bind(config.metrics).await.map_err(|(addr, e)| StartError::MetricsListen { addr, message: e.to_string() })?;
     let metrics_addr = metrics_listener.as_ref().map(|l| l.local_addr().expect("a bound listener has an address"));
-    let http_addr = http_listener.local_addr().expect("a bound listener has an address");
-    let grpc_addr = grpc_listener.local_addr().expect("a bound listener has an address");
+    let local_addrs = |listeners: &[tokio::net::TcpListener]| -> Vec<SocketAddr> {
+        listeners.iter().map(|l| l.local_addr().expect("a bound listener has an address")).collect()
+    };
+    let (http_addrs, grpc_addrs) = (local_addrs(&http_listeners), local_addrs(&grpc_listeners));
+    // A ListenAddresses holds one address at least, so each API has a first listener.
+    let (http_addr, grpc_addr) = (http_addrs[0], grpc_addrs[0]);
     let telemetry = crate::telemetry::Telemetry::start(&config)?;
     let state = Arc::new(SidecarState::new(config, components, declarative, metrics).with_telemetry(telemetry));
 
     let mut servers = tokio::task::JoinSet::new();
+    let http_api = api::http::router(state.clone());
+    for listener in http_listeners {
+        let (app, stopping) = (http_api.clone(), state.shutdown.clone());
+        servers.spawn(async move {
+            // With the caller's address: the API span's `server.address`, as daprd's.
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stopping.cancelled_owned()).await {
+                tracing::error!(error = %e, "HTTP API stopped");
+            }
+        });
+    }
     let s = state.clone();
     servers.spawn(async move {
-        let app = api::http::router(s.clone());
-        if let Err(e) = axum::serve(http_listener, app).with_graceful_shutdown(s.shutdown.clone().cancelled_owned()).await {
-            tracing::error!(error = %e, "HTTP API stopped");
-        }
-    });
-    let s = state.clone();
-    servers.spawn(async move {
-        if let Err(e) = api::grpc::serve(s, grpc_listener).await {
+        if let Err(e) = api::grpc::serve(s, grpc_listeners).await {
             tracing::error!(error = %e, "gRPC API stopped");
         }
     });
@@ -124,8 +129,25 @@ pub async fn start(mut config: SidecarConfig) -> Result<RunningSidecar, StartErr
     }
     tokio::spawn(delivery::app_subscriptions::start_app_subscriptions(state.clone()));
     let metrics = metrics_addr.map_or_else(|| "off".to_owned(), |a| a.to_string());
-    tracing::info!(app_id = %state.config.app_id, %http_addr, %grpc_addr, %metrics, "dapr-rs sidecar started");
+    tracing::info!(app_id = %state.config.app_id, http_addr = %addr_list(&http_addrs), grpc_addr = %addr_list(&grpc_addrs), %metrics, "dapr-rs sidecar started");
     Ok(RunningSidecar { state, http_addr, grpc_addr, metrics_addr, servers })
+}
+
+/// Binds one API on every listen address. Port 0 picks a free port on the first address and
+/// the same port on the others, so the API has one port wherever it listens.
+async fn bind_api(api: &'static str, addresses: &ListenAddresses, port: u16) -> Result<Vec<tokio::net::TcpListener>, StartError> {
+    let mut listeners: Vec<tokio::net::TcpListener> = Vec::new();
+    for ip in addresses.iter() {
+        let port = listeners.first().and_then(|l| l.local_addr().ok()).map_or(port, |a| a.port());
+        let addr = SocketAddr::new(ip, port);
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| StartError::Listen { api, addr, message: e.to_string() })?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+fn addr_list(addrs: &[SocketAddr]) -> String {
+    addrs.iter().map(SocketAddr::to_string).collect::<Vec<_>>().join(",")
 }
 
 impl RunningSidecar {
@@ -193,4 +215,24 @@ pub fn exit_if_still_running_after(limit: Duration) {
             std::process::exit(1);
         })
         .expect("a thread for the exit deadline");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_api_on_several_addresses_has_one_port_even_when_picked() {
+        let addresses: ListenAddresses = "127.0.0.1,::1".parse().unwrap();
+        let listeners = bind_api("HTTP", &addresses, 0).await.unwrap();
+        let addrs: Vec<SocketAddr> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+        assert_eq!(addrs.len(), 2);
+        assert_eq!(addrs[0].ip().to_string(), "127.0.0.1");
+        assert_eq!(addrs[1].ip().to_string(), "::1");
+        assert!(addrs[0].port() != 0 && addrs[0].port() == addrs[1].port(), "{addrs:?}");
+        // The port taken on one address fails the bind there, naming the API and the address.
+        let taken = addrs[1];
+        let err = bind_api("gRPC", &"::1".parse().unwrap(), taken.port()).await.unwrap_err().to_string();
+        assert!(err.contains(&format!("cannot listen on {taken} for the gRPC API")), "{err}");
+    }
 }

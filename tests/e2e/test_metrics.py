@@ -3,15 +3,18 @@ own text parser (prometheus_client): daprd's metric names and labels, with exact
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
 import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, FrozenSet, Iterator, Tuple
 
+import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -244,6 +247,92 @@ def test_both_sidecars_count_the_traffic_under_daprds_names(resources: Path, sub
 
     # daprd's exporter answers on any path.
     assert "dapr_component_pubsub_egress_count{" in scrape(pub.metrics_port, "/")
+
+
+class NotFoundApp:
+    """An HTTP app that subscribes `lost` (dead letters to `lost-dead`) to a route it does not
+    serve: every delivery is answered 404, and counted in `posts`."""
+
+    def __init__(self) -> None:
+        self.posts = 0
+        app = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path != "/dapr/subscribe":
+                    return self.reply(404, b"")
+                subs = [{"pubsubname": PUBSUB, "topic": "lost", "route": "/not-here", "deadLetterTopic": "lost-dead"}]
+                self.reply(200, json.dumps(subs).encode())
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                app.posts += 1
+                self.reply(404, b"no such route")
+
+            def reply(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def dead_letters(sidecar: Sidecar) -> list:
+    with urllib.request.urlopen(f"http://127.0.0.1:{sidecar.http_port}/v1.0-alpha1/dapr-rs/deadletters", timeout=5) as resp:
+        return json.load(resp)["deadLetters"]
+
+
+def test_an_app_without_the_handler_counts_a_drop_not_a_success(resources: Path, sidecars: list) -> None:
+    """daprd counts an HTTP 404 and a gRPC Unimplemented `process_status=drop, status=drop`
+    (the app's own DROP is `status=success`); the 404 goes to the dead-letter topic, the
+    Unimplemented is acknowledged without it."""
+    (resources / "unserved.yaml").write_text(
+        "apiVersion: dapr.io/v2alpha1\nkind: Subscription\nmetadata:\n  name: unserved\nspec:\n"
+        f"  pubsubname: {PUBSUB}\n  topic: unserved\n  routes:\n    default: /unserved\n  deadLetterTopic: unserved-dead\n"
+        "scopes:\n  - metrics-unimpl\n"
+    )
+    not_found = NotFoundApp()
+    bare = grpc.server(ThreadPoolExecutor(max_workers=2))  # serves no AppCallback: every call is Unimplemented
+    bare_port = bare.add_insecure_port("127.0.0.1:0")
+    bare.start()
+    try:
+        http_sub = Sidecar("metrics-404", resources, app_port=not_found.port, protocol="http")
+        sidecars.append(http_sub)
+        grpc_sub = Sidecar("metrics-unimpl", resources, app_port=bare_port, protocol="grpc")
+        sidecars.append(grpc_sub)
+        for sub in (http_sub, grpc_sub):
+            sub.wait_http("/v1.0/healthz", 204)  # its subscriptions run
+        with DaprClient(f"127.0.0.1:{http_sub.grpc_port}") as client:
+            client.publish_event(PUBSUB, "lost", {"n": 1, "kind": "plain"})
+            client.publish_event(PUBSUB, "unserved", {"n": 2, "kind": "plain"})
+
+        for sub, topic in ((http_sub, "lost"), (grpc_sub, "unserved")):
+            dropped = {series(app_id=sub.app_id, component=PUBSUB, namespace="", process_status="drop", status="drop", topic=topic): 1.0}
+            wait_for(
+                f"the drop on {sub.app_id}'s sidecar",
+                lambda: sum(Scrape(scrape(sub.metrics_port)).counter("dapr_component_pubsub_ingress_count").values()) >= 1,
+            )
+            time.sleep(0.3)  # nothing more may come: a drop is not retried
+            s = Scrape(scrape(sub.metrics_port))
+            assert s.counter("dapr_component_pubsub_ingress_count") == dropped
+            assert s.histogram_counts("dapr_component_pubsub_ingress_latencies") == dropped
+        assert not_found.posts == 1, "a 404 is not retried"
+        (lost,) = dead_letters(http_sub)
+        assert (lost["topic"], lost["deadLetterTopic"]) == ("lost", "lost-dead"), lost
+        assert dead_letters(grpc_sub) == [], "daprd sends an Unimplemented to no dead-letter topic"
+    finally:
+        bare.stop(None)
+        not_found.stop()
 
 
 def test_with_metrics_off_nothing_listens_on_the_metrics_port(resources: Path, sidecars: list) -> None:

@@ -10,7 +10,6 @@ use dapr_rs_sidecar::config::{AppProtocol, SidecarConfig};
 use serde::Deserialize;
 use serde_yaml_ng::Value as Yaml;
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -173,8 +172,7 @@ fn app_spec(
         metrics.set_port(port(app.metrics_port, "metricsPort")?);
     }
     if let Some(listen) = shared(|s| s.api_listen_addresses.clone()) {
-        let first = listen.split(',').next().unwrap_or("").trim().to_owned();
-        config.listen_address = first.parse::<IpAddr>().map_err(|_| format!("apiListenAddresses {listen:?} is not an IP address"))?;
+        config.listen_addresses = listen.parse().map_err(|e| format!("apiListenAddresses: {e}"))?;
     }
     if let Some(n) = app.shared.app_max_concurrency.or(common.app_max_concurrency) {
         config.max_concurrency = usize::try_from(n).ok().filter(|n| *n > 0);
@@ -436,6 +434,10 @@ apps:
             ("version: 1\napps: [{appDirPath: ./a}, {appDirPath: ./a}]", "apps[1]: appID \"a\" is used twice"),
             ("version: 1\napps: [{appDirPath: ./a, appLogDestination: nowhere}]", "appLogDestination"),
             ("version: [", "invalid YAML"),
+            (
+                "version: 1\napps: [{appDirPath: ./a, apiListenAddresses: \"127.0.0.1,nowhere\"}]",
+                "apiListenAddresses: \"127.0.0.1,nowhere\" has \"nowhere\", not an IP address",
+            ),
         ];
         for (yaml, expected) in cases {
             let file = write(root.path(), yaml);
@@ -443,6 +445,20 @@ apps:
             assert!(err.contains(expected), "{yaml:?}: {err}");
             assert!(err.contains("dapr.yaml"), "{err}");
         }
+    }
+
+    #[test]
+    fn api_listen_addresses_are_every_listed_one() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("a")).unwrap();
+        write(
+            root.path(),
+            "version: 1\ncommon: {apiListenAddresses: \"127.0.0.1, [::1]\"}\napps:\n  - {appID: one, appDirPath: ./a}\n  - {appID: two, appDirPath: ./a, apiListenAddresses: 0.0.0.0}\n",
+        );
+        let specs = load(root.path(), &base()).unwrap();
+        let ips = |i: usize| specs[i].config.listen_addresses.iter().map(|ip| ip.to_string()).collect::<Vec<_>>();
+        assert_eq!(ips(0), ["127.0.0.1", "::1"], "common's list, whole");
+        assert_eq!(ips(1), ["0.0.0.0"], "the app's own wins");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use super::json_writer::JsonObjectWriter;
 use super::{CloudEventError, DEFAULT_SOURCE, DEFAULT_TYPE, SPEC_VERSION};
 use crate::content_type::{self, DataEncoding};
+use crate::trace_context::new_traceparent;
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -37,25 +38,6 @@ fn expiration(now: SystemTime, ttl: Duration) -> Result<String, CloudEventError>
 /// `time` / `expiration` format: RFC 3339, UTC, second precision.
 pub fn format_time(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
-}
-
-/// A fresh W3C traceparent for a publish that arrived without one.
-pub fn new_traceparent() -> String {
-    let (trace, span) = (uuid::Uuid::new_v4().as_u128(), uuid::Uuid::new_v4().as_u64_pair().0);
-    let mut out = String::with_capacity(55);
-    out.push_str("00-");
-    push_hex(&mut out, trace, 32);
-    out.push('-');
-    push_hex(&mut out, span as u128, 16);
-    out.push_str("-00");
-    out
-}
-
-/// The low `digits` hex digits of `value`, lowercase, most significant first.
-fn push_hex(out: &mut String, value: u128, digits: u32) {
-    for i in (0..digits).rev() {
-        out.push(char::from(b"0123456789abcdef"[((value >> (4 * i)) & 0xf) as usize]));
-    }
 }
 
 /// Wraps a published payload in the CloudEvent daprd would write to the broker, as JSON bytes.

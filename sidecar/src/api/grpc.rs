@@ -45,6 +45,7 @@ impl Dapr for DaprApi {
             metadata: r.metadata,
             traceparent,
             tracestate,
+            raw_payload_trace_in_metadata: true,
         };
         publisher::publish(&self.0, input).await?;
         Ok(Response::new(()))
@@ -104,7 +105,8 @@ impl tonic::service::Interceptor for TokenCheck {
     }
 }
 
-pub async fn serve(state: Arc<SidecarState>, listener: tokio::net::TcpListener) -> Result<(), tonic::transport::Error> {
+/// Serves the gRPC API on every listener (one per listen address) as one server.
+pub async fn serve(state: Arc<SidecarState>, listeners: Vec<tokio::net::TcpListener>) -> Result<(), tonic::transport::Error> {
     let token = TokenCheck(state.config.api_token.as_deref().map(Arc::from));
     let dapr =
         DaprServer::new(DaprApi(state.clone())).max_decoding_message_size(state.config.max_body_size).max_encoding_message_size(usize::MAX);
@@ -125,14 +127,15 @@ pub async fn serve(state: Arc<SidecarState>, listener: tokio::net::TcpListener) 
         .tcp_nodelay(true)
         .initial_connection_window_size(dapr_rs_proto::h2_windows::CONNECTION)
         .initial_stream_window_size(dapr_rs_proto::h2_windows::STREAM)
-        .layer(crate::metrics::api_server::GrpcServerLayer::new(state.metrics.clone()))
-        .layer(crate::telemetry::GrpcSpanLayer::new(&state.telemetry))
+        .layer(super::observe::GrpcLayer::new(state.clone()))
         .layer(tower::util::MapResponseLayer::new(move |resp| too_large_is_resource_exhausted(resp, max_body_size)))
-        .layer(super::api_log::GrpcLogLayer::new(&state))
         .add_service(tonic::service::interceptor::InterceptedService::new(dapr, token))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown.cancelled_owned())
+        .serve_with_incoming_shutdown(
+            futures::stream::select_all(listeners.into_iter().map(tokio_stream::wrappers::TcpListenerStream::new)),
+            shutdown.cancelled_owned(),
+        )
         .await
 }
 

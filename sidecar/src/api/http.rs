@@ -38,9 +38,7 @@ pub fn router(state: Arc<SidecarState>) -> axum::Router {
         .route("/v1.0-alpha1/dapr-rs/deadletters", get(dead_letters))
         .layer(middleware::from_fn_with_state(state.clone(), limit_body))
         .layer(middleware::from_fn_with_state(state.clone(), check_token))
-        .layer(middleware::from_fn_with_state(state.clone(), super::api_log::http))
-        .layer(middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::api_server::http))
-        .layer(middleware::from_fn_with_state(state.telemetry.clone(), crate::telemetry::http_span))
+        .layer(middleware::from_fn_with_state(state.clone(), super::observe::http))
         // `limit_body` enforces `--max-body-size` with Dapr's error body instead.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
@@ -199,6 +197,7 @@ async fn publish(
         metadata: publish_metadata(&uri),
         traceparent: header("traceparent"),
         tracestate: header("tracestate"),
+        raw_payload_trace_in_metadata: false,
     };
     match publisher::publish(&state, input).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),

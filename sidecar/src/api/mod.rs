@@ -5,6 +5,7 @@ pub mod grpc;
 pub mod http;
 mod http_bulk_publish;
 mod metadata;
+mod observe;
 mod streaming;
 
 pub use api_log::TARGET as API_LOG_TARGET;

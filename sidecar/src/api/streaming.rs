@@ -1,7 +1,7 @@
 //! `SubscribeTopicEventsAlpha1` (contract §1.3): a STREAMING subscription whose events go down the
 //! stream and whose answers come back on it, matched by event id.
 
-use crate::delivery::{EventSink, subscribe};
+use crate::delivery::{AppAnswer, EventSink, subscribe};
 use crate::state::SidecarState;
 use crate::subscription::SubscriptionInfo;
 use async_trait::async_trait;
@@ -40,7 +40,7 @@ impl EventSink for StreamSink {
         pubsub_name: &str,
         topic: &str,
         path: &str,
-    ) -> DeliveryOutcome {
+    ) -> AppAnswer {
         let event = cloudevent::to_topic_event_request(ce, pubsub_name, topic, path);
         let (answer_tx, answer_rx) = oneshot::channel();
         self.waiting.lock().unwrap_or_else(|e| e.into_inner()).insert(event.id.clone(), answer_tx);
@@ -48,10 +48,10 @@ impl EventSink for StreamSink {
         let msg = SubscribeTopicEventsResponseAlpha1 { subscribe_topic_events_response_type: Some(Resp::EventMessage(event)) };
         if self.tx.send(Ok(msg)).await.is_err() {
             self.waiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-            return DeliveryOutcome::Retry;
+            return AppAnswer::Status(DeliveryOutcome::Retry);
         }
         // A stream that closes before answering leaves the event to redelivery.
-        answer_rx.await.unwrap_or(DeliveryOutcome::Retry)
+        AppAnswer::Status(answer_rx.await.unwrap_or(DeliveryOutcome::Retry))
     }
 }
 

@@ -82,9 +82,10 @@ pub struct SidecarArgs {
     /// Component (and subscription) YAML directories or files; repeatable.
     #[arg(short = 'd', long = "resources-path", visible_alias = "components-path", num_args = 1)]
     pub resources_paths: Vec<PathBuf>,
-    /// Address the Dapr APIs listen on.
+    /// Addresses the Dapr APIs listen on, comma-separated (e.g. `127.0.0.1,[::1]` or `0.0.0.0`):
+    /// both APIs on each.
     #[arg(long = "dapr-listen-addresses", default_value = "127.0.0.1")]
-    pub listen_address: IpAddr,
+    pub listen_addresses: ListenAddresses,
     /// Most deliveries in flight to the app at once (-1: no limit).
     #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
     pub app_max_concurrency: i64,
@@ -177,6 +178,41 @@ pub fn parse_byte_size(s: &str) -> Result<usize, String> {
     Ok(bytes as usize)
 }
 
+/// `--dapr-listen-addresses` (a run file's `apiListenAddresses`): one address or more, each
+/// listed once, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenAddresses(Vec<IpAddr>);
+
+impl ListenAddresses {
+    pub fn iter(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+impl std::str::FromStr for ListenAddresses {
+    type Err = String;
+
+    /// daprd's comma-separated list; an IPv6 address with or without brackets (`[::1]`, as
+    /// Kubernetes' injector writes it, or `::1`), and `localhost` as 127.0.0.1.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut addresses: Vec<IpAddr> = Vec::new();
+        for entry in s.split(',').map(str::trim) {
+            let bare = entry.strip_prefix('[').and_then(|e| e.strip_suffix(']')).unwrap_or(entry);
+            let address = match bare {
+                "localhost" => IpAddr::from([127, 0, 0, 1]),
+                _ => bare.parse().map_err(|_| {
+                    let what = if entry.is_empty() { "an empty entry".to_owned() } else { format!("{entry:?}, not an IP address") };
+                    format!("{s:?} has {what}: list IP addresses separated by commas, e.g. 127.0.0.1,[::1] or 0.0.0.0")
+                })?,
+            };
+            if !addresses.contains(&address) {
+                addresses.push(address);
+            }
+        }
+        Ok(Self(addresses))
+    }
+}
+
 /// The settings a running sidecar uses, with every default resolved.
 #[derive(Debug, Clone)]
 pub struct SidecarConfig {
@@ -186,7 +222,7 @@ pub struct SidecarConfig {
     pub app_channel_address: String,
     pub http_port: u16,
     pub grpc_port: u16,
-    pub listen_address: IpAddr,
+    pub listen_addresses: ListenAddresses,
     pub resources_paths: Vec<PathBuf>,
     pub max_concurrency: Option<usize>,
     pub grace: Duration,
@@ -218,7 +254,7 @@ impl SidecarConfig {
             app_channel_address: args.app_channel_address.clone(),
             http_port: args.dapr_http_port.unwrap_or(3500),
             grpc_port: args.dapr_grpc_port.unwrap_or(50001),
-            listen_address: args.listen_address,
+            listen_addresses: args.listen_addresses.clone(),
             resources_paths: if args.resources_paths.is_empty() { default_resources_path() } else { args.resources_paths.clone() },
             max_concurrency: usize::try_from(args.app_max_concurrency).ok().filter(|n| *n > 0),
             grace: args.graceful_shutdown_seconds,
@@ -283,6 +319,26 @@ mod tests {
             assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
             let text = err.to_string();
             assert!(text.contains("--graceful-shutdown-seconds") && text.contains(bad), "{text}");
+        }
+    }
+
+    #[test]
+    fn listen_addresses_are_a_comma_separated_list() {
+        let ips = |s: &str| s.parse::<ListenAddresses>().map(|a| a.iter().map(|ip| ip.to_string()).collect::<Vec<_>>());
+        assert_eq!(ips("127.0.0.1"), Ok(vec!["127.0.0.1".to_owned()]));
+        assert_eq!(ips("127.0.0.1, ::1"), Ok(vec!["127.0.0.1".to_owned(), "::1".to_owned()]));
+        assert_eq!(ips("[::1],127.0.0.1,[::1]"), Ok(vec!["::1".to_owned(), "127.0.0.1".to_owned()]));
+        assert_eq!(ips("0.0.0.0"), Ok(vec!["0.0.0.0".to_owned()]));
+        assert_eq!(ips("localhost"), Ok(vec!["127.0.0.1".to_owned()]));
+        for (bad, named) in [
+            ("127.0.0.1,nonsense", "\"nonsense\", not an IP address"),
+            ("", "an empty entry"),
+            ("127.0.0.1,", "an empty entry"),
+            ("[::1", "\"[::1\""),
+            ("1.2.3.4:80", "\"1.2.3.4:80\""),
+        ] {
+            let err = ips(bad).unwrap_err();
+            assert!(err.contains(named) && err.contains(&format!("{bad:?}")), "{bad:?}: {err}");
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::EventSink;
 use super::app_transport::{self, HttpClient};
-use super::sink::{BulkBatch, BulkEventSink};
+use super::sink::{AppAnswer, BulkBatch, BulkEventSink};
 use crate::config::AppProtocol;
 use crate::subscription::{BulkSubscribe, SubscriptionInfo};
 use async_trait::async_trait;
@@ -142,7 +142,7 @@ impl EventSink for AppChannel {
         pubsub_name: &str,
         topic: &str,
         path: &str,
-    ) -> DeliveryOutcome {
+    ) -> AppAnswer {
         match self {
             Self::Grpc { client, token, .. } => {
                 let metadata = grpc_metadata(metadata, pubsub_name);
@@ -151,11 +151,14 @@ impl EventSink for AppChannel {
                     client.clone().on_topic_event(Self::grpc_request_with(req, metadata.clone(), token)).await
                 };
                 match again_if_unanswered(call, unanswered_grpc).await {
-                    Ok(resp) => DeliveryOutcome::from_status_value(resp.into_inner().status),
+                    Ok(resp) => AppAnswer::Status(DeliveryOutcome::from_status_value(resp.into_inner().status)),
                     Err(s) => {
                         crate::telemetry::app_call_failed(s.message());
                         tracing::warn!(%pubsub_name, %topic, error = %s, "OnTopicEvent failed");
-                        DeliveryOutcome::from_grpc_error(s.code())
+                        match s.code() {
+                            tonic::Code::Unimplemented => AppAnswer::Unimplemented,
+                            code => AppAnswer::Status(DeliveryOutcome::from_grpc_error(code)),
+                        }
                     }
                 }
             }
@@ -165,22 +168,25 @@ impl EventSink for AppChannel {
                     Err(e) => {
                         // daprd fails the call too; the key is named so a message retried forever is seen.
                         tracing::error!(%pubsub_name, %topic, %path, error = %e, "cannot deliver the event over HTTP (a Kafka component's escapeHeaders: \"true\" escapes such values); retrying");
-                        return DeliveryOutcome::Retry;
+                        return AppAnswer::Status(DeliveryOutcome::Retry);
                     }
                 };
                 let body = Bytes::copy_from_slice(body);
                 let call = || http_post(client, base, token, path, dapr_rs_proto::content_type::CLOUDEVENT_JSON, &headers, body.clone());
                 match again_if_unanswered(call, unanswered_http).await {
                     Ok((status, body)) => {
-                        let outcome = DeliveryOutcome::from_http_reply(status, &body);
+                        let answer = match status {
+                            404 => AppAnswer::NotFound,
+                            _ => AppAnswer::Status(DeliveryOutcome::from_http_reply(status, &body)),
+                        };
                         if status >= 300 {
-                            tracing::warn!(%path, status, ?outcome, "the app did not accept the event");
+                            tracing::warn!(%path, status, ?answer, "the app did not accept the event");
                         }
-                        outcome
+                        answer
                     }
                     Err(e) => {
                         tracing::warn!(%path, error = %e, "delivery to the app failed");
-                        DeliveryOutcome::Retry
+                        AppAnswer::Status(DeliveryOutcome::Retry)
                     }
                 }
             }

@@ -1,4 +1,4 @@
-use super::sink::EventSink;
+use super::sink::{AppAnswer, EventSink};
 use crate::metrics::pubsub::{Ingress, Settled};
 use crate::retry::RetryPolicy;
 use crate::routing::Routes;
@@ -6,8 +6,8 @@ use crate::scopes::TopicScopes;
 use async_trait::async_trait;
 use bytes::Bytes;
 use dapr_rs_components::{BrokerMessage, MessageHandler, NotProcessed, PubSub};
-use dapr_rs_proto::cloudevent;
 use dapr_rs_proto::outcome::DeliveryOutcome;
+use dapr_rs_proto::{cloudevent, delivery_metadata};
 use serde_json::{Map, Value as Json};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -111,8 +111,9 @@ impl EventDelivery {
         Err(NotProcessed(format!("the app did not take the event in {attempts} attempts")))
     }
 
-    /// Re-publishes the original broker bytes and metadata to the dead-letter topic; without one
-    /// a dropped message is simply acknowledged.
+    /// Re-publishes the original broker bytes and metadata to the dead-letter topic, with the
+    /// `pubsubName` daprd adds to a message's metadata before it delivers or dead-letters it;
+    /// without one a dropped message is simply acknowledged.
     pub async fn dead_letter(&self, msg: &BrokerMessage, why: &str) -> Result<(), NotProcessed> {
         let Some(dlq) = &self.dead_letter_topic else {
             tracing::warn!(pubsub = %self.pubsub_name, topic = %self.topic, reason = why, "message dropped");
@@ -123,7 +124,8 @@ impl EventDelivery {
             return Err(NotProcessed(format!("dead-letter topic {dlq} is not allowed for this app")));
         }
         tracing::info!(pubsub = %self.pubsub_name, topic = %self.topic, dead_letter_topic = %dlq, reason = why, "message dead-lettered");
-        let dead = BrokerMessage { topic: dlq.clone(), data: msg.data.clone(), metadata: msg.metadata.clone() };
+        let metadata = delivery_metadata::with_pubsub_name(&msg.metadata, &self.pubsub_name).map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let dead = BrokerMessage { topic: dlq.clone(), data: msg.data.clone(), metadata: metadata.collect() };
         match tokio::time::timeout(Duration::from_secs(30), self.component.publish(dead)).await {
             Ok(Ok(())) => {
                 self.dead_letters.record(&self.pubsub_name, &self.topic, dlq, &msg.data, why);
@@ -135,7 +137,7 @@ impl EventDelivery {
     }
 
     /// One delivery to the sink within an app slot and the timeout; `None` once shutting down.
-    async fn attempt(&self, ce: &Map<String, Json>, body: &[u8], msg: &BrokerMessage, path: &str) -> Option<DeliveryOutcome> {
+    async fn attempt(&self, ce: &Map<String, Json>, body: &[u8], msg: &BrokerMessage, path: &str) -> Option<AppAnswer> {
         let _slot = tokio::select! {
             biased;
             () = self.stopping.cancelled() => return None,
@@ -146,7 +148,7 @@ impl EventDelivery {
         }
         let delivery = self.sink.deliver(ce, body, &msg.metadata, &self.pubsub_name, &self.topic, path);
         let delivery = self.telemetry.delivery(ce, &self.topic, delivery);
-        Some(self.ingress.delivered(self.within_timeout(delivery, || DeliveryOutcome::Retry)).await)
+        Some(self.ingress.delivered(self.within_timeout(delivery, || AppAnswer::Status(DeliveryOutcome::Retry))).await)
     }
 
     /// A slot of the app's for one call to the app (`None` when the component took it already); a
@@ -181,14 +183,19 @@ impl MessageHandler for EventDelivery {
         let mut delays = self.retry.delays();
         let mut attempts = 0u64;
         loop {
-            let Some(outcome) = self.attempt(&ce, &body, &msg, &path).await else {
+            let Some(answer) = self.attempt(&ce, &body, &msg, &path).await else {
                 return Err(NotProcessed(SHUTTING_DOWN.into()));
             };
             attempts += 1;
-            match outcome {
-                DeliveryOutcome::Success => return Ok(()),
-                DeliveryOutcome::Drop => return self.dead_letter(&msg, "the app answered DROP").await,
-                DeliveryOutcome::Retry => {}
+            match answer {
+                AppAnswer::Status(DeliveryOutcome::Success) => return Ok(()),
+                AppAnswer::Status(DeliveryOutcome::Drop) => return self.dead_letter(&msg, "the app answered DROP").await,
+                AppAnswer::NotFound => return self.dead_letter(&msg, "the app has no such route (HTTP 404)").await,
+                AppAnswer::Unimplemented => {
+                    tracing::warn!(pubsub = %self.pubsub_name, topic = %self.topic, "the app does not implement OnTopicEvent; message dropped, as daprd drops it");
+                    return Ok(());
+                }
+                AppAnswer::Status(DeliveryOutcome::Retry) => {}
             }
             let Some(delay) = delays.next() else { break };
             tokio::select! {

@@ -13,4 +13,4 @@ pub mod subscribe;
 
 pub use bulk_delivery::BulkDelivery;
 pub use event_delivery::EventDelivery;
-pub use sink::{BulkBatch, BulkEventSink, EventSink};
+pub use sink::{AppAnswer, BulkBatch, BulkEventSink, EventSink};

@@ -2,6 +2,7 @@
 //! and, for bulk subscriptions, the app channel taking whole batches ([`BulkEventSink`]) with the
 //! batch's wire forms (gRPC `OnBulkTopicEvent`, the HTTP bulk envelope).
 
+use crate::metrics::pubsub::{Attempted, IngressStatus};
 use async_trait::async_trait;
 use base64::Engine as _;
 use dapr_rs_proto::bulk::{BulkEnvelope, BulkEnvelopeEntry};
@@ -12,6 +13,28 @@ use dapr_rs_proto::{cloudevent, content_type};
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// What one delivery to the app came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppAnswer {
+    /// SUCCESS, RETRY or DROP as the app answered; a call that failed is a RETRY.
+    Status(DeliveryOutcome),
+    /// HTTP 404: the app serves no such route. daprd drops it as a non-retriable error, to the
+    /// dead-letter topic when there is one.
+    NotFound,
+    /// gRPC Unimplemented: the app serves no `OnTopicEvent`. daprd drops it and acknowledges it,
+    /// without the dead-letter topic.
+    Unimplemented,
+}
+
+impl Attempted for AppAnswer {
+    fn ingress_status(&self, app_channel: bool) -> IngressStatus {
+        match self {
+            Self::Status(outcome) => outcome.ingress_status(app_channel),
+            Self::NotFound | Self::Unimplemented => IngressStatus::not_found(),
+        }
+    }
+}
 
 /// Where events of a subscription go: the app channel or a streaming subscriber.
 #[async_trait]
@@ -26,7 +49,7 @@ pub trait EventSink: Send + Sync + 'static {
         pubsub_name: &str,
         topic: &str,
         path: &str,
-    ) -> DeliveryOutcome;
+    ) -> AppAnswer;
 
     /// The same destination taking whole batches (`bulkSubscribe`), when it can; streams cannot.
     fn bulk(self: Arc<Self>) -> Option<Arc<dyn BulkEventSink>> {

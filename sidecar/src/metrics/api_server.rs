@@ -1,19 +1,14 @@
-//! The Dapr APIs as daprd meters them: `dapr_http_server_*` for every HTTP call (an axum
-//! middleware; D pkg/diagnostics/http_monitoring.go, `http.increasedCardinality` at its default,
-//! true) and `dapr_grpc_io_server_*` for every unary call of the Dapr service (a tower layer; D
-//! pkg/diagnostics/grpc_monitoring.go, which meters no stream the app opens).
+//! The Dapr APIs as daprd meters them: `dapr_http_server_*` for every HTTP call (D
+//! pkg/diagnostics/http_monitoring.go, `http.increasedCardinality` at its default, true) and
+//! `dapr_grpc_io_server_*` for every unary call of the Dapr service (D
+//! pkg/diagnostics/grpc_monitoring.go, which meters no stream the app opens). `api::observe`
+//! times the calls and reports them here.
 
-use super::{Family, Metrics, SIZE_BUCKETS_BYTES, whole_ms};
-use axum::body::HttpBody as _;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
-use futures::future::BoxFuture;
+use super::{Family, SIZE_BUCKETS_BYTES, whole_ms};
 use prometheus::{HistogramVec, IntCounterVec};
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const HTTP_SERVER: [&str; 4] = ["app_id", "method", "path", "status"];
 const GRPC_SERVER: [&str; 3] = ["app_id", "grpc_server_method", "grpc_server_status"];
@@ -63,38 +58,43 @@ impl ApiServerMetrics {
         }
     }
 
-    fn http_completed(&self, method: &str, path: &str, status: u16, request_bytes: u64, response_bytes: u64, elapsed: Duration) {
+    /// An HTTP call to meter, as it starts; `None` when metrics are off.
+    pub fn http_call(&self, req: &http::request::Parts) -> Option<HttpCall> {
+        self.on.then(|| HttpCall {
+            method: http_method(&req.method),
+            path: http_path(req.uri.path()),
+            request_bytes: req.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0),
+        })
+    }
+
+    pub fn http_completed(&self, call: HttpCall, status: u16, response_bytes: u64, elapsed: Duration) {
         let status = status.to_string();
-        let labels = [&*self.app_id, method, path, status.as_str()];
+        let labels = [&*self.app_id, call.method, &call.path, status.as_str()];
         self.http_request_count.with_label_values(&labels).inc();
         self.http_latency.with_label_values(&labels).observe(whole_ms(elapsed));
         self.http_response_count.with_label_values(&labels).inc();
-        self.http_request_bytes.with_label_values(&[&*self.app_id]).observe(request_bytes as f64);
+        self.http_request_bytes.with_label_values(&[&*self.app_id]).observe(call.request_bytes as f64);
         self.http_response_bytes.with_label_values(&[&*self.app_id]).observe(response_bytes as f64);
     }
 
-    fn grpc_completed(&self, method: &str, code: tonic::Code, elapsed: Duration) {
+    /// Whether a gRPC call of `method` is metered: daprd's unary interceptor meters the Dapr
+    /// service's unary methods; streams, reflection and unknown services it does not.
+    pub fn meters_grpc(&self, method: &str) -> bool {
+        self.on && UNARY_METHODS.contains(method)
+    }
+
+    pub fn grpc_completed(&self, method: &str, code: tonic::Code, elapsed: Duration) {
         let labels = [&*self.app_id, method, code_name(code)];
         self.grpc_completed_rpcs.with_label_values(&labels).inc();
         self.grpc_latency.with_label_values(&labels).observe(whole_ms(elapsed));
     }
 }
 
-/// The HTTP API's middleware; outermost, so calls refused before a handler (401, 413, 404) count.
-pub async fn http(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let m = &metrics.api;
-    if !m.on {
-        return next.run(req).await;
-    }
-    let method = http_method(req.method());
-    let path = http_path(req.uri().path());
-    let request_bytes = req.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
-    let started = Instant::now();
-    let resp = next.run(req).await;
-    let elapsed = started.elapsed();
-    let hint = resp.body().size_hint();
-    m.http_completed(method, &path, resp.status().as_u16(), request_bytes, hint.exact().unwrap_or(hint.lower()), elapsed);
-    resp
+/// An HTTP call's labels, read as it starts.
+pub struct HttpCall {
+    method: &'static str,
+    path: String,
+    request_bytes: u64,
 }
 
 /// The verb, or `UNKNOWN` for one HTTP does not define (as daprd).
@@ -193,8 +193,7 @@ pub fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
-/// The Dapr service's unary methods (`/dapr.proto.runtime.v1.Dapr/PublishEvent`, …): daprd's
-/// unary interceptor meters these; streams, reflection and unknown services it does not.
+/// The Dapr service's unary methods (`/dapr.proto.runtime.v1.Dapr/PublishEvent`, …).
 static UNARY_METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
     use prost::Message as _;
     let set = prost_types::FileDescriptorSet::decode(dapr_rs_proto::FILE_DESCRIPTOR_SET).expect("the embedded descriptor set decodes");
@@ -212,71 +211,6 @@ static UNARY_METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
     }
     unary
 });
-
-/// The gRPC server's layer.
-#[derive(Clone)]
-pub struct GrpcServerLayer {
-    metrics: Arc<Metrics>,
-}
-
-impl GrpcServerLayer {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
-    }
-}
-
-impl<S> tower::Layer<S> for GrpcServerLayer {
-    type Service = GrpcServerMetered<S>;
-
-    fn layer(&self, inner: S) -> GrpcServerMetered<S> {
-        GrpcServerMetered { inner, metrics: self.metrics.clone() }
-    }
-}
-
-#[derive(Clone)]
-pub struct GrpcServerMetered<S> {
-    inner: S,
-    metrics: Arc<Metrics>,
-}
-
-impl<S, B, R> tower::Service<http::Request<B>> for GrpcServerMetered<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        if !self.metrics.api.on || !UNARY_METHODS.contains(req.uri().path()) {
-            return Box::pin(self.inner.call(req));
-        }
-        let method = req.uri().path().to_owned();
-        let metrics = self.metrics.clone();
-        let started = Instant::now();
-        let call = self.inner.call(req);
-        Box::pin(async move {
-            let result = call.await;
-            if let Ok(resp) = &result {
-                // A unary call's handler has returned by now: a failure answers trailers-only, its
-                // status in the headers; a success sends `grpc-status: 0` in the trailers later.
-                let code = resp
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|v| v.to_str().ok()?.parse::<i32>().ok())
-                    .map(tonic::Code::from)
-                    .unwrap_or(tonic::Code::Ok);
-                metrics.api.grpc_completed(&method, code, started.elapsed());
-            }
-            result
-        })
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -152,11 +152,11 @@ impl Ingress {
 
     /// Runs one attempt (a call to the app) and records its answer, or the failure to get one,
     /// with its latency.
-    pub async fn delivered(&self, attempt: impl Future<Output = DeliveryOutcome>) -> DeliveryOutcome {
+    pub async fn delivered<A: Attempted>(&self, attempt: impl Future<Output = A>) -> A {
         let started = Instant::now();
-        let outcome = attempt.await;
-        self.record(IngressStatus::answered(outcome, self.app_channel), Some(started.elapsed()));
-        outcome
+        let answer = attempt.await;
+        self.record(answer.ingress_status(self.app_channel), Some(started.elapsed()));
+        answer
     }
 
     /// A message settled without an answer from the app (count only, as daprd records them):
@@ -184,6 +184,18 @@ impl Ingress {
     }
 }
 
+/// What one attempt came to, as its ingress record labels it.
+pub trait Attempted {
+    fn ingress_status(&self, app_channel: bool) -> IngressStatus;
+}
+
+/// The app's own SUCCESS, RETRY or DROP (a call that failed is a RETRY).
+impl Attempted for DeliveryOutcome {
+    fn ingress_status(&self, app_channel: bool) -> IngressStatus {
+        IngressStatus::answered(*self, app_channel)
+    }
+}
+
 /// Why a message was settled without the app's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settled {
@@ -204,12 +216,17 @@ pub struct IngressStatus {
 }
 
 impl IngressStatus {
-    /// An attempt's outcome: `app_channel` DROP answers count `status=success` (D postman/http,
-    /// postman/grpc), a stream's DROP `status=drop` (D postman/streaming). An app channel's 404
-    /// or Unimplemented reaches here as a DROP too, so it counts `success` where daprd says `drop`.
+    /// The app's own answer: `app_channel` DROP answers count `status=success` (D postman/http,
+    /// postman/grpc), a stream's DROP `status=drop` (D postman/streaming).
     pub fn answered(outcome: DeliveryOutcome, app_channel: bool) -> Self {
         let status = if outcome == DeliveryOutcome::Drop && app_channel { DeliveryOutcome::Success } else { outcome };
         Self { process: outcome, status }
+    }
+
+    /// The app has no handler for the event (HTTP 404, gRPC Unimplemented): dropped, and no choice
+    /// of the app's, so `status=drop` too (D postman/http, postman/grpc).
+    pub fn not_found() -> Self {
+        Self { process: DeliveryOutcome::Drop, status: DeliveryOutcome::Drop }
     }
 
     /// `dropped`: acknowledged (dropped or dead-lettered); else left to the broker (a retry).
@@ -299,6 +316,8 @@ mod tests {
         assert_eq!(labels(IngressStatus::answered(Success, false)), ("success", "success"));
         assert_eq!(labels(IngressStatus::answered(Retry, false)), ("retry", "retry"));
         assert_eq!(labels(IngressStatus::answered(Drop, false)), ("drop", "drop"));
+        // No handler there (HTTP 404, gRPC Unimplemented): a drop the app did not choose.
+        assert_eq!(labels(IngressStatus::not_found()), ("drop", "drop"));
     }
 
     #[test]

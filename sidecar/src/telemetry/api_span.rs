@@ -4,21 +4,20 @@
 //! for the URL path or the full gRPC method. The request's `traceparent`/`tracestate` are
 //! replaced by the span's own, so a publish puts the API span's context in its CloudEvent (as
 //! daprd: the event carries daprd's span); the response returns it (`traceparent` header /
-//! `grpc-trace-bin`). Health checks and streams get no span.
+//! `grpc-trace-bin`). Health checks and streams get no span. `api::observe` starts and ends them
+//! with the call's log line and metrics.
 
 use super::Telemetry;
 use super::trace_context::{self, from_grpc_trace_bin, from_w3c, to_grpc_trace_bin};
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::ConnectInfo;
 use base64::Engine as _;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD_NO_PAD};
-use futures::future::BoxFuture;
-use http::{HeaderMap, HeaderValue};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, StatusCode};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
-use std::task::Poll;
+use std::net::SocketAddr;
 
 /// The API span of a request, in its extensions, for the handler to name the topic.
 #[derive(Clone)]
@@ -76,47 +75,73 @@ fn dapr_headers(headers: &HeaderMap) -> Vec<KeyValue> {
         .collect()
 }
 
-/// HTTP API middleware (outermost, so refused calls get their span too).
-pub async fn http_span(State(telemetry): State<Telemetry>, mut req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
-    if path.contains("/healthz") || !telemetry.is_on() {
-        return next.run(req).await;
-    }
-    let incoming = w3c_parent(req.headers());
-    let Some(cx) = start(&telemetry, path.clone(), incoming, req.headers_mut()) else { return next.run(req).await };
-    let method = req.method().as_str().to_owned();
-    let url = req.uri().path_and_query().map_or(path.clone(), |p| p.as_str().to_owned());
-    let mut attributes = dapr_headers(req.headers());
-    let mut resp = next.run(req).await;
-    let status = resp.status();
-    if let Some(topic) = publish_topic(&path) {
-        attributes.extend(pubsub_attributes(&topic));
-    }
-    attributes.extend([
-        KeyValue::new("dapr.protocol", "http"),
-        KeyValue::new("dapr.api", format!("{method} {path}")),
-        KeyValue::new("dapr.status_code", status.as_u16().to_string()),
-        KeyValue::new("http.request.method", method),
-        KeyValue::new("url.full", url),
-    ]);
-    let span = cx.span();
-    span.set_attributes(attributes);
-    if status.as_u16() >= 400 {
-        span.set_status(Status::error(format!("Code({}): {}", status.as_u16(), status.canonical_reason().unwrap_or("Unknown"))));
-    }
-    if !resp.headers().contains_key("traceparent") {
-        let sc = span.span_context();
-        if let Ok(v) = HeaderValue::from_str(&trace_context::traceparent(sc)) {
-            resp.headers_mut().insert("traceparent", v);
+/// The span of an HTTP API call, from its start to its answer.
+pub struct HttpSpan {
+    cx: Context,
+    path: String,
+    method: String,
+    url: String,
+    attributes: Vec<KeyValue>,
+}
+
+impl HttpSpan {
+    /// Starts the span of `req` (none for health checks, or with tracing off) and gives the
+    /// request its context.
+    pub fn start(telemetry: &Telemetry, req: &mut Parts) -> Option<Self> {
+        let path = req.uri.path().to_owned();
+        if path.contains("/healthz") || !telemetry.is_on() {
+            return None;
         }
-        if let Ok(v) = HeaderValue::from_str(&trace_context::tracestate(sc))
-            && !v.is_empty()
-        {
-            resp.headers_mut().insert("tracestate", v);
+        let incoming = w3c_parent(&req.headers);
+        let cx = start(telemetry, path.clone(), incoming, &mut req.headers)?;
+        let method = req.method.as_str().to_owned();
+        let url = req.uri.path_and_query().map_or(path.clone(), |p| p.as_str().to_owned());
+        let mut attributes = dapr_headers(&req.headers);
+        if let Some(ConnectInfo(peer)) = req.extensions.get::<ConnectInfo<SocketAddr>>() {
+            attributes.extend(server_address(*peer));
         }
+        Some(Self { cx, path, method, url, attributes })
     }
-    span.end();
-    resp
+
+    /// Ends the span with the call's answer, whose headers get the span's context unless the
+    /// handler set one.
+    pub fn end(self, status: StatusCode, response: &mut HeaderMap) {
+        let Self { cx, path, method, url, mut attributes } = self;
+        if let Some(topic) = publish_topic(&path) {
+            attributes.extend(pubsub_attributes(&topic));
+        }
+        attributes.extend([
+            KeyValue::new("dapr.protocol", "http"),
+            KeyValue::new("dapr.api", format!("{method} {path}")),
+            KeyValue::new("dapr.status_code", status.as_u16().to_string()),
+            KeyValue::new("http.request.method", method),
+            KeyValue::new("url.full", url),
+        ]);
+        let span = cx.span();
+        span.set_attributes(attributes);
+        if status.as_u16() >= 400 {
+            span.set_status(Status::error(format!("Code({}): {}", status.as_u16(), status.canonical_reason().unwrap_or("Unknown"))));
+        }
+        if !response.contains_key("traceparent") {
+            let sc = span.span_context();
+            if let Ok(v) = HeaderValue::from_str(&trace_context::traceparent(sc)) {
+                response.insert("traceparent", v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&trace_context::tracestate(sc))
+                && !v.is_empty()
+            {
+                response.insert("tracestate", v);
+            }
+        }
+        span.end();
+    }
+}
+
+/// `server.address` and `server.port` as daprd sets them: the caller's address (its `RemoteAddr`,
+/// whatever the names say), an IPv4 caller on a dual-stack listener written as IPv4 as Go does.
+/// daprd splits `host:port` at the first `:`, so an IPv6 caller reads `[`; we write it whole.
+fn server_address(peer: SocketAddr) -> Vec<KeyValue> {
+    vec![KeyValue::new("server.address", peer.ip().to_canonical().to_string()), KeyValue::new("server.port", peer.port().to_string())]
 }
 
 /// The topic of a publish path (`/v1.0/publish/{pubsub}/{topic…}` and the bulk ones), decoded.
@@ -124,30 +149,6 @@ fn publish_topic(path: &str) -> Option<String> {
     let rest = ["/v1.0/publish/bulk/", "/v1.0-alpha1/publish/bulk/", "/v1.0/publish/"].iter().find_map(|p| path.strip_prefix(p))?;
     let (_, topic) = rest.split_once('/')?;
     Some(percent_encoding::percent_decode_str(topic).decode_utf8_lossy().into_owned())
-}
-
-/// gRPC API layer: a span per unary call of `dapr.proto.runtime` (daprd's unary interceptor).
-#[derive(Clone)]
-pub struct GrpcSpanLayer(Telemetry);
-
-impl GrpcSpanLayer {
-    pub fn new(telemetry: &Telemetry) -> Self {
-        Self(telemetry.clone())
-    }
-}
-
-impl<S> tower::Layer<S> for GrpcSpanLayer {
-    type Service = GrpcSpans<S>;
-
-    fn layer(&self, inner: S) -> GrpcSpans<S> {
-        GrpcSpans { inner, telemetry: self.0.clone() }
-    }
-}
-
-#[derive(Clone)]
-pub struct GrpcSpans<S> {
-    inner: S,
-    telemetry: Telemetry,
 }
 
 /// `-bin` metadata travels base64, padded or not.
@@ -161,55 +162,42 @@ fn grpc_parent(headers: &HeaderMap) -> Option<opentelemetry::trace::SpanContext>
     }
 }
 
-impl<S, B, R> tower::Service<http::Request<B>> for GrpcSpans<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
+/// The span of a unary gRPC call of `dapr.proto.runtime` (daprd's unary interceptor), from its
+/// start to its answer.
+pub struct GrpcSpan(Context);
 
-    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
+impl GrpcSpan {
+    /// Starts the span of `req` and gives the request its context (and its handler the span, for
+    /// [`record_topic`]). Streams (SubscribeTopicEventsAlpha1) get none, as daprd's stream
+    /// interceptor skips them.
+    pub fn start(telemetry: &Telemetry, req: &mut Parts) -> Option<Self> {
+        let method = req.uri.path().to_owned();
+        if !telemetry.is_on() || !method.starts_with("/dapr.proto.runtime.") || method.ends_with("/SubscribeTopicEventsAlpha1") {
+            return None;
+        }
+        let incoming = grpc_parent(&req.headers);
+        let attributes = dapr_headers(&req.headers);
+        let cx = start(telemetry, method.clone(), incoming, &mut req.headers)?;
+        cx.span().set_attributes(attributes);
+        cx.span().set_attributes([KeyValue::new("dapr.protocol", "grpc"), KeyValue::new("dapr.api", method)]);
+        req.extensions.insert(ApiSpan(cx.clone()));
+        Some(Self(cx))
     }
 
-    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let method = req.uri().path().to_owned();
-        // Streams (SubscribeTopicEventsAlpha1) get none, as daprd's stream interceptor skips them.
-        let traced =
-            self.telemetry.is_on() && method.starts_with("/dapr.proto.runtime.") && !method.ends_with("/SubscribeTopicEventsAlpha1");
-        if !traced {
-            return Box::pin(self.inner.call(req));
+    /// Ends the span with the call's answer (`code`, and `grpc-message` from its headers), whose
+    /// headers get the span's `grpc-trace-bin`.
+    pub fn end(self, code: tonic::Code, response: &mut HeaderMap) {
+        let span = self.0.span();
+        if code != tonic::Code::Ok {
+            let message = response.get("grpc-message").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let message = percent_encoding::percent_decode_str(message).decode_utf8_lossy().into_owned();
+            span.set_status(Status::error(message));
         }
-        let incoming = grpc_parent(req.headers());
-        let attributes = dapr_headers(req.headers());
-        let Some(cx) = start(&self.telemetry, method.clone(), incoming, req.headers_mut()) else {
-            return Box::pin(self.inner.call(req));
-        };
-        req.extensions_mut().insert(ApiSpan(cx.clone()));
-        let call = self.inner.call(req);
-        Box::pin(async move {
-            let mut result = call.await;
-            let span = cx.span();
-            span.set_attributes(attributes);
-            span.set_attributes([KeyValue::new("dapr.protocol", "grpc"), KeyValue::new("dapr.api", method)]);
-            if let Ok(resp) = &mut result {
-                // A failed unary call answers trailers-only: its status is in the headers.
-                let failed = resp.headers().get("grpc-status").and_then(|v| v.to_str().ok()).is_some_and(|code| code != "0");
-                if failed {
-                    let message = resp.headers().get("grpc-message").and_then(|v| v.to_str().ok()).unwrap_or("");
-                    let message = percent_encoding::percent_decode_str(message).decode_utf8_lossy().into_owned();
-                    span.set_status(Status::error(message));
-                }
-                let bin = STANDARD_NO_PAD.encode(to_grpc_trace_bin(span.span_context()));
-                if let Ok(v) = HeaderValue::from_str(&bin) {
-                    resp.headers_mut().insert("grpc-trace-bin", v);
-                }
-            }
-            span.end();
-            result
-        })
+        let bin = STANDARD_NO_PAD.encode(to_grpc_trace_bin(span.span_context()));
+        if let Ok(v) = HeaderValue::from_str(&bin) {
+            response.insert("grpc-trace-bin", v);
+        }
+        span.end();
     }
 }
 

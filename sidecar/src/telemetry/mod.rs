@@ -14,7 +14,7 @@ mod delivery_span;
 mod export;
 pub mod trace_context;
 
-pub use api_span::{GrpcSpanLayer, http_span, record_topic};
+pub use api_span::{GrpcSpan, HttpSpan, record_topic};
 pub use delivery_span::{add_grpc_trace, app_answered_http, app_call_failed, trace_headers};
 
 use crate::config::SidecarConfig;

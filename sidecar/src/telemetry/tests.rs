@@ -124,6 +124,21 @@ async fn without_tracing_the_events_context_is_copied_through() {
     assert!(metadata.is_empty(), "gRPC deliveries carry no trace metadata when tracing is off, as before");
 }
 
+/// What `api::observe` does with an HTTP call's span.
+async fn observed(
+    axum::extract::State(telemetry): axum::extract::State<Telemetry>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (mut parts, body) = req.into_parts();
+    let span = HttpSpan::start(&telemetry, &mut parts);
+    let mut resp = next.run(axum::extract::Request::from_parts(parts, body)).await;
+    if let Some(span) = span {
+        span.end(resp.status(), resp.headers_mut());
+    }
+    resp
+}
+
 /// An HTTP API whose publish handler answers with the `traceparent` it was given.
 fn http_api(telemetry: Telemetry) -> axum::Router {
     use axum::routing::post;
@@ -134,7 +149,7 @@ fn http_api(telemetry: Telemetry) -> axum::Router {
     axum::Router::new()
         .route("/v1.0/publish/{*rest}", post(echo))
         .route("/v1.0/healthz", axum::routing::get(|| async { "" }))
-        .layer(axum::middleware::from_fn_with_state(telemetry, http_span))
+        .layer(axum::middleware::from_fn_with_state(telemetry, observed))
 }
 
 async fn call(api: axum::Router, req: http::Request<axum::body::Body>) -> (http::Response<axum::body::Body>, String) {
@@ -153,6 +168,7 @@ async fn an_http_publish_is_a_client_span_whose_context_the_handler_and_the_call
         .header("traceparent", TP)
         .header("dapr-app-id", "caller")
         .header("dapr-api-token", "secret")
+        .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 51234))))
         .body(axum::body::Body::empty())
         .unwrap();
     let (resp, seen_by_handler) = call(http_api(telemetry.clone()), req).await;
@@ -171,6 +187,8 @@ async fn an_http_publish_is_a_client_span_whose_context_the_handler_and_the_call
         ("dapr.status_code", "404"),
         ("http.request.method", "POST"),
         ("url.full", "/v1.0/publish/pubsub/a%2Fb?metadata.x=1"),
+        ("server.address", "127.0.0.1"),
+        ("server.port", "51234"),
         ("dapr-app-id", "caller"),
     ] {
         assert_eq!(attribute(span, key).as_deref(), Some(value), "{key}");
@@ -199,4 +217,25 @@ async fn an_unsampled_call_still_gets_a_new_span_context_to_pass_on() {
     assert!(!sc.is_sampled());
     assert_eq!(resp.headers()["traceparent"], seen.as_str());
     assert!(spans.take().is_empty(), "nothing exported");
+}
+
+#[tokio::test]
+async fn server_address_is_the_callers_address_and_port() {
+    let (telemetry, spans) = traced(1.0);
+    let from = |peer: &str| {
+        let peer: std::net::SocketAddr = peer.parse().unwrap();
+        http::Request::get("/v1.0/metadata").extension(axum::extract::ConnectInfo(peer)).body(axum::body::Body::empty()).unwrap()
+    };
+    let mut seen = Vec::new();
+    for peer in ["10.1.2.3:40000", "[::ffff:10.1.2.3]:40001", "[::1]:40002"] {
+        call(http_api(telemetry.clone()), from(peer)).await;
+        let [span] = &spans.take()[..] else { panic!("one span") };
+        seen.push((attribute(span, "server.address").unwrap(), attribute(span, "server.port").unwrap()));
+    }
+    let expected = [("10.1.2.3", "40000"), ("10.1.2.3", "40001"), ("::1", "40002")];
+    assert_eq!(seen, expected.map(|(a, p)| (a.to_owned(), p.to_owned())), "a mapped IPv4 caller is written as IPv4, as Go does");
+
+    call(http_api(telemetry), http::Request::get("/v1.0/metadata").body(axum::body::Body::empty()).unwrap()).await;
+    let [span] = &spans.take()[..] else { panic!("one span") };
+    assert_eq!(attribute(span, "server.address"), None, "no connection, no address");
 }
