@@ -38,7 +38,8 @@ fi
 # distribution would overwrite it with an older copy, so it must not be installed.
 # OpenTelemetry: the binding's optional context propagation, and the tracing test's OTLP receiver.
 # prometheus-client: its text parser reads the sidecars' /metrics in tests/e2e/test_metrics.py.
-PY_REQS="maturin==1.16.* pytest==9.* pytest-timeout==2.* mypy==1.* pydantic==2.* dapr[grpc]==1.19.0 grpcio grpcio-reflection opentelemetry-api==1.45.* opentelemetry-sdk==1.45.* opentelemetry-proto==1.45.* prometheus-client==0.26.*"
+# FastAPI, uvicorn and Flask: dapr_rs.ext's web frameworks, served for real in its tests.
+PY_REQS="maturin==1.16.* pytest==9.* pytest-timeout==2.* mypy==1.* pydantic==2.* dapr[grpc]==1.19.0 grpcio grpcio-reflection opentelemetry-api==1.45.* opentelemetry-sdk==1.45.* opentelemetry-proto==1.45.* prometheus-client==0.26.* fastapi==0.* uvicorn==0.* flask==3.*"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi

@@ -6,6 +6,7 @@ mod client;
 mod errors;
 mod event;
 mod handler;
+mod http_routes;
 mod runtime;
 mod stream;
 
@@ -16,6 +17,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::PyDaprClient>()?;
     m.add_class::<app::PyApp>()?;
     m.add_class::<event::PyTopicEvent>()?;
+    m.add_class::<http_routes::PyHttpSubscriptions>()?;
+    m.add_class::<http_routes::PyHttpDelivery>()?;
     m.add_class::<stream::PySubscriptionStream>()?;
     m.add_function(wrap_pyfunction!(handler::in_topic_handler, m)?)?;
     errors::add_classes(m)?;

@@ -10,6 +10,8 @@ __all__ = [
     "DaprClient",
     "App",
     "TopicEvent",
+    "HttpSubscriptions",
+    "HttpDelivery",
     "SubscriptionStream",
     "DaprError",
     "PubsubNotFoundError",
@@ -229,3 +231,34 @@ class App:
     def stop(self) -> None: ...
     @property
     def port(self) -> Optional[int]: ...
+
+@final
+class HttpSubscriptions:
+    """Core's HTTP app rules for an app whose own web framework serves the sidecar (dapr_rs.ext);
+    APP_API_TOKEN is read when it is made."""
+
+    def __init__(self) -> None: ...
+    def add(
+        self,
+        pubsub_name: str,
+        topic: str,
+        handler: Callable[[TopicEvent], Any],
+        dead_letter_topic: Optional[str] = None,
+        metadata: Optional[Dict[str, str]] = None,
+        match_expr: Optional[str] = None,
+        priority: int = 0,
+        route: Optional[str] = None,
+    ) -> str:
+        """Returns the route to serve the subscription at."""
+    def subscribe_reply(self, headers: Sequence[Tuple[bytes, bytes]]) -> Tuple[int, str, bytes]:
+        """The answer to GET /dapr/subscribe: (status, content type, body)."""
+    def read_delivery(self, route: str, headers: Sequence[Tuple[bytes, bytes]], body: bytes) -> HttpDelivery: ...
+
+@final
+class HttpDelivery:
+    """One delivery call read by core: its events, or the reply refusing it."""
+
+    @property
+    def events(self) -> List[TopicEvent]: ...
+    def reply(self, answers: Sequence[Any]) -> Tuple[int, str, bytes]:
+        """The reply once the handler answered each event (its return value or exception)."""

@@ -1,10 +1,13 @@
 //! App-side delivery: servers the sidecar calls to learn the app's subscriptions and deliver its
 //! events, over gRPC (`AppCallback`) or HTTP (`/dapr/subscribe` + routes).
+//! The HTTP side's reading of a call and its reply are public too ([`read_delivery`],
+//! [`subscribe_reply`]), for an app whose own web framework serves the routes.
 
 mod grpc;
 mod http;
 
 pub(crate) use http::HEALTH_PATH;
+pub use http::{DeliveryAnswer, HttpDelivery, HttpReply, read_delivery, subscribe_reply};
 
 use crate::handler::run_handler;
 use crate::{Error, Result, Subscription, TopicEvent, TopicEventStatus, TopicHandler};
@@ -55,21 +58,24 @@ impl Router {
         found.map(|s| &s.handler)
     }
 
-    fn handler_for_path(&self, path: &str) -> Option<&Subscription> {
-        self.subscriptions.iter().find(|s| s.route() == path)
-    }
-
     async fn deliver(&self, event: TopicEvent) -> Option<TopicEventStatus> {
         let handler = self.handler_for(&event.pubsub_name, &event.topic, &event.path)?.clone();
         Some(run_handler(handler.as_ref(), event).await)
     }
 
     fn token_ok(&self, presented: Option<&[u8]>) -> bool {
-        match &self.app_api_token {
-            None => true,
-            Some(expected) => dapr_rs_proto::api_token_matches(expected, presented),
-        }
+        app_token_ok(self.app_api_token.as_deref(), presented)
     }
+}
+
+/// The app's `APP_API_TOKEN` from the environment; unset or empty means none is required.
+pub fn app_api_token_from_env() -> Option<String> {
+    std::env::var("APP_API_TOKEN").ok().filter(|t| !t.is_empty())
+}
+
+/// Whether a call to the app may go on: no token is expected, or it `presented` the expected one.
+fn app_token_ok(expected: Option<&str>, presented: Option<&[u8]>) -> bool {
+    expected.is_none_or(|expected| dapr_rs_proto::api_token_matches(expected, presented))
 }
 
 /// The message metadata a delivery's call carried, for both servers: its gRPC metadata or HTTP
@@ -90,8 +96,7 @@ impl AppServer {
     /// Binds `addr` (port 0 picks a free port) and serves `subscriptions` until stopped.
     /// `APP_API_TOKEN` from the environment, when set, is required on every delivery.
     pub async fn start(protocol: AppProtocol, addr: SocketAddr, subscriptions: Vec<Subscription>) -> Result<Self> {
-        let token = std::env::var("APP_API_TOKEN").ok().filter(|t| !t.is_empty());
-        Self::start_with_token(protocol, addr, subscriptions, token).await
+        Self::start_with_token(protocol, addr, subscriptions, app_api_token_from_env()).await
     }
 
     pub async fn start_with_token(

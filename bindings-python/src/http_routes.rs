@@ -1,0 +1,186 @@
+//! `HttpSubscriptions`: core's HTTP app rules for an app whose own web framework (FastAPI, Flask:
+//! `dapr_rs.ext`) serves the sidecar. The framework routes each call and runs the handler; core
+//! reads the call and writes the reply, with the functions its own HTTP app server calls
+//! ([`read_delivery`], [`subscribe_reply`], [`DeliveryAnswer::reply`]) and the answer rule
+//! ([`answer_of`]).
+
+use crate::event::PyTopicEvent;
+use crate::handler::{PyHandler, status_of};
+use dapr_rs_core::app::{DeliveryAnswer, HttpReply, app_api_token_from_env, read_delivery, subscribe_reply};
+use dapr_rs_core::{HandlerError, RoutingRule, Subscription, SubscriptionOptions, TopicEventStatus, answer_of, check_route_is_free};
+use pyo3::exceptions::{PyBaseException, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A reply as the framework sends it: (status code, content type, body).
+type Reply<'py> = (u16, &'static str, Bound<'py, PyBytes>);
+
+/// A call's headers as (name, value) bytes, as ASGI gives them and WSGI's decode back to.
+type Headers<'py> = Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>;
+
+fn reply<'py>(py: Python<'py>, reply: &HttpReply) -> Reply<'py> {
+    (reply.status, reply.content_type, PyBytes::new(py, &reply.body))
+}
+
+/// Header names as text (they are ASCII; anything else cannot match a rule's name anyway).
+fn header_pairs<'a>(headers: &'a Headers<'_>) -> Vec<(Cow<'a, str>, &'a [u8])> {
+    headers.iter().map(|(name, value)| (String::from_utf8_lossy(name.as_bytes()), value.as_bytes())).collect()
+}
+
+#[pyclass(frozen, name = "HttpSubscriptions", module = "dapr_rs._native")]
+pub struct PyHttpSubscriptions {
+    subscriptions: Mutex<Vec<Subscription>>,
+    /// `APP_API_TOKEN` when it was made: the sidecar must present it on every call.
+    app_api_token: Option<String>,
+}
+
+impl PyHttpSubscriptions {
+    fn subscriptions(&self) -> MutexGuard<'_, Vec<Subscription>> {
+        self.subscriptions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[pymethods]
+impl PyHttpSubscriptions {
+    #[new]
+    fn new() -> Self {
+        Self { subscriptions: Mutex::new(Vec::new()), app_api_token: app_api_token_from_env() }
+    }
+
+    /// Adds a subscription of `pubsub_name`/`topic` whose events `handler` gets, and returns the
+    /// route the framework must serve it at (`/events/<pubsub>/<topic>` unless `route` is given).
+    #[pyo3(signature = (pubsub_name, topic, handler, dead_letter_topic = None, metadata = None, match_expr = None, priority = 0, route = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &self,
+        pubsub_name: String,
+        topic: String,
+        handler: &Bound<'_, PyAny>,
+        dead_letter_topic: Option<String>,
+        metadata: Option<HashMap<String, String>>,
+        match_expr: Option<String>,
+        priority: i32,
+        route: Option<String>,
+    ) -> PyResult<String> {
+        if pubsub_name.is_empty() || topic.is_empty() {
+            return Err(PyValueError::new_err("a subscription needs a pubsub_name and a topic"));
+        }
+        if route.as_deref() == Some("") {
+            return Err(PyValueError::new_err(format!("{pubsub_name}/{topic}: a route must not be empty")));
+        }
+        let options = SubscriptionOptions {
+            dead_letter_topic: dead_letter_topic.filter(|t| !t.is_empty()),
+            metadata: metadata.unwrap_or_default(),
+            rule: match_expr.map(|match_expr| RoutingRule { match_expr, priority }),
+            route,
+            ..Default::default()
+        };
+        let sub = Subscription::new(pubsub_name, topic, Arc::new(PyHandler::new(handler)?)).with_options(options);
+        let mut subs = self.subscriptions();
+        check_route_is_free(&subs, &sub).map_err(|e| PyValueError::new_err(e.message()))?;
+        let route = sub.route();
+        subs.push(sub);
+        Ok(route)
+    }
+
+    /// The answer to `GET /dapr/subscribe`: (status, content type, body).
+    fn subscribe_reply<'py>(&self, py: Python<'py>, headers: Headers<'py>) -> Reply<'py> {
+        let pairs = header_pairs(&headers);
+        let answer = subscribe_reply(&self.subscriptions(), self.app_api_token.as_deref(), pairs.iter().map(|(n, v)| (n.as_ref(), *v)));
+        reply(py, &answer)
+    }
+
+    /// Reads a delivery POSTed to `route` as core's HTTP app server does (the GIL released).
+    fn read_delivery(&self, py: Python<'_>, route: &str, headers: Headers<'_>, body: &[u8]) -> PyResult<PyHttpDelivery> {
+        let pairs = header_pairs(&headers);
+        let read = py.detach(|| {
+            let subs = self.subscriptions();
+            read_delivery(&subs, self.app_api_token.as_deref(), route, pairs.iter().map(|(n, v)| (n.as_ref(), *v)), body)
+                .map(|(_, delivery)| delivery)
+        });
+        let read = match read {
+            Ok(delivery) => {
+                let ids = delivery.events.iter().map(|e| e.id.clone()).collect();
+                let events = delivery.events.into_iter().map(|e| Py::new(py, PyTopicEvent(e))).collect::<PyResult<_>>()?;
+                Ok(Read { route: route.to_owned(), events, ids, answer: delivery.answer })
+            }
+            Err(refused) => Err(refused),
+        };
+        Ok(PyHttpDelivery(read))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("HttpSubscriptions(routes={:?})", self.subscriptions().iter().map(Subscription::route).collect::<Vec<_>>())
+    }
+}
+
+struct Read {
+    route: String,
+    events: Vec<Py<PyTopicEvent>>,
+    ids: Vec<String>,
+    answer: DeliveryAnswer,
+}
+
+/// One delivery call read: its events for the handler, or the reply refusing it.
+#[pyclass(frozen, name = "HttpDelivery", module = "dapr_rs._native")]
+pub struct PyHttpDelivery(Result<Read, HttpReply>);
+
+#[pymethods]
+impl PyHttpDelivery {
+    /// The events to hand to the handler, in order (one, a bulk envelope's, or none if refused).
+    #[getter]
+    fn events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        match &self.0 {
+            Ok(read) => PyList::new(py, read.events.iter().map(|e| e.clone_ref(py))),
+            Err(_) => Ok(PyList::empty(py)),
+        }
+    }
+
+    /// The reply once the handler answered each event (what it returned, or the exception it
+    /// raised), by core's answer rule: an exception, or an answer that is no status, is RETRY
+    /// (and logged, logger `dapr_rs`). A refused call gets its refusal.
+    fn reply<'py>(&self, py: Python<'py>, answers: Vec<Bound<'py, PyAny>>) -> PyResult<Reply<'py>> {
+        let read = match &self.0 {
+            Ok(read) => read,
+            Err(refused) => return Ok(reply(py, refused)),
+        };
+        if answers.len() != read.events.len() {
+            return Err(PyValueError::new_err(format!("{} answers for {} events", answers.len(), read.events.len())));
+        }
+        let statuses: Vec<TopicEventStatus> = answers
+            .iter()
+            .zip(&read.ids)
+            .map(|(answer, id)| {
+                let status = match answer.is_instance_of::<PyBaseException>() {
+                    true => Err(PyErr::from_value(answer.clone())),
+                    false => status_of(answer),
+                };
+                let outcome = status.map_err(|err| -> HandlerError {
+                    log_failure(py, &read.route, id, &err);
+                    err.to_string().into()
+                });
+                answer_of(id, Ok(outcome))
+            })
+            .collect();
+        Ok(reply(py, &read.answer.reply(&statuses)))
+    }
+}
+
+/// Logs a handler's failure with its traceback through `logging` (logger `dapr_rs`), as `App`'s
+/// handlers are, or prints it to stderr if logging itself fails.
+fn log_failure(py: Python<'_>, route: &str, event_id: &str, err: &PyErr) {
+    let logged = (|| -> PyResult<()> {
+        let logger = py.import("logging")?.call_method1("getLogger", ("dapr_rs",))?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("exc_info", err.value(py))?;
+        let msg = "topic handler at %s failed on event %s; answering RETRY";
+        logger.call_method("error", (msg, route, event_id), Some(&kwargs))?;
+        Ok(())
+    })();
+    if logged.is_err() {
+        err.print(py);
+    }
+}
