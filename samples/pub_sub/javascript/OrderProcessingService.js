@@ -7,7 +7,7 @@ const ORDER_COUNT = parseInt(process.env.ORDER_COUNT ?? "10", 10);
 const PUBLISH_INTERVAL_MS = parseInt(process.env.PUBLISH_INTERVAL_MS ?? "200", 10);
 
 async function main() {
-    // As the quickstart: the HTTP port and protocol; dapr-rs talks gRPC on DAPR_GRPC_PORT.
+    // As the quickstart: the sidecar's HTTP API on DAPR_HTTP_PORT.
     const client = new DaprClient(daprHost, process.env.DAPR_HTTP_PORT, CommunicationProtocolEnum.HTTP);
     await client.start();
     for (let orderId = 1; orderId <= ORDER_COUNT; orderId++) {
