@@ -2,10 +2,10 @@
 //! `AppCallback`, or HTTP) on the shared runtime.
 
 use crate::errors::to_py_err;
-use crate::handler::{PyHandler, in_handler};
+use crate::handler::{PyBatchHandler, PyHandler, in_handler};
 use crate::runtime::{runtime, wait};
 use dapr_rs_core::app::{AppProtocol, AppServer};
-use dapr_rs_core::{RoutingRule, Subscription, SubscriptionOptions};
+use dapr_rs_core::{BulkSubscribeOptions, RoutingRule, Subscription, SubscriptionOptions, TopicHandler};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::collections::HashMap;
@@ -50,6 +50,46 @@ fn wait_ended(py: Python<'_>, mut ended: watch::Receiver<Ended>) -> PyResult<dap
     Ok(outcome.unwrap_or(Ok(())))
 }
 
+/// A subscription's options as `App.register` and `HttpSubscriptions.add` take them.
+pub(crate) fn subscription_options(
+    dead_letter_topic: Option<String>,
+    metadata: Option<HashMap<String, String>>,
+    match_expr: Option<String>,
+    priority: i32,
+    route: Option<String>,
+    bulk_subscribe: Option<BulkSubscribeOptions>,
+) -> SubscriptionOptions {
+    SubscriptionOptions {
+        dead_letter_topic: dead_letter_topic.filter(|t| !t.is_empty()),
+        metadata: metadata.unwrap_or_default(),
+        rule: match_expr.map(|match_expr| RoutingRule { match_expr, priority }),
+        route,
+        bulk_subscribe,
+    }
+}
+
+/// Adds `sub` to `subs` once it names its pubsub and topic and its route is given (if at all) and
+/// free; the route it is served at.
+pub(crate) fn add_subscription(subs: &mut Vec<Subscription>, sub: Subscription) -> PyResult<String> {
+    if sub.pubsub_name.is_empty() || sub.topic.is_empty() {
+        return Err(PyValueError::new_err("a subscription needs a pubsub_name and a topic"));
+    }
+    if sub.options.route.as_deref() == Some("") {
+        return Err(PyValueError::new_err(format!("{}/{}: a route must not be empty", sub.pubsub_name, sub.topic)));
+    }
+    if bulk_limits_negative(sub.options.bulk_subscribe) {
+        return Err(PyValueError::new_err(format!("{}/{}: bulk limits must not be negative", sub.pubsub_name, sub.topic)));
+    }
+    dapr_rs_core::check_route_is_free(subs, &sub).map_err(|e| PyValueError::new_err(e.message()))?;
+    let route = sub.route();
+    subs.push(sub);
+    Ok(route)
+}
+
+fn bulk_limits_negative(bulk: Option<BulkSubscribeOptions>) -> bool {
+    bulk.is_some_and(|b| b.max_messages_count < 0 || b.max_await_duration_ms < 0)
+}
+
 #[pymethods]
 impl PyApp {
     #[new]
@@ -58,8 +98,10 @@ impl PyApp {
     }
 
     /// Routes events of `pubsub_name`/`topic` to `handler`; with `match_expr` (a CEL expression)
-    /// only the matching ones, rules tried by ascending `priority`.
-    #[pyo3(signature = (pubsub_name, topic, handler, dead_letter_topic = None, metadata = None, match_expr = None, priority = 0, route = None))]
+    /// only the matching ones, rules tried by ascending `priority`. With `bulk` (most events in a
+    /// batch, longest wait in ms; 0 for the sidecar's default) the sidecar delivers batches, and
+    /// `handler` gets each as a list of events.
+    #[pyo3(signature = (pubsub_name, topic, handler, dead_letter_topic = None, metadata = None, match_expr = None, priority = 0, route = None, bulk = None))]
     #[allow(clippy::too_many_arguments)]
     fn register(
         &self,
@@ -71,24 +113,19 @@ impl PyApp {
         match_expr: Option<String>,
         priority: i32,
         route: Option<String>,
+        bulk: Option<(i32, i32)>,
     ) -> PyResult<()> {
-        if pubsub_name.is_empty() || topic.is_empty() {
-            return Err(PyValueError::new_err("a subscription needs a pubsub_name and a topic"));
-        }
         if lock(&self.running).as_ref().is_some_and(|r| !r.is_over()) {
             return Err(PyRuntimeError::new_err("subscriptions must be registered before the app starts"));
         }
-        let options = SubscriptionOptions {
-            dead_letter_topic: dead_letter_topic.filter(|t| !t.is_empty()),
-            metadata: metadata.unwrap_or_default(),
-            rule: match_expr.map(|match_expr| RoutingRule { match_expr, priority }),
-            route,
-            ..Default::default()
+        let handler: Arc<dyn TopicHandler> = match bulk {
+            Some(_) => Arc::new(PyBatchHandler::new(handler)?),
+            None => Arc::new(PyHandler::new(handler)?),
         };
-        let sub = Subscription::new(pubsub_name, topic, Arc::new(PyHandler::new(handler)?)).with_options(options);
-        let mut subs = lock(&self.subscriptions);
-        dapr_rs_core::check_route_is_free(&subs, &sub).map_err(|e| PyValueError::new_err(e.message()))?;
-        subs.push(sub);
+        let bulk_subscribe =
+            bulk.map(|(max_messages_count, max_await_duration_ms)| BulkSubscribeOptions { max_messages_count, max_await_duration_ms });
+        let options = subscription_options(dead_letter_topic, metadata, match_expr, priority, route, bulk_subscribe);
+        add_subscription(&mut lock(&self.subscriptions), Subscription::new(pubsub_name, topic, handler).with_options(options))?;
         Ok(())
     }
 

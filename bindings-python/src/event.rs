@@ -17,7 +17,7 @@ impl PyTopicEvent {
     #[new]
     #[pyo3(signature = (*, data = None, data_content_type = String::new(), id = String::new(), source = String::new(),
         r#type = String::new(), spec_version = "1.0".to_owned(), topic = String::new(), pubsub_name = String::new(),
-        path = String::new(), extensions = None, metadata = None))]
+        path = String::new(), extensions = None, metadata = None, entry_id = String::new()))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -32,6 +32,7 @@ impl PyTopicEvent {
         path: String,
         extensions: Option<Bound<'_, PyDict>>,
         metadata: Option<HashMap<String, String>>,
+        entry_id: String,
     ) -> PyResult<Self> {
         let extensions = match extensions {
             Some(d) => py_to_json_object(py, &d)?,
@@ -49,12 +50,20 @@ impl PyTopicEvent {
             path,
             extensions,
             metadata: metadata.unwrap_or_default(),
+            entry_id,
         }))
     }
 
     #[getter]
     fn id(&self) -> &str {
         &self.0.id
+    }
+
+    /// The entry's id in a bulk delivery (a bulk handler's answers may be keyed by it); empty
+    /// otherwise.
+    #[getter]
+    fn entry_id(&self) -> &str {
+        &self.0.entry_id
     }
 
     #[getter]

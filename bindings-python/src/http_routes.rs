@@ -4,13 +4,14 @@
 //! ([`read_delivery`], [`subscribe_reply`], [`DeliveryAnswer::reply`]) and the answer rule
 //! ([`answer_of`]).
 
+use crate::app::{add_subscription, subscription_options};
 use crate::event::PyTopicEvent;
-use crate::handler::{PyHandler, status_of};
+use crate::handler::{PyHandler, log_failure, status_of};
 use dapr_rs_core::app::{DeliveryAnswer, HttpReply, app_api_token_from_env, read_delivery, subscribe_reply};
-use dapr_rs_core::{HandlerError, RoutingRule, Subscription, SubscriptionOptions, TopicEventStatus, answer_of, check_route_is_free};
+use dapr_rs_core::{HandlerError, Subscription, TopicEventStatus, answer_of};
 use pyo3::exceptions::{PyBaseException, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyList};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -65,25 +66,11 @@ impl PyHttpSubscriptions {
         priority: i32,
         route: Option<String>,
     ) -> PyResult<String> {
-        if pubsub_name.is_empty() || topic.is_empty() {
-            return Err(PyValueError::new_err("a subscription needs a pubsub_name and a topic"));
-        }
-        if route.as_deref() == Some("") {
-            return Err(PyValueError::new_err(format!("{pubsub_name}/{topic}: a route must not be empty")));
-        }
-        let options = SubscriptionOptions {
-            dead_letter_topic: dead_letter_topic.filter(|t| !t.is_empty()),
-            metadata: metadata.unwrap_or_default(),
-            rule: match_expr.map(|match_expr| RoutingRule { match_expr, priority }),
-            route,
-            ..Default::default()
-        };
-        let sub = Subscription::new(pubsub_name, topic, Arc::new(PyHandler::new(handler)?)).with_options(options);
-        let mut subs = self.subscriptions();
-        check_route_is_free(&subs, &sub).map_err(|e| PyValueError::new_err(e.message()))?;
-        let route = sub.route();
-        subs.push(sub);
-        Ok(route)
+        let options = subscription_options(dead_letter_topic, metadata, match_expr, priority, route, None);
+        add_subscription(
+            &mut self.subscriptions(),
+            Subscription::new(pubsub_name, topic, Arc::new(PyHandler::new(handler)?)).with_options(options),
+        )
     }
 
     /// The answer to `GET /dapr/subscribe`: (status, content type, body).
@@ -159,28 +146,12 @@ impl PyHttpDelivery {
                     false => status_of(answer),
                 };
                 let outcome = status.map_err(|err| -> HandlerError {
-                    log_failure(py, &read.route, id, &err);
+                    log_failure(py, &format!("at {}", read.route), &format!("event {id}"), &err);
                     err.to_string().into()
                 });
                 answer_of(id, Ok(outcome))
             })
             .collect();
         Ok(reply(py, &read.answer.reply(&statuses)))
-    }
-}
-
-/// Logs a handler's failure with its traceback through `logging` (logger `dapr_rs`), as `App`'s
-/// handlers are, or prints it to stderr if logging itself fails.
-fn log_failure(py: Python<'_>, route: &str, event_id: &str, err: &PyErr) {
-    let logged = (|| -> PyResult<()> {
-        let logger = py.import("logging")?.call_method1("getLogger", ("dapr_rs",))?;
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("exc_info", err.value(py))?;
-        let msg = "topic handler at %s failed on event %s; answering RETRY";
-        logger.call_method("error", (msg, route, event_id), Some(&kwargs))?;
-        Ok(())
-    })();
-    if logged.is_err() {
-        err.print(py);
     }
 }

@@ -26,6 +26,8 @@ pub struct TopicEvent {
     /// headers (lowercased keys, e.g. `pubsubname`, Kafka's `__key`, a publish's metadata), or a
     /// bulk entry's `metadata`; empty for streaming subscriptions, to which daprd sends none.
     pub metadata: HashMap<String, String>,
+    /// The entry's id in a bulk delivery (its status is answered under it); empty otherwise.
+    pub entry_id: String,
 }
 
 /// The payload decoded by its content type.
@@ -73,6 +75,7 @@ impl From<TopicEventRequest> for TopicEvent {
             path: req.path,
             extensions: req.extensions.as_ref().map(struct_to_json_map).unwrap_or_default(),
             metadata: HashMap::new(),
+            entry_id: String::new(),
         }
     }
 }

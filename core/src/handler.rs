@@ -8,6 +8,16 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 /// Receives events for a subscription. `Ok(status)` is answered as is; `Err` means RETRY.
 pub trait TopicHandler: Send + Sync + 'static {
     fn handle(&self, event: TopicEvent) -> Pin<Box<dyn Future<Output = Result<TopicEventStatus, HandlerError>> + Send + '_>>;
+
+    /// A bulk delivery's events (each with its `entry_id`), answered with one status per event in
+    /// order; `Err`, or as many statuses as events, means RETRY for all. By default each event goes
+    /// to [`TopicHandler::handle`], all at once; a handler that takes a batch as a whole overrides it.
+    fn handle_batch(
+        &self,
+        events: Vec<TopicEvent>,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<TopicEventStatus>, HandlerError>> + Send + '_>> {
+        Box::pin(async move { Ok(futures::future::join_all(events.into_iter().map(|event| run_handler(self, event))).await) })
+    }
 }
 
 struct FnHandler<F>(F);
@@ -50,11 +60,25 @@ pub fn answer_of(event_id: &str, outcome: std::thread::Result<Result<TopicEventS
 }
 
 /// Runs a handler and answers by [`answer_of`].
-pub(crate) async fn run_handler(handler: &dyn TopicHandler, event: TopicEvent) -> TopicEventStatus {
+pub(crate) async fn run_handler<H: TopicHandler + ?Sized>(handler: &H, event: TopicEvent) -> TopicEventStatus {
     use futures::FutureExt;
     let id = event.id.clone();
     let outcome = std::panic::AssertUnwindSafe(handler.handle(event)).catch_unwind().await;
     answer_of(&id, outcome)
+}
+
+/// Runs a handler on a batch and answers by [`answer_of`] for the batch as a whole: its statuses,
+/// one per event, or RETRY for every event when it failed, panicked or answered another count.
+pub(crate) async fn run_batch(handler: &dyn TopicHandler, events: Vec<TopicEvent>) -> Vec<TopicEventStatus> {
+    use futures::FutureExt;
+    let (count, first_id) = (events.len(), events.first().map(|e| e.id.clone()).unwrap_or_default());
+    let outcome = std::panic::AssertUnwindSafe(handler.handle_batch(events)).catch_unwind().await;
+    let all = match outcome {
+        Ok(Ok(statuses)) if statuses.len() == count => return statuses,
+        Ok(Ok(statuses)) => Ok(Err(format!("{} statuses for a batch of {count} events", statuses.len()).into())),
+        failed => failed.map(|answer| answer.map(|_| TopicEventStatus::Retry)),
+    };
+    vec![answer_of(&first_id, all); count]
 }
 
 #[cfg(test)]
@@ -79,5 +103,41 @@ mod tests {
         assert_eq!(run_handler(handler.as_ref(), event("drop")).await, TopicEventStatus::Drop);
         assert_eq!(run_handler(handler.as_ref(), event("fail")).await, TopicEventStatus::Retry);
         assert_eq!(run_handler(handler.as_ref(), event("panic")).await, TopicEventStatus::Retry);
+        // By default a batch's events go to `handle` one by one, each answered by the same rule.
+        let batch = ["ok", "drop", "fail", "panic"].map(event).to_vec();
+        let each = [TopicEventStatus::Success, TopicEventStatus::Drop, TopicEventStatus::Retry, TopicEventStatus::Retry];
+        assert_eq!(run_batch(handler.as_ref(), batch).await, each);
+    }
+
+    /// Answers a batch as a whole, by its first event's data.
+    struct WholeBatch;
+
+    impl TopicHandler for WholeBatch {
+        fn handle(&self, _: TopicEvent) -> Pin<Box<dyn Future<Output = Result<TopicEventStatus, HandlerError>> + Send + '_>> {
+            Box::pin(async { Err("a batch handler".into()) })
+        }
+
+        fn handle_batch(
+            &self,
+            events: Vec<TopicEvent>,
+        ) -> Pin<Box<dyn Future<Output = Result<Vec<TopicEventStatus>, HandlerError>> + Send + '_>> {
+            Box::pin(async move {
+                match events[0].data.as_ref() {
+                    b"ok" => Ok(events.iter().map(|_| TopicEventStatus::Drop).collect()),
+                    b"short" => Ok(vec![TopicEventStatus::Success]),
+                    b"panic" => panic!("handler bug"),
+                    _ => Err("handler failed".into()),
+                }
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_fails_panics_or_miscounts_is_retried_whole() {
+        let batch = |first: &'static str| vec![event(first), event("x")];
+        assert_eq!(run_batch(&WholeBatch, batch("ok")).await, [TopicEventStatus::Drop; 2]);
+        for failing in ["short", "panic", "fail"] {
+            assert_eq!(run_batch(&WholeBatch, batch(failing)).await, [TopicEventStatus::Retry; 2], "{failing}");
+        }
     }
 }

@@ -21,8 +21,8 @@ pub struct SubscriptionOptions {
     pub rule: Option<RoutingRule>,
     /// Route path; derived from pubsub and topic when `None`.
     pub route: Option<String>,
-    /// When set, the sidecar delivers this topic's events in batches (`bulkSubscribe`); the
-    /// handler still gets them one by one.
+    /// When set, the sidecar delivers this topic's events in batches (`bulkSubscribe`), which go
+    /// to the handler's [`TopicHandler::handle_batch`] (by default, one by one to `handle`).
     pub bulk_subscribe: Option<BulkSubscribeOptions>,
 }
 

@@ -38,6 +38,7 @@ __all__ = [
     "App",
     "BulkPublishFailedEntry",
     "BulkPublishResponse",
+    "BulkSubscribe",
     "DaprClient",
     "DaprError",
     "DaprTimeoutError",
@@ -109,6 +110,20 @@ class Rule:
 
     match: str
     priority: int
+
+
+@dataclass(frozen=True)
+class BulkSubscribe:
+    """Bulk delivery of a subscription: the sidecar sends its events in batches of at most
+    ``max_messages`` events, waiting at most ``max_await_ms`` milliseconds for one to fill
+    (0 takes the sidecar's default: 100 events, 1000 ms)."""
+
+    max_messages: int = 0
+    max_await_ms: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_messages < 0 or self.max_await_ms < 0:
+            raise ValueError(f"bulk limits must not be negative: {self}")
 
 
 @dataclass(frozen=True)
@@ -282,7 +297,8 @@ class App:
     :meth:`run`. The sidecar reaches it over gRPC (``--app-protocol grpc``, the default here) or
     HTTP (``protocol='http'``). Handlers run on worker threads; each gets a :class:`TopicEvent`
     and returns None (success), a :class:`TopicEventResponse` or ``'success'``/``'retry'``/``'drop'``.
-    A handler that raises is logged (logger ``dapr_rs``) and answered RETRY.
+    A handler that raises is logged (logger ``dapr_rs``) and answered RETRY. A bulk subscription's
+    handler gets a list of events instead (see :meth:`subscribe`).
     """
 
     def __init__(self) -> None:
@@ -297,9 +313,17 @@ class App:
         rule: Optional[Rule] = None,
         *,
         route: Optional[str] = None,
+        bulk: Optional[BulkSubscribe] = None,
     ) -> Callable[[Handler], Handler]:
         """Decorator: route events of ``pubsub_name``/``topic`` (matching ``rule``, if given) to the
-        decorated function. ``metadata`` goes to the pubsub component (e.g. ``rawPayload``)."""
+        decorated function. ``metadata`` goes to the pubsub component (e.g. ``rawPayload``).
+
+        With ``bulk``, the sidecar delivers batches and the function gets a list of
+        :class:`TopicEvent` (each with its ``entry_id``). It answers one status for the whole
+        batch, a list of statuses in the batch's order, or a dict of ``entry_id`` to status (an
+        entry left out is RETRY); raising answers RETRY for every event."""
+        if bulk is not None and not isinstance(bulk, BulkSubscribe):
+            raise TypeError(f"bulk must be a BulkSubscribe, not {type(bulk).__name__}")
 
         def decorator(func: Handler) -> Handler:
             self._native.register(
@@ -311,6 +335,7 @@ class App:
                 rule.match if rule else None,
                 rule.priority if rule else 0,
                 route,
+                (bulk.max_messages, bulk.max_await_ms) if bulk else None,
             )
             return func
 

@@ -69,9 +69,13 @@ class TopicEvent:
         path: str = ...,
         extensions: Optional[Mapping[str, Any]] = None,
         metadata: Optional[Mapping[str, str]] = None,
+        entry_id: str = ...,
     ) -> "TopicEvent": ...
     @property
     def id(self) -> str: ...
+    @property
+    def entry_id(self) -> str:
+        """The entry's id in a bulk delivery; "" otherwise."""
     @property
     def source(self) -> str: ...
     @property
@@ -223,7 +227,10 @@ class App:
         match_expr: Optional[str] = None,
         priority: int = 0,
         route: Optional[str] = None,
-    ) -> None: ...
+        bulk: Optional[Tuple[int, int]] = None,
+    ) -> None:
+        """With ``bulk`` (max messages, max await ms) the handler gets a list of events and answers
+        one status, a list of statuses in order, or a dict entry_id → status (left out: RETRY)."""
     def start(self, port: int, protocol: str = "grpc", host: str = "0.0.0.0") -> int:
         """Serves in the background; returns the bound port."""
     def run(self, port: int, protocol: str = "grpc", host: str = "0.0.0.0") -> None:

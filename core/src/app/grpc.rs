@@ -1,6 +1,7 @@
 //! The gRPC app channel: `AppCallback` (and its Alpha / health-check siblings) backed by the router.
 
 use super::Router;
+use crate::handler::run_batch;
 use crate::{TopicEvent, TopicEventStatus};
 use dapr_rs_proto::cloudevent;
 use dapr_rs_proto::common::{InvokeRequest, InvokeResponse};
@@ -26,42 +27,52 @@ impl Service {
         if self.0.token_ok(presented) { Ok(()) } else { Err(Status::unauthenticated("invalid or missing dapr-api-token")) }
     }
 
+    /// A bulk delivery's entries, all to the handler of its route as one batch.
     async fn bulk(&self, req: TopicEventBulkRequest) -> TopicEventBulkResponse {
-        let deliveries = req.entries.into_iter().map(|entry| {
-            let event = match entry.event {
-                Some(BulkEvent::CloudEvent(ce)) => TopicEvent {
-                    id: ce.id,
-                    source: ce.source,
-                    event_type: ce.r#type,
-                    spec_version: ce.spec_version,
-                    data_content_type: ce.data_content_type,
-                    data: ce.data.into(),
-                    extensions: ce.extensions.as_ref().map(struct_to_json_map).unwrap_or_default(),
-                    ..Default::default()
-                },
-                Some(BulkEvent::Bytes(raw)) => {
-                    // rawPayload bulk entries: the same synthesized envelope a single delivery gets.
-                    let ce = cloudevent::raw_envelope(&req.pubsub_name, &req.topic, &raw, &entry.metadata);
-                    TopicEvent::from(cloudevent::to_topic_event_request(&ce, &req.pubsub_name, &req.topic, &req.path))
+        let events: Vec<TopicEvent> = req
+            .entries
+            .into_iter()
+            .map(|entry| {
+                let event = match entry.event {
+                    Some(BulkEvent::CloudEvent(ce)) => TopicEvent {
+                        id: ce.id,
+                        source: ce.source,
+                        event_type: ce.r#type,
+                        spec_version: ce.spec_version,
+                        data_content_type: ce.data_content_type,
+                        data: ce.data.into(),
+                        extensions: ce.extensions.as_ref().map(struct_to_json_map).unwrap_or_default(),
+                        ..Default::default()
+                    },
+                    Some(BulkEvent::Bytes(raw)) => {
+                        // rawPayload bulk entries: the same synthesized envelope a single delivery gets.
+                        let ce = cloudevent::raw_envelope(&req.pubsub_name, &req.topic, &raw, &entry.metadata);
+                        TopicEvent::from(cloudevent::to_topic_event_request(&ce, &req.pubsub_name, &req.topic, &req.path))
+                    }
+                    None => TopicEvent::default(),
+                };
+                // A bulk entry's metadata travels in the entry; the call's is the batch's.
+                TopicEvent {
+                    topic: req.topic.clone(),
+                    pubsub_name: req.pubsub_name.clone(),
+                    path: req.path.clone(),
+                    metadata: entry.metadata,
+                    entry_id: entry.entry_id,
+                    ..event
                 }
-                None => TopicEvent::default(),
-            };
-            // A bulk entry's metadata travels in the entry; the call's is the batch's.
-            let event = TopicEvent {
-                topic: req.topic.clone(),
-                pubsub_name: req.pubsub_name.clone(),
-                path: req.path.clone(),
-                metadata: entry.metadata,
-                ..event
-            };
-            let router = self.0.clone();
-            let entry_id = entry.entry_id;
-            async move {
-                let status = router.deliver(event).await.unwrap_or(TopicEventStatus::Retry);
-                TopicEventBulkResponseEntry { entry_id, status: status.to_status() as i32 }
-            }
-        });
-        TopicEventBulkResponse { statuses: futures::future::join_all(deliveries).await }
+            })
+            .collect();
+        let entry_ids: Vec<String> = events.iter().map(|e| e.entry_id.clone()).collect();
+        let statuses = match self.0.handler_for(&req.pubsub_name, &req.topic, &req.path) {
+            Some(handler) => run_batch(handler.as_ref(), events).await,
+            None => vec![TopicEventStatus::Retry; entry_ids.len()],
+        };
+        let statuses = entry_ids
+            .into_iter()
+            .zip(statuses)
+            .map(|(entry_id, status)| TopicEventBulkResponseEntry { entry_id, status: status.to_status() as i32 })
+            .collect();
+        TopicEventBulkResponse { statuses }
     }
 }
 

@@ -184,6 +184,7 @@ fn read_bulk(path: &str, envelope: BulkEnvelope) -> HttpDelivery {
     for entry in entries {
         let event = entry.cloud_event(&pubsubname, &topic).map(|ce| TopicEvent {
             metadata: entry.metadata,
+            entry_id: entry.entry_id.clone(),
             ..TopicEvent::from(cloudevent::to_topic_event_request(&ce, &pubsubname, &topic, path))
         });
         if event.is_none() {
@@ -220,16 +221,15 @@ async fn list_subscriptions(State(router): State<Arc<Router>>, headers: HeaderMa
     subscribe_reply(&router.subscriptions, router.app_api_token.as_deref(), header_pairs(&headers))
 }
 
-/// Runs the handler on every event of the delivery at once; one status per event.
+/// Gives the handler the delivery's events as one batch (by default each event to the handler, all
+/// at once); one status per event.
 async fn deliver(State(router): State<Arc<Router>>, uri: Uri, headers: HeaderMap, body: Bytes) -> HttpReply {
     let (sub, HttpDelivery { events, answer }) =
         match read_delivery(&router.subscriptions, router.app_api_token.as_deref(), uri.path(), header_pairs(&headers), &body) {
             Ok(read) => read,
             Err(refused) => return refused,
         };
-    let statuses =
-        futures::future::join_all(events.into_iter().map(|event| crate::handler::run_handler(sub.handler.as_ref(), event))).await;
-    answer.reply(&statuses)
+    answer.reply(&crate::handler::run_batch(sub.handler.as_ref(), events).await)
 }
 
 #[cfg(test)]
@@ -285,7 +285,7 @@ mod tests {
             {"entryId": "3", "event": {"id": "e3"}},
         ]});
         let (_, delivery) = read_delivery(&subs, None, "/events/ps/orders", [], body.to_string().as_bytes()).unwrap();
-        assert_eq!(delivery.events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e1", "e3"]);
+        assert_eq!(delivery.events.iter().map(|e| (e.id.as_str(), e.entry_id.as_str())).collect::<Vec<_>>(), [("e1", "1"), ("e3", "3")]);
         assert_eq!(delivery.events[0].metadata, [("k".to_owned(), "v".to_owned())].into());
         let reply = delivery.answer.reply(&[TopicEventStatus::Success]);
         let statuses = json!({"statuses": [

@@ -12,11 +12,11 @@ import inspect
 import logging
 from typing import Any, Awaitable, Callable, Optional, Sequence, Set
 
-from .. import BulkPublishFailedEntry, BulkPublishResponse, Metadata, _ClientBase, _metadata, _tracing
+from .. import BulkPublishFailedEntry, BulkPublishResponse, BulkSubscribe, Metadata, _ClientBase, _metadata, _tracing
 from .._native import TopicEvent, in_topic_handler
 from ..subscription import StreamInactiveError, SubscriptionMessage, _StreamView, message_handler
 
-__all__ = ["DaprClient", "Subscription"]
+__all__ = ["BulkSubscribe", "DaprClient", "Subscription"]
 
 _log = logging.getLogger("dapr_rs")
 # How often a worker waiting for an async handler checks that the subscriber's loop still runs.
