@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Reflection;
 using System.Threading;
 using System.Threading.Tasks;
@@ -39,7 +40,11 @@ namespace DaprRs
         /// <summary>The bound port once started.</summary>
         public int Port { get { return port; } }
 
-        /// <summary>Subscribes every <c>[Topic]</c> method of <paramref name="target"/> (instance and static methods).</summary>
+        /// <summary>
+        /// Subscribes every <c>[Topic]</c> method of <paramref name="target"/> (instance and static
+        /// methods), with the <c>[BulkSubscribe]</c> and <c>[TopicMetadata]</c> beside it; a mistake in
+        /// those is an <see cref="InvalidArgumentException"/> naming the method.
+        /// </summary>
         public DaprApp MapSubscribers(object target)
         {
             if (target == null) throw new ArgumentNullException("target");
@@ -59,9 +64,21 @@ namespace DaprRs
             int found = 0;
             foreach (var method in type.GetMethods(flags))
             {
-                foreach (TopicAttribute topic in method.GetCustomAttributes(typeof(TopicAttribute), true))
+                var attributes = method.GetCustomAttributes(true);
+                if (!attributes.OfType<TopicAttribute>().Any())
                 {
-                    Subscribe(topic, MethodHandler(method, method.IsStatic ? null : target));
+                    // [BulkSubscribe] or [TopicMetadata] alone subscribe nothing: a forgotten [Topic].
+                    if (attributes.Any(a => a is BulkSubscribeAttribute || a is TopicMetadataAttribute))
+                    {
+                        throw new InvalidArgumentException(type.FullName + "." + method.Name + " has [BulkSubscribe] or [TopicMetadata] but no [Topic]", StatusCode.InvalidArgument, null);
+                    }
+                    continue;
+                }
+                var subscriptions = AppSubscription.Of(attributes, type.FullName + "." + method.Name);
+                var handler = MethodHandler(method, method.IsStatic ? null : target);
+                foreach (var subscription in subscriptions)
+                {
+                    Subscribe(subscription, handler);
                     found++;
                 }
             }
@@ -72,16 +89,39 @@ namespace DaprRs
         /// <summary>Subscribes <paramref name="handler"/> to the topic <paramref name="topic"/> describes.</summary>
         public DaprApp MapTopic<TData>(TopicAttribute topic, Func<TData, Task<TopicResponseAction>> handler)
         {
+            return MapTopic(topic, new Attribute[0], handler);
+        }
+
+        /// <summary>
+        /// Subscribes <paramref name="handler"/> as a method carrying <paramref name="topic"/> and
+        /// <paramref name="subscriptionAttributes"/> (<see cref="BulkSubscribeAttribute"/>,
+        /// <see cref="TopicMetadataAttribute"/>) would be.
+        /// </summary>
+        public DaprApp MapTopic<TData>(TopicAttribute topic, IEnumerable<Attribute> subscriptionAttributes, Func<TData, Task<TopicResponseAction>> handler)
+        {
+            if (topic == null) throw new ArgumentNullException("topic");
+            if (subscriptionAttributes == null) throw new ArgumentNullException("subscriptionAttributes");
             if (handler == null) throw new ArgumentNullException("handler");
-            Subscribe(topic, delivery => handler((TData)delivery.DataAs(typeof(TData))));
+            var owner = "MapTopic(" + topic.PubsubName + "/" + topic.Name + ")";
+            var attributes = new List<object> { topic };
+            foreach (var attribute in subscriptionAttributes)
+            {
+                if (!(attribute is BulkSubscribeAttribute || attribute is TopicMetadataAttribute))
+                {
+                    var what = attribute == null ? "null" : attribute.GetType().Name;
+                    throw new InvalidArgumentException(owner + ": subscriptionAttributes takes [BulkSubscribe] and [TopicMetadata], not " + what, StatusCode.InvalidArgument, null);
+                }
+                attributes.Add(attribute);
+            }
+            var subscription = AppSubscription.Of(attributes, owner).Single();
+            Subscribe(subscription, delivery => handler((TData)delivery.DataAs(typeof(TData))));
             return this;
         }
 
-        private unsafe void Subscribe(TopicAttribute topic, Func<Delivery, Task<TopicResponseAction>> handler)
+        private unsafe void Subscribe(AppSubscription subscription, Func<Delivery, Task<TopicResponseAction>> handler)
         {
             if (pullLoop != null) throw new InvalidOperationException("subscriptions must be added before the app starts");
-            var metadata = topic.EnableRawPayload ? new Dictionary<string, string> { { "rawPayload", "true" } } : null;
-            var request = BridgeRequests.AppSubscribe(topic, metadata);
+            var request = BridgeRequests.AppSubscribe(subscription.Topic, subscription.Metadata, subscription.BulkSubscribe);
             using (var h = host.Borrow())
             fixed (byte* r = request)
             {
@@ -162,10 +202,20 @@ namespace DaprRs
             return value;
         }
 
-        /// <summary>Stops taking deliveries; completes once those in flight are answered.</summary>
-        public async Task StopAsync()
+        /// <summary>
+        /// Stops taking deliveries; completes once those in flight are answered (within the native
+        /// server's grace of 5 s). <paramref name="cancellationToken"/> cancels the wait, not the
+        /// stop: the server ends all the same, and the sidecar redelivers what it left unanswered.
+        /// </summary>
+        public Task StopAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return NativeCall.WaitOrCancel(StopAndDrain(), cancellationToken);
+        }
+
+        private async Task StopAndDrain()
         {
             await StopNative().ConfigureAwait(false);
+            // The pull loop ends once the native queue does (the server and its handlers are gone).
             if (pullLoop != null) await pullLoop.ConfigureAwait(false);
         }
 

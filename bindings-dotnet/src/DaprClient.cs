@@ -32,39 +32,62 @@ namespace DaprRs
             }
         }
 
-        /// <summary>Publishes <paramref name="data"/> as JSON (camelCase names), as Dapr.Client does.</summary>
+        /// <summary>
+        /// Publishes <paramref name="data"/> as JSON (camelCase names), as Dapr.Client does; a
+        /// <see cref="CloudEvent"/> as itself (<c>application/cloudevents+json</c>, CloudEvents'
+        /// attribute names), which the sidecar completes instead of wrapping it in another.
+        /// </summary>
         public Task PublishEventAsync<TData>(string pubsubName, string topicName, TData data, CancellationToken cancellationToken = default(CancellationToken))
         {
             return PublishEventAsync(pubsubName, topicName, data, null, cancellationToken);
         }
 
-        /// <summary>Publishes <paramref name="data"/> as JSON with publish metadata (<c>rawPayload</c>, <c>ttlInSeconds</c>…).</summary>
+        /// <summary>Publishes <paramref name="data"/> as JSON (or a <see cref="CloudEvent"/> as itself) with publish metadata (<c>rawPayload</c>, <c>ttlInSeconds</c>…).</summary>
         public Task PublishEventAsync<TData>(string pubsubName, string topicName, TData data, Dictionary<string, string> metadata, CancellationToken cancellationToken = default(CancellationToken))
         {
             var json = DaprJson.SerializeToUtf8Bytes(data);
-            return Publish(pubsubName, topicName, json, DataKind.Json, null, metadata, cancellationToken);
+            return Publish(pubsubName, topicName, new ArraySegment<byte>(json), JsonKind(data), null, metadata, cancellationToken);
         }
 
         /// <summary>Publishes an event with no data.</summary>
         public Task PublishEventAsync(string pubsubName, string topicName, CancellationToken cancellationToken = default(CancellationToken))
         {
-            return Publish(pubsubName, topicName, new byte[0], DataKind.Bytes, null, null, cancellationToken);
+            return Publish(pubsubName, topicName, new ArraySegment<byte>(new byte[0]), DataKind.Bytes, null, null, cancellationToken);
         }
 
         /// <summary>Publishes an event with no data, with publish metadata.</summary>
         public Task PublishEventAsync(string pubsubName, string topicName, Dictionary<string, string> metadata, CancellationToken cancellationToken = default(CancellationToken))
         {
-            return Publish(pubsubName, topicName, new byte[0], DataKind.Bytes, null, metadata, cancellationToken);
+            return Publish(pubsubName, topicName, new ArraySegment<byte>(new byte[0]), DataKind.Bytes, null, metadata, cancellationToken);
         }
 
         /// <summary>Publishes raw bytes with the given content type (Dapr.Client's default: application/json).</summary>
         public Task PublishByteEventAsync(string pubsubName, string topicName, byte[] data, string dataContentType = "application/json", Dictionary<string, string> metadata = null, CancellationToken cancellationToken = default(CancellationToken))
         {
             if (data == null) throw new ArgumentNullException("data");
+            return Publish(pubsubName, topicName, new ArraySegment<byte>(data), DataKind.Bytes, dataContentType, metadata, cancellationToken);
+        }
+
+        /// <summary>
+        /// Publishes a slice of an array with the given content type: what Dapr.Client's
+        /// <c>ReadOnlyMemory&lt;byte&gt;</c> overload does (.NET Framework 4.6.2, whose API this assembly
+        /// targets, has no such type; on .NET, <c>MemoryMarshal.TryGetArray</c> gives a memory's
+        /// segment). The slice is copied straight into the native call's request, with no array of its
+        /// own, and the caller's array is free again once the call returns (before the task completes).
+        /// </summary>
+        public Task PublishByteEventAsync(string pubsubName, string topicName, ArraySegment<byte> data, string dataContentType = "application/json", Dictionary<string, string> metadata = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (data.Array == null) throw new ArgumentNullException("data");
             return Publish(pubsubName, topicName, data, DataKind.Bytes, dataContentType, metadata, cancellationToken);
         }
 
-        private unsafe Task Publish(string pubsubName, string topicName, byte[] data, DataKind kind, string contentType, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken, TraceContext trace = null)
+        /// <summary>How a value serialized by DaprJson is read: a CloudEvent is one by its type.</summary>
+        private static DataKind JsonKind(object value)
+        {
+            return value is CloudEvent ? DataKind.CloudEvent : DataKind.Json;
+        }
+
+        private unsafe Task Publish(string pubsubName, string topicName, ArraySegment<byte> data, DataKind kind, string contentType, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken, TraceContext trace = null)
         {
             var request = BridgeRequests.Publish(pubsubName, topicName, data, kind, contentType, metadata, trace);
             return NativeCall.Run(userData =>
@@ -78,8 +101,8 @@ namespace DaprRs
         }
 
         /// <summary>
-        /// Publishes many events in one call, each as JSON; the response lists the entries the
-        /// sidecar could not publish (an empty list: all were).
+        /// Publishes many events in one call, each as JSON (a <see cref="CloudEvent"/> as itself); the
+        /// response lists the entries the sidecar could not publish (an empty list: all were).
         /// </summary>
         public Task<BulkPublishResponse<TValue>> BulkPublishEventAsync<TValue>(string pubsubName, string topicName, IReadOnlyList<TValue> events, Dictionary<string, string> metadata = null, CancellationToken cancellationToken = default(CancellationToken))
         {
@@ -92,7 +115,8 @@ namespace DaprRs
             var entries = new List<BulkPublishEntry<TValue>>(events.Count);
             for (int i = 0; i < events.Count; i++)
             {
-                entries.Add(new BulkPublishEntry<TValue>(i.ToString(System.Globalization.CultureInfo.InvariantCulture), events[i], "application/json", null));
+                var contentType = events[i] is CloudEvent ? "application/cloudevents+json" : "application/json";
+                entries.Add(new BulkPublishEntry<TValue>(i.ToString(System.Globalization.CultureInfo.InvariantCulture), events[i], contentType, null));
             }
             var failedJson = NativeCall.TakeString(await BulkPublish(pubsubName, topicName, entries, metadata, trace, cancellationToken).ConfigureAwait(false));
             var byId = new Dictionary<string, BulkPublishEntry<TValue>>();
@@ -117,7 +141,7 @@ namespace DaprRs
                 {
                     EntryId = entry.EntryId,
                     Data = DaprJson.SerializeToUtf8Bytes(entry.EventData),
-                    Kind = DataKind.Json,
+                    Kind = JsonKind(entry.EventData),
                     ContentType = entry.ContentType,
                     Metadata = entry.Metadata,
                 };
@@ -147,6 +171,23 @@ namespace DaprRs
                 using (var client = handle.Borrow())
                 {
                     return (IntPtr)NativeMethods.dapr_rs_client_wait_for_sidecar(client.Pointer, (long)timeout.TotalMilliseconds, (void*)userData);
+                }
+            }, cancellationToken);
+        }
+
+        /// <summary>The sidecar's metadata: its app id, components and subscriptions (with their metadata).</summary>
+        public async Task<DaprMetadata> GetMetadataAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return DaprMetadata.FromJson(NativeCall.TakeString(await Metadata(cancellationToken).ConfigureAwait(false)));
+        }
+
+        private unsafe Task<IntPtr> Metadata(CancellationToken cancellationToken)
+        {
+            return NativeCall.Run(userData =>
+            {
+                using (var client = handle.Borrow())
+                {
+                    return (IntPtr)NativeMethods.dapr_rs_client_metadata(client.Pointer, (void*)userData);
                 }
             }, cancellationToken);
         }

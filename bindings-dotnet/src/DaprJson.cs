@@ -11,7 +11,8 @@ using System.Text;
 
 namespace DaprRs
 {
-    /// <summary>The JSON serializer DaprRs publishes and delivers with.</summary>
+    /// <summary>The JSON serializer DaprRs publishes and delivers with; a <see cref="CloudEvent"/> it
+    /// writes in CloudEvents' JSON format (spec attribute names, not camelCase).</summary>
     public static class DaprJson
     {
         private static readonly UTF8Encoding Utf8 = new UTF8Encoding(false, true);
@@ -85,6 +86,7 @@ namespace DaprRs
             if (value is DateTimeOffset) { WriteString(sb, ((DateTimeOffset)value).ToString("o", CultureInfo.InvariantCulture)); return; }
             if (value is Guid || value is Uri || value is TimeSpan) { WriteString(sb, value.ToString()); return; }
             if (value is byte[]) { WriteString(sb, System.Convert.ToBase64String((byte[])value)); return; }
+            if (value is CloudEvent) { WriteCloudEvent(sb, (CloudEvent)value, depth); return; }
             var dict = value as IDictionary;
             if (dict != null)
             {
@@ -142,6 +144,53 @@ namespace DaprRs
                 WriteString(sb, CamelCase(p.Name));
                 sb.Append(':');
                 Write(sb, p.GetValue(value, null), depth + 1);
+            }
+            sb.Append('}');
+        }
+
+        /// <summary>The attribute names of CloudEvents' JSON format, which are not camelCase.</summary>
+        private static readonly HashSet<string> CloudEventAttributes = new HashSet<string>
+        {
+            "specversion", "id", "source", "type", "subject", "datacontenttype", "data", "data_base64",
+        };
+
+        // CloudEvents 1.0's JSON format: the sidecar takes such an object as the event itself.
+        // Topic, PubsubName and Metadata are delivery facts the sidecar sets, never published.
+        private static void WriteCloudEvent(StringBuilder sb, CloudEvent ce, int depth)
+        {
+            var data = ce.PublishedData;
+            var bytes = data as byte[];
+            var contentType = ce.DataContentType;
+            if (string.IsNullOrEmpty(contentType) && data != null) contentType = bytes != null ? "application/octet-stream" : "application/json";
+            var members = new List<KeyValuePair<string, object>>();
+            Action<string, string> attribute = (name, text) =>
+            {
+                // An unset attribute is left to the sidecar (a new id, the app id as source…).
+                if (!string.IsNullOrEmpty(text)) members.Add(new KeyValuePair<string, object>(name, text));
+            };
+            attribute("specversion", string.IsNullOrEmpty(ce.SpecVersion) ? "1.0" : ce.SpecVersion);
+            attribute("id", ce.Id);
+            attribute("source", ce.Source);
+            attribute("type", ce.Type);
+            attribute("subject", ce.Subject);
+            attribute("datacontenttype", contentType);
+            if (bytes != null) members.Add(new KeyValuePair<string, object>("data_base64", System.Convert.ToBase64String(bytes)));
+            else if (data != null) members.Add(new KeyValuePair<string, object>("data", data));
+            if (ce.Extensions != null)
+            {
+                foreach (var extension in ce.Extensions)
+                {
+                    // The event's own attributes win over an extension of the same name.
+                    if (!CloudEventAttributes.Contains(extension.Key)) members.Add(extension);
+                }
+            }
+            sb.Append('{');
+            for (int i = 0; i < members.Count; i++)
+            {
+                if (i > 0) sb.Append(',');
+                WriteString(sb, members[i].Key);
+                sb.Append(':');
+                Write(sb, members[i].Value, depth + 1);
             }
             sb.Append('}');
         }

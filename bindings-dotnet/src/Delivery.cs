@@ -24,6 +24,7 @@ namespace DaprRs
             this.handle = handle;
             var view = NativeMethods.dapr_rs_event_view((void*)handle);
             var attributes = DaprJson.Deserialize<Dictionary<string, object>>(NativeCall.Decode(view.attributes_ptr, view.attributes_len));
+            var extensions = (attributes.ContainsKey("extensions") ? attributes["extensions"] as Dictionary<string, object> : null) ?? new Dictionary<string, object>();
             Attributes = new CloudEvent
             {
                 Id = Text(attributes, "id"),
@@ -33,7 +34,9 @@ namespace DaprRs
                 DataContentType = Text(attributes, "datacontenttype"),
                 Topic = Text(attributes, "topic"),
                 PubsubName = Text(attributes, "pubsubname"),
-                Extensions = (attributes.ContainsKey("extensions") ? attributes["extensions"] as Dictionary<string, object> : null) ?? new Dictionary<string, object>(),
+                // Core keeps every attribute but the required ones and Dapr's in the extensions.
+                Subject = Text(extensions, "subject"),
+                Extensions = extensions,
                 Metadata = Metadata(attributes),
             };
             Path = Text(attributes, "path");
@@ -104,6 +107,7 @@ namespace DaprRs
                 ce.Type = Attributes.Type;
                 ce.SpecVersion = Attributes.SpecVersion;
                 ce.DataContentType = Attributes.DataContentType;
+                ce.Subject = Attributes.Subject;
                 ce.Topic = Attributes.Topic;
                 ce.PubsubName = Attributes.PubsubName;
                 ce.Extensions = Attributes.Extensions;

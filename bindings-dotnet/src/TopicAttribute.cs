@@ -54,5 +54,81 @@ namespace DaprRs
 
         /// <summary>The route the sidecar delivers to (derived when not set).</summary>
         public string Route { get; set; }
+
+        /// <summary>The ids of the <see cref="TopicMetadataAttribute"/>s of the method that are this
+        /// subscription's (one without an id is every subscription's), as Dapr.AspNetCore has it.</summary>
+        public string[] OwnedMetadatas { get; set; }
+
+        /// <summary>What joins the values of [TopicMetadata]s that share a name (<c>,</c> when not set).</summary>
+        public string MetadataSeparator { get; set; }
+    }
+
+    /// <summary>
+    /// Subscription metadata of the method's <c>[Topic]</c> subscriptions (e.g. <c>rawPayload</c>,
+    /// or a component's own subscribe options), as Dapr.AspNetCore's <c>[TopicMetadata]</c>: without an
+    /// id it is every subscription's of the method, with one only theirs that list the id in
+    /// <see cref="TopicAttribute.OwnedMetadatas"/>. The sidecar lists it in its metadata.
+    /// </summary>
+    [AttributeUsage(AttributeTargets.Method, AllowMultiple = true)]
+    public sealed class TopicMetadataAttribute : Attribute
+    {
+        public TopicMetadataAttribute(string name, string value)
+        {
+            Name = name;
+            Value = value;
+        }
+
+        public TopicMetadataAttribute(string id, string name, string value)
+            : this(name, value)
+        {
+            Id = id;
+        }
+
+        /// <summary>Which subscriptions it is for (see <see cref="TopicAttribute.OwnedMetadatas"/>); null: all of the method.</summary>
+        public string Id { get; private set; }
+
+        public string Name { get; private set; }
+
+        public string Value { get; private set; }
+    }
+
+    /// <summary>
+    /// Has the sidecar deliver the method's <c>[Topic]</c> subscription to <see cref="TopicName"/> in
+    /// batches (<c>bulkSubscribe</c>), as Dapr.AspNetCore's <c>[BulkSubscribe]</c>: one call to the app
+    /// for up to <see cref="MaxMessagesCount"/> events, or what arrived within
+    /// <see cref="MaxAwaitDurationMs"/>. The method is still called once per event, and its answer is
+    /// that event's status in the batch's reply (an exception: RETRY), so each event is acknowledged,
+    /// retried or dropped on its own.
+    /// </summary>
+    [AttributeUsage(AttributeTargets.Method, AllowMultiple = true)]
+    public sealed class BulkSubscribeAttribute : Attribute
+    {
+        public BulkSubscribeAttribute(string topicName)
+        {
+            TopicName = topicName;
+            MaxMessagesCount = 100;
+            MaxAwaitDurationMs = 1000;
+        }
+
+        public BulkSubscribeAttribute(string topicName, int maxMessagesCount)
+            : this(topicName)
+        {
+            MaxMessagesCount = maxMessagesCount;
+        }
+
+        public BulkSubscribeAttribute(string topicName, int maxMessagesCount, int maxAwaitDurationMs)
+            : this(topicName, maxMessagesCount)
+        {
+            MaxAwaitDurationMs = maxAwaitDurationMs;
+        }
+
+        /// <summary>The topic of the method's [Topic] that is delivered in batches.</summary>
+        public string TopicName { get; private set; }
+
+        /// <summary>Most events in one batch (Dapr's default: 100).</summary>
+        public int MaxMessagesCount { get; private set; }
+
+        /// <summary>Longest an event waits for its batch to fill, in milliseconds (Dapr's default: 1000).</summary>
+        public int MaxAwaitDurationMs { get; private set; }
     }
 }

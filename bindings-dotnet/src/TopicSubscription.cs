@@ -21,6 +21,7 @@ namespace DaprRs
         public string Type { get { return Delivery.Attributes.Type; } }
         public string SpecVersion { get { return Delivery.Attributes.SpecVersion; } }
         public string DataContentType { get { return Delivery.Attributes.DataContentType; } }
+        public string Subject { get { return Delivery.Attributes.Subject; } }
         public string Topic { get { return Delivery.Attributes.Topic; } }
         public string PubSubName { get { return Delivery.Attributes.PubsubName; } }
         public Dictionary<string, object> Extensions { get { return Delivery.Attributes.Extensions; } }

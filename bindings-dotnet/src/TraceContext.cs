@@ -55,7 +55,7 @@ namespace DaprRs
         public Task PublishEventAsync<TData>(string pubsubName, string topicName, TData data, Dictionary<string, string> metadata, TraceContext trace, CancellationToken cancellationToken = default(CancellationToken))
         {
             var json = DaprJson.SerializeToUtf8Bytes(data);
-            return Publish(pubsubName, topicName, json, DataKind.Json, null, metadata, cancellationToken, trace);
+            return Publish(pubsubName, topicName, new System.ArraySegment<byte>(json), JsonKind(data), null, metadata, cancellationToken, trace);
         }
 
         /// <summary>Publishes <paramref name="events"/> in one call, each as JSON, every one continuing

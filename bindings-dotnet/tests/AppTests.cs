@@ -3,7 +3,9 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Net;
 using System.Text;
+using System.Threading;
 using System.Threading.Tasks;
 using NUnit.Framework;
 
@@ -210,6 +212,30 @@ namespace DaprRs.Tests
                 var e = Assert.Throws<InvalidArgumentException>(() => app.MapTopic<int>(new TopicAttribute("", "t"), n => Task.FromResult(TopicResponseAction.Success)));
                 Assert.AreEqual(StatusCode.InvalidArgument, e.StatusCode);
                 StringAssert.Contains("pubsub_name", e.Message);
+            }
+        }
+
+        [Test]
+        public void A_cancelled_StopAsync_stops_waiting_and_the_app_stops_all_the_same()
+        {
+            using (var app = new DaprApp(AppProtocol.Http).MapSubscribers(new CheckoutSubscribers()))
+            {
+                app.Start(0);
+                var url = "http://127.0.0.1:" + app.Port + "/dapr/subscribe";
+                StringAssert.Contains("orders", Sidecar.HttpGet(url));
+                var cancelled = new CancellationTokenSource();
+                cancelled.Cancel();
+                var e = Assert.Catch<OperationCanceledException>(() => app.StopAsync(cancelled.Token).GetAwaiter().GetResult());
+                Assert.AreEqual(cancelled.Token, e.CancellationToken);
+                Assert.IsTrue(app.StopAsync().Wait(10000), "the stop went on; a second StopAsync waits for its end");
+                var deadline = DateTime.UtcNow.AddSeconds(5);
+                while (true)
+                {
+                    try { Sidecar.HttpGet(url); }
+                    catch (WebException) { break; }
+                    if (DateTime.UtcNow > deadline) Assert.Fail("the app still serves " + url + " 5 s after it stopped");
+                    Thread.Sleep(20);
+                }
             }
         }
 

@@ -72,6 +72,14 @@ namespace DaprRs.Tests
             var entry = new EncodedBulkEntry { EntryId = "0", Data = new byte[] { 0x31 }, Kind = DataKind.Json };
             var bulk = BridgeRequests.BulkPublish("p", "t", new[] { entry }, null, new TraceContext("00-ab", "k=v"));
             Assert.AreEqual("0a 01 70 12 01 74 1a 08 0a 01 30 12 01 31 18 02 2a 05 30 30 2d 61 62 32 03 6b 3d 76", Hex(bulk));
+            // A slice of an array, and a CloudEvent's kind.
+            var slice = BridgeRequests.Publish("p", "t", new ArraySegment<byte>(new byte[] { 9, 1, 2, 9 }, 1, 2), DataKind.CloudEvent, null, null);
+            Assert.AreEqual("0a 01 70 12 01 74 1a 02 01 02 20 03", Hex(slice));
+            // [BulkSubscribe] is a message whose presence asks for batches, even with nothing in it.
+            var bulkSubscribe = BridgeRequests.AppSubscribe(new TopicAttribute("p", "t"), null, new BulkSubscribeAttribute("t", 10, 500));
+            Assert.AreEqual("0a 01 70 12 01 74 42 05 08 0a 10 f4 03", Hex(bulkSubscribe));
+            Assert.AreEqual("0a 01 70 12 01 74 42 00", Hex(BridgeRequests.AppSubscribe(new TopicAttribute("p", "t"), null, new BulkSubscribeAttribute("t", 0, 0))));
+            Assert.AreEqual("0a 01 70 12 01 74", Hex(BridgeRequests.AppSubscribe(new TopicAttribute("p", "t"), null)));
             Assert.AreEqual("08 00", Hex(BridgeRequests.Status(TopicResponseAction.Success)));
             Assert.AreEqual("08 02", Hex(BridgeRequests.Status(TopicResponseAction.Drop)));
             Assert.AreEqual("12 04 62 6f 6f 6d", Hex(BridgeRequests.Failure("boom")));

@@ -53,6 +53,9 @@ namespace DaprRs.Tests
         [Topic(Sidecar.Pubsub, "bulk")]
         public void Bulk(int n) { Inbox.Add(new Received { Topic = "bulk", Data = n }); }
 
+        [Topic(Sidecar.Pubsub, "cloudevent")]
+        public void CloudEvents(CloudEvent<Order> e) { Inbox.Add(new Received { Topic = "cloudevent", Data = e.Data, Event = e }); }
+
         [Topic(Sidecar.Pubsub, "raw", true)]
         public void Raw(byte[] data) { Inbox.Add(new Received { Topic = "raw", Data = Encoding.UTF8.GetString(data) }); }
     }
@@ -147,6 +150,91 @@ namespace DaprRs.Tests
         }
 
         [Test]
+        public async Task A_slice_of_an_array_is_published_as_those_bytes_only()
+        {
+            var buffer = new byte[] { 9, 0, 1, 255, 9 };
+            await client.PublishByteEventAsync(Sidecar.Pubsub, "bytes", new ArraySegment<byte>(buffer, 1, 3), "application/octet-stream");
+            var got = subscribers.Inbox.TakeOne();
+            CollectionAssert.AreEqual(new byte[] { 0, 1, 255 }, (byte[])got.Data);
+            Assert.AreEqual("application/octet-stream", got.Event.DataContentType);
+            CollectionAssert.AreEqual(new byte[] { 9, 0, 1, 255, 9 }, buffer, "the caller's array is not touched");
+            Assert.Throws<ArgumentNullException>(() => client.PublishByteEventAsync(Sidecar.Pubsub, "bytes", default(ArraySegment<byte>)));
+        }
+
+        [Test]
+        public async Task A_CloudEvent_is_published_as_itself_with_its_own_attributes()
+        {
+            var ce = new CloudEvent<Order>(new Order { OrderId = 42, CustomerName = "Ada" })
+            {
+                Id = "order-42-created",
+                Source = "urn:dapr-rs:checkout",
+                Type = "com.example.order.created",
+                Subject = "order-42",
+                Extensions = new Dictionary<string, object> { { "tenant", "acme" } },
+            };
+            await client.PublishEventAsync(Sidecar.Pubsub, "cloudevent", ce);
+            var got = subscribers.Inbox.TakeOne();
+            var order = (Order)got.Data;
+            Assert.AreEqual(42, order.OrderId, "the data is the event's own, not the event wrapped in another");
+            Assert.AreEqual("Ada", order.CustomerName);
+            Assert.AreEqual("order-42-created", got.Event.Id);
+            Assert.AreEqual("urn:dapr-rs:checkout", got.Event.Source);
+            Assert.AreEqual("com.example.order.created", got.Event.Type);
+            Assert.AreEqual("order-42", got.Event.Subject);
+            Assert.AreEqual("1.0", got.Event.SpecVersion);
+            Assert.AreEqual("application/json", got.Event.DataContentType);
+            Assert.AreEqual("acme", got.Event.Extensions["tenant"]);
+            Assert.AreEqual("cloudevent", got.Event.Topic, "where it went is still the sidecar's to say");
+            Assert.AreEqual(Sidecar.Pubsub, got.Event.PubsubName);
+        }
+
+        [Test]
+        public async Task A_CloudEvent_leaves_what_it_does_not_set_to_the_sidecar_and_sends_bytes_as_data_base64()
+        {
+            // Dapr.Client's CloudEvent<T> has no id: the sidecar gives it one (and daprd's source).
+            await client.PublishEventAsync(Sidecar.Pubsub, "cloudevent", new CloudEvent<Order>(new Order { OrderId = 5 }) { Type = "com.example.minimal" });
+            var got = subscribers.Inbox.TakeOne();
+            Assert.AreEqual(5, ((Order)got.Data).OrderId);
+            Assert.AreEqual("com.example.minimal", got.Event.Type);
+            Assert.IsNotEmpty(got.Event.Id);
+            Assert.AreEqual("Dapr", got.Event.Source);
+
+            await client.PublishEventAsync(Sidecar.Pubsub, "bytes", new CloudEvent<byte[]>(new byte[] { 0, 1, 255 }) { Id = "b1", Source = "s", Type = "t" });
+            got = subscribers.Inbox.TakeOne();
+            CollectionAssert.AreEqual(new byte[] { 0, 1, 255 }, (byte[])got.Data);
+            Assert.AreEqual("application/octet-stream", got.Event.DataContentType);
+            Assert.AreEqual("b1", got.Event.Id);
+        }
+
+        [Test]
+        public async Task Bulk_published_CloudEvents_arrive_as_themselves()
+        {
+            var events = Enumerable.Range(1, 3).Select(n => new CloudEvent<Order>(new Order { OrderId = n }) { Id = "bulk-ce-" + n, Source = "urn:bulk", Type = "com.example.bulk" }).ToList();
+            var response = await client.BulkPublishEventAsync(Sidecar.Pubsub, "cloudevent", events);
+            Assert.AreEqual(0, response.FailedEntries.Count);
+            var got = subscribers.Inbox.Take(3).OrderBy(r => r.Event.Id).ToList();
+            CollectionAssert.AreEqual(new[] { "bulk-ce-1", "bulk-ce-2", "bulk-ce-3" }, got.Select(r => r.Event.Id));
+            CollectionAssert.AreEqual(new[] { 1, 2, 3 }, got.Select(r => ((Order)r.Data).OrderId));
+            Assert.IsTrue(got.All(r => r.Event.Source == "urn:bulk" && r.Event.Type == "com.example.bulk"));
+        }
+
+        [Test]
+        public async Task GetMetadataAsync_reports_the_app_its_components_and_subscriptions()
+        {
+            var metadata = await client.GetMetadataAsync();
+            Assert.AreEqual("checkout", metadata.Id);
+            Assert.IsNotEmpty(metadata.RuntimeVersion);
+            var pubsub = metadata.Components.Single(c => c.Name == Sidecar.Pubsub);
+            Assert.AreEqual("pubsub.in-memory", pubsub.Type);
+            var typed = metadata.Subscriptions.Single(s => s.Topic == "typed");
+            Assert.AreEqual(Sidecar.Pubsub, typed.PubsubName);
+            Assert.AreEqual(DaprSubscriptionType.Programmatic, typed.Type);
+            Assert.IsNull(typed.DeadLetterTopic);
+            Assert.AreEqual("/events/order_pub_sub/typed", typed.Rules.Single().Path);
+            Assert.AreEqual("true", metadata.Subscriptions.Single(s => s.Topic == "raw").Metadata["rawPayload"]);
+        }
+
+        [Test]
         public async Task An_event_without_data_is_delivered()
         {
             await client.PublishEventAsync(Sidecar.Pubsub, "empty");
@@ -223,6 +311,53 @@ namespace DaprRs.Tests
                 Assert.AreEqual(later.Token, e.CancellationToken);
                 Assert.Less(watch.ElapsedMilliseconds, 5000, "cancellation must stop the wait");
             }
+        }
+
+        [Test]
+        public void Every_async_call_takes_a_cancellation_token()
+        {
+            var cancelled = new CancellationTokenSource();
+            cancelled.Cancel();
+            var token = cancelled.Token;
+            var calls = new Dictionary<string, Func<Task>>
+            {
+                { "PublishEventAsync", () => client.PublishEventAsync(Sidecar.Pubsub, "number", 1, token) },
+                { "PublishEventAsync (no data)", () => client.PublishEventAsync(Sidecar.Pubsub, "empty", token) },
+                { "PublishByteEventAsync", () => client.PublishByteEventAsync(Sidecar.Pubsub, "bytes", new byte[] { 1 }, cancellationToken: token) },
+                { "PublishByteEventAsync (segment)", () => client.PublishByteEventAsync(Sidecar.Pubsub, "bytes", new ArraySegment<byte>(new byte[] { 1 }), cancellationToken: token) },
+                { "BulkPublishEventAsync", () => client.BulkPublishEventAsync(Sidecar.Pubsub, "bulk", new List<int> { 1 }, cancellationToken: token) },
+                { "WaitForSidecarAsync", () => client.WaitForSidecarAsync(token) },
+                { "GetMetadataAsync", () => client.GetMetadataAsync(token) },
+                { "SubscribeAsync", () => client.SubscribeAsync(Sidecar.Pubsub, "streamed", (m, ct) => Task.FromResult(TopicResponseAction.Success), null, token) },
+            };
+            foreach (var call in calls)
+            {
+                var e = Assert.Catch<OperationCanceledException>(() => call.Value().GetAwaiter().GetResult(), call.Key);
+                Assert.AreEqual(token, e.CancellationToken, call.Key);
+            }
+            subscribers.Inbox.NothingFor(500);
+        }
+
+        [Test]
+        public void Calls_cancelled_in_flight_end_at_once_and_leave_the_client_working()
+        {
+            using (var nobody = new DaprClientBuilder().UseGrpcEndpoint("http://127.0.0.1:" + Sidecar.FreePort()).Build())
+            {
+                var later = new CancellationTokenSource();
+                var waits = Enumerable.Range(0, 50).Select(_ => nobody.WaitForSidecarAsync(later.Token)).ToList();
+                Thread.Sleep(200);
+                Assert.IsTrue(waits.All(w => !w.IsCompleted), "nothing answers there: every wait is still waiting");
+                var watch = Stopwatch.StartNew();
+                later.Cancel();
+                Assert.IsTrue(Task.WhenAll(waits).ContinueWith(t => t).Wait(5000), "cancelled waits must end");
+                Assert.Less(watch.ElapsedMilliseconds, 5000);
+                Assert.IsTrue(waits.All(w => w.IsCanceled), "each ends as cancelled, none with a result or another error");
+            }
+            // A token cancelled after its call completed changes nothing.
+            var afterwards = new CancellationTokenSource();
+            client.PublishEventAsync(Sidecar.Pubsub, "number", 11, afterwards.Token).GetAwaiter().GetResult();
+            afterwards.Cancel();
+            Assert.AreEqual(11, subscribers.Inbox.TakeOne().Data);
         }
 
         [Test]

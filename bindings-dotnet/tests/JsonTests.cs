@@ -68,6 +68,27 @@ namespace DaprRs.Tests
         }
 
         [Test]
+        public void A_CloudEvent_is_written_with_the_specs_attribute_names()
+        {
+            var ce = new CloudEvent<Order>(new Order { OrderId = 1 })
+            {
+                Id = "e1", Source = "urn:s", Type = "t", Subject = "sub",
+                Topic = "delivered-to", PubsubName = "ps",
+                Extensions = new Dictionary<string, object> { { "tenant", "acme" }, { "id", "not-the-id" } },
+            };
+            Assert.AreEqual(
+                "{\"specversion\":\"1.0\",\"id\":\"e1\",\"source\":\"urn:s\",\"type\":\"t\",\"subject\":\"sub\"," +
+                "\"datacontenttype\":\"application/json\",\"data\":{\"orderId\":1,\"customerName\":null,\"items\":null,\"total\":0},\"tenant\":\"acme\"}",
+                DaprJson.Serialize(ce), "spec names; topic, pubsubname and metadata are the sidecar's; an extension never overrides an attribute");
+            Assert.AreEqual(
+                "{\"specversion\":\"1.1\",\"datacontenttype\":\"application/octet-stream\",\"data_base64\":\"AAH/\"}",
+                DaprJson.Serialize(new CloudEvent<byte[]>(new byte[] { 0, 1, 255 }) { SpecVersion = "1.1" }));
+            Assert.AreEqual("{\"specversion\":\"1.0\",\"type\":\"t\"}", DaprJson.Serialize(new CloudEvent { Type = "t" }), "no data, no datacontenttype");
+            Assert.AreEqual("{\"specversion\":\"1.0\",\"datacontenttype\":\"text/plain\",\"data\":\"hi\"}",
+                DaprJson.Serialize(new CloudEvent<string>("hi") { DataContentType = "text/plain" }));
+        }
+
+        [Test]
         public void Bad_JSON_and_wrong_types_are_errors_naming_what_is_wrong()
         {
             var e = Assert.Throws<FormatException>(() => DaprJson.Deserialize<Order>("{\"orderId\": 1,"));

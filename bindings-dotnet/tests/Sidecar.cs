@@ -6,6 +6,7 @@ using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -33,6 +34,8 @@ namespace DaprRs.Tests
 
         public int HttpPort { get; private set; }
         public int GrpcPort { get; private set; }
+        /// <summary>Where its Prometheus metrics are served (daprd's names).</summary>
+        public int MetricsPort { get; private set; }
         public string GrpcEndpoint { get { return "http://127.0.0.1:" + GrpcPort; } }
 
         private Sidecar(string appId, string resources, int appPort, string protocol, Dictionary<string, string> env)
@@ -44,6 +47,7 @@ namespace DaprRs.Tests
             this.env = env ?? new Dictionary<string, string>();
             HttpPort = FreePort();
             GrpcPort = FreePort();
+            MetricsPort = FreePort();
         }
 
         /// <summary>Starts a sidecar; returns once its outbound API answers.</summary>
@@ -79,7 +83,7 @@ namespace DaprRs.Tests
             args.AppendFormat("sidecar --app-id {0} --app-protocol {1} --resources-path {2} --dapr-http-port {3} --dapr-grpc-port {4}",
                 appId, protocol, resources, HttpPort, GrpcPort);
             if (appPort > 0) args.Append(" --app-port ").Append(appPort);
-            args.Append(" --metrics-port 0"); // several sidecars run at once; 9090 may be taken
+            args.Append(" --metrics-port ").Append(MetricsPort); // several sidecars run at once; 9090 may be taken
             var info = new ProcessStartInfo(Binary(), args.ToString()) { UseShellExecute = false, RedirectStandardOutput = true };
             info.EnvironmentVariables.Remove("DAPR_API_TOKEN");
             info.EnvironmentVariables.Remove("APP_API_TOKEN");
@@ -100,6 +104,52 @@ namespace DaprRs.Tests
                 if (HttpStatus("http://127.0.0.1:" + HttpPort + path) == status) return;
                 if (DateTime.UtcNow > deadline) throw new TimeoutException(path + " of sidecar " + appId + " did not answer " + status + " within " + timeoutMs + " ms");
                 Thread.Sleep(20);
+            }
+        }
+
+        /// <summary>The sum of the samples of metric <paramref name="name"/> whose labels include each of
+        /// <paramref name="labels"/> (e.g. <c>topic="orders"</c>); 0 when there is none.</summary>
+        public double Metric(string name, params string[] labels)
+        {
+            double sum = 0;
+            foreach (var line in HttpGet("http://127.0.0.1:" + MetricsPort + "/metrics").Split('\n'))
+            {
+                if (!line.StartsWith(name + "{", StringComparison.Ordinal) && !line.StartsWith(name + " ", StringComparison.Ordinal)) continue;
+                if (labels.Any(l => !line.Contains(l))) continue;
+                sum += double.Parse(line.Substring(line.LastIndexOf(' ') + 1), System.Globalization.CultureInfo.InvariantCulture);
+            }
+            return sum;
+        }
+
+        /// <summary>
+        /// <see cref="Metric"/> once it is at least <paramref name="atLeast"/> and has not moved for
+        /// 300 ms: the sidecar records a call after the app answered it, so a handler's last event
+        /// can arrive before its call is counted.
+        /// </summary>
+        public double SettledMetric(string name, double atLeast, params string[] labels)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            double last = double.NaN;
+            var since = DateTime.UtcNow;
+            while (true)
+            {
+                var value = Metric(name, labels);
+                if (value != last) { last = value; since = DateTime.UtcNow; }
+                else if (value >= atLeast && DateTime.UtcNow - since >= TimeSpan.FromMilliseconds(300)) return value;
+                if (DateTime.UtcNow > deadline) throw new TimeoutException(name + " " + string.Join(",", labels) + " did not settle at " + atLeast + " or more within 10 s; last " + last);
+                Thread.Sleep(50);
+            }
+        }
+
+        /// <summary>The body of a GET that must answer 2xx within 10 s.</summary>
+        public static string HttpGet(string url)
+        {
+            var req = (HttpWebRequest)WebRequest.Create(url);
+            req.Timeout = 10000;
+            using (var resp = (HttpWebResponse)req.GetResponse())
+            using (var reader = new StreamReader(resp.GetResponseStream(), Encoding.UTF8))
+            {
+                return reader.ReadToEnd();
             }
         }
 

@@ -1,11 +1,13 @@
-//! The client: core's [`DaprClient`] — publish, bulk publish, wait for the sidecar, open a
-//! streaming subscription.
+//! The client: core's [`DaprClient`] — publish, bulk publish, wait for the sidecar, the
+//! sidecar's metadata, open a streaming subscription.
 
 use crate::abi::{DaprBuffer, DaprError, request_bytes};
 use crate::delivery::SubscriptionStreamHandle;
 use crate::requests;
 use crate::runtime::{Completed, runtime, start};
 use dapr_rs_core::DaprClient;
+use dapr_rs_core::proto::runtime::GetMetadataResponse;
+use serde_json::{Value as Json, json};
 use std::ffi::c_void;
 use std::time::Duration;
 
@@ -129,6 +131,56 @@ pub unsafe extern "C" fn dapr_rs_client_wait_for_sidecar(
     })
 }
 
+/// The sidecar's metadata. Completes with a buffer: the JSON object of [`metadata_json`].
+///
+/// # Safety
+/// `client` is a live client handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dapr_rs_client_metadata(client_handle: *mut c_void, user_data: *mut c_void) -> *mut c_void {
+    // SAFETY: the caller's contract.
+    let client = unsafe { client(client_handle) }.clone();
+    start(user_data, async move {
+        let metadata = client.metadata().await?;
+        Ok(Completed(DaprBuffer::boxed(serde_json::to_vec(&metadata_json(&metadata)).unwrap_or_default()) as *mut c_void))
+    })
+}
+
+/// The metadata as the caller reads it: the gRPC response's fields, camelCase, with the
+/// subscription type as its number (`PubsubSubscriptionType`) and each subscription's rules flat.
+fn metadata_json(m: &GetMetadataResponse) -> Json {
+    let subscriptions: Vec<Json> = m
+        .subscriptions
+        .iter()
+        .map(|s| {
+            let rules: Vec<Json> = s.rules.iter().flat_map(|r| &r.rules).map(|r| json!({"match": r.r#match, "path": r.path})).collect();
+            json!({
+                "pubsubName": s.pubsub_name,
+                "topic": s.topic,
+                "metadata": s.metadata,
+                "rules": rules,
+                "deadLetterTopic": s.dead_letter_topic,
+                "type": s.r#type,
+            })
+        })
+        .collect();
+    let actors: Vec<Json> =
+        m.actor_runtime.iter().flat_map(|r| &r.active_actors).map(|a| json!({"type": a.r#type, "count": a.count})).collect();
+    let components: Vec<Json> = m
+        .registered_components
+        .iter()
+        .map(|c| json!({"name": c.name, "type": c.r#type, "version": c.version, "capabilities": c.capabilities}))
+        .collect();
+    json!({
+        "id": m.id,
+        "runtimeVersion": m.runtime_version,
+        "extended": m.extended_metadata,
+        "enabledFeatures": m.enabled_features,
+        "actors": actors,
+        "components": components,
+        "subscriptions": subscriptions,
+    })
+}
+
 /// Opens a streaming subscription (no app port; it reconnects after a sidecar restart), from an
 /// encoded `StreamSubscribeRequest`. Completes with a stream handle (`dapr_rs_stream_next`,
 /// `dapr_rs_stream_free`).
@@ -152,4 +204,42 @@ pub unsafe extern "C" fn dapr_rs_client_subscribe(
         let stream = client.subscribe(&subscription.pubsub_name, &subscription.topic, subscription.options).await?;
         Ok(Completed::boxed(SubscriptionStreamHandle::new(stream)))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dapr_rs_core::proto::runtime::{PubsubSubscription, PubsubSubscriptionRule, PubsubSubscriptionRules, RegisteredComponents};
+
+    #[test]
+    fn metadata_crosses_as_camel_case_json_with_flat_rules() {
+        let m = GetMetadataResponse {
+            id: "checkout".into(),
+            registered_components: vec![RegisteredComponents {
+                name: "ps".into(),
+                r#type: "pubsub.in-memory".into(),
+                version: "v1".into(),
+                capabilities: vec![],
+            }],
+            subscriptions: vec![PubsubSubscription {
+                pubsub_name: "ps".into(),
+                topic: "orders".into(),
+                metadata: [("rawPayload".to_owned(), "true".to_owned())].into(),
+                rules: Some(PubsubSubscriptionRules { rules: vec![PubsubSubscriptionRule { r#match: "m".into(), path: "/p".into() }] }),
+                dead_letter_topic: "dlq".into(),
+                r#type: 2,
+            }],
+            ..Default::default()
+        };
+        let json = metadata_json(&m);
+        assert_eq!(json["id"], "checkout");
+        assert_eq!(json["components"][0]["type"], "pubsub.in-memory");
+        let sub = &json["subscriptions"][0];
+        assert_eq!(
+            (&sub["pubsubName"], &sub["topic"], &sub["deadLetterTopic"], &sub["type"]),
+            (&json!("ps"), &json!("orders"), &json!("dlq"), &json!(2))
+        );
+        assert_eq!(sub["metadata"]["rawPayload"], "true");
+        assert_eq!(sub["rules"], json!([{"match": "m", "path": "/p"}]));
+    }
 }

@@ -5,8 +5,8 @@
 
 use dapr_rs_core::app::AppProtocol;
 use dapr_rs_core::{
-    BulkPublishEntry, ClientOptions, Error, HandlerError, PublishPayload, PublishRequest, Result, RoutingRule, SubscriptionOptions,
-    TopicEventStatus, TraceContext,
+    BulkPublishEntry, BulkSubscribeOptions, ClientOptions, Error, HandlerError, PublishPayload, PublishRequest, Result, RoutingRule,
+    SubscriptionOptions, TopicEventStatus, TraceContext,
 };
 use prost::Message;
 use std::collections::HashMap;
@@ -36,7 +36,11 @@ pub fn payload(data: bytes::Bytes, kind: i32) -> Result<PublishPayload> {
             .map(PublishPayload::Text)
             .map_err(|_| Error::InvalidArgument("text data is not valid UTF-8".into())),
         Ok(bridge::DataKind::Json) => Ok(PublishPayload::json(data)),
-        Err(_) => Err(Error::InvalidArgument(format!("unknown data kind {kind}; expected 0 (bytes), 1 (text) or 2 (JSON)"))),
+        // The caller's value is a CloudEvent by its type, whatever attributes it left unset.
+        Ok(bridge::DataKind::CloudEvent) => Ok(PublishPayload::CloudEvent(data)),
+        Err(_) => {
+            Err(Error::InvalidArgument(format!("unknown data kind {kind}; expected 0 (bytes), 1 (text), 2 (JSON) or 3 (CloudEvent)")))
+        }
     }
 }
 
@@ -114,14 +118,25 @@ pub fn app_subscription(request: &[u8]) -> Result<TopicSubscription> {
         return Err(Error::InvalidArgument("a subscription needs a pubsub_name and a topic".into()));
     }
     let priority = request.priority;
+    let bulk_subscribe = request.bulk_subscribe.map(bulk_subscribe).transpose()?;
     let options = SubscriptionOptions {
         dead_letter_topic: given(request.dead_letter_topic),
         metadata: request.metadata,
         rule: given(request.r#match).map(|match_expr| RoutingRule { match_expr, priority }),
         route: given(request.route),
-        bulk_subscribe: None,
+        bulk_subscribe,
     };
     Ok(TopicSubscription { pubsub_name: request.pubsub_name, topic: request.topic, options })
+}
+
+/// A bulk subscription's batching; 0 leaves a value to the sidecar, which has no use for a negative one.
+fn bulk_subscribe(bulk: bridge::BulkSubscribe) -> Result<BulkSubscribeOptions> {
+    for (name, value) in [("max_messages_count", bulk.max_messages_count), ("max_await_duration_ms", bulk.max_await_duration_ms)] {
+        if value < 0 {
+            return Err(Error::InvalidArgument(format!("bulk subscribe {name} must not be negative, not {value}")));
+        }
+    }
+    Ok(BulkSubscribeOptions { max_messages_count: bulk.max_messages_count, max_await_duration_ms: bulk.max_await_duration_ms })
 }
 
 /// `dapr_rs_app_start`: the protocol and the resolved listen address.

@@ -14,6 +14,8 @@ namespace DaprRs.Native
         Bytes = 0,
         Text = 1,
         Json = 2,
+        /// <summary>JSON text of the app's own CloudEvent: published as one, never wrapped again.</summary>
+        CloudEvent = 3,
     }
 
     /// <summary>A bulk entry whose data is already serialized.</summary>
@@ -40,6 +42,11 @@ namespace DaprRs.Native
         }
 
         internal static byte[] Publish(string pubsubName, string topic, byte[] data, DataKind kind, string contentType, IEnumerable<KeyValuePair<string, string>> metadata, TraceContext trace = null)
+        {
+            return Publish(pubsubName, topic, new ArraySegment<byte>(data), kind, contentType, metadata, trace);
+        }
+
+        internal static byte[] Publish(string pubsubName, string topic, ArraySegment<byte> data, DataKind kind, string contentType, IEnumerable<KeyValuePair<string, string>> metadata, TraceContext trace = null)
         {
             return ProtoWriter.Encode(w =>
             {
@@ -94,7 +101,8 @@ namespace DaprRs.Native
             });
         }
 
-        internal static byte[] AppSubscribe(TopicAttribute topic, IEnumerable<KeyValuePair<string, string>> metadata)
+        /// <summary>AppSubscribeRequest; a null <paramref name="bulkSubscribe"/> is one event per call.</summary>
+        internal static byte[] AppSubscribe(TopicAttribute topic, IEnumerable<KeyValuePair<string, string>> metadata, BulkSubscribeAttribute bulkSubscribe = null)
         {
             return ProtoWriter.Encode(w =>
             {
@@ -105,6 +113,15 @@ namespace DaprRs.Native
                 w.Int32(5, topic.Priority);
                 w.String(6, topic.DeadLetterTopic);
                 w.Map(7, metadata);
+                if (bulkSubscribe != null)
+                {
+                    // Written even when empty: its presence is what asks for batches.
+                    w.Message(8, b =>
+                    {
+                        b.Int32(1, bulkSubscribe.MaxMessagesCount);
+                        b.Int32(2, bulkSubscribe.MaxAwaitDurationMs);
+                    });
+                }
             });
         }
 

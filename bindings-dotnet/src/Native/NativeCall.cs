@@ -96,6 +96,20 @@ namespace DaprRs.Native
             }
         }
 
+        /// <summary>
+        /// <paramref name="task"/>, or an OperationCanceledException once the token is cancelled; the
+        /// task runs on (for work that must finish whoever waits for it, as an app's stop).
+        /// </summary>
+        internal static async Task WaitOrCancel(Task task, CancellationToken cancellationToken)
+        {
+            var cancelled = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (cancellationToken.Register(() => cancelled.TrySetCanceled(cancellationToken)))
+            {
+                // The cancellation first: a token cancelled already wins over work that finished too.
+                await (await Task.WhenAny(cancelled.Task, task).ConfigureAwait(false)).ConfigureAwait(false);
+            }
+        }
+
         private static unsafe void Cancel(IntPtr operation)
         {
             NativeMethods.dapr_rs_operation_cancel((void*)operation);

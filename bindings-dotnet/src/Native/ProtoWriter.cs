@@ -79,11 +79,17 @@ namespace DaprRs.Native
         /// <summary>proto3's bytes field: null and empty are the default, not written.</summary>
         internal void Bytes(int field, byte[] value)
         {
-            if (value == null || value.Length == 0) return;
+            if (value != null) Bytes(field, new ArraySegment<byte>(value));
+        }
+
+        /// <summary>A bytes field from a slice of an array, copied straight into the request.</summary>
+        internal void Bytes(int field, ArraySegment<byte> value)
+        {
+            if (value.Array == null || value.Count == 0) return;
             Tag(field, LengthDelimitedType);
-            Varint((ulong)value.Length);
-            if (buffer != null) Buffer.BlockCopy(value, 0, buffer, position, value.Length);
-            position += value.Length;
+            Varint((ulong)value.Count);
+            if (buffer != null) Buffer.BlockCopy(value.Array, value.Offset, buffer, position, value.Count);
+            position += value.Count;
         }
 
         /// <summary>A message field (one element of a repeated one): its length, then what <paramref name="write"/> writes.</summary>

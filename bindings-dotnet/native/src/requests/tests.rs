@@ -28,6 +28,13 @@ fn the_csharp_encoders_requests_decode() {
     assert_eq!((bulk.entries[0].entry_id.as_str(), bulk.entries[0].event.as_ref()), ("0", b"1".as_slice()));
     assert!(bulk_publish(&hex("0a 01 70 12 01 74")).unwrap().trace.is_empty());
 
+    let (slice, _) = super::publish(&hex("0a 01 70 12 01 74 1a 02 01 02 20 03")).unwrap();
+    assert_eq!((slice.data.as_ref(), slice.data_content_type.as_str()), ([1, 2].as_slice(), "application/cloudevents+json"));
+    let sized = app_subscription(&hex("0a 01 70 12 01 74 42 05 08 0a 10 f4 03")).unwrap().options.bulk_subscribe;
+    assert_eq!(sized, Some(BulkSubscribeOptions { max_messages_count: 10, max_await_duration_ms: 500 }));
+    assert_eq!(app_subscription(&hex("0a 01 70 12 01 74 42 00")).unwrap().options.bulk_subscribe, Some(BulkSubscribeOptions::default()));
+    assert_eq!(app_subscription(&hex("0a 01 70 12 01 74")).unwrap().options.bulk_subscribe, None);
+
     assert!(matches!(event_answer(&hex("08 00")), Ok(Ok(TopicEventStatus::Success))));
     assert!(matches!(event_answer(&hex("08 02")), Ok(Ok(TopicEventStatus::Drop))));
     let failure = event_answer(&hex("12 04 62 6f 6f 6d")).unwrap().unwrap_err();
@@ -68,6 +75,8 @@ fn payload_kinds_pick_the_content_type_and_bad_ones_are_named() {
         (bridge::DataKind::Text, "", "text/plain"),
         (bridge::DataKind::Json, "", "application/json"),
         (bridge::DataKind::Bytes, "image/png", "image/png"),
+        // Whatever attributes the caller's CloudEvent left to the sidecar, it is one.
+        (bridge::DataKind::CloudEvent, "", "application/cloudevents+json"),
     ];
     for (kind, named, expected) in cases {
         let (published, _) = publish(&request(b"\"x\"", kind as i32, named)).unwrap();
@@ -117,6 +126,26 @@ fn an_app_subscription_needs_its_names_and_carries_its_rule() {
     for (pubsub, topic) in [("", "t"), ("p", "")] {
         let err = app_subscription(&encoded(&request(pubsub, topic))).unwrap_err();
         assert!(err.to_string().contains("needs a pubsub_name and a topic"), "{err}");
+    }
+}
+
+#[test]
+fn an_app_subscription_may_ask_for_batches_of_a_size_the_sidecar_can_use() {
+    let request = |bulk_subscribe| {
+        encoded(&bridge::AppSubscribeRequest { pubsub_name: "p".into(), topic: "t".into(), bulk_subscribe, ..Default::default() })
+    };
+    let bulk = |max_messages_count, max_await_duration_ms| Some(bridge::BulkSubscribe { max_messages_count, max_await_duration_ms });
+    assert_eq!(app_subscription(&request(None)).unwrap().options.bulk_subscribe, None);
+    let defaults = app_subscription(&request(bulk(0, 0))).unwrap().options.bulk_subscribe;
+    assert_eq!(defaults, Some(BulkSubscribeOptions::default()), "an empty BulkSubscribe still asks for batches");
+    let sized = app_subscription(&request(bulk(10, 250))).unwrap().options.bulk_subscribe;
+    assert_eq!(sized, Some(BulkSubscribeOptions { max_messages_count: 10, max_await_duration_ms: 250 }));
+    for (count, ms, name) in
+        [(-1, 0, "max_messages_count must not be negative, not -1"), (5, -2, "max_await_duration_ms must not be negative")]
+    {
+        let err = app_subscription(&request(bulk(count, ms))).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert!(err.to_string().contains(name), "{err}");
     }
 }
 
