@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lang=${1:-python}
-bin=$(realpath "${DAPR_RS_BIN:-${CARGO_TARGET_DIR:-target}/release/dapr-rs}")
+# The cargo-built `dapr-rs`, unless a language installs its own (DAPR_RS_BIN overrides either).
+default_bin=${CARGO_TARGET_DIR:-target}/release/dapr-rs
 components=${2:-${QUICKSTART_RESOURCES:-samples/components}}
 orders=${ORDER_COUNT:-10}
 log=$(mktemp -d)
@@ -16,6 +17,8 @@ trap 'kill $sub_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$log"
 case $lang in
   python)
     dir=samples/pub_sub/python
+    # As a user would: the `dapr-rs` command `pip install ./bindings-python` (make python) put in the venv.
+    default_bin=.venv/bin/dapr-rs
     sub_cmd=("$PWD/.venv/bin/python" CheckoutService.py)
     pub_cmd=("$PWD/.venv/bin/python" OrderProcessingService.py)
     sub_flags=(--app-protocol grpc); pub_flags=(--app-protocol grpc)
@@ -53,6 +56,7 @@ case $lang in
     ;;
   *) echo "unknown quickstart language: $lang" >&2; exit 2 ;;
 esac
+bin=$(realpath "${DAPR_RS_BIN:-$default_bin}")
 resources=$(realpath "$components")
 
 echo "=== $lang quickstart: subscriber 'checkout' on app port 6002 ==="

@@ -2,6 +2,8 @@
 //! values into `dapr-rs-core` calls and back; every protocol rule stays in core.
 
 mod app;
+#[cfg(feature = "cli")]
+mod cli;
 mod client;
 mod errors;
 mod event;
@@ -21,6 +23,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<http_routes::PyHttpDelivery>()?;
     m.add_class::<stream::PySubscriptionStream>()?;
     m.add_function(wrap_pyfunction!(handler::in_topic_handler, m)?)?;
+    #[cfg(feature = "cli")]
+    m.add_function(wrap_pyfunction!(cli::run_cli, m)?)?;
     errors::add_classes(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -214,6 +214,9 @@ class SubscriptionStream:
 def in_topic_handler() -> bool:
     """Whether this thread is running a topic handler."""
 
+def run_cli(argv: list[str]) -> int:
+    """Runs the ``dapr-rs`` command line ``argv`` (``argv[0]`` the program); its exit code."""
+
 @final
 class App:
     def __init__(self) -> None: ...
