@@ -43,6 +43,19 @@ export declare class NativeClient {
   subscribeStream(pubsubName: string, topic: string, deadLetterTopic?: string | undefined | null, metadata?: Record<string, string> | undefined | null): Promise<NativeSubscriptionStream>
 }
 
+export declare class NativeHttpRoutes {
+  /** The paths the sidecar POSTs deliveries to, one per subscription route. */
+  get paths(): Array<string>
+  /** The answer to `GET /dapr/subscribe` carrying `rawHeaders`. */
+  subscribeReply(rawHeaders: Array<string>): NativeHttpReply
+  /**
+   * Reads a delivery POSTed to `path`, runs its handler on each event (a bulk envelope's at
+   * once) and resolves to the reply; a call core refuses (no token, not a CloudEvent) resolves
+   * to that refusal without calling any handler.
+   */
+  deliver(path: string, rawHeaders: Array<string>, body: Buffer): Promise<NativeHttpReply>
+}
+
 export declare class NativeSubscriptionStream {
   /**
    * The next event, or `null` once the stream is closed; rejects on an error reconnecting
@@ -94,6 +107,12 @@ export interface Delivery {
   event: DeliveredEvent
 }
 
+/**
+ * The subscriptions laid out as `startAppServer` takes them (`dispatch` is the facade's
+ * dispatcher); throws on a route two subscriptions share. `APP_API_TOKEN` is read now.
+ */
+export declare function httpRoutes(subscriptions: Array<NativeSubscription>, dispatch: (delivery: Delivery) => Promise<unknown>): NativeHttpRoutes
+
 /** One entry of a bulk publish, as the facade shapes it. */
 export interface NativeBulkEntry {
   entryId: string
@@ -106,6 +125,13 @@ export interface NativeBulkEntry {
 export interface NativeBulkFailure {
   entryId: string
   error: string
+}
+
+/** What the app answers the sidecar: a status code and a body of `contentType`. */
+export interface NativeHttpReply {
+  status: number
+  contentType: string
+  body: Buffer
 }
 
 /** One handler's subscription, as the facade lays it out. */

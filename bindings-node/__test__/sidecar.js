@@ -67,4 +67,4 @@ function python(code, args = []) {
   return execFileSync('python3', ['-c', code, ...args], { encoding: 'utf8' });
 }
 
-module.exports = { Sidecar, Inbox, python, freePort: shared.freePort, resourcesDir: shared.resourcesDir, sleep: shared.sleep, ROOT: shared.ROOT };
+module.exports = { Sidecar, Inbox, python, freePort: shared.freePort, resourcesDir: shared.resourcesDir, sqliteResources: shared.sqliteResources, sleep: shared.sleep, ROOT: shared.ROOT };

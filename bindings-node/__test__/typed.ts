@@ -1,4 +1,5 @@
 // Typed use of the dapr-rs API, compiled (never run) by types.test.js: index.d.ts must accept it.
+import express from 'express';
 import {
   CommunicationProtocolEnum,
   DaprClient,
@@ -59,4 +60,22 @@ export async function subscriber(): Promise<void> {
   const port: number | undefined = server.port;
   console.log(port);
   await server.stop();
+}
+
+export async function expressApps(): Promise<void> {
+  const app = express();
+  app.use(express.json());
+  app.get('/hello', (_req, res) => {
+    res.send('hello');
+  });
+  const server = new DaprServer({ serverHost: '127.0.0.1', serverPort: 3000, serverHttp: app, clientOptions: { daprPort: 50001 } });
+  await server.pubsub.subscribe('ps', 'orders', async (data: unknown) => console.log(data));
+  await server.start();
+  await server.stop();
+
+  const routesOnly = new DaprServer();
+  await routesOnly.pubsub.subscribe('ps', 'orders', () => DaprPubSubStatusEnum.SUCCESS);
+  const own = express();
+  own.use(routesOnly.router());
+  own.listen(3001);
 }

@@ -1,11 +1,13 @@
 'use strict';
 // DaprServer: the app side. Subscriptions are laid out here (ServerPubSub) and served by core's
-// app server, which calls the handlers through one dispatcher.
+// app server, or by the app's own HTTP server (`serverHttp`, `router()`: lib/http_routes.js) with
+// core's HTTP app rules; either calls the handlers through one dispatcher.
 
 const native = require('../binding.js');
 const { CommunicationProtocolEnum, DaprClient } = require('./client.js');
-const { invalid, nativeCall } = require('./errors.js');
+const { invalid, nativeCall, nativeCallSync } = require('./errors.js');
 const { dispatcher } = require('./events.js');
+const httpRoutes = require('./http_routes.js');
 const { requireName, portNumber, metadataStrings } = require('./values.js');
 
 const DEFAULT_SERVER_HOST = '127.0.0.1';
@@ -46,7 +48,7 @@ class ServerPubSub {
   #register(pubsubName, topic, options, bulk) {
     requireName('pubsubName', pubsubName);
     requireName('topic', topic);
-    if (this.#started()) throw invalid('subscriptions must be made before the server starts');
+    if (this.#started()) throw invalid('subscriptions must be made before the server starts (or its router() is made)');
     if (this.#topicOf(pubsubName, topic)) {
       throw invalid(`${pubsubName}/${topic} is already subscribed; there can only be one subscription per topic`);
     }
@@ -162,13 +164,24 @@ function serverOptions(args) {
   };
 }
 
+/** An Express app, as `serverHttp`: a request listener that mounts middleware with `use`. */
+function isHttpApp(app) {
+  return typeof app === 'function' && typeof app.use === 'function';
+}
+
 /**
  * The app side: the sidecar delivers subscribed events to it over HTTP (the default) or gRPC
- * (`communicationProtocol: CommunicationProtocolEnum.GRPC`, for `--app-protocol grpc`).
+ * (`communicationProtocol: CommunicationProtocolEnum.GRPC`, for `--app-protocol grpc`). Over
+ * HTTP, core serves them, or the app's Express app does (`serverHttp`, or mounting `router()`).
  */
 class DaprServer {
   #native;
   #starting;
+  /** The app's own Express app (`serverHttp`), and the http.Server start() listens with. */
+  #serverHttp;
+  #httpServer;
+  /** The middleware serving the routes in the app's own server, once `router()` made it. */
+  #router;
   /** A ref'd timer while serving: the server runs on Rust threads, which hold no libuv handle, so
    * without it a process whose only work is serving would exit (as an http.Server's socket keeps
    * it alive). */
@@ -183,7 +196,35 @@ class DaprServer {
       throw invalid(`communicationProtocol must be CommunicationProtocolEnum.HTTP or GRPC, not ${String(options.communicationProtocol)}`);
     }
     this.client = new DaprClient(options.clientOptions ?? {});
-    this.pubsub = new ServerPubSub(() => this.#starting !== undefined);
+    this.pubsub = new ServerPubSub(() => this.#starting !== undefined || this.#router !== undefined);
+    if (options.serverHttp !== undefined && options.serverHttp !== null) {
+      if (!isHttpApp(options.serverHttp)) {
+        throw invalid(`serverHttp must be an Express app (a request listener with use()), not ${typeof options.serverHttp}`);
+      }
+      if (this.communicationProtocol !== CommunicationProtocolEnum.HTTP) {
+        throw invalid('serverHttp serves the HTTP app protocol; it cannot be given with communicationProtocol GRPC');
+      }
+      this.#serverHttp = options.serverHttp;
+      // Mounted now, so the routes sit where the app made its DaprServer in its middleware chain;
+      // they exist once start() has laid them out.
+      this.#serverHttp.use((req, res, next) => (this.#router ? this.#router(req, res, next) : next()));
+    }
+  }
+
+  /**
+   * The routes (GET /dapr/subscribe and a POST route per subscription) as a middleware for the
+   * app's own HTTP server: `app.use(server.router())`, then the app listens on the sidecar's
+   * `--app-port` itself. Subscribing ends here, as it does at start().
+   */
+  router() {
+    if (this.communicationProtocol !== CommunicationProtocolEnum.HTTP) {
+      throw invalid('router() serves the HTTP app protocol; this DaprServer was made with communicationProtocol GRPC');
+    }
+    if (this.#router) return this.#router;
+    if (this.#starting && !this.#serverHttp) throw invalid('this DaprServer serves its routes itself (start() without serverHttp); router() cannot serve them too');
+    const { subscriptions, handlers } = this.pubsub.layout();
+    this.#router = httpRoutes.daprRoutes(nativeCallSync(() => native.httpRoutes(subscriptions, dispatcher(handlers))));
+    return this.#router;
   }
 
   /** Starts serving, then waits for the sidecar. */
@@ -195,6 +236,8 @@ class DaprServer {
   /** Starts serving (without waiting for the sidecar). */
   async startServer() {
     if (this.#starting) throw invalid('this DaprServer has already started');
+    if (this.#serverHttp) return this.#listen();
+    if (this.#router) throw invalid("this DaprServer's routes are served by router() in the app's own server; listen with that server instead of start()");
     const { subscriptions, handlers } = this.pubsub.layout();
     const protocol = this.communicationProtocol === CommunicationProtocolEnum.GRPC ? 'grpc' : 'http';
     this.#starting = nativeCall(() => native.startAppServer(protocol, this.serverHost, this.serverPort, subscriptions, dispatcher(handlers)));
@@ -207,13 +250,31 @@ class DaprServer {
     }
   }
 
-  /** The port served (useful with serverPort 0). */
-  get port() {
-    return this.#native?.port;
+  /** Serves `serverHttp`, the routes added, on serverHost:serverPort. */
+  async #listen() {
+    this.router();
+    this.#starting = httpRoutes.listen(this.#serverHttp, this.serverHost, this.serverPort);
+    try {
+      this.#httpServer = await this.#starting;
+    } catch (e) {
+      this.#starting = undefined;
+      throw e;
+    }
   }
 
-  /** Stops taking deliveries; resolves once those in flight are answered. */
+  /** The port served (useful with serverPort 0). */
+  get port() {
+    return this.#native?.port ?? this.#httpServer?.address()?.port;
+  }
+
+  /**
+   * Stops taking deliveries; resolves once those in flight are answered. With serverHttp, closes
+   * the listener start() opened (the app's routes stay mounted on the app).
+   */
   async stop() {
+    const httpServer = this.#httpServer;
+    this.#httpServer = undefined;
+    if (httpServer) await httpRoutes.close(httpServer);
     const server = this.#native;
     this.#native = undefined;
     clearInterval(this.#keepAlive);

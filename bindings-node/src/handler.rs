@@ -24,9 +24,13 @@ pub struct Delivery {
     pub event: DeliveredEvent,
 }
 
-/// The facade's dispatcher: resolves to what the handler returned. (`#[napi]` parameters of this
-/// type name their TS type: napi's type generator does not follow type aliases.)
-pub type Dispatch = ThreadsafeFunction<Delivery, PendingAnswer, Delivery, Status, false>;
+/// The facade's dispatcher: resolves to what the handler returned. `WEAK` ones do not keep the
+/// event loop alive. (`#[napi]` parameters of these types name their TS type: napi's type
+/// generator does not follow type aliases.)
+pub type DispatchOf<const WEAK: bool> = ThreadsafeFunction<Delivery, PendingAnswer, Delivery, Status, false, WEAK>;
+pub type Dispatch = DispatchOf<false>;
+/// For routes the app's own HTTP server serves: its sockets keep the process alive while it serves.
+pub type WeakDispatch = DispatchOf<true>;
 
 /// A status word from JS (`SUCCESS` / `RETRY` / `DROP`, any case) as core's status.
 pub fn status_from_word(word: &str) -> Result<TopicEventStatus, String> {
@@ -106,14 +110,14 @@ fn stack_of(thrown: Unknown<'_>) -> Option<String> {
 
 /// One handler of a dispatcher, by its index in the facade's table; `label` (e.g.
 /// `pubsub/topic /route`) names it in the failures core logs.
-pub struct JsHandler {
-    dispatch: Arc<Dispatch>,
+pub struct JsHandler<const WEAK: bool = false> {
+    dispatch: Arc<DispatchOf<WEAK>>,
     index: u32,
     label: String,
 }
 
-impl JsHandler {
-    pub fn new(dispatch: Arc<Dispatch>, index: u32, label: String) -> Self {
+impl<const WEAK: bool> JsHandler<WEAK> {
+    pub fn new(dispatch: Arc<DispatchOf<WEAK>>, index: u32, label: String) -> Self {
         Self { dispatch, index, label }
     }
 
@@ -122,7 +126,7 @@ impl JsHandler {
     }
 }
 
-impl TopicHandler for JsHandler {
+impl<const WEAK: bool> TopicHandler for JsHandler<WEAK> {
     fn handle(&self, event: TopicEvent) -> Pin<Box<dyn Future<Output = Result<TopicEventStatus, HandlerError>> + Send + '_>> {
         let delivery = Delivery { handler: self.index, event: DeliveredEvent::from(event) };
         Box::pin(async move {

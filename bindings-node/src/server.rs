@@ -2,7 +2,7 @@
 //! `AppCallback`) delivering to JS handlers through one dispatcher ([`crate::handler`]).
 
 use crate::errors::{invalid_argument, promise, to_js_error};
-use crate::handler::{Dispatch, JsHandler};
+use crate::handler::{Dispatch, DispatchOf, JsHandler};
 use dapr_rs_core::app::{AppProtocol, AppServer};
 use dapr_rs_core::{BulkSubscribeOptions, Error, RoutingRule, Subscription, SubscriptionOptions};
 use napi::Env;
@@ -34,7 +34,7 @@ pub struct NativeSubscription {
     pub max_await_duration_ms: Option<i32>,
 }
 
-fn subscription(spec: NativeSubscription, dispatch: &Arc<Dispatch>) -> Subscription {
+pub(crate) fn subscription<const WEAK: bool>(spec: NativeSubscription, dispatch: &Arc<DispatchOf<WEAK>>) -> Subscription {
     let bulk_subscribe = spec.bulk.unwrap_or(false).then(|| BulkSubscribeOptions {
         max_messages_count: spec.max_messages_count.unwrap_or(0),
         max_await_duration_ms: spec.max_await_duration_ms.unwrap_or(0),
@@ -47,7 +47,7 @@ fn subscription(spec: NativeSubscription, dispatch: &Arc<Dispatch>) -> Subscript
         bulk_subscribe,
     };
     let label = format!("{}/{}{}", spec.pubsub_name, spec.topic, options.route.as_deref().map(|r| format!(" {r}")).unwrap_or_default());
-    let handler = Arc::new(JsHandler::new(dispatch.clone(), spec.handler, label));
+    let handler = Arc::new(JsHandler::<WEAK>::new(dispatch.clone(), spec.handler, label));
     Subscription::new(spec.pubsub_name, spec.topic, handler).with_options(options)
 }
 
