@@ -107,18 +107,24 @@ namespace DaprRs.Tests
             StringAssert.Contains("nope", e.Message);
         }
 
+        /// A handler that records each order's id and the trace context it came with.
+        private static TopicMessageHandler OrderAndTrace(Inbox<string> inbox)
+        {
+            return (message, ct) =>
+            {
+                var trace = TraceContext.Of(message);
+                inbox.Add(message.DataAs<Order>().OrderId + " " + (trace == null ? "none" : trace.ToString()));
+                return Task.FromResult(TopicResponseAction.Success);
+            };
+        }
+
         // The sidecar does not trace here, so the event carries the publisher's context as sent.
         [Test]
         public async Task A_published_trace_context_reaches_the_handler()
         {
             var topic = Sidecar.Unique("traced");
             var inbox = new Inbox<string>();
-            TopicMessageHandler handler = (message, ct) =>
-            {
-                var trace = TraceContext.Of(message);
-                inbox.Add(message.DataAs<Order>().OrderId + " " + (trace == null ? "none" : trace.ToString()));
-                return Task.FromResult(TopicResponseAction.Success);
-            };
+            var handler = OrderAndTrace(inbox);
             using (var subscription = await client.SubscribeAsync(Sidecar.Pubsub, topic, handler))
             {
                 var given = new TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "vendor=v1");
@@ -135,12 +141,7 @@ namespace DaprRs.Tests
         {
             var topic = Sidecar.Unique("bulk-traced");
             var inbox = new Inbox<string>();
-            TopicMessageHandler handler = (message, ct) =>
-            {
-                var trace = TraceContext.Of(message);
-                inbox.Add(message.DataAs<Order>().OrderId + " " + (trace == null ? "none" : trace.ToString()));
-                return Task.FromResult(TopicResponseAction.Success);
-            };
+            var handler = OrderAndTrace(inbox);
             using (var subscription = await client.SubscribeAsync(Sidecar.Pubsub, topic, handler))
             {
                 var given = new TraceContext("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "vendor=v2");
