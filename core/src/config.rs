@@ -18,6 +18,21 @@ pub enum ClientProtocol {
     Http,
 }
 
+/// Where a [`crate::DaprClient`]'s sidecar is and how to call it. `Default` is
+/// [`ClientOptions::from_env`], what the official SDKs read; the `with_*` methods then change
+/// what the app decides itself.
+///
+/// ```
+/// use dapr_rs_core::{ClientOptions, ClientProtocol};
+/// use std::time::Duration;
+///
+/// let options = ClientOptions::from_lookup(|_| None) // no environment: the defaults
+///     .with_http_address("localhost:3601")
+///     .with_protocol(ClientProtocol::Http)
+///     .with_timeout(Some(Duration::from_secs(5)));
+/// assert_eq!(options.api_endpoint(), "http://localhost:3601");
+/// assert_eq!(options.endpoint, "http://127.0.0.1:50001"); // still where streaming subscriptions go
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClientOptions {
     /// The gRPC API: `http://host:port` or `https://host:port`.
@@ -74,6 +89,8 @@ impl ClientOptions {
         options.with_protocol(protocol)
     }
 
+    /// As [`ClientOptions::from_env`], reading the variables from `get` instead of the process
+    /// environment: for a binding that has them from its language, and for tests.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
         let host = get("DAPR_RUNTIME_HOST").unwrap_or_else(|| DEFAULT_HOST.to_string());
         let endpoint_of = |endpoint_var: &str, port_var: &str, default_port: u16| match get(endpoint_var) {
@@ -111,16 +128,20 @@ impl ClientOptions {
         self
     }
 
+    /// Calls `protocol`'s API; see [`ClientProtocol`].
     pub fn with_protocol(mut self, protocol: ClientProtocol) -> Self {
         self.protocol = protocol;
         self
     }
 
+    /// Sends `token` as `dapr-api-token` on every call (the sidecar's `DAPR_API_TOKEN`), or none.
     pub fn with_api_token(mut self, token: Option<String>) -> Self {
         self.api_token = token;
         self
     }
 
+    /// Gives each unary call `timeout` as its deadline, or none; waits for the sidecar and
+    /// streaming subscriptions are not bound by it.
     pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
         self

@@ -1,5 +1,9 @@
+//! One error type for every call of the crate, and the exception class each becomes in a binding
+//! ([`ErrorKind`]), decided once here so every language raises the same one.
+
 use std::time::Duration;
 
+/// The result of every fallible call of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Which exception class a binding raises for an [`Error`]: decided here once, so Python's
@@ -36,23 +40,72 @@ impl ErrorKind {
 
 /// Everything a dapr-rs call can fail with. Bindings turn each into their language's exception,
 /// keeping the gRPC code and Dapr `errorCode`.
+///
+/// Match on [`Error::kind`] for what an app can act on, whichever API (gRPC or HTTP) answered;
+/// [`Error::grpc_code`] and [`Error::error_code`] keep the detail:
+///
+/// ```
+/// use dapr_rs_core::{Error, ErrorKind};
+///
+/// fn advice(err: &Error) -> &'static str {
+///     match err.kind() {
+///         ErrorKind::PubsubNotFound => "no such pubsub component: check the resources path",
+///         ErrorKind::TopicForbidden => "the component's scopes do not allow this app the topic",
+///         ErrorKind::SidecarUnavailable | ErrorKind::Timeout => "transient: try again later",
+///         ErrorKind::InvalidArgument => "a bug in the call",
+///         ErrorKind::Other => "see the message",
+///     }
+/// }
+///
+/// // What the sidecar's HTTP API answers for a pubsub it does not have.
+/// let err = Error::from_http(404, br#"{"errorCode":"ERR_PUBSUB_NOT_FOUND","message":"pubsub orders not found"}"#);
+/// assert_eq!(err.kind(), ErrorKind::PubsubNotFound);
+/// assert_eq!(err.error_code(), Some("ERR_PUBSUB_NOT_FOUND"));
+/// assert_eq!(advice(&err), "no such pubsub component: check the resources path");
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
-    /// The sidecar answered with an error status.
+    /// The sidecar answered with an error status (a call past its deadline too: `DeadlineExceeded`).
     #[error("{message} ({code:?}{})", error_code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
-    Api { code: tonic::Code, error_code: Option<String>, message: String },
+    Api {
+        /// The gRPC status code; over HTTP, the one daprd's gRPC API gives the same failure.
+        code: tonic::Code,
+        /// Dapr's `errorCode` (e.g. `ERR_PUBSUB_NOT_FOUND`), when the sidecar sent one.
+        error_code: Option<String>,
+        /// The sidecar's message.
+        message: String,
+    },
     /// The sidecar could not be reached (not started, wrong address, gone).
     #[error("the Dapr sidecar at {endpoint} is unavailable: {message}")]
-    Unavailable { endpoint: String, message: String },
+    Unavailable {
+        /// The API endpoint called.
+        endpoint: String,
+        /// What the connection attempt said.
+        message: String,
+    },
+    /// [`DaprClient::wait_for_sidecar`](crate::DaprClient::wait_for_sidecar) gave up.
     #[error("timed out after {after:?} waiting for the Dapr sidecar at {endpoint}")]
-    Timeout { endpoint: String, after: Duration },
+    Timeout {
+        /// The API endpoint waited for.
+        endpoint: String,
+        /// How long it waited.
+        after: Duration,
+    },
+    /// An endpoint (from [`ClientOptions`](crate::ClientOptions) or the environment) no client can call.
     #[error("invalid Dapr endpoint {endpoint:?}: {message}")]
-    InvalidEndpoint { endpoint: String, message: String },
+    InvalidEndpoint {
+        /// The endpoint as given.
+        endpoint: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A bad argument, refused before anything was sent (an empty topic, a value no header can carry…).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// The app callback server could not start or stopped with an error.
     #[error("app server: {0}")]
     Server(String),
+    /// The call was cancelled (by the caller, or a stream that was closed) before it ended.
     #[error("the operation was cancelled")]
     Cancelled,
 }

@@ -1,3 +1,6 @@
+//! [`TopicEvent`]: a delivered event, one shape whichever way it arrived, and its payload decoded
+//! by content type once here, for every binding.
+
 use bytes::Bytes;
 use dapr_rs_proto::content_type;
 use dapr_rs_proto::runtime::TopicEventRequest;
@@ -7,16 +10,43 @@ use std::collections::HashMap;
 
 /// One delivered event: the CloudEvent attributes and its payload, whichever way it arrived
 /// (gRPC `OnTopicEvent`, HTTP POST, or a streaming subscription).
+///
+/// A handler reads the payload as bytes ([`TopicEvent::data`]), as JSON
+/// ([`TopicEvent::data_json`]) or by its content type ([`TopicEvent::decoded_data`]), and the
+/// trace to continue with [`TopicEvent::trace_context`]:
+///
+/// ```
+/// use dapr_rs_core::{EventData, TopicEvent};
+///
+/// let event = TopicEvent {
+///     id: "5929aaac-a5e2-4ca1-859c-edfe73f11565".into(),
+///     data_content_type: "application/json".into(),
+///     data: r#"{"orderId":1}"#.into(),
+///     topic: "orders".into(),
+///     pubsub_name: "order_pub_sub".into(),
+///     ..Default::default()
+/// };
+/// assert_eq!(event.data_json().unwrap()["orderId"], 1);
+/// assert!(matches!(event.decoded_data(), EventData::Json(order) if order["orderId"] == 1));
+/// assert_eq!(event.traceparent(), ""); // this one carries no trace
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TopicEvent {
+    /// The CloudEvent `id`: what a streaming subscription answers the event under.
     pub id: String,
+    /// The CloudEvent `source`: the publishing app's id, for events its sidecar wrapped.
     pub source: String,
+    /// The CloudEvent `type` (`com.dapr.event.sent` for events the sidecar wrapped).
     pub event_type: String,
+    /// The CloudEvent `specversion` (`1.0`).
     pub spec_version: String,
+    /// The CloudEvent `datacontenttype`: the content type the payload was published with.
     pub data_content_type: String,
     /// The payload bytes (JSON text for JSON events, decoded bytes for `data_base64`).
     pub data: Bytes,
+    /// The topic it was published to.
     pub topic: String,
+    /// The pubsub component it came through.
     pub pubsub_name: String,
     /// The matched route (empty when the subscription has no routes).
     pub path: String,
@@ -30,11 +60,16 @@ pub struct TopicEvent {
     pub entry_id: String,
 }
 
-/// The payload decoded by its content type.
+/// The payload decoded by its content type ([`TopicEvent::decoded_data`]): what a binding hands
+/// its language's handler (a dict, a string, bytes).
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventData {
+    /// `application/json` or `application/cloudevents+json` content that parses.
     Json(Json),
+    /// UTF-8 content of any other type that is not binary (`text/*`, `application/xml`, none),
+    /// or JSON that does not parse.
     Text(String),
+    /// Binary content (`application/octet-stream`, protobuf), or text that is not UTF-8.
     Bytes(Bytes),
 }
 

@@ -1,3 +1,6 @@
+//! What receives a subscription's events ([`TopicHandler`]), and the one rule for what its answer
+//! means ([`answer_of`]), for the app server, streaming subscriptions and every binding.
+
 use crate::{TopicEvent, TopicEventStatus};
 use std::future::Future;
 use std::pin::Pin;
@@ -6,7 +9,49 @@ use std::pin::Pin;
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Receives events for a subscription. `Ok(status)` is answered as is; `Err` means RETRY.
+///
+/// A closure is enough for most apps ([`handler_fn`]); implement the trait for a handler with
+/// state of its own or one that takes a bulk delivery as a whole ([`TopicHandler::handle_batch`]),
+/// e.g. to write a batch to a database in one transaction:
+///
+/// ```
+/// use dapr_rs_core::{HandlerError, TopicEvent, TopicEventStatus, TopicHandler};
+/// use std::future::Future;
+/// use std::pin::Pin;
+///
+/// struct OrderWriter;
+///
+/// impl TopicHandler for OrderWriter {
+///     fn handle(&self, event: TopicEvent) -> Pin<Box<dyn Future<Output = Result<TopicEventStatus, HandlerError>> + Send + '_>> {
+///         Box::pin(async move {
+///             let order = event.data_json()?; // not JSON: an Err, so RETRY
+///             println!("one order: {order}");
+///             Ok(TopicEventStatus::Success)
+///         })
+///     }
+///
+///     fn handle_batch(
+///         &self,
+///         events: Vec<TopicEvent>,
+///     ) -> Pin<Box<dyn Future<Output = Result<Vec<TopicEventStatus>, HandlerError>> + Send + '_>> {
+///         Box::pin(async move {
+///             // One status per event, in order: a malformed order is dropped, the rest succeed.
+///             Ok(events.iter().map(|e| if e.data_json().is_ok() { TopicEventStatus::Success } else { TopicEventStatus::Drop }).collect())
+///         })
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let batch = vec![TopicEvent { data: "1".into(), ..Default::default() }, TopicEvent { data: "{".into(), ..Default::default() }];
+/// assert_eq!(OrderWriter.handle_batch(batch).await.unwrap(), [TopicEventStatus::Success, TopicEventStatus::Drop]);
+/// # }
+/// ```
+///
+/// Register it with [`Subscription::new`](crate::Subscription::new) (as `Arc::new(OrderWriter)`)
+/// and, for batches, [`SubscriptionOptions::bulk_subscribe`](crate::SubscriptionOptions::bulk_subscribe).
 pub trait TopicHandler: Send + Sync + 'static {
+    /// Handles one event: `Ok(status)` is answered as is; an `Err` or a panic is answered RETRY.
     fn handle(&self, event: TopicEvent) -> Pin<Box<dyn Future<Output = Result<TopicEventStatus, HandlerError>> + Send + '_>>;
 
     /// A bulk delivery's events (each with its `entry_id`), answered with one status per event in
@@ -32,7 +77,20 @@ where
     }
 }
 
-/// A handler from an async closure.
+/// A handler from an async closure, ready for [`Subscription::new`](crate::Subscription::new) or
+/// [`SubscriptionStream::serve`](crate::SubscriptionStream::serve). Its `?` turns any error into
+/// an `Err`, answered RETRY.
+///
+/// ```
+/// use dapr_rs_core::{TopicEvent, TopicEventStatus, handler_fn};
+///
+/// let handler = handler_fn(|event: TopicEvent| async move {
+///     let order = event.data_json()?;
+///     println!("order {}", order["orderId"]);
+///     Ok(TopicEventStatus::Success)
+/// });
+/// # let _ = handler;
+/// ```
 pub fn handler_fn<F, Fut>(f: F) -> std::sync::Arc<dyn TopicHandler>
 where
     F: Fn(TopicEvent) -> Fut + Send + Sync + 'static,

@@ -8,6 +8,16 @@ use serde::Deserialize;
 use std::borrow::Cow;
 
 /// A payload to publish, by what the app passed.
+///
+/// ```
+/// use dapr_rs_core::PublishPayload;
+///
+/// let (data, content_type) = PublishPayload::json(r#"{"orderId":1}"#).into_data(None);
+/// assert_eq!((&data[..], content_type.as_str()), (&br#"{"orderId":1}"#[..], "application/json"));
+/// // The app's own content type wins.
+/// let (_, content_type) = PublishPayload::Text("<order/>".into()).into_data(Some("application/xml".into()));
+/// assert_eq!(content_type, "application/xml");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PublishPayload {
     /// Raw bytes (a Python `bytes`, a JS `Buffer`/`Uint8Array`): `application/octet-stream`.

@@ -20,6 +20,34 @@ use tokio_stream::wrappers::ReceiverStream;
 const BUFFERED_EVENTS: usize = 64;
 
 /// An open streaming subscription. Dropping it (or [`SubscriptionStream::close`]) ends it.
+///
+/// Made by [`DaprClient::subscribe`](crate::DaprClient::subscribe). For an app without an app
+/// port, or one that subscribes at run time; events the app does not answer are redelivered.
+/// Pull events one by one with [`SubscriptionStream::next`], or hand them to a handler with
+/// [`SubscriptionStream::serve`]:
+///
+/// ```no_run
+/// use dapr_rs_core::{DaprClient, SubscriptionOptions, TopicEvent, TopicEventStatus, handler_fn};
+/// use std::time::Duration;
+///
+/// # #[tokio::main]
+/// # async fn main() -> dapr_rs_core::Result<()> {
+/// let client = DaprClient::from_env()?;
+/// let options = SubscriptionOptions { dead_letter_topic: Some("orders-dead".into()), ..Default::default() };
+/// let mut stream = client.subscribe("order_pub_sub", "orders", options).await?;
+/// let closer = stream.closer();
+/// tokio::spawn(async move {
+///     tokio::time::sleep(Duration::from_secs(60)).await;
+///     closer.close(); // serve returns once the handlers running have answered
+/// });
+/// let handler = handler_fn(|event: TopicEvent| async move {
+///     println!("order: {}", event.data_json()?);
+///     Ok(TopicEventStatus::Success)
+/// });
+/// stream.serve(handler, 16).await?;
+/// # Ok(())
+/// # }
+/// ```
 pub struct SubscriptionStream {
     events: mpsc::Receiver<Result<TopicEvent>>,
     responder: StreamResponder,
@@ -42,11 +70,14 @@ impl StreamResponder {
 
 /// An event read from a stream, with the means to answer it.
 pub struct StreamMessage {
+    /// The event.
     pub event: TopicEvent,
+    /// Answers it, from any task, also once the message itself is gone.
     pub responder: StreamResponder,
 }
 
 impl StreamMessage {
+    /// Tells the sidecar what became of this event; see [`StreamResponder::respond`].
     pub fn respond(&self, status: TopicEventStatus) -> Result<()> {
         self.responder.respond(&self.event.id, status)
     }
@@ -80,6 +111,7 @@ impl SubscriptionStream {
         Some(item.map(|event| StreamMessage { event, responder: self.responder.clone() }))
     }
 
+    /// Answers this stream's events by id, from any task (e.g. one that handles an event later).
     pub fn responder(&self) -> StreamResponder {
         self.responder.clone()
     }
@@ -90,6 +122,8 @@ impl SubscriptionStream {
         StreamCloser(self.task.abort_handle())
     }
 
+    /// Ends the stream now: [`SubscriptionStream::next`] returns `None` once the buffered events
+    /// are read, and events not yet answered are redelivered by the sidecar.
     pub fn close(&mut self) {
         self.task.abort();
         self.events.close();
@@ -134,6 +168,7 @@ impl SubscriptionStream {
 pub struct StreamCloser(tokio::task::AbortHandle);
 
 impl StreamCloser {
+    /// Ends the stream, as [`SubscriptionStream::close`].
     pub fn close(&self) {
         self.0.abort();
     }

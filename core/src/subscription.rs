@@ -1,3 +1,6 @@
+//! What an app subscribes to and with which handler ([`Subscription`]), and how those become the
+//! subscriptions it announces to the sidecar and the routes it serves.
+
 use crate::{Error, Result, TopicHandler};
 use dapr_rs_proto::runtime::{BulkSubscribeConfig, TopicRoutes, TopicRule, TopicSubscription};
 use std::collections::HashMap;
@@ -7,13 +10,16 @@ use std::sync::Arc;
 /// Rules of one topic are tried by ascending `priority`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoutingRule {
+    /// The CEL expression, over `event` (e.g. `event.type == "widget"`).
     pub match_expr: String,
+    /// Lower tries first.
     pub priority: i32,
 }
 
 /// What a subscription asks of the sidecar besides its pubsub and topic.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SubscriptionOptions {
+    /// Where the sidecar sends an event the handler dropped or that ran out of retries.
     pub dead_letter_topic: Option<String>,
     /// Subscription metadata, e.g. `rawPayload=true`.
     pub metadata: HashMap<String, String>,
@@ -36,12 +42,33 @@ pub struct BulkSubscribeOptions {
     pub max_await_duration_ms: i32,
 }
 
-/// A handler registered for one pubsub/topic (and route).
+/// A handler registered for one pubsub/topic (and route), for [`AppServer::start`](crate::app::AppServer::start).
+///
+/// ```
+/// use dapr_rs_core::{BulkSubscribeOptions, RoutingRule, Subscription, SubscriptionOptions, TopicEventStatus, handler_fn};
+///
+/// let handler = handler_fn(|_| async { Ok(TopicEventStatus::Success) });
+/// // Every event of `orders`, to the default route.
+/// let orders = Subscription::new("order_pub_sub", "orders", handler.clone());
+/// assert_eq!(orders.route(), "/events/order_pub_sub/orders");
+/// // Only the urgent ones, in batches of up to 50; those dropped go to a dead-letter topic.
+/// let urgent = Subscription::new("order_pub_sub", "orders", handler).with_options(SubscriptionOptions {
+///     rule: Some(RoutingRule { match_expr: "event.data.urgent == true".into(), priority: 1 }),
+///     bulk_subscribe: Some(BulkSubscribeOptions { max_messages_count: 50, ..Default::default() }),
+///     dead_letter_topic: Some("orders-dead".into()),
+///     ..Default::default()
+/// });
+/// assert_eq!(urgent.route(), "/events/order_pub_sub/orders/rule-1");
+/// ```
 #[derive(Clone)]
 pub struct Subscription {
+    /// The pubsub component's `metadata.name`.
     pub pubsub_name: String,
+    /// The topic subscribed to.
     pub topic: String,
+    /// Dead-letter topic, metadata, routing rule, route and batching.
     pub options: SubscriptionOptions,
+    /// What receives the events.
     pub handler: Arc<dyn TopicHandler>,
     /// Whether the app lists it to the sidecar; `false` for one the sidecar reads from a
     /// declarative `Subscription` resource, whose route the app only serves.
@@ -49,6 +76,8 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// A subscription the app announces to the sidecar, with default options: every event of
+    /// `topic`, to `handler`.
     pub fn new(pubsub_name: impl Into<String>, topic: impl Into<String>, handler: Arc<dyn TopicHandler>) -> Self {
         Self { pubsub_name: pubsub_name.into(), topic: topic.into(), options: SubscriptionOptions::default(), handler, announced: true }
     }
@@ -65,6 +94,7 @@ impl Subscription {
         Self { announced: false, ..Self::new(pubsub_name, topic, handler).with_options(options) }
     }
 
+    /// The same subscription with `options` instead of its own.
     pub fn with_options(mut self, options: SubscriptionOptions) -> Self {
         self.options = options;
         self

@@ -7,18 +7,51 @@ use crate::{Error, Result, TopicEvent};
 use serde_json::Value as Json;
 
 /// The trace a publish continues; empty fields are not sent.
+///
+/// Pass the app's current span (from its tracer) to
+/// [`DaprClient::publish_event_traced`](crate::DaprClient::publish_event_traced), or a delivered
+/// event's own ([`TopicEvent::trace_context`]) to publish a follow-up in the same trace:
+///
+/// ```
+/// use dapr_rs_core::{DaprClient, PublishRequest, TopicEvent, TopicEventStatus, handler_fn};
+///
+/// # fn example(client: DaprClient) {
+/// let handler = handler_fn(move |event: TopicEvent| {
+///     let client = client.clone();
+///     async move {
+///         let trace = event.trace_context();
+///         let shipment =
+///             PublishRequest { pubsub_name: "order_pub_sub".into(), topic: "shipments".into(), data: event.data, ..Default::default() };
+///         client.publish_event_traced(shipment, &trace).await?;
+///         Ok(TopicEventStatus::Success)
+///     }
+/// });
+/// # let _ = handler;
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TraceContext {
     /// `00-<trace id>-<span id>-<flags>`.
     pub traceparent: String,
+    /// The vendors' `key=value` list that travels with `traceparent`; often empty.
     pub tracestate: String,
 }
 
 impl TraceContext {
+    /// A context of W3C `traceparent` and `tracestate` values (either may be empty).
+    ///
+    /// ```
+    /// use dapr_rs_core::TraceContext;
+    ///
+    /// let trace = TraceContext::new("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "");
+    /// assert!(!trace.is_empty());
+    /// assert!(TraceContext::default().is_empty()); // what an untraced publish sends: nothing
+    /// ```
     pub fn new(traceparent: impl Into<String>, tracestate: impl Into<String>) -> Self {
         Self { traceparent: traceparent.into(), tracestate: tracestate.into() }
     }
 
+    /// Whether there is nothing to send (both fields empty).
     pub fn is_empty(&self) -> bool {
         self.traceparent.is_empty() && self.tracestate.is_empty()
     }

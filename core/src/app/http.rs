@@ -29,8 +29,11 @@ const TEXT: &str = "text/plain; charset=utf-8";
 /// What the app answers the sidecar over HTTP: a status code and a body of `content_type`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpReply {
+    /// The HTTP status code.
     pub status: u16,
+    /// The body's `Content-Type`.
     pub content_type: &'static str,
+    /// The body.
     pub body: Vec<u8>,
 }
 
@@ -97,7 +100,9 @@ pub fn subscribe_reply<'h>(
 /// once the handler has.
 #[derive(Debug)]
 pub struct HttpDelivery {
+    /// One event, or each event of a bulk envelope (each with its `entry_id`).
     pub events: Vec<TopicEvent>,
+    /// Turns the handler's statuses into the reply.
     pub answer: DeliveryAnswer,
 }
 

@@ -20,10 +20,13 @@ use tokio::sync::oneshot;
 /// How long [`AppServer::stop`] lets deliveries in flight finish: daprd's default grace period.
 pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// The protocol the sidecar uses to reach the app (`--app-protocol`).
+/// The protocol the sidecar uses to reach the app (`--app-protocol`), which `dapr-rs run` exports
+/// as `APP_PROTOCOL`: parse it (`"grpc"`, `"http"`) to serve what the sidecar will call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppProtocol {
+    /// Dapr's `AppCallback` gRPC service (`--app-protocol grpc`).
     Grpc,
+    /// `GET /dapr/subscribe` and a POST route per subscription (`--app-protocol http`).
     Http,
 }
 
@@ -85,6 +88,38 @@ fn delivered_metadata(headers: &::http::HeaderMap) -> HashMap<String, String> {
 }
 
 /// A running app callback server. [`AppServer::stop`] shuts it down gracefully.
+///
+/// The sidecar asks it for the app's subscriptions when it starts and delivers their events to
+/// it; each event goes to its [`Subscription`]'s handler, and the handler's answer back to the
+/// sidecar ([`crate::answer_of`]: a failure or a panic is RETRY). A bulk subscription's batches go
+/// to [`TopicHandler::handle_batch`]. Starting one needs no sidecar:
+///
+/// ```
+/// use dapr_rs_core::app::{AppProtocol, AppServer};
+/// use dapr_rs_core::{BulkSubscribeOptions, Subscription, SubscriptionOptions, TopicEvent, TopicEventStatus, handler_fn};
+/// use std::net::SocketAddr;
+///
+/// # #[tokio::main]
+/// # async fn main() -> dapr_rs_core::Result<()> {
+/// let orders = handler_fn(|event: TopicEvent| async move {
+///     println!("order: {}", event.data_json()?);
+///     Ok(TopicEventStatus::Success)
+/// });
+/// // Batches of up to 100 events, each handed to the same handler (or to its handle_batch).
+/// let batches = BulkSubscribeOptions { max_messages_count: 100, ..Default::default() };
+/// let bulk = SubscriptionOptions { bulk_subscribe: Some(batches), ..Default::default() };
+/// let subscriptions = vec![
+///     Subscription::new("order_pub_sub", "orders", orders.clone()),
+///     Subscription::new("order_pub_sub", "returns", orders).with_options(bulk),
+/// ];
+/// // The app port the sidecar was given (`--app-port`); port 0 picks a free one.
+/// let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+/// let server = AppServer::start(AppProtocol::Http, addr, subscriptions).await?;
+/// println!("serving on {}", server.local_addr());
+/// server.stop().await?; // in an app: on SIGTERM, after `take_stop_handle` / `wait`
+/// # Ok(())
+/// # }
+/// ```
 pub struct AppServer {
     local_addr: SocketAddr,
     protocol: AppProtocol,
@@ -99,6 +134,8 @@ impl AppServer {
         Self::start_with_token(protocol, addr, subscriptions, app_api_token_from_env()).await
     }
 
+    /// As [`AppServer::start`], requiring `app_api_token` (instead of `APP_API_TOKEN`) on every
+    /// call, or none.
     pub async fn start_with_token(
         protocol: AppProtocol,
         addr: SocketAddr,
@@ -134,10 +171,12 @@ impl AppServer {
         Ok(Self { local_addr, protocol, shutdown: Some(tx), task: Some(task) })
     }
 
+    /// The address it listens on: the port chosen when `addr`'s was 0.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
 
+    /// The protocol it serves.
     pub fn protocol(&self) -> AppProtocol {
         self.protocol
     }

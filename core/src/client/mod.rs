@@ -20,27 +20,56 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// One publish: payload bytes, their content type and publish metadata (`rawPayload`,
-/// `ttlInSeconds`, `cloudevent.*`, component keys).
+/// `ttlInSeconds`, `cloudevent.*`, component keys). Fill the fields and take the rest from
+/// `Default`; [`crate::PublishPayload`] picks the content type of a value when the app names none.
+///
+/// ```
+/// use dapr_rs_core::{PublishRequest, content_type};
+///
+/// let request = PublishRequest {
+///     pubsub_name: "order_pub_sub".into(),
+///     topic: "orders".into(),
+///     data: r#"{"orderId":1}"#.into(),
+///     data_content_type: content_type::JSON.into(),
+///     metadata: [("ttlInSeconds".to_owned(), "60".to_owned())].into(),
+/// };
+/// assert_eq!(request.data_content_type, "application/json");
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct PublishRequest {
+    /// The pubsub component's `metadata.name`.
     pub pubsub_name: String,
+    /// The topic to publish to.
     pub topic: String,
+    /// The payload, as is: the sidecar wraps it in a CloudEvent (see [`DaprClient::publish_event`]).
     pub data: Bytes,
+    /// The payload's content type, the CloudEvent's `datacontenttype`; when empty none is sent
+    /// and the sidecar picks its default.
     pub data_content_type: String,
+    /// Publish metadata: `rawPayload`, `ttlInSeconds`, `cloudevent.*` overrides, the component's
+    /// own keys (`partitionKey`…).
     pub metadata: HashMap<String, String>,
 }
 
+/// One event of a [`DaprClient::bulk_publish`], named by an id its failure is reported under.
 #[derive(Debug, Clone, Default)]
 pub struct BulkPublishEntry {
+    /// Unique within the call: a [`BulkPublishFailure`] names the entry by it.
     pub entry_id: String,
+    /// The payload, as [`PublishRequest::data`].
     pub event: Bytes,
+    /// The payload's content type, as [`PublishRequest::data_content_type`].
     pub content_type: String,
+    /// This entry's own publish metadata (the call's `metadata` applies to every entry).
     pub metadata: HashMap<String, String>,
 }
 
+/// An entry the sidecar could not publish; the others were published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BulkPublishFailure {
+    /// The failed entry's [`BulkPublishEntry::entry_id`].
     pub entry_id: String,
+    /// Why, as the sidecar said it.
     pub error: String,
 }
 
@@ -48,6 +77,41 @@ pub struct BulkPublishFailure {
 /// one HTTP/2 channel, on which any number of calls may be in flight at once; over HTTP, a pool
 /// of keep-alive HTTP/1.1 connections. Clients made for the same endpoint in one process share
 /// them too, so a client per message costs no new connection.
+///
+/// Made from the environment `dapr-rs run` (or `dapr run`) sets, with [`DaprClient::from_env`],
+/// or from [`ClientOptions`]; calls go to Dapr's gRPC API unless [`ClientOptions::protocol`] says
+/// HTTP.
+///
+/// ```no_run
+/// use dapr_rs_core::{DaprClient, PublishRequest};
+/// use std::time::Duration;
+///
+/// # #[tokio::main]
+/// # async fn main() -> dapr_rs_core::Result<()> {
+/// let client = DaprClient::from_env()?;
+/// client.wait_for_sidecar(Duration::from_secs(30)).await?;
+/// let request = PublishRequest { pubsub_name: "pubsub".into(), topic: "orders".into(), data: "hello".into(), ..Default::default() };
+/// client.publish_event(request).await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Over Dapr's HTTP API (`DAPR_HTTP_PORT`, default 3500), as the official SDKs'
+/// `communicationProtocol: HTTP`:
+///
+/// ```no_run
+/// use dapr_rs_core::{ClientOptions, ClientProtocol, DaprClient};
+/// use std::time::Duration;
+///
+/// # #[tokio::main]
+/// # async fn main() -> dapr_rs_core::Result<()> {
+/// let options = ClientOptions::from_env().with_protocol(ClientProtocol::Http).with_timeout(Some(Duration::from_secs(10)));
+/// let client = DaprClient::new(options)?;
+/// let metadata = client.metadata().await?;
+/// println!("app id {}", metadata.id);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct DaprClient {
     inner: Arc<Inner>,
@@ -89,17 +153,42 @@ impl DaprClient {
         Ok(Self { inner: Arc::new(Inner { options, transport, streaming: OnceLock::new() }) })
     }
 
-    /// A client configured from the environment (see [`ClientOptions::from_env`]).
+    /// A client configured from the environment (see [`ClientOptions::from_env`]): the usual way
+    /// for an app that `dapr-rs run` or `dapr run` starts.
     pub fn from_env() -> Result<Self> {
         Self::new(ClientOptions::from_env())
     }
 
+    /// The options this client was made with (its endpoints, protocol, token and deadline).
     pub fn options(&self) -> &ClientOptions {
         &self.inner.options
     }
 
     /// Publishes one event. The sidecar wraps it in a CloudEvent unless it already is one
     /// (`application/cloudevents+json`) or `rawPayload=true` is in the metadata.
+    ///
+    /// ```no_run
+    /// use dapr_rs_core::{DaprClient, ErrorKind, PublishRequest, content_type};
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> dapr_rs_core::Result<()> {
+    /// let client = DaprClient::from_env()?;
+    /// let request = PublishRequest {
+    ///     pubsub_name: "order_pub_sub".into(),
+    ///     topic: "orders".into(),
+    ///     data: r#"{"orderId":1}"#.into(),
+    ///     data_content_type: content_type::JSON.into(),
+    ///     ..Default::default()
+    /// };
+    /// match client.publish_event(request).await {
+    ///     Ok(()) => {}
+    ///     // A component missing from the sidecar's resources will not appear by retrying.
+    ///     Err(err) if err.kind() == ErrorKind::PubsubNotFound => eprintln!("check --resources-path: {err}"),
+    ///     Err(err) => return Err(err),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn publish_event(&self, req: PublishRequest) -> Result<()> {
         self.publish_event_traced(req, &TraceContext::default()).await
     }
@@ -121,7 +210,32 @@ impl DaprClient {
 
     /// Publishes many events in one call; returns the entries the sidecar could not publish.
     /// Over gRPC uses `BulkPublishEvent`, falling back to `BulkPublishEventAlpha1` on older
-    /// sidecars; over HTTP `/v1.0-alpha1/publish/bulk`.
+    /// sidecars; over HTTP `/v1.0-alpha1/publish/bulk`. An `Err` means the call itself failed
+    /// (no entry is known to be published); an entry that failed alone is in the `Ok` list, to
+    /// publish again or report.
+    ///
+    /// ```no_run
+    /// use dapr_rs_core::{BulkPublishEntry, DaprClient, content_type};
+    /// use std::collections::HashMap;
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> dapr_rs_core::Result<()> {
+    /// let client = DaprClient::from_env()?;
+    /// let entries = (1..=3)
+    ///     .map(|order_id| BulkPublishEntry {
+    ///         entry_id: order_id.to_string(),
+    ///         event: format!(r#"{{"orderId":{order_id}}}"#).into(),
+    ///         content_type: content_type::JSON.into(),
+    ///         ..Default::default()
+    ///     })
+    ///     .collect();
+    /// let failed = client.bulk_publish("order_pub_sub", "orders", entries, HashMap::new()).await?;
+    /// for failure in failed {
+    ///     eprintln!("order {} not published: {}", failure.entry_id, failure.error);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn bulk_publish(
         &self,
         pubsub_name: &str,
@@ -158,7 +272,7 @@ impl DaprClient {
         }
     }
 
-    /// Asks the sidecar to shut down.
+    /// Asks the sidecar to shut down (its graceful shutdown: deliveries in flight finish first).
     pub async fn shutdown_sidecar(&self) -> Result<()> {
         match &self.inner.transport {
             Transport::Grpc(grpc) => grpc.shutdown().await,
@@ -178,6 +292,22 @@ impl DaprClient {
     }
 
     /// Waits until the sidecar answers [`DaprClient::probe_sidecar`]; fails with [`Error::Timeout`].
+    /// Call it first in an app started beside its sidecar: the two start together, and a publish
+    /// before the sidecar listens fails with [`ErrorKind::SidecarUnavailable`](crate::ErrorKind::SidecarUnavailable).
+    ///
+    /// ```no_run
+    /// use dapr_rs_core::{DaprClient, Error};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> dapr_rs_core::Result<()> {
+    /// let client = DaprClient::from_env()?;
+    /// if let Err(Error::Timeout { endpoint, after }) = client.wait_for_sidecar(Duration::from_secs(60)).await {
+    ///     panic!("no sidecar at {endpoint} after {after:?}: is the app running under `dapr-rs run`?");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn wait_for_sidecar(&self, timeout: Duration) -> Result<()> {
         // A caller's "forever" (C#'s TimeSpan.MaxValue, u64::MAX ms) would overflow `Instant + d`
         // and panic across the binding; Go's longest duration (292 years) is forever enough.
@@ -203,6 +333,22 @@ impl DaprClient {
     /// Opens a streaming subscription (`SubscribeTopicEventsAlpha1`): no app port needed. The
     /// stream reconnects by itself when the sidecar restarts. Streaming exists only on Dapr's
     /// gRPC API: a client of the HTTP API opens it at [`ClientOptions::endpoint`] all the same.
+    ///
+    /// ```no_run
+    /// use dapr_rs_core::{DaprClient, SubscriptionOptions, TopicEventStatus};
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> dapr_rs_core::Result<()> {
+    /// let client = DaprClient::from_env()?;
+    /// let mut stream = client.subscribe("order_pub_sub", "orders", SubscriptionOptions::default()).await?;
+    /// while let Some(message) = stream.next().await {
+    ///     let message = message?; // an error ends the stream for good
+    ///     println!("received {}", String::from_utf8_lossy(&message.event.data));
+    ///     message.respond(TopicEventStatus::Success)?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn subscribe(&self, pubsub_name: &str, topic: &str, options: SubscriptionOptions) -> Result<SubscriptionStream> {
         SubscriptionStream::open(self.streaming_transport()?, pubsub_name.into(), topic.into(), options).await
     }
