@@ -113,6 +113,12 @@ export interface Delivery {
  */
 export declare function httpRoutes(subscriptions: Array<NativeSubscription>, dispatch: (delivery: Delivery) => Promise<unknown>): NativeHttpRoutes
 
+/**
+ * Sends core's `tracing` events to stderr; a second call, or another subscriber already set (an
+ * embedding process's), leaves the first in place.
+ */
+export declare function logToStderr(): void
+
 /** One entry of a bulk publish, as the facade shapes it. */
 export interface NativeBulkEntry {
   entryId: string
@@ -152,6 +158,16 @@ export interface NativeSubscription {
   maxMessagesCount?: number
   maxAwaitDurationMs?: number
 }
+
+/**
+ * Runs the `dapr-rs` command line `argv` (`argv[0]` is the program) on the calling thread and
+ * returns its exit code: the command builds its own tokio runtime, and the JS thread, which has
+ * nothing else to do in `bin/dapr-rs.js`, blocks until it ends. Signals reach it as they reach
+ * the binary (tokio's handlers, once Node's are gone: `default_stop_signals`); `--help`,
+ * `--version` and a bad command line exit the process, as the binary does. The command installs
+ * its own log, so the facade's (`logToStderr`) must not be installed in this process.
+ */
+export declare function runCli(argv: Array<string>): number
 
 /**
  * Starts serving `subscriptions` on `host:port` (port 0 picks a free one) over `protocol`

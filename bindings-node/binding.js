@@ -841,4 +841,6 @@ module.exports.NativeHttpRoutes = nativeBinding.NativeHttpRoutes
 module.exports.NativeSubscriptionStream = nativeBinding.NativeSubscriptionStream
 module.exports.DataKind = nativeBinding.DataKind
 module.exports.httpRoutes = nativeBinding.httpRoutes
+module.exports.logToStderr = nativeBinding.logToStderr
+module.exports.runCli = nativeBinding.runCli
 module.exports.startAppServer = nativeBinding.startAppServer

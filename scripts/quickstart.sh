@@ -25,8 +25,12 @@ case $lang in
     ;;
   javascript)
     dir=samples/pub_sub/javascript
-    # As a user would: `npm install` links the dapr-rs package (its addon is built by `make node`).
+    # As a user would: `npm install` links the dapr-rs package (its addon is built by `make node`),
+    # whose `dapr-rs` command (`npx dapr-rs`) runs both apps.
     (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+    # A node_modules installed before the package had its `bin` lacks the link: npm rebuild makes it.
+    [ -e "$dir/node_modules/.bin/dapr-rs" ] || (cd "$dir" && npm rebuild dapr-rs --loglevel=error)
+    default_bin=$dir/node_modules/.bin/dapr-rs
     sub_cmd=(node CheckoutService.js)
     pub_cmd=(node OrderProcessingService.js)
     sub_flags=(--app-protocol http); pub_flags=(--app-protocol http)

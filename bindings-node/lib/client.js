@@ -2,7 +2,7 @@
 // DaprClient: publishing, streaming subscriptions and the sidecar's health, over the native
 // client (core's: one shared gRPC channel, or HTTP connection pool, per sidecar).
 
-const native = require('../binding.js');
+const native = require('./native.js');
 const { DaprError, invalid, nativeCall, nativeCallSync } = require('./errors.js');
 const { StreamSubscription, ServedSubscription } = require('./subscription.js');
 const { requireName, portNumber, payload, metadataStrings } = require('./values.js');

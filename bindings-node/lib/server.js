@@ -3,7 +3,7 @@
 // app server, or by the app's own HTTP server (`serverHttp`, `router()`: lib/http_routes.js) with
 // core's HTTP app rules; either calls the handlers through one dispatcher.
 
-const native = require('../binding.js');
+const native = require('./native.js');
 const { CommunicationProtocolEnum, DaprClient } = require('./client.js');
 const { invalid, nativeCall, nativeCallSync } = require('./errors.js');
 const { dispatcher } = require('./events.js');

@@ -4,6 +4,8 @@
 //! shape. Every call that waits returns a Promise and runs on napi's tokio runtime, so nothing
 //! blocks the event loop; JS handlers are called through a ThreadsafeFunction on the JS thread.
 
+#[cfg(feature = "cli")]
+mod cli;
 mod client;
 mod errors;
 mod event;
@@ -14,7 +16,10 @@ mod payload;
 mod server;
 mod stream;
 
+#[cfg(feature = "cli")]
+pub use cli::run_cli;
 pub use client::NativeClient;
 pub use http_routes::{NativeHttpRoutes, http_routes};
+pub use log::log_to_stderr;
 pub use server::{NativeAppServer, start_app_server};
 pub use stream::NativeSubscriptionStream;
