@@ -3,17 +3,12 @@
 //! PATH without a Rust toolchain (the package's `dapr-rs` script is `dapr_rs._cli:main`).
 
 use pyo3::prelude::*;
-use std::io::Write;
 
 /// Runs the `dapr-rs` command line `argv` (`argv[0]` is the program) and returns its exit code,
-/// with the GIL released until it ends. Signals reach it as they reach the binary (tokio's
-/// handlers); `--help`, `--version` and a bad command line exit the process, as the binary does.
+/// with the GIL released until it ends. Signals reach it as they reach the binary (the command
+/// takes SIGINT/SIGTERM back from Python); `--help`, `--version` and a bad command line exit the
+/// process, as the binary does.
 #[pyfunction]
 pub fn run_cli(py: Python<'_>, argv: Vec<String>) -> u8 {
-    py.detach(|| {
-        let code = dapr_rs_cli::command::main(argv);
-        // A binary's stdout is flushed by Rust's exit path, which a library never runs.
-        let _ = std::io::stdout().flush();
-        code
-    })
+    py.detach(|| dapr_rs_cli::command::main(argv))
 }

@@ -41,7 +41,15 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let cli = Cli::parse_from(args);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    default_stop_signals();
+    // Never a panic: in the packages this runs inside Python or Node, across their FFI.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("dapr-rs: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
     let code = runtime.block_on(async {
         match cli.command {
             Command::Sidecar(args) => {
@@ -60,7 +68,20 @@ where
     });
     // Tasks still running (a blocked broker call) must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    // A binary's stdout is flushed by Rust's exit path, which a host process never runs.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     code
+}
+
+/// SIGINT and SIGTERM back to their default action before the command installs its handlers, as
+/// in a freshly started binary. tokio's handlers chain to whatever was there: Python's SIGINT
+/// handler would raise KeyboardInterrupt once the command returned, and Node's (raise the signal
+/// again) would call tokio's once more, forever, so the process never exited.
+fn default_stop_signals() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: only sets a disposition, before any handler of ours is installed.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
 }
 
 async fn run_sidecar(config: SidecarConfig) -> u8 {

@@ -5,7 +5,6 @@ toolchain."""
 
 from __future__ import annotations
 
-import signal
 import sys
 from typing import NoReturn
 
@@ -13,9 +12,6 @@ from . import _native
 
 
 def main() -> NoReturn:
-    """Runs ``dapr-rs`` with this process's arguments and exits with its code."""
-    # As the binary starts: SIGINT not turned into KeyboardInterrupt. The command's own handlers
-    # (SIGINT, SIGTERM: stop the apps and sidecars within the grace period) chain to whatever was
-    # installed before them, and Python's would raise once the command has returned.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    """Runs ``dapr-rs`` with this process's arguments and exits with its code (the command takes
+    SIGINT and SIGTERM back from Python, as a freshly started binary has them)."""
     sys.exit(_native.run_cli(["dapr-rs", *sys.argv[1:]]))
