@@ -19,7 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from dapr_rs import App, DaprClient, DaprError, TopicEventResponse
-from sidecar_harness import Sidecar
+from sidecar_harness import Sidecar, wait_until
 
 PUBSUB = "order_pub_sub"
 TOPIC = "orders"
@@ -75,17 +75,6 @@ def boot_time() -> int:
 
 def series(**labels: str) -> FrozenSet[Tuple[str, str]]:
     return frozenset(labels.items())
-
-
-def wait_for(what: str, check, timeout: float = 20.0):
-    """Polls `check` until it returns something truthy; fails naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"{what} within {timeout}s"
-        time.sleep(0.05)
 
 
 class Subscriber:
@@ -167,7 +156,7 @@ def test_both_sidecars_count_the_traffic_under_daprds_names(resources: Path, sub
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 404
 
-    wait_for("the app to settle all 10 events", lambda: len(subscriber.settled) == 10)
+    wait_until(lambda: len(subscriber.settled) == 10, 20.0, "the app settled all 10 events")
     assert subscriber.attempts == {n: 2 if n in (4, 5) else 1 for n in range(1, 11)}
 
     # The subscriber's sidecar records each answer after the app gave it: poll until every one of
@@ -178,9 +167,10 @@ def test_both_sidecars_count_the_traffic_under_daprds_names(resources: Path, sub
         # The app's own DROP: process_status=drop, status=success (as daprd records it).
         series(app_id="metrics-sub", component=PUBSUB, namespace=NAMESPACE, process_status="drop", status="success", topic=TOPIC): 1.0,
     }
-    wait_for(
-        "12 ingress records on the subscriber's sidecar",
+    wait_until(
         lambda: sum(Scrape(scrape(sub.metrics_port)).counter("dapr_component_pubsub_ingress_count").values()) >= 12,
+        20.0,
+        "12 ingress records are on the subscriber's sidecar",
     )
     time.sleep(0.3)  # nothing more may come
     s = Scrape(scrape(sub.metrics_port))
@@ -318,9 +308,10 @@ def test_an_app_without_the_handler_counts_a_drop_not_a_success(resources: Path,
 
         for sub, topic in ((http_sub, "lost"), (grpc_sub, "unserved")):
             dropped = {series(app_id=sub.app_id, component=PUBSUB, namespace="", process_status="drop", status="drop", topic=topic): 1.0}
-            wait_for(
-                f"the drop on {sub.app_id}'s sidecar",
+            wait_until(
                 lambda: sum(Scrape(scrape(sub.metrics_port)).counter("dapr_component_pubsub_ingress_count").values()) >= 1,
+                20.0,
+                f"the drop is on {sub.app_id}'s sidecar",
             )
             time.sleep(0.3)  # nothing more may come: a drop is not retried
             s = Scrape(scrape(sub.metrics_port))
