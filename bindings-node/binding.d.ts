@@ -163,9 +163,9 @@ export interface NativeSubscription {
  * Runs the `dapr-rs` command line `argv` (`argv[0]` is the program) on the calling thread and
  * returns its exit code: the command builds its own tokio runtime, and the JS thread, which has
  * nothing else to do in `bin/dapr-rs.js`, blocks until it ends. Signals reach it as they reach
- * the binary (tokio's handlers, once Node's are gone: `default_stop_signals`); `--help`,
- * `--version` and a bad command line exit the process, as the binary does. The command installs
- * its own log, so the facade's (`logToStderr`) must not be installed in this process.
+ * the binary (the command takes SIGINT/SIGTERM back from Node); `--help`, `--version` and a bad
+ * command line exit the process, as the binary does. The command installs its own log, so the
+ * facade's (`logToStderr`) must not be installed in this process.
  */
 export declare function runCli(argv: Array<string>): number
 
