@@ -86,7 +86,8 @@ pub struct SidecarArgs {
     /// both APIs on each.
     #[arg(long = "dapr-listen-addresses", default_value = "127.0.0.1")]
     pub listen_addresses: ListenAddresses,
-    /// Most deliveries in flight to the app at once (-1: no limit).
+    /// Most deliveries in flight to the app at once. With -1 (the default) at most 256 are: daprd
+    /// sets no limit then, but a backlog would be read into memory all at once.
     #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
     pub app_max_concurrency: i64,
     /// Time in-flight deliveries get to finish at shutdown: seconds (daprd's
