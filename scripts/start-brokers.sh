@@ -45,7 +45,9 @@ if ! port_open "$NATS_PORT"; then
   NATS_DIR=${TMPDIR:-/tmp}/dapr-rs-nats
   mkdir -p "$NATS_DIR"
   nohup nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$NATS_DIR" >"$NATS_DIR/nats-server.log" 2>&1 &
-  for _ in $(seq 50); do
+  # Up to 30 s: JetStream recovers every stream kept in $NATS_DIR before it listens, which took
+  # over 5 s on a loaded machine with a long-lived store.
+  for _ in $(seq 300); do
     port_open "$NATS_PORT" && break
     sleep 0.1
   done
