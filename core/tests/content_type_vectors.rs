@@ -66,7 +66,7 @@ fn every_value_gets_its_content_type_and_bytes_and_reaches_a_subscriber_as_the_v
             now: SystemTime::now(),
         };
         let envelope = cloudevent::envelope(&ctx, &data, &content_type, &HashMap::new(), None).expect("an envelope");
-        let ce = serde_json::from_slice(&envelope).expect("the envelope is a JSON object");
+        let ce: serde_json::Map<String, Json> = serde_json::from_slice(&envelope).expect("the envelope is a JSON object");
         let event = TopicEvent::from(cloudevent::to_topic_event_request(&ce, "order_pub_sub", "content-types", ""));
         let delivered = case.get("delivered").unwrap_or(sent);
         assert_eq!(event.data_content_type, delivered["content_type"].as_str().unwrap(), "{name}: content type delivered");

@@ -1,6 +1,7 @@
 //! proto's CloudEvent rules: the envelope the publishing sidecar builds for every content type
 //! (including an app's own `application/cloudevents+json` body, which it parses), the publish
-//! metadata it reads first, and the reading back of a stored event for delivery.
+//! metadata it reads first, and the reading back of a stored event for delivery (the sidecar's
+//! `DeliveredEvent` against a JSON map, on the envelope and on the raw body as if a broker held it).
 #![no_main]
 
 use dapr_rs_proto::cloudevent::{self, EnvelopeContext, PublishOptions};
@@ -33,8 +34,27 @@ impl<'a> Input<'a> {
     }
 }
 
+/// The sidecar's view of a stored event takes exactly what a JSON map takes, and delivers the same.
+fn delivered_as_a_map(stored: &[u8]) {
+    let map = match serde_json::from_slice::<Json>(stored) {
+        Ok(Json::Object(map)) => Some(map),
+        _ => None,
+    };
+    let view = cloudevent::DeliveredEvent::parse(stored.to_vec()).ok();
+    assert_eq!(view.is_some(), map.is_some(), "the view and a map disagree on whether this is a CloudEvent");
+    if let (Some(view), Some(map)) = (view, map) {
+        assert_eq!(view.to_map(), map);
+        // Compared as Debug text: a number past f64's range is NaN on both sides, and NaN != NaN.
+        assert_eq!(
+            format!("{:?}", cloudevent::to_topic_event_request(&view, "ps", "t", "/p")),
+            format!("{:?}", cloudevent::to_topic_event_request(&map, "ps", "t", "/p"))
+        );
+    }
+}
+
 fuzz_target!(|bytes: &[u8]| {
     let input = Input::parse(bytes);
+    delivered_as_a_map(input.data);
     let content_type = input.content_type.as_str();
     let metadata = &input.metadata;
     let Ok(opts) = PublishOptions::from_metadata(metadata) else { return };
@@ -85,6 +105,7 @@ fuzz_target!(|bytes: &[u8]| {
     }
     // Delivery reads the stored event back.
     let request = cloudevent::to_topic_event_request(&ce, "order_pub_sub", &input.topic, "/route");
+    delivered_as_a_map(&bytes);
     assert_eq!(request.id, ce["id"].as_str().unwrap_or_default());
     let raw = cloudevent::raw_envelope("order_pub_sub", &input.topic, input.data, metadata);
     assert_eq!(cloudevent::data_bytes(&raw), input.data);

@@ -2,6 +2,7 @@
 //! the variable `event` (the CloudEvent as a map); first true wins, an empty match always matches,
 //! and the default route is a final unconditional rule.
 
+use dapr_rs_proto::cloudevent::{Attribute, CloudEventAttributes};
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -65,7 +66,7 @@ impl Routes {
     /// The path for `event`: `Ok(None)` when no rule matches (the event is then dropped), `Err`
     /// when an expression fails or does not yield a bool. With no rules at all the path is empty,
     /// as daprd sends for gRPC subscriptions without routes.
-    pub fn select(&self, event: &Map<String, Json>) -> Result<Option<&str>, String> {
+    pub fn select(&self, event: &impl CloudEventAttributes) -> Result<Option<&str>, String> {
         if self.rules.is_empty() {
             return Ok(Some(""));
         }
@@ -76,7 +77,7 @@ impl Routes {
             };
             let context = context.get_or_insert_with(|| {
                 let mut c = cel::Context::with_env(CEL_ENV.clone());
-                c.add_variable_from_value("event", map_to_cel(event));
+                c.add_variable_from_value("event", event_to_cel(event));
                 c
             });
             match program.execute(context) {
@@ -108,6 +109,15 @@ fn to_cel(value: &Json) -> cel::Value {
         Json::Array(items) => cel::Value::List(Arc::new(items.iter().map(to_cel).collect())),
         Json::Object(map) => map_to_cel(map),
     }
+}
+
+/// The event as one CEL map (of a name given twice, the last value, as a JSON map keeps it).
+fn event_to_cel(event: &impl CloudEventAttributes) -> cel::Value {
+    let attribute = |value: Attribute<'_>| match value {
+        Attribute::Text(s) => cel::Value::String(Arc::new(s.to_owned())),
+        Attribute::Json(v) => to_cel(v),
+    };
+    event.attributes().map(|(k, v)| (k.to_owned(), attribute(v))).collect::<HashMap<String, cel::Value>>().into()
 }
 
 fn map_to_cel(map: &Map<String, Json>) -> cel::Value {

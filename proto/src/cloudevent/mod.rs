@@ -8,7 +8,10 @@ mod json_writer;
 #[cfg(test)]
 mod tests;
 
-pub use delivered::{data_bytes, is_expired, raw_envelope, to_topic_event_ce_request, to_topic_event_request};
+pub use delivered::{
+    Attribute, CloudEventAttributes, DeliveredEvent, data_bytes, is_expired, raw_envelope, to_topic_event_ce_request,
+    to_topic_event_request,
+};
 pub use envelope::{EnvelopeContext, envelope, format_time};
 
 use crate::go_value::{MAX_GO_DURATION, parse_go_bool, parse_go_duration};

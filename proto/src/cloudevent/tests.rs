@@ -177,3 +177,56 @@ fn topic_event_request_carries_extensions() {
     assert!(ext.fields.contains_key("topic"));
     assert!(!ext.fields.contains_key("data"));
 }
+
+/// The sidecar reads stored events as a [`DeliveredEvent`]: it must take exactly the inputs a JSON
+/// map takes and answer every delivery rule as the map does.
+#[test]
+fn a_delivered_event_reads_as_a_json_map_reads() {
+    let nested = |depth: usize| format!(r#"{{"id":"1","data":{}1{}}}"#, "[".repeat(depth), "]".repeat(depth));
+    let inputs = [
+        envelope(&ctx(), b"{\"b\": 1.50, \"a\": [true, null, \"x\"]}", "application/json", &HashMap::new(), Some(Duration::from_secs(60))).unwrap(),
+        envelope(&ctx(), b"hello", "text/plain", &HashMap::new(), None).unwrap(),
+        envelope(&ctx(), &[0, 159, 146, 150], "application/octet-stream", &HashMap::new(), None).unwrap(),
+        br#" {"id":"dup","id":"last","data":"\"quoted\" \u00e9\n","datacontenttype":"application/json","ext\u0041":{"n":12345678901234567890},"num":-1.5e3,"t":true,"nil":null} "#.to_vec(),
+        br#"{"data":"text","datacontenttype":"text/plain","traceparent":7,"expiration":"2000-01-01T00:00:00Z"}"#.to_vec(),
+        br#"{"data":null,"specversion":"1.0"}"#.to_vec(),
+        // Found by the `cloudevent` fuzz target: a number past f64's range is NaN in the Struct.
+        br#"{"a":{"orderId":8888E8888888888888882},"n":-1e999}"#.to_vec(),
+        br#"{}"#.to_vec(),
+        nested(126).into_bytes(),
+        // Not a CloudEvent: each must be refused, as a map refuses it.
+        nested(127).into_bytes(),
+        br#"[1]"#.to_vec(),
+        br#""s""#.to_vec(),
+        br#"{"id":"1"} x"#.to_vec(),
+        br#"{"id":"\ud800"}"#.to_vec(),
+        br#"{"data":["\udc00"]}"#.to_vec(),
+        b"{\"id\":\"\xff\"}".to_vec(),
+        br#"{"id":"1",}"#.to_vec(),
+        br#"{"n":01}"#.to_vec(),
+    ];
+    let mut read = 0;
+    for input in inputs {
+        let shown = String::from_utf8_lossy(&input).into_owned();
+        let map = match serde_json::from_slice::<Json>(&input) {
+            Ok(Json::Object(map)) => Some(map),
+            _ => None,
+        };
+        let view = DeliveredEvent::parse(input.clone()).ok();
+        assert_eq!(view.is_some(), map.is_some(), "{shown}");
+        let (Some(view), Some(map)) = (view, map) else { continue };
+        read += 1;
+        assert_eq!(view.json().as_ref(), &input[..]);
+        assert_eq!(view.to_map(), map, "{shown}");
+        // As Debug text: NaN (a number past f64's range) is not equal to itself.
+        assert_eq!(
+            format!("{:?}", to_topic_event_request(&view, "ps", "t", "/p")),
+            format!("{:?}", to_topic_event_request(&map, "ps", "t", "/p")),
+            "{shown}"
+        );
+        assert_eq!(data_bytes(&view), data_bytes(&map), "{shown}");
+        let now = SystemTime::now();
+        assert_eq!(is_expired(&view, now), is_expired(&map, now), "{shown}");
+    }
+    assert_eq!(read, 9, "the first nine inputs are CloudEvents, the rest are not");
+}

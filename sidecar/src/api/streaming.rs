@@ -5,7 +5,7 @@ use crate::delivery::{AppAnswer, EventSink, subscribe};
 use crate::state::SidecarState;
 use crate::subscription::SubscriptionInfo;
 use async_trait::async_trait;
-use dapr_rs_proto::cloudevent;
+use dapr_rs_proto::cloudevent::{self, DeliveredEvent};
 use dapr_rs_proto::outcome::DeliveryOutcome;
 use dapr_rs_proto::runtime::subscribe_topic_events_request_alpha1::SubscribeTopicEventsRequestType as Req;
 use dapr_rs_proto::runtime::subscribe_topic_events_response_alpha1::SubscribeTopicEventsResponseType as Resp;
@@ -13,7 +13,6 @@ use dapr_rs_proto::runtime::{
     PubsubSubscriptionType, SubscribeTopicEventsRequestAlpha1, SubscribeTopicEventsResponseAlpha1,
     SubscribeTopicEventsResponseInitialAlpha1,
 };
-use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
@@ -34,8 +33,7 @@ impl EventSink for StreamSink {
     // The broker's metadata stays here: daprd sends a stream none.
     async fn deliver(
         &self,
-        ce: &Map<String, Json>,
-        _body: &[u8],
+        ce: &DeliveredEvent,
         _metadata: &HashMap<String, String>,
         pubsub_name: &str,
         topic: &str,

@@ -8,15 +8,15 @@ use crate::config::AppProtocol;
 use crate::subscription::{BulkSubscribe, SubscriptionInfo};
 use async_trait::async_trait;
 use bytes::Bytes;
+use dapr_rs_proto::cloudevent::{self, DeliveredEvent};
+use dapr_rs_proto::delivery_metadata;
 use dapr_rs_proto::outcome::{BulkOutcome, DeliveryOutcome};
 use dapr_rs_proto::runtime::PubsubSubscriptionType;
 use dapr_rs_proto::runtime::app_callback_alpha_client::AppCallbackAlphaClient;
 use dapr_rs_proto::runtime::app_callback_client::AppCallbackClient;
 use dapr_rs_proto::subscribe_document::HttpSubscription;
-use dapr_rs_proto::{cloudevent, delivery_metadata};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Full};
-use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -136,8 +136,7 @@ fn from_topic_subscription(ts: dapr_rs_proto::runtime::TopicSubscription) -> Sub
 impl EventSink for AppChannel {
     async fn deliver(
         &self,
-        ce: &Map<String, Json>,
-        body: &[u8],
+        ce: &DeliveredEvent,
         metadata: &HashMap<String, String>,
         pubsub_name: &str,
         topic: &str,
@@ -171,7 +170,7 @@ impl EventSink for AppChannel {
                         return AppAnswer::Status(DeliveryOutcome::Retry);
                     }
                 };
-                let body = Bytes::copy_from_slice(body);
+                let body = ce.json().clone();
                 let call = || http_post(client, base, token, path, dapr_rs_proto::content_type::CLOUDEVENT_JSON, &headers, body.clone());
                 match again_if_unanswered(call, unanswered_http).await {
                     Ok((status, body)) => {
@@ -293,7 +292,7 @@ fn grpc_metadata(metadata: &HashMap<String, String>, pubsub_name: &str) -> Metad
 
 /// The headers of an HTTP delivery: the message's metadata and `pubsubName` by daprd's rules, then
 /// the event's trace context. A key or value HTTP cannot carry is an error naming the key.
-fn http_headers(ce: Option<&Map<String, Json>>, metadata: &HashMap<String, String>, pubsub_name: &str) -> Result<HeaderMap, String> {
+fn http_headers(ce: Option<&DeliveredEvent>, metadata: &HashMap<String, String>, pubsub_name: &str) -> Result<HeaderMap, String> {
     let mut headers = HeaderMap::new();
     for (name, value) in delivery_metadata::http_headers(delivery_metadata::with_pubsub_name(metadata, pubsub_name)) {
         let value = HeaderValue::from_bytes(value.as_bytes())

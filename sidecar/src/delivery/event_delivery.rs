@@ -4,11 +4,10 @@ use crate::retry::RetryPolicy;
 use crate::routing::Routes;
 use crate::scopes::TopicScopes;
 use async_trait::async_trait;
-use bytes::Bytes;
 use dapr_rs_components::{BrokerMessage, MessageHandler, NotProcessed, PubSub};
+use dapr_rs_proto::cloudevent::{self, DeliveredEvent};
+use dapr_rs_proto::delivery_metadata;
 use dapr_rs_proto::outcome::DeliveryOutcome;
-use dapr_rs_proto::{cloudevent, delivery_metadata};
-use serde_json::{Map, Value as Json};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -46,10 +45,9 @@ pub struct EventDelivery {
     pub dead_letters: Arc<crate::dead_letters::DeadLetterLog>,
 }
 
-/// A broker message on its way to the app: its CloudEvent, the bytes the app gets, and its route.
+/// A broker message on its way to the app: its CloudEvent (whose bytes an HTTP app gets) and its route.
 pub struct RoutedEvent {
-    pub ce: Map<String, Json>,
-    pub body: Bytes,
+    pub ce: DeliveredEvent,
     pub path: String,
 }
 
@@ -65,17 +63,17 @@ pub enum Routing {
 impl EventDelivery {
     /// Parses the message, drops it when expired, and picks its route.
     pub async fn route(&self, msg: &BrokerMessage) -> Routing {
-        let (ce, body) = if self.raw_payload {
+        let ce = if self.raw_payload {
             let ce = cloudevent::raw_envelope(&self.pubsub_name, &self.topic, &msg.data, &msg.metadata);
-            match serde_json::to_vec(&ce) {
-                Ok(body) => (ce, Bytes::from(body)),
+            match serde_json::to_vec(&ce).map(DeliveredEvent::parse) {
+                Ok(Ok(ce)) => ce,
                 // Never deliver an empty body in its place: leave the message with the broker.
-                Err(e) => return Routing::Settled(Err(NotProcessed(format!("cannot write the rawPayload envelope: {e}")))),
+                Ok(Err(e)) | Err(e) => return Routing::Settled(Err(NotProcessed(format!("cannot write the rawPayload envelope: {e}")))),
             }
         } else {
-            match serde_json::from_slice::<Json>(&msg.data) {
-                Ok(Json::Object(ce)) => (ce, msg.data.clone()),
-                _ => {
+            match DeliveredEvent::parse(msg.data.clone()) {
+                Ok(ce) => ce,
+                Err(_) => {
                     // daprd: an unparsable event goes to the dead-letter topic, else back to the broker.
                     if self.dead_letter_topic.is_some() {
                         return Routing::Settled(self.dead_letter(msg, "the message is not a CloudEvent").await);
@@ -99,7 +97,7 @@ impl EventDelivery {
                 return Routing::Settled(Err(NotProcessed(e)));
             }
         };
-        Routing::Deliver(RoutedEvent { ce, body, path })
+        Routing::Deliver(RoutedEvent { ce, path })
     }
 
     /// A message the app still asked to retry after every retry: to the dead-letter topic when
@@ -137,7 +135,7 @@ impl EventDelivery {
     }
 
     /// One delivery to the sink within an app slot and the timeout; `None` once shutting down.
-    async fn attempt(&self, ce: &Map<String, Json>, body: &[u8], msg: &BrokerMessage, path: &str) -> Option<AppAnswer> {
+    async fn attempt(&self, ce: &DeliveredEvent, msg: &BrokerMessage, path: &str) -> Option<AppAnswer> {
         let _slot = tokio::select! {
             biased;
             () = self.stopping.cancelled() => return None,
@@ -146,7 +144,7 @@ impl EventDelivery {
         if self.stopping.is_cancelled() {
             return None;
         }
-        let delivery = self.sink.deliver(ce, body, &msg.metadata, &self.pubsub_name, &self.topic, path);
+        let delivery = self.sink.deliver(ce, &msg.metadata, &self.pubsub_name, &self.topic, path);
         let delivery = self.telemetry.delivery(ce, &self.topic, delivery);
         Some(self.ingress.delivered(self.within_timeout(delivery, || AppAnswer::Status(DeliveryOutcome::Retry))).await)
     }
@@ -175,7 +173,7 @@ impl EventDelivery {
 #[async_trait]
 impl MessageHandler for EventDelivery {
     async fn handle(&self, msg: BrokerMessage) -> Result<(), NotProcessed> {
-        let RoutedEvent { ce, body, path } = match self.route(&msg).await {
+        let RoutedEvent { ce, path } = match self.route(&msg).await {
             Routing::Deliver(routed) => routed,
             Routing::Settled(answer) => return self.ingress.settled(answer, Settled::Undeliverable),
             Routing::Unrouted(answer) => return self.ingress.settled(answer, Settled::Unrouted),
@@ -183,7 +181,7 @@ impl MessageHandler for EventDelivery {
         let mut delays = self.retry.delays();
         let mut attempts = 0u64;
         loop {
-            let Some(answer) = self.attempt(&ce, &body, &msg, &path).await else {
+            let Some(answer) = self.attempt(&ce, &msg, &path).await else {
                 return Err(NotProcessed(SHUTTING_DOWN.into()));
             };
             attempts += 1;

@@ -6,11 +6,12 @@ use crate::metrics::pubsub::{Attempted, IngressStatus};
 use async_trait::async_trait;
 use base64::Engine as _;
 use dapr_rs_proto::bulk::{BulkEnvelope, BulkEnvelopeEntry};
+use dapr_rs_proto::cloudevent::{self, DeliveredEvent};
+use dapr_rs_proto::content_type;
 use dapr_rs_proto::outcome::{BulkOutcome, DeliveryOutcome};
 use dapr_rs_proto::runtime::topic_event_bulk_request_entry::Event as GrpcBulkEvent;
 use dapr_rs_proto::runtime::{TopicEventBulkRequest, TopicEventBulkRequestEntry};
-use dapr_rs_proto::{cloudevent, content_type};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -39,12 +40,11 @@ impl Attempted for AppAnswer {
 /// Where events of a subscription go: the app channel or a streaming subscriber.
 #[async_trait]
 pub trait EventSink: Send + Sync + 'static {
-    /// Delivers one CloudEvent to `path`; `body` is its JSON as the broker stored it, `metadata`
-    /// the broker message's (the app channel sends it on, a stream does not).
+    /// Delivers one CloudEvent to `path` (an HTTP app gets its JSON as the broker stored it);
+    /// `metadata` is the broker message's (the app channel sends it on, a stream does not).
     async fn deliver(
         &self,
-        ce: &Map<String, Json>,
-        body: &[u8],
+        ce: &DeliveredEvent,
         metadata: &HashMap<String, String>,
         pubsub_name: &str,
         topic: &str,
@@ -74,7 +74,7 @@ pub struct BulkBatch<'a> {
 /// One broker message of a batch.
 pub struct BulkEntry<'a> {
     pub entry_id: &'a str,
-    pub ce: &'a Map<String, Json>,
+    pub ce: &'a DeliveredEvent,
     /// `rawPayload` subscriptions: the broker bytes, sent as they are rather than as a CloudEvent.
     pub raw: Option<&'a [u8]>,
     /// The broker message's metadata.
@@ -128,7 +128,7 @@ impl BulkBatch<'_> {
                 entry_id: e.entry_id.to_owned(),
                 event: match e.raw {
                     Some(raw) => Json::String(base64::engine::general_purpose::STANDARD.encode(raw)),
-                    None => Json::Object(e.ce.clone()),
+                    None => Json::Object(e.ce.to_map()),
                 },
                 metadata: e.metadata.clone(),
                 content_type: e.content_type().to_owned(),

@@ -11,9 +11,9 @@
 
 use super::Telemetry;
 use super::trace_context::{self, from_w3c, to_grpc_trace_bin};
+use dapr_rs_proto::cloudevent::{Attribute, CloudEventAttributes, DeliveredEvent};
 use opentelemetry::trace::{FutureExt as _, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
-use serde_json::{Map, Value as Json};
 use std::sync::{Arc, Mutex};
 
 /// What the app channel reported about the call, for the spans around it.
@@ -22,14 +22,14 @@ struct AppAnswer(Arc<Mutex<Option<Status>>>);
 
 impl Telemetry {
     /// Runs `call` (one delivery of `ce` to the app) inside its `pubsub/<topic>` span.
-    pub async fn delivery<T>(&self, ce: &Map<String, Json>, topic: &str, call: impl Future<Output = T>) -> T {
+    pub async fn delivery<T>(&self, ce: &DeliveredEvent, topic: &str, call: impl Future<Output = T>) -> T {
         self.deliveries([ce], topic, call).await
     }
 
     /// Runs `call` (one bulk delivery of `ces`) inside a `pubsub/<topic>` span per event.
     pub async fn deliveries<'a, T>(
         &self,
-        ces: impl IntoIterator<Item = &'a Map<String, Json>>,
+        ces: impl IntoIterator<Item = &'a DeliveredEvent>,
         topic: &str,
         call: impl Future<Output = T>,
     ) -> T {
@@ -37,8 +37,8 @@ impl Telemetry {
         let spans: Vec<Context> = ces
             .into_iter()
             .filter_map(|ce| {
-                let traceparent = ce.get("traceparent").or_else(|| ce.get("traceid")).and_then(Json::as_str)?;
-                let tracestate = ce.get("tracestate").and_then(Json::as_str).unwrap_or("");
+                let traceparent = ce.attribute("traceparent").or_else(|| ce.attribute("traceid")).and_then(Attribute::as_str)?;
+                let tracestate = ce.attribute("tracestate").and_then(Attribute::as_str).unwrap_or("");
                 let parent = match from_w3c(traceparent, tracestate) {
                     Some(sc) => Context::new().with_remote_span_context(sc),
                     None => Context::new(),
@@ -75,14 +75,14 @@ fn current_delivery() -> Option<opentelemetry::trace::SpanContext> {
 
 /// The trace headers of an HTTP call to the app: the delivery span's context, else (tracing off)
 /// the event's own non-empty `traceparent`/`tracestate`, copied through.
-pub fn trace_headers(ce: Option<&Map<String, Json>>) -> Vec<(&'static str, String)> {
+pub fn trace_headers(ce: Option<&DeliveredEvent>) -> Vec<(&'static str, String)> {
     let mut headers = Vec::new();
     if let Some(sc) = current_delivery() {
         headers.push(("traceparent", trace_context::traceparent(&sc)));
         headers.push(("tracestate", trace_context::tracestate(&sc)));
     } else if let Some(ce) = ce {
         for key in ["traceparent", "tracestate"] {
-            if let Some(v) = ce.get(key).and_then(Json::as_str) {
+            if let Some(v) = ce.attribute(key).and_then(Attribute::as_str) {
                 headers.push((key, v.to_owned()));
             }
         }

@@ -3,10 +3,11 @@
 
 use super::trace_context::{from_grpc_trace_bin, from_w3c, traceparent};
 use super::*;
+use dapr_rs_proto::cloudevent::DeliveredEvent;
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Sampler, SpanData, SpanExporter};
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 use std::sync::Mutex;
 
 const TP: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
@@ -36,8 +37,8 @@ fn traced(rate: f64) -> (Telemetry, Spans) {
     (Telemetry::with_provider(provider), spans)
 }
 
-fn ce(value: Json) -> Map<String, Json> {
-    value.as_object().unwrap().clone()
+fn ce(value: Json) -> DeliveredEvent {
+    DeliveredEvent::parse(serde_json::to_vec(&value).unwrap()).unwrap()
 }
 
 fn attribute(span: &SpanData, key: &str) -> Option<String> {

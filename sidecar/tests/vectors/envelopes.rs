@@ -2,7 +2,7 @@
 //! a rawPayload subscription), attribute by attribute, and the payload a subscriber's event carries.
 
 use crate::support::{assert_data, assert_envelope, bytes_of, cases, load};
-use dapr_rs_proto::cloudevent::{self, EnvelopeContext, PublishOptions};
+use dapr_rs_proto::cloudevent::{self, DeliveredEvent, EnvelopeContext, PublishOptions};
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -49,5 +49,8 @@ fn every_publish_gets_the_envelope_the_vector_says() {
 
         let event = cloudevent::to_topic_event_request(&ce, pubsub, topic, "");
         assert_data(&event.data, &case["delivered_data"], &format!("{name}: delivered data"));
+        // The sidecar reads the stored bytes (or the synthesised envelope's) once, as a view.
+        let delivered = DeliveredEvent::parse(if raw_subscriber { serde_json::to_vec(&ce).unwrap() } else { stored }).unwrap();
+        assert_eq!(cloudevent::to_topic_event_request(&delivered, pubsub, topic, ""), event, "{name}: delivered by the sidecar");
     }
 }
