@@ -5,7 +5,7 @@
 //! (`bindings-dotnet/src/Native/`), where the C# build compiles them; generated, not checked in.
 
 const BRIDGE_PROTO: &str = "proto/dapr_rs_bridge.proto";
-const ABI_FILES: [&str; 5] = ["src/abi.rs", "src/runtime.rs", "src/client.rs", "src/delivery.rs", "src/app.rs"];
+const ABI_FILES: [&str; 6] = ["src/abi.rs", "src/runtime.rs", "src/client.rs", "src/delivery.rs", "src/batch.rs", "src/app.rs"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed={BRIDGE_PROTO}");

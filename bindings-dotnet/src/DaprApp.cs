@@ -18,13 +18,15 @@ namespace DaprRs
     /// <summary>
     /// Hosts <c>[Topic]</c> methods without ASP.NET: serves the gRPC <c>AppCallback</c> or the HTTP
     /// <c>/dapr/subscribe</c> routes (through dapr-rs core) that the sidecar delivers to, and calls
-    /// the methods on the thread pool. Events are pulled from the native side, so user code never
-    /// runs on a native thread.
+    /// the methods on the thread pool. Events (and a batch handler's batches) are pulled from the
+    /// native side, so user code never runs on a native thread.
     /// </summary>
     public sealed class DaprApp : IDisposable
     {
         private readonly AppHostHandle host;
+        // By subscription index, as the native side numbers them: each has an event handler or a batch handler.
         private readonly List<Func<Delivery, Task<TopicResponseAction>>> handlers = new List<Func<Delivery, Task<TopicResponseAction>>>();
+        private readonly List<Func<BulkDelivery, Task<BulkSubscribeAppResponse>>> batchHandlers = new List<Func<BulkDelivery, Task<BulkSubscribeAppResponse>>>();
         private readonly AppProtocol protocol;
         private Task pullLoop;
         private int port;
@@ -43,7 +45,9 @@ namespace DaprRs
         /// <summary>
         /// Subscribes every <c>[Topic]</c> method of <paramref name="target"/> (instance and static
         /// methods), with the <c>[BulkSubscribe]</c> and <c>[TopicMetadata]</c> beside it; a mistake in
-        /// those is an <see cref="InvalidArgumentException"/> naming the method.
+        /// those is an <see cref="InvalidArgumentException"/> naming the method. A method taking a
+        /// <see cref="BulkSubscribeMessage{TValue}"/> gets each batch whole and returns a
+        /// <see cref="BulkSubscribeAppResponse"/> (or a Task of one); its topics need a <c>[BulkSubscribe]</c>.
         /// </summary>
         public DaprApp MapSubscribers(object target)
         {
@@ -74,8 +78,19 @@ namespace DaprRs
                     }
                     continue;
                 }
-                var subscriptions = AppSubscription.Of(attributes, type.FullName + "." + method.Name);
-                var handler = MethodHandler(method, method.IsStatic ? null : target);
+                var owner = type.FullName + "." + method.Name;
+                var subscriptions = AppSubscription.Of(attributes, owner);
+                var instance = method.IsStatic ? null : target;
+                var valueType = BatchValueType(method);
+                if (valueType != null)
+                {
+                    RequireBulkSubscribe(subscriptions, owner);
+                    var batchHandler = BatchMethodHandler(method, instance, valueType);
+                    foreach (var subscription in subscriptions) SubscribeBatches(subscription, batchHandler);
+                    found += subscriptions.Count;
+                    continue;
+                }
+                var handler = MethodHandler(method, instance);
                 foreach (var subscription in subscriptions)
                 {
                     Subscribe(subscription, handler);
@@ -99,10 +114,31 @@ namespace DaprRs
         /// </summary>
         public DaprApp MapTopic<TData>(TopicAttribute topic, IEnumerable<Attribute> subscriptionAttributes, Func<TData, Task<TopicResponseAction>> handler)
         {
+            if (handler == null) throw new ArgumentNullException("handler");
+            var subscription = MappedSubscription("MapTopic", topic, subscriptionAttributes);
+            Subscribe(subscription, delivery => handler((TData)delivery.DataAs(typeof(TData))));
+            return this;
+        }
+
+        /// <summary>
+        /// Subscribes a batch handler, as a method taking a <see cref="BulkSubscribeMessage{TValue}"/>
+        /// and carrying <paramref name="topic"/> and <paramref name="subscriptionAttributes"/> (which
+        /// need a <see cref="BulkSubscribeAttribute"/> of the topic) would be.
+        /// </summary>
+        public DaprApp MapBulkTopic<TData>(TopicAttribute topic, IEnumerable<Attribute> subscriptionAttributes, Func<BulkSubscribeMessage<TData>, Task<BulkSubscribeAppResponse>> handler)
+        {
+            if (handler == null) throw new ArgumentNullException("handler");
+            var subscription = MappedSubscription("MapBulkTopic", topic, subscriptionAttributes);
+            RequireBulkSubscribe(new[] { subscription }, "MapBulkTopic(" + topic.PubsubName + "/" + topic.Name + ")");
+            SubscribeBatches(subscription, batch => handler(batch.MessageOf<TData>()));
+            return this;
+        }
+
+        private static AppSubscription MappedSubscription(string call, TopicAttribute topic, IEnumerable<Attribute> subscriptionAttributes)
+        {
             if (topic == null) throw new ArgumentNullException("topic");
             if (subscriptionAttributes == null) throw new ArgumentNullException("subscriptionAttributes");
-            if (handler == null) throw new ArgumentNullException("handler");
-            var owner = "MapTopic(" + topic.PubsubName + "/" + topic.Name + ")";
+            var owner = call + "(" + topic.PubsubName + "/" + topic.Name + ")";
             var attributes = new List<object> { topic };
             foreach (var attribute in subscriptionAttributes)
             {
@@ -113,21 +149,75 @@ namespace DaprRs
                 }
                 attributes.Add(attribute);
             }
-            var subscription = AppSubscription.Of(attributes, owner).Single();
-            Subscribe(subscription, delivery => handler((TData)delivery.DataAs(typeof(TData))));
-            return this;
+            return AppSubscription.Of(attributes, owner).Single();
         }
 
-        private unsafe void Subscribe(AppSubscription subscription, Func<Delivery, Task<TopicResponseAction>> handler)
+        private void Subscribe(AppSubscription subscription, Func<Delivery, Task<TopicResponseAction>> handler)
+        {
+            AddSubscription(subscription, false);
+            handlers.Add(handler);
+            batchHandlers.Add(null);
+        }
+
+        private void SubscribeBatches(AppSubscription subscription, Func<BulkDelivery, Task<BulkSubscribeAppResponse>> handler)
+        {
+            AddSubscription(subscription, true);
+            handlers.Add(null);
+            batchHandlers.Add(handler);
+        }
+
+        private unsafe void AddSubscription(AppSubscription subscription, bool batchHandler)
         {
             if (pullLoop != null) throw new InvalidOperationException("subscriptions must be added before the app starts");
-            var request = BridgeRequests.AppSubscribe(subscription.Topic, subscription.Metadata, subscription.BulkSubscribe);
+            var request = BridgeRequests.AppSubscribe(subscription.Topic, subscription.Metadata, subscription.BulkSubscribe, batchHandler);
             using (var h = host.Borrow())
             fixed (byte* r = request)
             {
                 NativeCall.Check(NativeMethods.dapr_rs_app_subscribe(h.Pointer, r, request.Length));
             }
-            handlers.Add(handler);
+        }
+
+        /// <summary>The TValue of a method's one BulkSubscribeMessage&lt;TValue&gt; parameter; null: the method takes events one by one.</summary>
+        private static Type BatchValueType(MethodInfo method)
+        {
+            var parameters = method.GetParameters();
+            if (parameters.Length != 1) return null;
+            var type = parameters[0].ParameterType;
+            return type.IsGenericType && type.GetGenericTypeDefinition() == typeof(BulkSubscribeMessage<>) ? type.GetGenericArguments()[0] : null;
+        }
+
+        // Without [BulkSubscribe] the sidecar would call a batch handler with batches of one: a forgotten attribute.
+        private static void RequireBulkSubscribe(IEnumerable<AppSubscription> subscriptions, string owner)
+        {
+            foreach (var subscription in subscriptions.Where(s => s.BulkSubscribe == null))
+            {
+                throw new InvalidArgumentException(owner + " takes a BulkSubscribeMessage, but no [BulkSubscribe] names its topic " + subscription.Topic.Name, StatusCode.InvalidArgument, null);
+            }
+        }
+
+        /// <summary>Calls a batch method: its parameter gets the batch, its result is the batch's answer.</summary>
+        private static Func<BulkDelivery, Task<BulkSubscribeAppResponse>> BatchMethodHandler(MethodInfo method, object target, Type valueType)
+        {
+            var returnType = method.ReturnType;
+            if (returnType != typeof(BulkSubscribeAppResponse) && returnType != typeof(Task<BulkSubscribeAppResponse>))
+            {
+                throw new ArgumentException("[Topic] method " + method.Name + " takes a BulkSubscribeMessage, so it must return BulkSubscribeAppResponse or Task<BulkSubscribeAppResponse>");
+            }
+            return async batch =>
+            {
+                var message = batch.MessageAs(valueType);
+                object result;
+                try
+                {
+                    result = method.Invoke(target, new[] { message });
+                }
+                catch (TargetInvocationException e)
+                {
+                    throw e.InnerException ?? e;
+                }
+                var task = result as Task<BulkSubscribeAppResponse>;
+                return task != null ? await task.ConfigureAwait(false) : (BulkSubscribeAppResponse)result;
+            };
         }
 
         /// <summary>Calls a [Topic] method: its one parameter gets the data, its result becomes the answer.</summary>
@@ -177,7 +267,8 @@ namespace DaprRs
                 NativeCall.Check(NativeMethods.dapr_rs_app_start(h.Pointer, r, request.Length, &bound));
             }
             this.port = bound;
-            pullLoop = Task.Run(() => PullLoop());
+            // Both queues end once the server is gone (one without handlers at once).
+            pullLoop = Task.WhenAll(Task.Run(() => PullLoop()), Task.Run(() => BulkDelivery.Pump(NextBatch, batch => batchHandlers[batch.Subscription](batch))));
         }
 
         /// <summary>
@@ -233,6 +324,17 @@ namespace DaprRs
         private Task PullLoop()
         {
             return DeliveryPump.Run(Next, delivery => handlers[delivery.Subscription](delivery), CancellationToken.None);
+        }
+
+        private unsafe Task<IntPtr> NextBatch()
+        {
+            return NativeCall.Run(userData =>
+            {
+                using (var h = host.Borrow())
+                {
+                    return (IntPtr)NativeMethods.dapr_rs_app_next_batch(h.Pointer, (void*)userData);
+                }
+            }, CancellationToken.None);
         }
 
         private unsafe Task<IntPtr> Next()

@@ -1,4 +1,5 @@
 // A delivered event pulled from the native side: read once into managed values, answered once.
+// A batch's entries (BulkDelivery) are read into the same shape, and answered with their batch.
 using System;
 using System.Collections.Generic;
 using System.Text;
@@ -20,10 +21,20 @@ namespace DaprRs
         internal readonly int Subscription;
 
         internal unsafe Delivery(IntPtr handle)
+            : this(NativeMethods.dapr_rs_event_view((void*)handle))
         {
             this.handle = handle;
-            var view = NativeMethods.dapr_rs_event_view((void*)handle);
-            var attributes = DaprJson.Deserialize<Dictionary<string, object>>(NativeCall.Decode(view.attributes_ptr, view.attributes_len));
+        }
+
+        private unsafe Delivery(DaprEventView view)
+            : this(NativeCall.Decode(view.attributes_ptr, view.attributes_len), NativeCall.Copy(view.data_ptr, view.data_len), (DataKind)view.data_kind, view.subscription)
+        {
+        }
+
+        /// <summary>An event read from its parts (<paramref name="attributesJson"/> as <c>DaprEventView</c> has it), with no handle of its own.</summary>
+        internal Delivery(string attributesJson, byte[] data, DataKind kind, int subscription)
+        {
+            var attributes = DaprJson.Deserialize<Dictionary<string, object>>(attributesJson);
             var extensions = (attributes.ContainsKey("extensions") ? attributes["extensions"] as Dictionary<string, object> : null) ?? new Dictionary<string, object>();
             Attributes = new CloudEvent
             {
@@ -40,9 +51,9 @@ namespace DaprRs
                 Metadata = Metadata(attributes),
             };
             Path = Text(attributes, "path");
-            Data = NativeCall.Copy(view.data_ptr, view.data_len);
-            Kind = (DataKind)view.data_kind;
-            Subscription = view.subscription;
+            Data = data;
+            Kind = kind;
+            Subscription = subscription;
         }
 
         /// <summary>The <c>metadata</c> object of the attributes (absent from an older native library: empty).</summary>
@@ -136,7 +147,13 @@ namespace DaprRs
     /// answers each on the thread pool, so no user code runs on a native thread.</summary>
     internal static class DeliveryPump
     {
-        internal static async Task Run(Func<Task<IntPtr>> next, Func<Delivery, Task<TopicResponseAction>> handler, CancellationToken stopping)
+        internal static Task Run(Func<Task<IntPtr>> next, Func<Delivery, Task<TopicResponseAction>> handler, CancellationToken stopping)
+        {
+            return Run(next, ptr => new Delivery(ptr), delivery => Answer(delivery, handler, stopping));
+        }
+
+        /// <summary>The loop for any pulled handle (an event, a batch): <paramref name="read"/> wraps it, <paramref name="answer"/> runs on the thread pool.</summary>
+        internal static async Task Run<T>(Func<Task<IntPtr>> next, Func<IntPtr, T> read, Func<T, Task> answer)
         {
             while (true)
             {
@@ -150,8 +167,8 @@ namespace DaprRs
                     return;
                 }
                 if (ptr == IntPtr.Zero) return;
-                var delivery = new Delivery(ptr);
-                _ = Task.Run(() => Answer(delivery, handler, stopping));
+                var delivery = read(ptr);
+                _ = Task.Run(() => answer(delivery));
             }
         }
 

@@ -96,9 +96,11 @@ namespace DaprRs
     /// Has the sidecar deliver the method's <c>[Topic]</c> subscription to <see cref="TopicName"/> in
     /// batches (<c>bulkSubscribe</c>), as Dapr.AspNetCore's <c>[BulkSubscribe]</c>: one call to the app
     /// for up to <see cref="MaxMessagesCount"/> events, or what arrived within
-    /// <see cref="MaxAwaitDurationMs"/>. The method is still called once per event, and its answer is
-    /// that event's status in the batch's reply (an exception: RETRY), so each event is acknowledged,
-    /// retried or dropped on its own.
+    /// <see cref="MaxAwaitDurationMs"/>. A method taking a <see cref="BulkSubscribeMessage{TValue}"/>
+    /// gets the batch in one call and answers each entry (<see cref="BulkSubscribeAppResponse"/>: an
+    /// entry it leaves out, or every entry when it throws, is RETRY); any other method is called once
+    /// per event, and its answer is that event's status in the batch's reply (an exception: RETRY).
+    /// Either way each event is acknowledged, retried or dropped on its own.
     /// </summary>
     [AttributeUsage(AttributeTargets.Method, AllowMultiple = true)]
     public sealed class BulkSubscribeAttribute : Attribute

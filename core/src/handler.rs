@@ -117,6 +117,23 @@ pub fn answer_of(event_id: &str, outcome: std::thread::Result<Result<TopicEventS
     }
 }
 
+/// A batch handler's answer given by entry id (as Dapr SDKs' `BulkSubscribeAppResponse` is), as
+/// [`TopicHandler::handle_batch`] returns it: one status per entry of `entry_ids`, in their order.
+/// An entry the answer leaves out is RETRY, as the sidecar reads an app's bulk reply
+/// (`dapr_rs_proto::outcome::BulkOutcome`); an id that is no entry of the batch is ignored, as there.
+///
+/// ```
+/// use dapr_rs_core::{TopicEventStatus as S, statuses_by_entry_id};
+///
+/// let ids = ["a".to_owned(), "b".to_owned(), "c".to_owned()];
+/// let answer = [("c".to_owned(), S::Drop), ("a".to_owned(), S::Success), ("z".to_owned(), S::Drop)];
+/// assert_eq!(statuses_by_entry_id(&ids, answer), [S::Success, S::Retry, S::Drop]);
+/// ```
+pub fn statuses_by_entry_id(entry_ids: &[String], answer: impl IntoIterator<Item = (String, TopicEventStatus)>) -> Vec<TopicEventStatus> {
+    let answer = dapr_rs_proto::outcome::BulkOutcome::PerEntry(answer.into_iter().collect());
+    entry_ids.iter().map(|id| answer.of(id)).collect()
+}
+
 /// Runs a handler and answers by [`answer_of`].
 pub(crate) async fn run_handler<H: TopicHandler + ?Sized>(handler: &H, event: TopicEvent) -> TopicEventStatus {
     use futures::FutureExt;
@@ -131,12 +148,21 @@ pub(crate) async fn run_batch(handler: &dyn TopicHandler, events: Vec<TopicEvent
     use futures::FutureExt;
     let (count, first_id) = (events.len(), events.first().map(|e| e.id.clone()).unwrap_or_default());
     let outcome = std::panic::AssertUnwindSafe(handler.handle_batch(events)).catch_unwind().await;
+    batch_answer_of(count, &first_id, outcome)
+}
+
+/// [`run_batch`]'s rule, also for a batch handler a web framework ran (`DeliveryAnswer::reply_to_batch`).
+pub(crate) fn batch_answer_of(
+    count: usize,
+    first_id: &str,
+    outcome: std::thread::Result<Result<Vec<TopicEventStatus>, HandlerError>>,
+) -> Vec<TopicEventStatus> {
     let all = match outcome {
         Ok(Ok(statuses)) if statuses.len() == count => return statuses,
         Ok(Ok(statuses)) => Ok(Err(format!("{} statuses for a batch of {count} events", statuses.len()).into())),
         failed => failed.map(|answer| answer.map(|_| TopicEventStatus::Retry)),
     };
-    vec![answer_of(&first_id, all); count]
+    vec![answer_of(first_id, all); count]
 }
 
 #[cfg(test)]

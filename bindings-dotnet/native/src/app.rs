@@ -1,7 +1,9 @@
 //! The app host: core's [`AppServer`] (gRPC `AppCallback` or HTTP `/dapr/subscribe` + routes)
-//! whose handlers hand each event to the caller through one queue and wait for its answer.
+//! whose handlers hand each event to the caller through one queue, and each batch of a batch
+//! handler through another (as Temporal polls each kind of work on its own), and wait for the answer.
 
 use crate::abi::{DaprError, request_bytes};
+use crate::batch::{PulledBatch, PulledBatchHandler};
 use crate::delivery::{Ack, PulledEvent};
 use crate::requests;
 use crate::runtime::{Completed, runtime, start};
@@ -13,15 +15,22 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
-type Queue = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Box<PulledEvent>>>>;
+type Queue<T> = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Box<T>>>>;
 
 /// An app host: its subscriptions until it starts, then its server.
 struct AppHost {
     subscriptions: Mutex<Vec<Subscription>>,
-    /// Handlers hold the sending side; once the server (and so every handler) is gone the queue ends.
-    sender: Mutex<Option<mpsc::UnboundedSender<Box<PulledEvent>>>>,
-    queue: Queue,
+    /// Handlers hold the sending sides; once the server (and so every handler) is gone the queues end.
+    senders: Mutex<Option<Senders>>,
+    queue: Queue<PulledEvent>,
+    batches: Queue<PulledBatch>,
     server: Arc<tokio::sync::Mutex<Option<AppServer>>>,
+}
+
+#[derive(Clone)]
+struct Senders {
+    events: mpsc::UnboundedSender<Box<PulledEvent>>,
+    batches: mpsc::UnboundedSender<Box<PulledBatch>>,
 }
 
 /// Hands each event to the caller and answers what the caller acknowledges.
@@ -54,18 +63,21 @@ unsafe fn host<'a>(app: *mut c_void) -> &'a AppHost {
 /// Makes an app host with no subscriptions.
 #[unsafe(no_mangle)]
 pub extern "C" fn dapr_rs_app_new() -> *mut c_void {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (events, queue) = mpsc::unbounded_channel();
+    let (batches, batch_queue) = mpsc::unbounded_channel();
     let host = AppHost {
         subscriptions: Mutex::new(Vec::new()),
-        sender: Mutex::new(Some(tx)),
-        queue: Arc::new(tokio::sync::Mutex::new(rx)),
+        senders: Mutex::new(Some(Senders { events, batches })),
+        queue: Arc::new(tokio::sync::Mutex::new(queue)),
+        batches: Arc::new(tokio::sync::Mutex::new(batch_queue)),
         server: Arc::new(tokio::sync::Mutex::new(None)),
     };
     Box::into_raw(Box::new(host)) as *mut c_void
 }
 
 /// Adds a subscription before the host starts, from an encoded `AppSubscribeRequest`; its events
-/// carry `subscription` = the number of subscriptions added before it.
+/// (or, for a batch handler, its batches) carry `subscription` = the number of subscriptions
+/// added before it.
 ///
 /// # Safety
 /// `app` is a live app host handle; `request` points at `request_len` readable bytes.
@@ -76,10 +88,15 @@ pub unsafe extern "C" fn dapr_rs_app_subscribe(app: *mut c_void, request: *const
     // SAFETY: the caller's contract.
     let request = unsafe { request_bytes(request, request_len) }.and_then(requests::app_subscription);
     DaprError::from_result(request.and_then(|subscription| {
-        let sender = host.sender.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let queue = sender.ok_or_else(|| Error::InvalidArgument("the app host has already started".into()))?;
+        let senders = host.senders.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let senders = senders.ok_or_else(|| Error::InvalidArgument("the app host has already started".into()))?;
         let mut subscriptions = host.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
-        let handler = Arc::new(PulledHandler { index: subscriptions.len() as i32, queue });
+        let index = subscriptions.len() as i32;
+        let handler: Arc<dyn TopicHandler> = if subscription.batch_handler {
+            Arc::new(PulledBatchHandler { index, queue: senders.batches })
+        } else {
+            Arc::new(PulledHandler { index, queue: senders.events })
+        };
         subscriptions.push(Subscription::new(subscription.pubsub_name, subscription.topic, handler).with_options(subscription.options));
         Ok(())
     }))
@@ -100,8 +117,8 @@ pub unsafe extern "C" fn dapr_rs_app_start(app: *mut c_void, request: *const u8,
     let request = unsafe { request_bytes(request, request_len) }.and_then(requests::app_start);
     let started = request.and_then(|(protocol, addr)| {
         // The handlers take the only senders, so the queue ends when the server is gone.
-        let sender = host.sender.lock().unwrap_or_else(|e| e.into_inner()).take();
-        sender.ok_or_else(|| Error::InvalidArgument("the app host has already started".into()))?;
+        let senders = host.senders.lock().unwrap_or_else(|e| e.into_inner()).take();
+        senders.ok_or_else(|| Error::InvalidArgument("the app host has already started".into()))?;
         let subscriptions = std::mem::take(&mut *host.subscriptions.lock().unwrap_or_else(|e| e.into_inner()));
         let server = runtime().block_on(AppServer::start(protocol, addr, subscriptions))?;
         let port = server.local_addr().port();
@@ -134,8 +151,25 @@ pub unsafe extern "C" fn dapr_rs_app_next(app: *mut c_void, user_data: *mut c_vo
     })
 }
 
+/// Completes with the next batch for a batch handler (a batch handle, read with
+/// `dapr_rs_batch_view` and answered with `dapr_rs_batch_ack`), or null once the host stopped.
+///
+/// # Safety
+/// `app` is a live app host handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dapr_rs_app_next_batch(app: *mut c_void, user_data: *mut c_void) -> *mut c_void {
+    // SAFETY: the caller's contract.
+    let queue = unsafe { host(app) }.batches.clone();
+    start(user_data, async move {
+        match queue.lock().await.recv().await {
+            Some(batch) => Ok(Completed(Box::into_raw(batch) as *mut c_void)),
+            None => Ok(Completed::NOTHING),
+        }
+    })
+}
+
 /// Stops the server: no new deliveries; completes once those in flight are answered. Pending
-/// `dapr_rs_app_next` calls then complete with null.
+/// `dapr_rs_app_next` and `dapr_rs_app_next_batch` calls then complete with null.
 ///
 /// # Safety
 /// `app` is a live app host handle.
@@ -143,8 +177,8 @@ pub unsafe extern "C" fn dapr_rs_app_next(app: *mut c_void, user_data: *mut c_vo
 pub unsafe extern "C" fn dapr_rs_app_stop(app: *mut c_void, user_data: *mut c_void) -> *mut c_void {
     // SAFETY: the caller's contract.
     let host = unsafe { host(app) };
-    // Never started: dropping the last sender ends the queue.
-    host.sender.lock().unwrap_or_else(|e| e.into_inner()).take();
+    // Never started: dropping the last senders ends the queues.
+    host.senders.lock().unwrap_or_else(|e| e.into_inner()).take();
     host.subscriptions.lock().unwrap_or_else(|e| e.into_inner()).clear();
     let server = host.server.clone();
     start(user_data, async move {

@@ -50,34 +50,43 @@ unsafe impl Send for PulledEvent {}
 
 impl PulledEvent {
     pub(crate) fn new(event: TopicEvent, subscription: i32, ack: Ack) -> Box<Self> {
-        let data_kind = match event.decoded_data() {
-            EventData::Bytes(_) => DataKind::Bytes,
-            EventData::Text(_) => DataKind::Text,
-            EventData::Json(_) => DataKind::Json,
-        } as i32;
-        let attributes = serde_json::to_vec(&serde_json::json!({
-            "id": event.id,
-            "source": event.source,
-            "type": event.event_type,
-            "specversion": event.spec_version,
-            "datacontenttype": event.data_content_type,
-            "topic": event.topic,
-            "pubsubname": event.pubsub_name,
-            "path": event.path,
-            "extensions": event.extensions,
-            "metadata": event.metadata,
-        }))
-        .unwrap_or_default();
+        let attributes = attributes_json(&event);
         let view = DaprEventView {
             attributes_ptr: attributes.as_ptr(),
             attributes_len: attributes.len() as i32,
             data_ptr: event.data.as_ptr(),
             data_len: event.data.len() as i32,
-            data_kind,
+            data_kind: data_kind(&event) as i32,
             subscription,
         };
         Box::new(Self { view, attributes, event, ack })
     }
+}
+
+/// How core decoded the event's payload, as the caller is told (a batch's entries too).
+pub(crate) fn data_kind(event: &TopicEvent) -> DataKind {
+    match event.decoded_data() {
+        EventData::Bytes(_) => DataKind::Bytes,
+        EventData::Text(_) => DataKind::Text,
+        EventData::Json(_) => DataKind::Json,
+    }
+}
+
+/// The JSON text of an event's attributes, as [`DaprEventView`] describes it (a batch's entries too).
+pub(crate) fn attributes_json(event: &TopicEvent) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "id": event.id,
+        "source": event.source,
+        "type": event.event_type,
+        "specversion": event.spec_version,
+        "datacontenttype": event.data_content_type,
+        "topic": event.topic,
+        "pubsubname": event.pubsub_name,
+        "path": event.path,
+        "extensions": event.extensions,
+        "metadata": event.metadata,
+    }))
+    .unwrap_or_default()
 }
 
 /// Reads an event (valid until it is acknowledged).

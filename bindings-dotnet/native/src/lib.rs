@@ -22,7 +22,10 @@
 //! - **Deliveries are pulled**: the caller asks for the next event (`dapr_rs_app_next`,
 //!   `dapr_rs_stream_next`), reads it (`dapr_rs_event_view`) and answers it with a status or its
 //!   handler's failure (`dapr_rs_event_ack`, which frees it); core's one rule turns a failure into
-//!   RETRY. So no user code ever runs on a tokio thread.
+//!   RETRY. A batch handler's batches are pulled whole (`dapr_rs_app_next_batch`), read as one
+//!   encoded `DeliveredBatch` (`dapr_rs_batch_view`) and answered with statuses by entry id or a
+//!   failure (`dapr_rs_batch_ack`); core makes an entry left out, or every entry of a failure, RETRY.
+//!   So no user code ever runs on a tokio thread.
 //! - **Logs**: core's log lines (a handler's failure, a stream reconnecting) go to stderr, warnings
 //!   and errors unless `RUST_LOG` says otherwise.
 //! - `dapr_rs_shutdown` stops the runtime (Mono does not exit while a runtime thread that has
@@ -30,6 +33,7 @@
 
 mod abi;
 mod app;
+mod batch;
 mod client;
 mod delivery;
 /// Public for the fuzz target in `fuzz/`; C callers see only the `extern "C"` functions.
@@ -37,4 +41,5 @@ pub mod requests;
 mod runtime;
 
 pub use abi::{DaprBuffer, DaprError, DaprErrorKind};
+pub use batch::DaprBatchView;
 pub use delivery::DaprEventView;

@@ -101,6 +101,8 @@ pub struct TopicSubscription {
     pub pubsub_name: String,
     pub topic: String,
     pub options: SubscriptionOptions,
+    /// Its handler takes whole batches (an app host's; never a stream's).
+    pub batch_handler: bool,
 }
 
 /// `dapr_rs_client_subscribe` (core checks the names when it opens the stream).
@@ -108,7 +110,7 @@ pub fn stream_subscription(request: &[u8]) -> Result<TopicSubscription> {
     let request: bridge::StreamSubscribeRequest = decode(request)?;
     let options =
         SubscriptionOptions { dead_letter_topic: given(request.dead_letter_topic), metadata: request.metadata, ..Default::default() };
-    Ok(TopicSubscription { pubsub_name: request.pubsub_name, topic: request.topic, options })
+    Ok(TopicSubscription { pubsub_name: request.pubsub_name, topic: request.topic, options, batch_handler: false })
 }
 
 /// `dapr_rs_app_subscribe`.
@@ -126,7 +128,7 @@ pub fn app_subscription(request: &[u8]) -> Result<TopicSubscription> {
         route: given(request.route),
         bulk_subscribe,
     };
-    Ok(TopicSubscription { pubsub_name: request.pubsub_name, topic: request.topic, options })
+    Ok(TopicSubscription { pubsub_name: request.pubsub_name, topic: request.topic, options, batch_handler: request.batch_handler })
 }
 
 /// A bulk subscription's batching; 0 leaves a value to the sidecar, which has no use for a negative one.
@@ -159,11 +161,30 @@ pub fn event_answer(request: &[u8]) -> Result<Result<TopicEventStatus, HandlerEr
     use bridge::event_answer::Outcome;
     let request: bridge::EventAnswer = decode(request)?;
     match request.outcome {
-        Some(Outcome::Status(status)) => TopicEventStatus::try_from_status_value(status)
-            .map(Ok)
-            .ok_or_else(|| Error::InvalidArgument(format!("unknown event status {status}; expected 0 (SUCCESS), 1 (RETRY) or 2 (DROP)"))),
+        Some(Outcome::Status(status)) => status_of(status).map(Ok),
         Some(Outcome::Failure(failure)) => Ok(Err(failure.into())),
         None => Err(Error::InvalidArgument("an EventAnswer needs a status or a failure".into())),
+    }
+}
+
+/// A status number of an answer (TopicEventResponseStatus).
+fn status_of(status: i32) -> Result<TopicEventStatus> {
+    TopicEventStatus::try_from_status_value(status)
+        .ok_or_else(|| Error::InvalidArgument(format!("unknown event status {status}; expected 0 (SUCCESS), 1 (RETRY) or 2 (DROP)")))
+}
+
+/// `dapr_rs_batch_ack`: what a batch handler made of a batch: statuses by entry id (for
+/// [`dapr_rs_core::statuses_by_entry_id`], which makes an entry left out RETRY), or its failure.
+/// One unknown status makes the whole answer malformed.
+pub fn batch_answer(request: &[u8]) -> Result<Result<Vec<(String, TopicEventStatus)>, HandlerError>> {
+    use bridge::batch_answer::Outcome;
+    let request: bridge::BatchAnswer = decode(request)?;
+    match request.outcome {
+        Some(Outcome::Statuses(statuses)) => {
+            statuses.entries.into_iter().map(|entry| Ok((entry.entry_id, status_of(entry.status)?))).collect::<Result<_>>().map(Ok)
+        }
+        Some(Outcome::Failure(failure)) => Ok(Err(failure.into())),
+        None => Err(Error::InvalidArgument("a BatchAnswer needs statuses or a failure".into())),
     }
 }
 

@@ -101,8 +101,11 @@ namespace DaprRs.Native
             });
         }
 
-        /// <summary>AppSubscribeRequest; a null <paramref name="bulkSubscribe"/> is one event per call.</summary>
-        internal static byte[] AppSubscribe(TopicAttribute topic, IEnumerable<KeyValuePair<string, string>> metadata, BulkSubscribeAttribute bulkSubscribe = null)
+        /// <summary>
+        /// AppSubscribeRequest; a null <paramref name="bulkSubscribe"/> is one event per call;
+        /// <paramref name="batchHandler"/>: its handler takes whole batches (dapr_rs_app_next_batch).
+        /// </summary>
+        internal static byte[] AppSubscribe(TopicAttribute topic, IEnumerable<KeyValuePair<string, string>> metadata, BulkSubscribeAttribute bulkSubscribe = null, bool batchHandler = false)
         {
             return ProtoWriter.Encode(w =>
             {
@@ -122,6 +125,7 @@ namespace DaprRs.Native
                         b.Int32(2, bulkSubscribe.MaxAwaitDurationMs);
                     });
                 }
+                w.Int32(9, batchHandler ? 1 : 0);
             });
         }
 
@@ -147,6 +151,31 @@ namespace DaprRs.Native
             // Lossy on purpose: a message with a lone surrogate must not keep the event from its answer.
             var text = Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(why ?? string.Empty));
             return ProtoWriter.Encode(w => w.PresentString(2, text));
+        }
+
+        /// <summary>BatchAnswer: a batch handler's statuses by entry id (core makes an entry left out RETRY).</summary>
+        internal static byte[] BatchAnswer(IEnumerable<BulkSubscribeAppResponseEntry> statuses)
+        {
+            // Written even when empty: its presence says the handler answered.
+            return ProtoWriter.Encode(w => w.Message(1, list =>
+            {
+                foreach (var entry in statuses)
+                {
+                    // A null entry answers nothing: its entry is left out.
+                    if (entry == null) continue;
+                    list.Message(1, e =>
+                    {
+                        e.String(1, entry.EntryId);
+                        e.Int32(2, (int)entry.Status);
+                    });
+                }
+            }));
+        }
+
+        /// <summary>BatchAnswer: the batch handler failed, and why (core answers every entry RETRY); the same bytes as <see cref="Failure"/>.</summary>
+        internal static byte[] BatchFailure(string why)
+        {
+            return Failure(why);
         }
     }
 }

@@ -2,11 +2,12 @@
 //! each CloudEvent to its route, or a batch of them in the bulk envelope (contract §3.3–3.4).
 //!
 //! What both are answered with is decided here once ([`subscribe_reply`], [`read_delivery`],
-//! [`DeliveryAnswer::reply`]): for core's own server below, and for an app whose web framework
-//! serves the routes itself (a binding's FastAPI or Flask extension).
+//! [`DeliveryAnswer::reply`], [`DeliveryAnswer::reply_to_batch`] for a bulk subscription's batch
+//! handler): for core's own server below, and for an app whose web framework serves the routes
+//! itself (a binding's FastAPI or Flask extension).
 
 use super::{Router, app_token_ok};
-use crate::{Subscription, TopicEvent, TopicEventStatus};
+use crate::{HandlerError, Subscription, TopicEvent, TopicEventStatus};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -112,7 +113,8 @@ pub struct DeliveryAnswer(Form);
 
 #[derive(Debug, Clone)]
 enum Form {
-    Single,
+    /// The event's id.
+    Single(String),
     /// Each entry's id, and whether it was an event (handed to the handler) at all.
     Bulk(Vec<(String, bool)>),
 }
@@ -124,7 +126,7 @@ impl DeliveryAnswer {
     pub fn reply(&self, statuses: &[TopicEventStatus]) -> HttpReply {
         let mut answered = statuses.iter().copied();
         match &self.0 {
-            Form::Single => {
+            Form::Single(_) => {
                 let status = answered.next().unwrap_or(TopicEventStatus::Retry);
                 HttpReply::json(&json!({ "status": status.as_http_status_word() }))
             }
@@ -142,6 +144,22 @@ impl DeliveryAnswer {
                 HttpReply::json(&BulkReply { statuses })
             }
         }
+    }
+
+    /// The reply once a batch handler (one given every event of the delivery at once, in order) is
+    /// done, by the rule core's own server answers `TopicHandler::handle_batch` with: its statuses,
+    /// one per event, or RETRY for every event when it failed (`Err`), panicked or answered another
+    /// count. An entry that was no event is DROP, as in [`DeliveryAnswer::reply`].
+    pub fn reply_to_batch(&self, outcome: std::thread::Result<Result<Vec<TopicEventStatus>, HandlerError>>) -> HttpReply {
+        let (count, first_id) = match &self.0 {
+            Form::Single(id) => (1, id.as_str()),
+            Form::Bulk(entries) => {
+                let mut events = entries.iter().filter(|(_, is_event)| *is_event).map(|(entry_id, _)| entry_id.as_str());
+                let first = events.next();
+                (first.map_or(0, |_| 1 + events.count()), first.unwrap_or_default())
+            }
+        };
+        self.reply(&crate::handler::batch_answer_of(count, first_id, outcome))
     }
 }
 
@@ -174,7 +192,8 @@ pub fn read_delivery<'s, 'h>(
     let pubsub = ce.get("pubsubname").and_then(Json::as_str).unwrap_or(&sub.pubsub_name);
     let topic = ce.get("topic").and_then(Json::as_str).unwrap_or(&sub.topic);
     let event = TopicEvent { metadata: headers.metadata, ..TopicEvent::from(cloudevent::to_topic_event_request(&ce, pubsub, topic, path)) };
-    Ok((sub, HttpDelivery { events: vec![event], answer: DeliveryAnswer(Form::Single) }))
+    let answer = DeliveryAnswer(Form::Single(event.id.clone()));
+    Ok((sub, HttpDelivery { events: vec![event], answer }))
 }
 
 fn is_bulk_envelope(body: &Map<String, Json>) -> bool {
@@ -297,5 +316,28 @@ mod tests {
             {"entryId": "1", "status": "SUCCESS"}, {"entryId": "2", "status": "DROP"}, {"entryId": "3", "status": "RETRY"},
         ]});
         assert_eq!(text(&reply), statuses);
+    }
+
+    #[test]
+    fn a_batch_handlers_answer_is_one_status_per_event_or_retry_for_all() {
+        use TopicEventStatus::{Drop, Retry, Success};
+        let subs = subs();
+        let body = json!({"id": "b", "type": cloudevent::BULK_EVENT_TYPE, "topic": "orders", "pubsubname": "ps", "entries": [
+            {"entryId": "1", "event": {"id": "e1"}}, {"entryId": "2", "event": 7}, {"entryId": "3", "event": {"id": "e3"}},
+        ]});
+        let (_, delivery) = read_delivery(&subs, None, "/events/ps/orders", [], body.to_string().as_bytes()).unwrap();
+        let statuses = |reply: HttpReply| -> Vec<String> {
+            text(&reply)["statuses"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap().to_owned()).collect()
+        };
+        // Two events (entry 2 is none, so DROP whatever the handler says).
+        assert_eq!(statuses(delivery.answer.reply_to_batch(Ok(Ok(vec![Success, Retry])))), ["SUCCESS", "DROP", "RETRY"]);
+        for wrong in [Ok(Ok(vec![Success])), Ok(Ok(vec![Success; 3])), Ok(Err("the database is down".into())), Err(Box::new("panic") as _)]
+        {
+            assert_eq!(statuses(delivery.answer.reply_to_batch(wrong)), ["RETRY", "DROP", "RETRY"]);
+        }
+        let single = br#"{"id":"e9","source":"s","type":"t","specversion":"1.0"}"#;
+        let (_, delivery) = read_delivery(&subs, None, "/events/ps/orders", [], single).unwrap();
+        assert_eq!(text(&delivery.answer.reply_to_batch(Ok(Ok(vec![Drop])))), json!({"status": "DROP"}));
+        assert_eq!(text(&delivery.answer.reply_to_batch(Ok(Err("failed".into())))), json!({"status": "RETRY"}));
     }
 }

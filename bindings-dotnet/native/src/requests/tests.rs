@@ -35,6 +35,14 @@ fn the_csharp_encoders_requests_decode() {
     assert_eq!(app_subscription(&hex("0a 01 70 12 01 74 42 00")).unwrap().options.bulk_subscribe, Some(BulkSubscribeOptions::default()));
     assert_eq!(app_subscription(&hex("0a 01 70 12 01 74")).unwrap().options.bulk_subscribe, None);
 
+    // A batch handler's subscription, and its answer: a DROP, a SUCCESS (0, so no status field).
+    let batch = app_subscription(&hex("0a 01 70 12 01 74 42 00 48 01")).unwrap();
+    assert!(batch.batch_handler && batch.options.bulk_subscribe.is_some());
+    let answer = batch_answer(&hex("0a 0c 0a 05 0a 01 61 10 02 0a 03 0a 01 63")).unwrap().unwrap();
+    assert_eq!(answer, [("a".to_owned(), TopicEventStatus::Drop), ("c".to_owned(), TopicEventStatus::Success)]);
+    assert!(batch_answer(&hex("0a 00")).unwrap().unwrap().is_empty(), "no statuses: every entry left out");
+    assert_eq!(batch_answer(&hex("12 04 62 6f 6f 6d")).unwrap().unwrap_err().to_string(), "boom");
+
     assert!(matches!(event_answer(&hex("08 00")), Ok(Ok(TopicEventStatus::Success))));
     assert!(matches!(event_answer(&hex("08 02")), Ok(Ok(TopicEventStatus::Drop))));
     let failure = event_answer(&hex("12 04 62 6f 6f 6d")).unwrap().unwrap_err();
@@ -166,4 +174,20 @@ fn an_event_answer_is_a_status_or_a_failure_and_nothing_else() {
     assert!(unknown.to_string().contains("unknown event status 3"), "{unknown}");
     let empty = event_answer(&[]).unwrap_err();
     assert!(empty.to_string().contains("needs a status or a failure"), "{empty}");
+}
+
+#[test]
+fn a_batch_answer_is_statuses_or_a_failure_and_an_unknown_status_spoils_it() {
+    use bridge::batch_answer::Outcome;
+    let statuses = |entries: Vec<(&str, i32)>| {
+        let entries = entries.into_iter().map(|(id, status)| bridge::EntryStatus { entry_id: id.into(), status }).collect();
+        encoded(&bridge::BatchAnswer { outcome: Some(Outcome::Statuses(bridge::EntryStatuses { entries })) })
+    };
+    let answer = batch_answer(&statuses(vec![("1", 1), ("2", 2)])).unwrap().unwrap();
+    assert_eq!(answer, [("1".to_owned(), TopicEventStatus::Retry), ("2".to_owned(), TopicEventStatus::Drop)]);
+    let unknown = batch_answer(&statuses(vec![("1", 0), ("2", 5)])).unwrap_err();
+    assert_eq!(unknown.kind(), ErrorKind::InvalidArgument);
+    assert!(unknown.to_string().contains("unknown event status 5"), "{unknown}");
+    let empty = batch_answer(&[]).unwrap_err();
+    assert!(empty.to_string().contains("needs statuses or a failure"), "{empty}");
 }
