@@ -3,7 +3,7 @@
 //! so a slow handler never stalls the server.
 
 use crate::event::PyTopicEvent;
-use dapr_rs_core::{HandlerError, TopicEvent, TopicEventStatus, TopicHandler};
+use dapr_rs_core::{HandlerError, TopicEvent, TopicEventStatus, TopicHandler, statuses_by_entry_id};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyMapping, PyString, PyTuple};
@@ -139,8 +139,8 @@ impl TopicHandler for PyBatchHandler {
 
 /// What a bulk handler returned, one status per entry in order: one answer (as [`status_of`])
 /// for every entry, a list or tuple of answers in the batch's order, or a mapping of entry id to
-/// answer, where an entry it leaves out is RETRY (as daprd reads a bulk reply).
-fn statuses_of(ret: &Bound<'_, PyAny>, entry_ids: &[String]) -> PyResult<Vec<TopicEventStatus>> {
+/// answer, read by core's rule (`statuses_by_entry_id`: an entry it leaves out is RETRY).
+pub fn statuses_of(ret: &Bound<'_, PyAny>, entry_ids: &[String]) -> PyResult<Vec<TopicEventStatus>> {
     if ret.is_instance_of::<PyList>() || ret.is_instance_of::<PyTuple>() {
         let answers: Vec<Bound<'_, PyAny>> = ret.extract()?;
         if answers.len() != entry_ids.len() {
@@ -149,15 +149,15 @@ fn statuses_of(ret: &Bound<'_, PyAny>, entry_ids: &[String]) -> PyResult<Vec<Top
         return answers.iter().map(status_of).collect();
     }
     if let Ok(by_id) = ret.cast::<PyMapping>() {
-        let mut statuses = vec![TopicEventStatus::Retry; entry_ids.len()];
-        for item in by_id.items()?.iter() {
-            let (id, answer): (String, Bound<'_, PyAny>) = item.extract()?;
-            let Some(at) = entry_ids.iter().position(|e| *e == id) else {
-                return Err(PyValueError::new_err(format!("{id:?} is no entry id of the batch")));
-            };
-            statuses[at] = status_of(&answer)?;
-        }
-        return Ok(statuses);
+        let answers = by_id
+            .items()?
+            .iter()
+            .map(|item| {
+                let (id, answer): (String, Bound<'_, PyAny>) = item.extract()?;
+                Ok((id, status_of(&answer)?))
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        return Ok(statuses_by_entry_id(entry_ids, answers));
     }
     let status = status_of(ret)?;
     Ok(vec![status; entry_ids.len()])

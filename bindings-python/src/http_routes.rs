@@ -1,14 +1,15 @@
 //! `HttpSubscriptions`: core's HTTP app rules for an app whose own web framework (FastAPI, Flask:
 //! `dapr_rs.ext`) serves the sidecar. The framework routes each call and runs the handler; core
 //! reads the call and writes the reply, with the functions its own HTTP app server calls
-//! ([`read_delivery`], [`subscribe_reply`], [`DeliveryAnswer::reply`]) and the answer rule
+//! ([`read_delivery`], [`subscribe_reply`], [`DeliveryAnswer::reply`], and
+//! [`DeliveryAnswer::reply_to_batch`] for a bulk subscription's batch handler) and the answer rule
 //! ([`answer_of`]).
 
 use crate::app::{add_subscription, subscription_options};
 use crate::event::PyTopicEvent;
-use crate::handler::{PyHandler, log_failure, status_of};
+use crate::handler::{PyBatchHandler, PyHandler, log_failure, status_of, statuses_of};
 use dapr_rs_core::app::{DeliveryAnswer, HttpReply, app_api_token_from_env, read_delivery, subscribe_reply};
-use dapr_rs_core::{HandlerError, Subscription, TopicEventStatus, answer_of};
+use dapr_rs_core::{BulkSubscribeOptions, HandlerError, Subscription, TopicEventStatus, TopicHandler, answer_of};
 use pyo3::exceptions::{PyBaseException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -53,7 +54,9 @@ impl PyHttpSubscriptions {
 
     /// Adds a subscription of `pubsub_name`/`topic` whose events `handler` gets, and returns the
     /// route the framework must serve it at (`/events/<pubsub>/<topic>` unless `route` is given).
-    #[pyo3(signature = (pubsub_name, topic, handler, dead_letter_topic = None, metadata = None, match_expr = None, priority = 0, route = None))]
+    /// With `bulk` (most events in a batch, longest wait in ms) the sidecar delivers batches, which
+    /// `handler` takes as a list (answered with `HttpDelivery.reply_batch`).
+    #[pyo3(signature = (pubsub_name, topic, handler, dead_letter_topic = None, metadata = None, match_expr = None, priority = 0, route = None, bulk = None))]
     #[allow(clippy::too_many_arguments)]
     fn add(
         &self,
@@ -65,12 +68,17 @@ impl PyHttpSubscriptions {
         match_expr: Option<String>,
         priority: i32,
         route: Option<String>,
+        bulk: Option<(i32, i32)>,
     ) -> PyResult<String> {
-        let options = subscription_options(dead_letter_topic, metadata, match_expr, priority, route, None);
-        add_subscription(
-            &mut self.subscriptions(),
-            Subscription::new(pubsub_name, topic, Arc::new(PyHandler::new(handler)?)).with_options(options),
-        )
+        // Core never calls it (the framework does): it is the subscription's handler for the record.
+        let handler: Arc<dyn TopicHandler> = match bulk {
+            Some(_) => Arc::new(PyBatchHandler::new(handler)?),
+            None => Arc::new(PyHandler::new(handler)?),
+        };
+        let bulk_subscribe =
+            bulk.map(|(max_messages_count, max_await_duration_ms)| BulkSubscribeOptions { max_messages_count, max_await_duration_ms });
+        let options = subscription_options(dead_letter_topic, metadata, match_expr, priority, route, bulk_subscribe);
+        add_subscription(&mut self.subscriptions(), Subscription::new(pubsub_name, topic, handler).with_options(options))
     }
 
     /// The answer to `GET /dapr/subscribe`: (status, content type, body).
@@ -91,8 +99,9 @@ impl PyHttpSubscriptions {
         let read = match read {
             Ok(delivery) => {
                 let ids = delivery.events.iter().map(|e| e.id.clone()).collect();
+                let entry_ids = delivery.events.iter().map(|e| e.entry_id.clone()).collect();
                 let events = delivery.events.into_iter().map(|e| Py::new(py, PyTopicEvent(e))).collect::<PyResult<_>>()?;
-                Ok(Read { route: route.to_owned(), events, ids, answer: delivery.answer })
+                Ok(Read { route: route.to_owned(), events, ids, entry_ids, answer: delivery.answer })
             }
             Err(refused) => Err(refused),
         };
@@ -108,6 +117,8 @@ struct Read {
     route: String,
     events: Vec<Py<PyTopicEvent>>,
     ids: Vec<String>,
+    /// The events' bulk entry ids, which a batch handler may answer by.
+    entry_ids: Vec<String>,
     answer: DeliveryAnswer,
 }
 
@@ -153,5 +164,25 @@ impl PyHttpDelivery {
             })
             .collect();
         Ok(reply(py, &read.answer.reply(&statuses)))
+    }
+
+    /// The reply once a bulk subscription's handler, given `events` as one list, answered (what it
+    /// returned, as an `App` bulk handler's answer is read, or the exception it raised), by core's
+    /// batch rule: a status per event, or RETRY for all of them when it raised or its answer does not
+    /// fit the batch (logged, logger `dapr_rs`). A refused call gets its refusal.
+    fn reply_batch<'py>(&self, py: Python<'py>, answer: Bound<'py, PyAny>) -> PyResult<Reply<'py>> {
+        let read = match &self.0 {
+            Ok(read) => read,
+            Err(refused) => return Ok(reply(py, refused)),
+        };
+        let statuses = match answer.is_instance_of::<PyBaseException>() {
+            true => Err(PyErr::from_value(answer)),
+            false => statuses_of(&answer, &read.entry_ids),
+        };
+        let outcome = statuses.map_err(|err| -> HandlerError {
+            log_failure(py, &format!("at {}", read.route), &format!("a batch of {} events", read.events.len()), &err);
+            err.to_string().into()
+        });
+        Ok(reply(py, &read.answer.reply_to_batch(Ok(outcome))))
     }
 }

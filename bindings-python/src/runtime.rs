@@ -1,11 +1,14 @@
 //! The one tokio runtime every call of this process runs on, and the blocking bridge from
-//! Python into it: the GIL is released while Rust waits, and Ctrl-C is still noticed.
+//! Python into it: the call is driven on the calling thread with the GIL released, and Ctrl-C is
+//! still noticed.
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
 /// How often a blocked call wakes up to let Python run its signal handlers.
@@ -35,9 +38,9 @@ pub fn runtime() -> PyResult<Arc<Runtime>> {
     Ok(rt)
 }
 
-/// Runs `fut` to completion on the runtime with the GIL released, waking every
-/// [`SIGNAL_POLL`] to run Python's signal handlers; if one raises (KeyboardInterrupt), the
-/// future is dropped, which cancels it, and the exception propagates.
+/// Runs `fut` to completion on the calling thread with the GIL released (see [`drive`]), taking
+/// the GIL every [`SIGNAL_POLL`] to run Python's signal handlers; if one raises
+/// (KeyboardInterrupt), the future is dropped, which cancels it, and the exception propagates.
 pub fn wait<F>(py: Python<'_>, fut: F) -> PyResult<F::Output>
 where
     F: Future + Send,
@@ -46,11 +49,52 @@ where
     let rt = runtime()?;
     let mut fut = std::pin::pin!(fut);
     loop {
-        match py.detach(|| rt.block_on(async { tokio::time::timeout(SIGNAL_POLL, fut.as_mut()).await })) {
-            Ok(out) => return Ok(out),
-            Err(_) => py.check_signals()?,
+        if let Some(out) = py.detach(|| drive(&rt, fut.as_mut(), SIGNAL_POLL)) {
+            return Ok(out);
         }
+        py.check_signals()?;
     }
+}
+
+/// Polls `fut` on this thread inside `rt`'s context (its sockets and timers are the runtime's),
+/// parking between polls until its waker unparks this thread; `None` if it is not done within
+/// `limit`. Unlike `Runtime::block_on` around a `tokio::time::timeout`, a call registers no timer,
+/// whose arming woke the runtime's timer driver (another thread) on every call.
+fn drive<F: Future>(rt: &Runtime, mut fut: Pin<&mut F>, limit: Duration) -> Option<F::Output> {
+    let _entered = rt.enter();
+    let waker = THIS_THREAD.with(Waker::clone);
+    let mut cx = Context::from_waker(&waker);
+    let until = Instant::now() + limit;
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return Some(out);
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        // An unpark that came before this park (even one left from an earlier call) returns at once:
+        // at worst one poll too many, never a lost wake-up.
+        std::thread::park_timeout(left);
+    }
+}
+
+/// A waker that unparks the thread it was made on.
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+thread_local! {
+    /// Made once per thread: a call allocates no waker.
+    static THIS_THREAD: Waker = Waker::from(Arc::new(Unpark(std::thread::current())));
 }
 
 /// pyo3-async-runtimes' view of the runtime above, so awaitables run on the same runtime (and

@@ -1,6 +1,7 @@
 """dapr_rs.ext.fastapi and dapr_rs.ext.flask: a real uvicorn (FastAPI) or werkzeug (Flask) server in
 this process serves the app's subscriptions, and a real `dapr-rs` sidecar delivers to it over HTTP
-from the embedded broker (pubsub.sqlite, as samples/components). Every test runs on both."""
+from the embedded broker (pubsub.sqlite, as samples/components). Every test runs on both, bulk
+subscriptions (`bulk=BulkSubscribe(...)`) too."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import logging
 import queue
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
@@ -23,7 +26,7 @@ from fastapi import FastAPI
 from flask import Flask
 
 import dapr_rs
-from dapr_rs import Rule, TopicEvent, TopicEventResponse
+from dapr_rs import BulkSubscribe, Rule, TopicEvent, TopicEventResponse
 from dapr_rs.ext import fastapi as ext_fastapi
 from dapr_rs.ext import flask as ext_flask
 from sidecar_harness import Sidecar, wait_until, write_component
@@ -325,3 +328,144 @@ def test_fastapi_awaits_async_handlers_on_its_loop_and_runs_others_on_its_thread
     # Tagged in the OpenAPI document as the official extension's routes are.
     assert app.openapi()["paths"]["/dapr/subscribe"]["get"]["tags"] == ["PubSub"]
     assert app.openapi()["paths"]["/events/order_pub_sub/sync"]["post"]["tags"] == ["PubSub"]
+
+
+def bulk_envelope(*events: Any) -> Dict[str, Any]:
+    """A bulk delivery as the sidecar POSTs it: entry `entry-<i>` holds `events[i]`."""
+    entries = [{"entryId": f"entry-{i}", "event": event, "metadata": {"n": str(i)}, "contentType": "application/cloudevents+json"}
+               for i, event in enumerate(events)]
+    return {"id": "b-1", "type": "com.dapr.event.sent.bulk", "topic": "orders", "pubsubname": PUBSUB, "metadata": {}, "entries": entries}
+
+
+def test_bulk_calls_are_read_and_answered_per_entry_by_cores_rules(framework: Framework, caplog: pytest.LogCaptureFixture) -> None:
+    """A bulk subscription's handler gets each delivery as one list and answers per entry as an App
+    bulk handler does; core reads the envelope and writes the statuses (a failure, or an answer that
+    does not fit the batch, retries every entry), straight to the app's server."""
+    app, dapr_app = framework.app()
+    batches: List[List[TopicEvent]] = []
+
+    @dapr_app.subscribe(PUBSUB, "orders", dead_letter_topic="dlq", bulk=BulkSubscribe(max_messages=50, max_await_ms=20))
+    def orders(events: List[TopicEvent]) -> Any:
+        batches.append(events)
+        answer = events[0].decoded_data()
+        if answer == "by-id":
+            return {e.entry_id: e.decoded_data() for e in events[1:]}  # the first left out: RETRY
+        if answer == "in-order":
+            return ["success", "drop", "retry"][: len(events)]
+        if answer == "raise":
+            raise RuntimeError("the database is down")
+        return answer
+
+    def bulk(*answers: Any) -> Tuple[int, Any]:
+        events = [{**CLOUD_EVENT, "id": f"e-{i}", "data": answer} for i, answer in enumerate(answers)]
+        return deliver(framework_port, "/events/order_pub_sub/orders", bulk_envelope(*events))
+
+    def statuses(reply: Tuple[int, Any]) -> List[str]:
+        status, body = reply
+        assert status == 200, body
+        return [s["status"] for s in body["statuses"]]
+
+    with caplog.at_level(logging.ERROR, logger="dapr_rs"), framework.serving(app) as framework_port:
+        _, [document] = call(framework_port, "GET", "/dapr/subscribe")
+        assert statuses(bulk("drop", "x")) == ["DROP", "DROP"]
+        assert statuses(bulk("by-id", "success", "drop")) == ["RETRY", "SUCCESS", "DROP"]
+        assert statuses(bulk("in-order", "a", "b")) == ["SUCCESS", "DROP", "RETRY"]
+        answered = len(batches)
+        failing = [statuses(bulk(*answers)) for answers in [("raise", "x"), ("in-order", "a", "b", "c"), ("by-id", "sometimes"), ("sometimes", "a")]]
+        assert len(batches) == answered + 4
+        # An entry that is no event reaches no handler and is dropped; the others are one batch.
+        mixed = deliver(framework_port, "/events/order_pub_sub/orders", bulk_envelope({**CLOUD_EVENT, "data": "success"}, 42))
+        # A single event POSTed to the route is a batch of one, answered as a single delivery.
+        single = deliver(framework_port, "/events/order_pub_sub/orders", {**CLOUD_EVENT, "data": "drop"})
+        bad_body = deliver(framework_port, "/events/order_pub_sub/orders", b"not json")
+
+    assert document == {
+        "pubsubname": PUBSUB, "topic": "orders", "metadata": {}, "deadLetterTopic": "dlq",
+        "routes": {"rules": [], "default": "/events/order_pub_sub/orders"},
+        "bulkSubscribe": {"enabled": True, "maxMessagesCount": 50, "maxAwaitDurationMs": 20},
+    }
+    assert [(e.entry_id, e.id, e.metadata, e.topic) for e in batches[0]] == [
+        ("entry-0", "e-0", {"n": "0"}, "orders"),
+        ("entry-1", "e-1", {"n": "1"}, "orders"),
+    ]
+    assert failing == [["RETRY"] * 2, ["RETRY"] * 4, ["RETRY"] * 2, ["RETRY"] * 2]
+    assert statuses(mixed) == ["SUCCESS", "DROP"] and [len(b) for b in batches[-2:]] == [1, 1]
+    assert single == (200, {"status": "DROP"}) and batches[-1][0].entry_id == ""
+    assert bad_body[0] == 400 and len(batches) == answered + 6
+    assert "the database is down" in caplog.text and "a batch of 2 events" in caplog.text
+
+
+def test_a_bulk_subscription_gets_the_quickstarts_orders_in_batches(framework: Framework, tmp_path: Path) -> None:
+    app, dapr_app = framework.app()
+    batches: "queue.Queue[List[TopicEvent]]" = queue.Queue()
+    received: "queue.Queue[TopicEvent]" = queue.Queue()
+
+    @dapr_app.subscribe(pubsub=PUBSUB, topic="orders", bulk=BulkSubscribe(max_messages=10, max_await_ms=1000))
+    def orders(events: List[TopicEvent]) -> str:
+        batches.put(events)
+        for event in events:
+            received.put(event)
+        return "success"
+
+    with behind_a_sidecar(framework, app, tmp_path) as (_, sidecar):
+        publish(sidecar, "orders", *({"orderId": n} for n in range(1, 21)))
+        events = take(received, 20, "orders")
+        time.sleep(1.0)  # time for a wrong redelivery to show
+    assert sorted(e.decoded_data()["orderId"] for e in events) == list(range(1, 21))
+    assert received.empty()
+    assert {(e.pubsub_name, e.topic, e.path) for e in events} == {(PUBSUB, "orders", "/events/order_pub_sub/orders")}
+    assert all(e.entry_id for e in events) and len({e.id for e in events}) == 20
+    sizes = [len(batches.get_nowait()) for _ in range(batches.qsize())]
+    assert max(sizes) > 1 and max(sizes) <= 10, sizes
+
+
+def test_a_bulk_handlers_per_entry_answers_are_honoured(framework: Framework, tmp_path: Path) -> None:
+    """Through the sidecar: an entry answered RETRY, or left out of the answer, comes again; DROP goes
+    to the dead-letter topic; SUCCESS is not sent again. The handler is `async def` (awaited on
+    FastAPI's loop; run to completion on Flask's request thread)."""
+    app, dapr_app = framework.app()
+    seen: Counter = Counter()
+    lock = threading.Lock()
+    again: "queue.Queue[str]" = queue.Queue()
+    dead: "queue.Queue[TopicEvent]" = queue.Queue()
+
+    @dapr_app.subscribe(pubsub=PUBSUB, topic="orders", dead_letter_topic="orders-dead", bulk=BulkSubscribe(max_messages=10, max_await_ms=500))
+    async def orders(events: List[TopicEvent]) -> Dict[str, str]:
+        await asyncio.sleep(0)
+        answers = {}
+        for event in events:
+            name = event.decoded_data()
+            with lock:
+                seen[name] += 1
+                first = seen[name] == 1
+            if not first:
+                again.put(name)
+            if name == "left-out" and first:
+                continue  # not answered: RETRY
+            answers[event.entry_id] = {"retry": "retry" if first else "success", "drop": "drop"}.get(name, "success")
+        return answers
+
+    @dapr_app.subscribe(pubsub=PUBSUB, topic="orders-dead", route="/dead-orders")
+    def dead_orders(event: TopicEvent) -> None:
+        dead.put(event)
+
+    with behind_a_sidecar(framework, app, tmp_path) as (_, sidecar):
+        publish(sidecar, "orders", "a", "retry", "drop", "left-out", "b")
+        redelivered = take(again, 2, "redelivered entries")
+        [letter] = take(dead, 1, "dead letters")
+        time.sleep(1.0)  # time for a wrong redelivery of the others to show
+    assert sorted(redelivered) == ["left-out", "retry"]
+    assert letter.decoded_data() == "drop"
+    with lock:
+        assert dict(seen) == {"a": 1, "retry": 2, "drop": 1, "left-out": 2, "b": 1}
+    assert again.empty() and dead.empty()
+
+
+def test_bad_bulk_subscriptions_are_refused_when_registered(framework: Framework) -> None:
+    _, dapr_app = framework.app()
+    with pytest.raises(TypeError, match="bulk must be a BulkSubscribe"):
+        dapr_app.subscribe(PUBSUB, "orders", bulk=10)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="called with a list of TopicEvent"):
+        dapr_app.subscribe(PUBSUB, "orders", bulk=BulkSubscribe())(lambda events, other: None)
+    with pytest.raises(ValueError, match="must not be negative"):
+        BulkSubscribe(max_messages=-1)

@@ -258,8 +258,10 @@ class HttpSubscriptions:
         match_expr: Optional[str] = None,
         priority: int = 0,
         route: Optional[str] = None,
+        bulk: Optional[Tuple[int, int]] = None,
     ) -> str:
-        """Returns the route to serve the subscription at."""
+        """Returns the route to serve the subscription at. With ``bulk`` (max messages, max await
+        ms) the sidecar delivers batches: answer them with ``HttpDelivery.reply_batch``."""
     def subscribe_reply(self, headers: Sequence[Tuple[bytes, bytes]]) -> Tuple[int, str, bytes]:
         """The answer to GET /dapr/subscribe: (status, content type, body)."""
     def read_delivery(self, route: str, headers: Sequence[Tuple[bytes, bytes]], body: bytes) -> HttpDelivery: ...
@@ -272,3 +274,6 @@ class HttpDelivery:
     def events(self) -> List[TopicEvent]: ...
     def reply(self, answers: Sequence[Any]) -> Tuple[int, str, bytes]:
         """The reply once the handler answered each event (its return value or exception)."""
+    def reply_batch(self, answer: Any) -> Tuple[int, str, bytes]:
+        """The reply once a bulk handler, given ``events`` as one list, answered (its return value
+        or exception), by core's batch rule."""

@@ -41,9 +41,10 @@ def _response(reply: Tuple[int, str, bytes]) -> Response:
     return Response(content=body, status_code=status, media_type=content_type)
 
 
-async def _answer(handler: Callable[..., Any], is_async: bool, event: TopicEvent) -> Any:
-    """What ``handler`` answered ``event``, or the exception it raised: an ``async def`` handler is
-    awaited on the app's event loop, any other runs on the threadpool, as FastAPI runs endpoints."""
+async def _answer(handler: Callable[..., Any], is_async: bool, event: Union[TopicEvent, List[TopicEvent]]) -> Any:
+    """What ``handler`` answered ``event`` (or a batch's list of events), or the exception it
+    raised: an ``async def`` handler is awaited on the app's event loop, any other runs on the
+    threadpool, as FastAPI runs endpoints."""
     try:
         answer = handler(event) if is_async else await run_in_threadpool(handler, event)
         if inspect.isawaitable(answer):
@@ -56,8 +57,9 @@ async def _answer(handler: Callable[..., Any], is_async: bool, event: TopicEvent
 class DaprApp(SubscribingApp):
     """Serves Dapr subscriptions on the FastAPI app ``app_instance``: ``GET /dapr/subscribe`` now,
     a ``POST`` route per :meth:`subscribe`, whose handlers FastAPI awaits on its event loop
-    (``async def``) or runs on its threadpool, a bulk delivery's events at once. ``router_tags``
-    tag those routes in the OpenAPI document (None: no tag)."""
+    (``async def``) or runs on its threadpool, a bulk delivery's events at once (or, for a
+    ``bulk=`` subscription, as one list). ``router_tags`` tag those routes in the OpenAPI document
+    (None: no tag)."""
 
     def __init__(self, app_instance: FastAPI, router_tags: Optional[Sequence[str]] = ("PubSub",)) -> None:
         super().__init__()
@@ -70,7 +72,7 @@ class DaprApp(SubscribingApp):
     async def _subscribe_document(self, request: Request) -> Response:
         return _response(self._subscriptions.subscribe_reply(request.headers.raw))
 
-    def _serve(self, path: str, handler: Callable[..., Any], is_async: bool) -> None:
+    def _serve(self, path: str, handler: Callable[..., Any], is_async: bool, batch: bool) -> None:
         native = self._subscriptions
 
         async def deliver(request: Request) -> Response:
@@ -78,4 +80,10 @@ class DaprApp(SubscribingApp):
             answers = await asyncio.gather(*(_answer(handler, is_async, event) for event in delivery.events))
             return _response(delivery.reply(list(answers)))
 
-        self._app.add_api_route(path, deliver, methods=["POST"], tags=self._router_tags, name=f"dapr_rs:{path}")
+        async def deliver_batch(request: Request) -> Response:
+            delivery = native.read_delivery(path, request.headers.raw, await request.body())
+            events = delivery.events  # none when core refused the call: the handler is not called
+            return _response(delivery.reply_batch(await _answer(handler, is_async, events) if events else None))
+
+        endpoint = deliver_batch if batch else deliver
+        self._app.add_api_route(path, endpoint, methods=["POST"], tags=self._router_tags, name=f"dapr_rs:{path}")

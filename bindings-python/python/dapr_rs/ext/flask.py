@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import inspect
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, List, Tuple, Union
 
 from .. import TopicEvent
 from ._http import SubscribingApp
@@ -45,9 +45,10 @@ def _response(reply: Tuple[int, str, bytes]) -> flask.Response:
     return flask.Response(body, status=status, content_type=content_type)
 
 
-def _answer(handler: Callable[..., Any], event: TopicEvent) -> Any:
-    """What ``handler`` answered ``event``, or the exception it raised; an ``async def`` handler's
-    coroutine runs to completion on an event loop of this (worker) thread."""
+def _answer(handler: Callable[..., Any], event: Union[TopicEvent, List[TopicEvent]]) -> Any:
+    """What ``handler`` answered ``event`` (or a batch's list of events), or the exception it
+    raised; an ``async def`` handler's coroutine runs to completion on an event loop of this
+    (worker) thread."""
     try:
         answer = handler(event)
         if inspect.iscoroutine(answer):
@@ -60,7 +61,7 @@ def _answer(handler: Callable[..., Any], event: TopicEvent) -> Any:
 class DaprApp(SubscribingApp):
     """Serves Dapr subscriptions on the Flask app ``app_instance``: ``GET /dapr/subscribe`` now, a
     ``POST`` route per :meth:`subscribe`, whose handlers run on the request's thread, a bulk
-    delivery's events one after another."""
+    delivery's events one after another (or, for a ``bulk=`` subscription, as one list)."""
 
     def __init__(self, app_instance: flask.Flask) -> None:
         super().__init__()
@@ -70,11 +71,16 @@ class DaprApp(SubscribingApp):
             "/dapr/subscribe", "dapr_rs:/dapr/subscribe", lambda: _response(native.subscribe_reply(_headers())), methods=["GET"]
         )
 
-    def _serve(self, path: str, handler: Callable[..., Any], is_async: bool) -> None:
+    def _serve(self, path: str, handler: Callable[..., Any], is_async: bool, batch: bool) -> None:
         native = self._subscriptions
 
         def deliver() -> flask.Response:
             delivery = native.read_delivery(path, _headers(), flask.request.get_data())
             return _response(delivery.reply([_answer(handler, event) for event in delivery.events]))
 
-        self._app.add_url_rule(path, f"dapr_rs:{path}", deliver, methods=["POST"])
+        def deliver_batch() -> flask.Response:
+            delivery = native.read_delivery(path, _headers(), flask.request.get_data())
+            events = delivery.events  # none when core refused the call: the handler is not called
+            return _response(delivery.reply_batch(_answer(handler, events) if events else None))
+
+        self._app.add_url_rule(path, f"dapr_rs:{path}", deliver_batch if batch else deliver, methods=["POST"])
