@@ -1,132 +1,282 @@
 #!/usr/bin/env bash
-# Benchmarks of issue #2's targets (and #4's Node client against @dapr/dapr, #5's .NET binding against the core, #6's Python client against dapr), on this machine, in one run; results go to stdout and to
-# bench/REPORT.md. Not a test: nothing here fails on a slow number.
+# Benchmarks of issue #2's targets, the clients beside the official SDKs (#4 Node, #5 .NET, #6
+# Python), and issue #19's: every layer against the layer under it, in one run on this machine.
+# Results go to stdout, to a section of bench/REPORT.md and to PNG charts in bench/charts/.
+# Not a test: nothing here fails on a slow number.
+#
+#   BENCH_SECTIONS  what runs (default all): floor, clients, instructions, end-to-end, bulk, idle,
+#                   backlog; e.g. BENCH_SECTIONS=floor,end-to-end. The in-memory sidecar always runs.
+#   BENCH_SCALE     multiplies every event count (default 1): BENCH_SCALE=0.05 checks the harness
+#                   in a few minutes; its numbers are not comparable and its section says so.
+#   BENCH_OUT       where REPORT.md and charts/ are written (default bench/; a scaled run's go
+#                   to $TMPDIR/dapr-rs-bench).
+#   DAPR_RS_BIN     the sidecar binary measured (default: the one this script builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+sections=",${BENCH_SECTIONS:-floor,clients,instructions,end-to-end,bulk,idle,backlog},"
+wants() { [[ $sections == *",$1,"* ]]; }
+scale=${BENCH_SCALE:-1}
+out=${BENCH_OUT:-bench}
+# A scaled run checks the harness: unless told otherwise, its report stays out of the repository's.
+[ "$scale" = 1 ] || out=${BENCH_OUT:-${TMPDIR:-/tmp}/dapr-rs-bench}
+# What the bench needs besides `make test`'s: valgrind, redis-benchmark, matplotlib; and the brokers.
+scripts/install-deps.sh bench
 cargo build -q --release -p dapr-rs-cli -p dapr-rs-bench
 bin=$CARGO_TARGET_DIR/release
+sidecar_bin=${DAPR_RS_BIN:-$bin/dapr-rs}
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# Numbers of a tree with uncommitted changes are not the commit's: say so on every line.
+[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit+uncommitted"
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-component() { # dir type [path]
-  mkdir -p "$1"
-  { echo "apiVersion: dapr.io/v1alpha1"; echo "kind: Component"; echo "metadata: {name: order_pub_sub}"; echo "spec:";
-    echo "  type: $2"; echo "  version: v1"; echo "  metadata:";
-    [ -n "${3:-}" ] && { echo "  - name: path"; echo "    value: \"$3\""; }; true; } > "$1/pubsub.yaml"
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Every child (sidecars, valgrind, the do-nothing server) within 10 s, or killed.
+  for p in "${pids[@]}"; do timeout 10 tail --pid="$p" -f /dev/null 2>/dev/null || kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
 }
+trap cleanup EXIT
+n() { python3 -c "print(max(1, round($1 * $scale)))"; } # an event count, scaled
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Writes a component `order_pub_sub` of `type` to dir/pubsub.yaml: name=value metadata after it.
+component() { # dir type [name=value ...]
+  local dir=$1 type=$2 kv
+  shift 2
+  mkdir -p "$dir"
+  { echo "apiVersion: dapr.io/v1alpha1"; echo "kind: Component"; echo "metadata: {name: order_pub_sub}"; echo "spec:";
+    echo "  type: $type"; echo "  version: v1"; echo "  metadata:";
+    for kv in "$@"; do echo "  - name: ${kv%%=*}"; echo "    value: \"${kv#*=}\""; done; } > "$dir/pubsub.yaml"
+}
+# A broker's component as the samples give it (samples/components-<broker>), without its scopes:
+# the bench's app ids are its own.
+sample_component() { # dir broker
+  mkdir -p "$1"
+  sed '/^scopes:/,$d' "samples/components-$2/pubsub.yaml" > "$1/pubsub.yaml"
+}
+# Starts a sidecar (under $wrap when set, e.g. valgrind) and waits until its outbound API is up.
 sidecar() { # app-id resources grpc-port http-port [app-port]
   local args=(sidecar --app-id "$1" --resources-path "$2" --dapr-grpc-port "$3" --dapr-http-port "$4" --metrics-port 0 --log-level warn)
   [ -n "${5:-}" ] && args+=(--app-port "$5" --app-protocol grpc)
-  "$bin/dapr-rs" "${args[@]}" > "$work/$1.log" 2>&1 &
+  # shellcheck disable=SC2086
+  ${wrap:-} "$sidecar_bin" "${args[@]}" > "$work/$1.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 200); do curl -sf -o /dev/null "http://127.0.0.1:$4/v1.0/healthz/outbound" && return; sleep 0.05; done
-  echo "sidecar $1 did not start" >&2; cat "$work/$1.log" >&2; exit 1
+  local deadline=$((SECONDS + 20))
+  [ -n "${wrap:-}" ] && deadline=$((SECONDS + 120))  # valgrind starts it some 50 times slower
+  until curl -sf -o /dev/null "http://127.0.0.1:$4/v1.0/healthz/outbound"; do
+    [ $SECONDS -lt $deadline ] || { echo "sidecar $1 did not start" >&2; cat "$work/$1.log" >&2; exit 1; }
+    sleep 0.1
+  done
 }
 results=()
-record() { echo "$1"; results+=("$1"); }
-# BENCH_SECTIONS picks what runs (default all): floor, clients, end-to-end, idle, backlog; e.g.
-# BENCH_SECTIONS=floor,end-to-end for the broker rows alone; the floor and the in-memory sidecar
-# always run.
-sections=",${BENCH_SECTIONS:-floor,clients,end-to-end,idle,backlog},"
-wants() { [[ $sections == *",$1,"* ]]; }
+# One report line: what was measured, on what, at which commit.
+record() { local line="$1 ($commit)"; echo "$line"; results+=("$line"); }
 # Runs a benchmark binary; a failed run stops the script (its output says why).
 measure() { local out; out=$("$@") || { echo "bench: $* failed" >&2; exit 1; }; record "$out"; }
 measure_as() { local label=$1 out; shift; out=$("$@") || { echo "bench: $* failed" >&2; exit 1; }; record "$label: $out"; }
+rate_of() { grep -oE '[0-9.]+ events/s' <<< "$1" | head -1 | grep -oE '^[0-9.]+'; }
+last_rate() { printf '%s\n' "${results[@]}" | grep -E "^$1" | tail -1 | grep -oE '[0-9.]+ events/s' | head -1 | grep -oE '^[0-9.]+'; }
 
 # 0. The floor: tonic's generated client against a do-nothing server, and our client against it,
-#    measured in the same run so the numbers below can be read against them on this machine.
-"$bin/bare_tonic" serve > "$work/bare.addr" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$work/bare.addr" ] && break; sleep 0.05; done
-bare=$(cat "$work/bare.addr")
-measure "$bin/bare_tonic" publish --address "$bare" --count 200000 --in-flight 100
-measure "$bin/publish_throughput" --address "$bare" --count 200000 --in-flight 100 --label "core client -> do-nothing server"
+#    100 in flight and serially, measured in the same run so the numbers below read against them.
+if wants floor; then
+  "$bin/bare_tonic" serve > "$work/bare.addr" &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$work/bare.addr" ] && break; sleep 0.05; done
+  bare=$(cat "$work/bare.addr")
+  measure "$bin/bare_tonic" publish --address "$bare" --count "$(n 200000)" --in-flight 100
+  measure "$bin/publish_throughput" --address "$bare" --count "$(n 200000)" --in-flight 100 --label "core client -> do-nothing server"
+  measure "$bin/publish_throughput" --address "$bare" --count "$(n 20000)" --in-flight 1 --label "core client -> do-nothing server"
+fi
 
-# 1. Rust client, 100 in flight, through our sidecar on pubsub.in-memory.
+# 1. Rust client, 100 in flight and serially, through our sidecar on pubsub.in-memory; the sidecar's
+#    own cost per serial publish is the difference from the serial floor (issue #19 item 2).
 component "$work/mem" pubsub.in-memory
 g=$(port); h=$(port)
 sidecar memory "$work/mem" "$g" "$h"
 memory_pid=${pids[-1]}
-measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count 200000 --in-flight 100
-measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count 20000 --in-flight 1
-
-if wants clients; then
-# 1b. Node (issue #4): dapr-rs's client and the official @dapr/dapr, side by side on the same sidecar.
-(cd bench/node && npm install --no-audit --no-fund --loglevel=error > /dev/null)
-node_out=$(cd bench/node && node publish.mjs --grpc-port "$g" --http-port "$h" --count 20000) || { echo "bench: node publish.mjs failed" >&2; exit 1; }
-while IFS= read -r line; do record "$line"; done < <(grep '^node publish' <<< "$node_out")
-
-# 1c. .NET (issue #5): the DaprRs binding under Mono on the same sidecar, next to the bare Rust
-#     core's serial and 100-in-flight rates measured just before it (lines of section 1).
-mkdir -p bench/dotnet/bin
-cp bindings-dotnet/bin/DaprRs.dll bindings-dotnet/bin/libdapr_rs_ffi.so bench/dotnet/bin/
-mcs -nologo -langversion:7 -optimize+ -r:bench/dotnet/bin/DaprRs.dll -out:bench/dotnet/bin/Publish.exe bench/dotnet/Publish.cs
-dotnet_out=$(mono bench/dotnet/bin/Publish.exe "http://127.0.0.1:$g" 100000) || { echo "bench: bench/dotnet/Publish.exe failed" >&2; exit 1; }
-core_rate() { printf '%s\n' "${results[@]}" | grep -E "^publish_throughput: .* $1 in flight" | tail -1 | grep -oE '[0-9.]+ events/s' | grep -oE '^[0-9.]+'; }
-while IFS= read -r line; do
-  k=$(grep -oE '[0-9]+ in flight' <<< "$line" | grep -oE '^[0-9]+')
-  r=$(grep -oE '[0-9.]+ events/s' <<< "$line" | grep -oE '^[0-9.]+')
-  c=$(core_rate "$k")
-  record "$line = $(python3 -c "print(round(100 * $r / $c))")% of the bare Rust core ($c events/s)"
-done < <(grep '^dotnet publish' <<< "$dotnet_out")
-
-# 1d. Python (issue #6): dapr_rs and the official dapr SDK side by side on the same sidecar.
-py_out=$(.venv/bin/python bench/python/publish.py --grpc-port "$g" --http-port "$h" --count 20000) || { echo "bench: bench/python/publish.py failed" >&2; exit 1; }
-while IFS= read -r line; do record "$line"; done < <(grep '^python publish' <<< "$py_out")
+measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count "$(n 200000)" --in-flight 100
+measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count "$(n 20000)" --in-flight 1
+if wants floor; then
+  through=$(last_rate "publish_throughput: .* 1 in flight"); floor=$(last_rate "core client -> do-nothing server: .* 1 in flight")
+  record "$(python3 -c "a, b = 1e6 / $through, 1e6 / $floor; print(f'sidecar tax, serial: the sidecar on pubsub.in-memory adds {a - b:.1f} µs to a publish (core client, 1 in flight: {a:.1f} µs a publish through it, {b:.1f} µs to the do-nothing server)')")"
 fi
 
-# 2. Publisher sidecar → broker → subscriber sidecar → app, on the embedded broker, Redis and
-#    Kafka (issue #15): as fast as it goes with 100 in flight, then p50/p99 at 1,000 events/s.
-#    Same topic for both runs: the subscriber sidecar read the app's subscriptions once.
+# 1b. Each client beside the official SDK on the same sidecar. A client is a function
+#    client_<name> (grpc-port http-port) printing report lines; add one and list it in `clients`.
+# Runs a client's driver and records the lines it prints that start with `prefix`.
+record_lines() { # prefix command...
+  local prefix=$1 out
+  shift
+  out=$("$@") || { echo "bench: $* failed" >&2; exit 1; }
+  while IFS= read -r line; do record "$line"; done < <(grep "^$prefix" <<< "$out")
+}
+# The same, each line with its rate as a share of the bare Rust core's at that many in flight
+# (section 1's lines).
+record_against_core() { # prefix command...
+  local prefix=$1 out k r c
+  shift
+  out=$("$@") || { echo "bench: $* failed" >&2; exit 1; }
+  while IFS= read -r line; do
+    k=$(grep -oE '[0-9]+ in flight' <<< "$line" | grep -oE '^[0-9]+')
+    r=$(rate_of "$line")
+    c=$(last_rate "publish_throughput: .* $k in flight")
+    record "$line = $(python3 -c "print(round(100 * $r / $c))")% of the bare Rust core ($c events/s)"
+  done < <(grep "^$prefix" <<< "$out")
+}
+client_node() { # issue #4: dapr-rs's client and the official @dapr/dapr
+  (cd bench/node && npm install --no-audit --no-fund --loglevel=error > /dev/null)
+  record_lines "node publish" node bench/node/publish.mjs --grpc-port "$1" --http-port "$2" --count "$(n 20000)"
+}
+client_dotnet() { # issue #5: the DaprRs binding under Mono, against the bare Rust core's rates of section 1
+  mkdir -p bench/dotnet/bin
+  cp bindings-dotnet/bin/DaprRs.dll bindings-dotnet/bin/libdapr_rs_ffi.so bench/dotnet/bin/
+  mcs -nologo -langversion:7 -optimize+ -r:bench/dotnet/bin/DaprRs.dll -out:bench/dotnet/bin/Publish.exe bench/dotnet/Publish.cs
+  record_against_core "dotnet publish" mono bench/dotnet/bin/Publish.exe "http://127.0.0.1:$1" "$(n 100000)"
+}
+client_python() { # issue #6: dapr_rs and the official dapr SDK
+  record_lines "python publish" .venv/bin/python bench/python/publish.py --grpc-port "$1" --http-port "$2" --count "$(n 20000)"
+}
+client_jvm() { # issue #20: the JVM binding (the jar `make jvm` installs), against the bare Rust core's rates of section 1
+  local version
+  version=$(make -s version)
+  (cd bench/jvm && mvn -q -B --no-transfer-progress -Dstyle.color=never -Ddapr-rs.version="$version" compile)
+  record_against_core "jvm publish" java -cp 'bench/jvm/target/lib/*' bench/jvm/Publish.java "$1" "$(n 100000)"
+}
+clients=(node dotnet python jvm)
+if wants clients; then
+  for c in "${clients[@]}"; do "client_$c" "$g" "$h"; done
+fi
+
+# 2. End to end: publisher sidecar → broker → subscriber sidecar → app, as fast as it goes with
+#    100 in flight, then p50/p99 paced at 1,000 events/s; on the embedded broker and every real
+#    broker (issue #19 item 4; the samples' components). Each run has a topic of its own, so
+#    nothing left in a broker by an earlier run is counted.
+run_id=$(date +%s)
 end_to_end() { # name resources
-  local pg ph sg sh app
+  local pg ph sg sh app topic=bench-e2e-$1-$run_id
   pg=$(port); ph=$(port); sg=$(port); sh=$(port); app=$(port)
   sidecar "$1-publisher" "$2" "$pg" "$ph"
   sidecar "$1-subscriber" "$2" "$sg" "$sh" "$app"
-  measure_as "$1" "$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --count 50000 --in-flight 100
-  measure_as "$1" "$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --count 10000 --rate 1000
+  measure_as "$1" "$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --topic "$topic" --count "$(n 50000)" --in-flight 100
+  measure_as "$1" "$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --topic "$topic" --count "$(n 10000)" --rate 1000 \
+    --latency-out "$work/latency-$1.json"
+  [ "$1" = redis ] && redis-cli -h 127.0.0.1 -p 6379 del "$topic" > /dev/null
+  return 0
 }
-component "$work/sqlite" pubsub.sqlite "$work/bench.db"
+component "$work/sqlite" pubsub.sqlite "path=$work/bench.db"
+e2e_brokers=(sqlite redis jetstream rabbitmq mqtt3 kafka)
 if wants end-to-end; then
-  end_to_end sqlite "$work/sqlite"
-  component "$work/redis" pubsub.redis
-  printf '  - name: redisHost\n    value: "127.0.0.1:6379"\n' >> "$work/redis/pubsub.yaml"
-  end_to_end redis "$work/redis"
-  component "$work/kafka" pubsub.kafka
-  printf '  - name: brokers\n    value: "127.0.0.1:9092"\n  - name: authType\n    value: none\n' >> "$work/kafka/pubsub.yaml"
-  end_to_end kafka "$work/kafka"
+  for b in "${e2e_brokers[@]}"; do
+    [ "$b" = sqlite ] || sample_component "$work/$b" "$b"
+    end_to_end "$b" "$work/$b"
+  done
 fi
 
-# 3. An idle sidecar's resident memory.
+# 3. The sidecar's own work as instructions (valgrind's callgrind), stable where wall time is
+#    noisy: per publish (1 in flight) on pubsub.in-memory, SQLite and Redis, and per delivered event
+#    on SQLite and Redis (the subscriber sidecar; its delivery handler's share apart, as the whole
+#    process's count moves with the broker's polling). Counted from after a warm-up to the end.
+callgrind() { # name: starts the next sidecar() under callgrind (counts zeroed later)
+  wrap="valgrind --tool=callgrind --callgrind-out-file=$work/callgrind.$1.%p"
+}
+instructions() { # pid label events function: zeroes, runs the rest of the arguments, dumps, records Ir/event
+  local pid=$1 label=$2 events=$3 function=$4 dump within=0
+  shift 4
+  timeout 60 callgrind_control -z "$pid" > /dev/null 2>&1
+  "$@" > "$work/instructions.out" || { echo "bench: $* failed" >&2; cat "$work/instructions.out" >&2; exit 1; }
+  timeout 120 callgrind_control -d "$pid" > /dev/null 2>&1
+  dump=$(ls -t "$work"/callgrind.*."$pid".* | head -1)
+  # The inclusive count of `function` (everything it and its callees ran), when one is named.
+  [ -n "$function" ] && within=$(callgrind_annotate --inclusive=yes "$dump" 2>/dev/null | grep -F "$function" | head -1 | awk '{gsub(",", "", $1); print $1}')
+  record "$(python3 - "$dump" "$label" "$events" "${within:-0}" "$(sed -E 's/.*::([A-Za-z]+) as .*>::([a-z_]+)$/\1::\2/' <<< "$function")" <<'EOF'
+import sys
+dump, label, events, within, function = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+ir = next(int(line.split()[1]) for line in open(dump) if line.startswith(("summary:", "totals:")))
+part = f", of which {within / events:,.0f} in {function}" if within else ""
+print(f"sidecar instructions, {label}: {ir / events:,.0f} per event{part} ({ir:,} over {events} events, callgrind)")
+EOF
+)"
+}
+if wants instructions; then
+  count=$(n 2000)
+  sample_component "$work/redis-ir" redis
+  for b in in-memory sqlite redis; do
+    dir=$work/mem; [ "$b" = sqlite ] && dir=$work/sqlite; [ "$b" = redis ] && dir=$work/redis-ir
+    ig=$(port); ih=$(port)
+    callgrind "publish-$b"; sidecar "ir-$b" "$dir" "$ig" "$ih"; unset wrap
+    "$bin/publish_throughput" --address "127.0.0.1:$ig" --count 0 --warmup 500 --in-flight 1 > /dev/null
+    instructions "${pids[-1]}" "publish on pubsub.$b (core client, 1 in flight)" "$count" "" \
+      "$bin/publish_throughput" --address "127.0.0.1:$ig" --topic "bench-ir-$run_id" --count "$count" --warmup 0 --in-flight 1
+    kill "${pids[-1]}"
+  done
+  for b in sqlite redis; do
+    dir=$work/sqlite; [ "$b" = redis ] && dir=$work/redis-ir
+    pg=$(port); ph=$(port); sg=$(port); sh=$(port); app=$(port)
+    sidecar "ir-publisher-$b" "$dir" "$pg" "$ph"
+    callgrind "delivery-$b"; sidecar "ir-subscriber-$b" "$dir" "$sg" "$sh" "$app"; unset wrap
+    e2e=("$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --topic "bench-ir-$b-$run_id" --in-flight 10 --wait 120)
+    "${e2e[@]}" --count 500 > /dev/null
+    instructions "${pids[-1]}" "delivery on pubsub.$b (subscriber sidecar, gRPC app, 10 in flight)" "$count" \
+      "dapr_rs_sidecar::delivery::event_delivery::EventDelivery as dapr_rs_components::MessageHandler>::handle" "${e2e[@]}" --count "$count"
+    kill "${pids[-1]}" "${pids[-2]}"
+  done
+  redis-cli -h 127.0.0.1 -p 6379 del "bench-ir-$run_id" "bench-ir-redis-$run_id" > /dev/null
+fi
+
+# 4. Bulk publish through the sidecar to Redis, as a share of what Redis takes from
+#    redis-benchmark's pipelined XADDs of an entry of the same size, in the same run.
+if wants bulk; then
+  sample_component "$work/redis-bulk" redis
+  bg=$(port); bh=$(port)
+  sidecar bulk "$work/redis-bulk" "$bg" "$bh"
+  stream=bench-bulk-$run_id
+  measure "$bin/publish_throughput" --address "127.0.0.1:$bg" --topic "$stream" --count "$(n 200000)" --bulk 100 --in-flight 4 \
+    --label "bulk publish through the sidecar to pubsub.redis"
+  ours=$(last_rate "bulk publish through the sidecar")
+  # An entry as the sidecar writes it: the CloudEvent of {"orderId":42}.
+  entry=$(redis-cli -h 127.0.0.1 -p 6379 --raw xrange "$stream" - + count 1 | sed -n 3p)
+  redis-cli -h 127.0.0.1 -p 6379 del "$stream" > /dev/null
+  rb=$(timeout 600 redis-benchmark -h 127.0.0.1 -p 6379 -n "$(n 200000)" -P 100 -c 4 -q XADD "$stream-rb" '*' data "$entry" 2>/dev/null | tr '\r' '\n' | grep -oE '[0-9.]+ requests per second' | tail -1 | grep -oE '^[0-9.]+')
+  redis-cli -h 127.0.0.1 -p 6379 del "$stream-rb" > /dev/null
+  record "redis-benchmark XADD (pipeline 100, 4 connections, ${#entry}-byte entries): $(n 200000) events: ${rb%.*} events/s; bulk publish through the sidecar = $(python3 -c "print(round(100 * $ours / $rb))")% of it"
+fi
+
+# 5. An idle sidecar's resident memory.
 if wants idle; then
-sleep 2
-rss=$(awk '/VmRSS/ {print $2}' "/proc/$memory_pid/status")
-record "idle sidecar (in-memory, after the run): $((rss / 1024)) MB resident"
-ig=$(port); ih=$(port)
-sidecar idle "$work/sqlite" "$ig" "$ih"
-sleep 2
-rss=$(awk '/VmRSS/ {print $2}' "/proc/${pids[-1]}/status")
-record "idle sidecar (pubsub.sqlite, fresh): $((rss / 1024)) MB resident"
+  sleep 2
+  rss=$(awk '/VmRSS/ {print $2}' "/proc/$memory_pid/status")
+  record "idle sidecar (in-memory, after the run): $((rss / 1024)) MB resident"
+  ig=$(port); ih=$(port)
+  sidecar idle "$work/sqlite" "$ig" "$ih"
+  sleep 2
+  rss=$(awk '/VmRSS/ {print $2}' "/proc/${pids[-1]}/status")
+  record "idle sidecar (pubsub.sqlite, fresh): $((rss / 1024)) MB resident"
 fi
 
-# 4. A subscriber catching up (issue #13): a backlog of 20,000 messages over 1, 100 and 1,000 topics
+# 6. A subscriber catching up (issue #13): a backlog of 20,000 messages over 1, 100 and 1,000 topics
 #    drained by a Python app, per broker: rate, the subscriber sidecar's peak RSS, duplicates, and
 #    its idle CPU with that many subscriptions.
 backlog=""
 if wants backlog; then
-  backlog=$(.venv/bin/python bench/backlog/backlog_bench.py --brokers sqlite,redis,jetstream,rabbitmq,mqtt3) \
+  backlog=$(.venv/bin/python bench/backlog/backlog_bench.py --brokers sqlite,redis,jetstream,rabbitmq,mqtt3 --messages "$(n 20000)") \
     || { echo "bench: bench/backlog/backlog_bench.py failed" >&2; exit 1; }
+  # Its heading says when; the commit and the machine, as every line of the report does.
+  backlog=$(sed -E "s/^(## Backlog drain, .* UTC)\$/\1 on $(nproc) cores ($commit)/" <<< "$backlog")
   echo "$backlog"
 fi
 
+mkdir -p "$out/charts"
 {
   echo
-  echo "## $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
+  echo -n "## $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($commit)"
+  [ "$scale" = 1 ] && echo || echo ", counts scaled by $scale: a check of the harness, not comparable"
   echo
   for r in "${results[@]}"; do echo "- $r"; done
   echo
   echo "$backlog"
-} >> bench/REPORT.md
+} >> "$out/REPORT.md"
+printf '%s\n' "${results[@]}" > "$work/lines.txt"
+.venv/bin/python bench/charts.py --lines "$work/lines.txt" --latency "$work" --out "$out/charts" \
+  --title "$(date -u +%Y-%m-%d) on $(nproc) cores ($commit)"

@@ -28,6 +28,14 @@ impl Latencies {
         self.0[idx.min(self.0.len() - 1)]
     }
 
+    /// `{"events": N, "percentiles": [[p, ms], ...]}` from p0.5 to p100, denser in the tail.
+    pub fn distribution_json(&self) -> serde_json::Value {
+        let mut points: Vec<f64> = (1..=198).map(|i| i as f64 / 2.0).collect();
+        points.extend([99.5, 99.9, 99.99, 100.0]);
+        let percentiles: Vec<(f64, f64)> = points.into_iter().map(|p| (p, self.percentile(p).as_secs_f64() * 1000.0)).collect();
+        serde_json::json!({ "events": self.0.len(), "percentiles": percentiles })
+    }
+
     pub fn summary(&self) -> String {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         format!(
@@ -43,6 +51,16 @@ impl Latencies {
 /// Makes `count` calls of `call`, `in_flight` at a time (one task each, all sharing whatever the
 /// closure captures, e.g. one channel), and prints the report line `label: N events, K in flight: R events/s`.
 pub async fn run_in_flight<F, Fut>(label: &str, count: usize, in_flight: usize, call: F)
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    run_in_flight_batches(label, count, 1, in_flight, call).await
+}
+
+/// [`run_in_flight`] where each call carries `per_call` events (a bulk publish): the line counts
+/// events, `count × per_call` of them.
+pub async fn run_in_flight_batches<F, Fut>(label: &str, count: usize, per_call: usize, in_flight: usize, call: F)
 where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + Send,
@@ -63,5 +81,6 @@ where
         w.await.expect("worker");
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("{label}: {count} events, {in_flight} in flight: {:.0} events/s ({secs:.2} s)", count as f64 / secs);
+    let events = count * per_call;
+    println!("{label}: {events} events, {in_flight} in flight: {:.0} events/s ({secs:.2} s)", events as f64 / secs);
 }

@@ -34,6 +34,9 @@ struct Args {
     /// Seconds to wait for the subscriber sidecar to connect to this app.
     #[arg(long, default_value_t = 30)]
     wait: u64,
+    /// Writes the latency distribution (percentile → ms) as JSON here, for `bench/charts.py`.
+    #[arg(long)]
+    latency_out: Option<std::path::PathBuf>,
 }
 
 fn now_micros() -> u64 {
@@ -139,6 +142,9 @@ async fn main() {
         got as f64 / total.as_secs_f64(),
         lat.summary()
     );
+    if let Some(path) = &args.latency_out {
+        std::fs::write(path, lat.distribution_json().to_string()).expect("write --latency-out");
+    }
     server.stop().await.ok();
     if got < args.count {
         std::process::exit(1);
