@@ -48,6 +48,16 @@ case $lang in
     pub_cmd=(mono OrderProcessingService/bin/OrderProcessingService.exe)
     sub_flags=(--app-protocol http); pub_flags=(--app-protocol http)
     ;;
+  java)
+    dir=samples/pub_sub/java
+    # As a user would: Maven builds both programs against the dapr-rs jar `make jvm` installed into
+    # the local repository (never the source tree), and copies the jar and its dependencies to target/lib.
+    version=$(make -s version)
+    (cd "$dir" && mvn -q -B --no-transfer-progress -Dstyle.color=never -Ddapr-rs.version="$version" compile)
+    sub_cmd=(java -cp 'target/classes:target/lib/*' CheckoutService)
+    pub_cmd=(java -cp 'target/classes:target/lib/*' OrderProcessingService)
+    sub_flags=(--app-protocol grpc); pub_flags=(--app-protocol grpc)
+    ;;
   rust)
     dir=samples/pub_sub/rust
     # As a user would: cargo builds both programs (a workspace member: the sidecar's lock file and
@@ -72,7 +82,7 @@ echo "=== $lang quickstart: publisher 'orderprocessing' ==="
 (cd "$dir" && ORDER_COUNT=$orders "$bin" run --app-id orderprocessing --app-port 6001 --dapr-http-port 3601 "${pub_flags[@]}" \
    --resources-path "$resources" -- "${pub_cmd[@]}") 2>&1 | tee "$log/pub.log"
 
-# An order is its number (Python, JavaScript, C#) or {"orderId":n} (Rust).
+# An order is its number (Python, JavaScript, C#) or {"orderId":n} (Java, Rust).
 order='(\{"orderId": ?)?[0-9]+\}?'
 published=$(grep -oE "Published data: ?$order" "$log/pub.log" | grep -oE '[0-9]+' | sort | uniq -c | sort -k2)
 count=$(grep -cE "Published data: ?$order" "$log/pub.log" || true)
