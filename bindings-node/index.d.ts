@@ -3,6 +3,9 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
+/** The package's version (the workspace's Cargo version, as `dapr-rs --version` prints it). */
+export declare const version: string;
+
 /** How the app and the sidecar talk (values as in @dapr/dapr): a DaprClient's API (gRPC by default), a DaprServer's app protocol (HTTP by default). */
 export declare const CommunicationProtocolEnum: {
   readonly HTTP: 0;

@@ -16,6 +16,9 @@ const { CommunicationProtocolEnum, DaprClient } = require('./lib/client.js');
 const { DaprPubSubStatusEnum } = require('./lib/events.js');
 const { DaprServer } = require('./lib/server.js');
 const { ServedSubscription, StreamMessage, StreamSubscription } = require('./lib/subscription.js');
+// The package's version: Cargo.toml's workspace version, which `make node` stamps into package.json
+// (the addon's own is `dapr-rs --version`'s).
+const { version } = require('./package.json');
 
 // Shorthand properties only: ESM's `export * from './index.js'` finds the names by reading this.
 module.exports = {
@@ -32,4 +35,5 @@ module.exports = {
   StreamMessage,
   StreamSubscription,
   TopicForbiddenError,
+  version,
 };

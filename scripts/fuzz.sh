@@ -28,6 +28,9 @@ if ! command -v cargo-fuzz >/dev/null; then
   cargo install --locked --quiet cargo-fuzz@0.13.2
 fi
 
+# The fuzz build links the sidecar, so librdkafka: against the system OpenSSL here (libssl-dev, from
+# install-deps.sh) rather than a third build of the vendored one that release artifacts link in.
+export OPENSSL_NO_VENDOR=1
 fuzz=(cargo "+$toolchain" fuzz)
 opts=(--fuzz-dir fuzz --sanitizer "$sanitizer" --target-dir "$target_dir")
 if [ $# -gt 0 ]; then targets=("$@"); else mapfile -t targets < <("${fuzz[@]}" list --fuzz-dir fuzz); fi

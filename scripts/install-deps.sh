@@ -4,13 +4,17 @@
 # JS packages from npm: the Node binding's build and test tools (bindings-node/node_modules) and the
 # JS interop suite's official SDK (tests/interop-js/node_modules).
 # Idempotent and quiet when everything is already there.
+# `scripts/install-deps.sh bench` (scripts/bench.sh runs it) adds what only `make bench` needs:
+# valgrind (instruction counts), redis-benchmark (redis-tools) and matplotlib (the charts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bench=false; [ "${1:-}" = bench ] && bench=true
 
 need_apt=()
 command -v curl >/dev/null || need_apt+=(curl)
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v readelf >/dev/null || need_apt+=(binutils)  # make test-dist reads what the artifacts link
 # librdkafka (pubsub.kafka) is built from source against the system OpenSSL (TLS, SASL SCRAM) and zlib.
 pkg-config --exists openssl 2>/dev/null || need_apt+=(libssl-dev)
 pkg-config --exists zlib 2>/dev/null || need_apt+=(zlib1g-dev)
@@ -24,8 +28,15 @@ command -v xbuild >/dev/null || need_apt+=(mono-devel)
 command -v nuget >/dev/null || need_apt+=(nuget)
 command -v nunit-console >/dev/null || need_apt+=(nunit-console)
 pkg-config --exists nunit 2>/dev/null || need_apt+=(libnunit-cil-dev)  # nunit.framework.dll for the tests' build
+# JVM binding: a JDK (17) and Maven, which fetches the rest (Kotlin, JNA, JUnit) from Maven Central.
+command -v javac >/dev/null || need_apt+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || need_apt+=(maven)
 # The dashboard test loads `dapr-rs dashboard` in headless Chromium (Debian's, driven by playwright-core).
 command -v chromium >/dev/null || need_apt+=(chromium)
+if $bench; then
+  command -v valgrind >/dev/null || need_apt+=(valgrind)
+  command -v redis-benchmark >/dev/null || need_apt+=(redis-tools)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -39,7 +50,8 @@ fi
 # OpenTelemetry: the binding's optional context propagation, and the tracing test's OTLP receiver.
 # prometheus-client: its text parser reads the sidecars' /metrics in tests/e2e/test_metrics.py.
 # FastAPI, uvicorn and Flask: dapr_rs.ext's web frameworks, served for real in its tests.
-PY_REQS="maturin==1.16.* pytest==9.* pytest-timeout==2.* mypy==1.* pydantic==2.* dapr[grpc]==1.19.0 grpcio grpcio-reflection opentelemetry-api==1.45.* opentelemetry-sdk==1.45.* opentelemetry-proto==1.45.* prometheus-client==0.26.* fastapi==0.* uvicorn==0.* flask==3.*"
+# auditwheel: `make test-dist` checks the wheel's manylinux tag with it.
+PY_REQS="maturin==1.16.* auditwheel==6.* pytest==9.* pytest-timeout==2.* mypy==1.* pydantic==2.* dapr[grpc]==1.19.0 grpcio grpcio-reflection opentelemetry-api==1.45.* opentelemetry-sdk==1.45.* opentelemetry-proto==1.45.* prometheus-client==0.26.* fastapi==0.* uvicorn==0.* flask==3.*"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
@@ -54,6 +66,11 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install -q --force-reinstall --no-deps "dapr==1.19.0"
   fi
   touch "$stamp"
+fi
+
+if $bench && ! .venv/bin/python -c 'import matplotlib' 2>/dev/null; then
+  echo "install-deps: pip install matplotlib (bench charts)"
+  .venv/bin/python -m pip install -q 'matplotlib==3.*'
 fi
 
 # Node: @napi-rs/cli (builds the addon), typescript and @types/node (the types test), as locked.

@@ -1,8 +1,10 @@
 'use strict';
-// `npm install` of this package: builds the native addon (a release build, with cargo, through
-// @napi-rs/cli) unless a prebuilt one for this platform is already here. The build honours
-// CARGO_TARGET_DIR, so it shares the workspace's target directory with the rest of dapr-rs.
-// DAPR_RS_NODE_REBUILD=1 builds even when an addon is present (after Rust changes).
+// `npm install` of this package: uses the prebuilt native addon for this platform when one is here
+// (the packed package, `make dist`'s dist/dapr-rs-<version>.tgz, carries it at its root, where
+// napi-rs' loader binding.js looks first); otherwise, in the source tree only, builds it (a release
+// build, with cargo, through @napi-rs/cli). The build honours CARGO_TARGET_DIR, so it shares the
+// workspace's target directory with the rest of dapr-rs. DAPR_RS_NODE_REBUILD=1 builds even when
+// an addon is present (after Rust changes).
 
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -29,6 +31,11 @@ if (found) {
   console.log(`dapr-rs: using the prebuilt addon ${found}`);
   process.exit(0);
 }
+// A packed package has no Rust sources to build from: say so instead of failing inside cargo.
+if (!fs.existsSync(path.join(root, 'Cargo.toml'))) {
+  console.error(`dapr-rs: this package carries a prebuilt addon for linux-x64-gnu only, none loads on ${process.platform}-${process.arch}; build it from source (bindings-node in the dapr-rs repository)`);
+  process.exit(1);
+}
 
 /** @napi-rs/cli's entry point, found through its package.json (the only file its exports allow). */
 function napiCli() {
@@ -51,9 +58,9 @@ try {
   napi = napiCli();
 } catch {
   // `npm install ./bindings-node` links the folder and does not install the linked package's own
-  // dependencies: install the build tool here.
+  // dependencies: install the build tool here (a devDependency, so the packed package has none).
   console.log('dapr-rs: installing the build tool (@napi-rs/cli)');
-  npm(['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error']);
+  npm(['install', '--include=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error']);
   napi = napiCli();
 }
 const args = [napi, 'build', '--platform', '--release', '--js', 'binding.js', '--dts', 'binding.d.ts'];

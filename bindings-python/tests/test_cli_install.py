@@ -3,9 +3,10 @@ on PATH, its `dapr-rs` (the binary's own command line inside the native module) 
 binary's version and runs the pub/sub quickstart (`dapr-rs run` for the subscriber and the
 publisher, the samples unchanged), and `dapr-rs run` stops on SIGTERM and SIGINT as the binary does.
 
-The wheel: `DAPR_RS_WHEEL` if set, else built ONCE per test session by `pip wheel ./bindings-python`
-(the same build as `make python`'s `pip install`: with its cargo target dir current that is only
-the packaging, seconds; otherwise a full release build, about ten minutes)."""
+The wheel: `DAPR_RS_WHEEL` if set (`make test-python` passes the one `make python` built and
+`make dist` ships), else built ONCE per test session by `pip wheel ./bindings-python` (with its cargo
+target dir current that is only the packaging, seconds; otherwise a full release build, about ten
+minutes). `make test-dist` (tests/dist) installs every dist/ artifact the same way."""
 
 from __future__ import annotations
 
