@@ -134,6 +134,13 @@ pub fn statuses_by_entry_id(entry_ids: &[String], answer: impl IntoIterator<Item
     entry_ids.iter().map(|id| answer.of(id)).collect()
 }
 
+/// A single delivery to a handler that takes only batches (a binding's batch callable): handed to
+/// its [`TopicHandler::handle_batch`] as a batch of one, answered by that batch's one status.
+pub async fn handle_as_batch_of_one<H: TopicHandler + ?Sized>(handler: &H, event: TopicEvent) -> Result<TopicEventStatus, HandlerError> {
+    let statuses = handler.handle_batch(vec![event]).await?;
+    statuses.into_iter().next().ok_or_else(|| "no status for the event".into())
+}
+
 /// Runs a handler and answers by [`answer_of`].
 pub(crate) async fn run_handler<H: TopicHandler + ?Sized>(handler: &H, event: TopicEvent) -> TopicEventStatus {
     use futures::FutureExt;

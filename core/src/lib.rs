@@ -87,7 +87,7 @@ pub use client::{BulkPublishEntry, BulkPublishFailure, DaprClient, PublishReques
 pub use config::{ClientOptions, ClientProtocol};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{EventData, TopicEvent};
-pub use handler::{HandlerError, TopicHandler, answer_of, handler_fn, statuses_by_entry_id};
+pub use handler::{HandlerError, TopicHandler, answer_of, handle_as_batch_of_one, handler_fn, statuses_by_entry_id};
 pub use payload::PublishPayload;
 pub use streaming::{StreamCloser, StreamMessage, StreamResponder, SubscriptionStream};
 pub use subscription::{BulkSubscribeOptions, RoutingRule, Subscription, SubscriptionOptions, check_route_is_free};

@@ -58,11 +58,7 @@ pub(crate) struct PulledBatchHandler {
 
 impl TopicHandler for PulledBatchHandler {
     fn handle(&self, event: TopicEvent) -> Pin<Box<dyn Future<Output = Result<TopicEventStatus, HandlerError>> + Send + '_>> {
-        Box::pin(async move {
-            // A single delivery is a batch of one to a handler that takes batches.
-            let statuses = self.handle_batch(vec![event]).await?;
-            statuses.into_iter().next().ok_or_else(|| "no status for the event".into())
-        })
+        Box::pin(dapr_rs_core::handle_as_batch_of_one(self, event))
     }
 
     fn handle_batch(
