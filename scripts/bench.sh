@@ -75,6 +75,14 @@ record() { local line="$1 ($commit)"; echo "$line"; results+=("$line"); }
 # Runs a benchmark binary; a failed run stops the script (its output says why).
 measure() { local out; out=$("$@") || { echo "bench: $* failed" >&2; exit 1; }; record "$out"; }
 measure_as() { local label=$1 out; shift; out=$("$@") || { echo "bench: $* failed" >&2; exit 1; }; record "$label: $out"; }
+# The same for one broker's end-to-end run, where one broker's failure is a finding to report, not a
+# reason to lose the rest of the run: the line says it failed and what the run said last.
+measure_broker() {
+  local label=$1 out; shift
+  if out=$("$@" 2>"$work/$label.err"); then record "$label: $out"; else
+    record "$label: FAILED: $({ printf '%s\n' "$out"; cat "$work/$label.err"; } | grep -v '^$' | tail -n 1) [$*]"; return 1
+  fi
+}
 rate_of() { grep -oE '[0-9.]+ events/s' <<< "$1" | head -1 | grep -oE '^[0-9.]+'; }
 last_rate() { printf '%s\n' "${results[@]}" | grep -E "^$1" | tail -1 | grep -oE '[0-9.]+ events/s' | head -1 | grep -oE '^[0-9.]+'; }
 
@@ -159,9 +167,9 @@ end_to_end() { # name resources
   pg=$(port); ph=$(port); sg=$(port); sh=$(port); app=$(port)
   sidecar "$1-publisher" "$2" "$pg" "$ph"
   sidecar "$1-subscriber" "$2" "$sg" "$sh" "$app"
-  measure_as "$1" "$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --topic "$topic" --count "$(n 50000)" --in-flight 100
-  measure_as "$1" "$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --topic "$topic" --count "$(n 10000)" --rate 1000 \
-    --latency-out "$work/latency-$1.json"
+  measure_broker "$1" "$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --topic "$topic" --count "$(n 50000)" --in-flight 100 &&
+  measure_broker "$1" "$bin/end_to_end" --publish-address "127.0.0.1:$pg" --app-port "$app" --topic "$topic" --count "$(n 10000)" --rate 1000 \
+    --latency-out "$work/latency-$1.json" || true
   [ "$1" = redis ] && redis-cli -h 127.0.0.1 -p 6379 del "$topic" > /dev/null
   return 0
 }
