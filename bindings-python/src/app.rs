@@ -50,22 +50,33 @@ fn wait_ended(py: Python<'_>, mut ended: watch::Receiver<Ended>) -> PyResult<dap
     Ok(outcome.unwrap_or(Ok(())))
 }
 
-/// A subscription's options as `App.register` and `HttpSubscriptions.add` take them.
-pub(crate) fn subscription_options(
+/// A subscription as `App.register` and `HttpSubscriptions.add` take it: `handler` gets single
+/// events or, with `bulk` (most events in a batch, longest wait in ms), each batch as a list.
+#[allow(clippy::too_many_arguments)] // those methods' keyword arguments, passed on as they are
+pub(crate) fn py_subscription(
+    pubsub_name: String,
+    topic: String,
+    handler: &Bound<'_, PyAny>,
     dead_letter_topic: Option<String>,
     metadata: Option<HashMap<String, String>>,
     match_expr: Option<String>,
     priority: i32,
     route: Option<String>,
-    bulk_subscribe: Option<BulkSubscribeOptions>,
-) -> SubscriptionOptions {
-    SubscriptionOptions {
+    bulk: Option<(i32, i32)>,
+) -> PyResult<Subscription> {
+    let handler: Arc<dyn TopicHandler> = match bulk {
+        Some(_) => Arc::new(PyBatchHandler::new(handler)?),
+        None => Arc::new(PyHandler::new(handler)?),
+    };
+    let options = SubscriptionOptions {
         dead_letter_topic: dead_letter_topic.filter(|t| !t.is_empty()),
         metadata: metadata.unwrap_or_default(),
         rule: match_expr.map(|match_expr| RoutingRule { match_expr, priority }),
         route,
-        bulk_subscribe,
-    }
+        bulk_subscribe: bulk
+            .map(|(max_messages_count, max_await_duration_ms)| BulkSubscribeOptions { max_messages_count, max_await_duration_ms }),
+    };
+    Ok(Subscription::new(pubsub_name, topic, handler).with_options(options))
 }
 
 /// Adds `sub` to `subs` once it names its pubsub and topic and its route is given (if at all) and
@@ -118,14 +129,8 @@ impl PyApp {
         if lock(&self.running).as_ref().is_some_and(|r| !r.is_over()) {
             return Err(PyRuntimeError::new_err("subscriptions must be registered before the app starts"));
         }
-        let handler: Arc<dyn TopicHandler> = match bulk {
-            Some(_) => Arc::new(PyBatchHandler::new(handler)?),
-            None => Arc::new(PyHandler::new(handler)?),
-        };
-        let bulk_subscribe =
-            bulk.map(|(max_messages_count, max_await_duration_ms)| BulkSubscribeOptions { max_messages_count, max_await_duration_ms });
-        let options = subscription_options(dead_letter_topic, metadata, match_expr, priority, route, bulk_subscribe);
-        add_subscription(&mut lock(&self.subscriptions), Subscription::new(pubsub_name, topic, handler).with_options(options))?;
+        let sub = py_subscription(pubsub_name, topic, handler, dead_letter_topic, metadata, match_expr, priority, route, bulk)?;
+        add_subscription(&mut lock(&self.subscriptions), sub)?;
         Ok(())
     }
 

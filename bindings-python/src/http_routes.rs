@@ -5,17 +5,17 @@
 //! [`DeliveryAnswer::reply_to_batch`] for a bulk subscription's batch handler) and the answer rule
 //! ([`answer_of`]).
 
-use crate::app::{add_subscription, subscription_options};
+use crate::app::{add_subscription, py_subscription};
 use crate::event::PyTopicEvent;
-use crate::handler::{PyBatchHandler, PyHandler, log_failure, status_of, statuses_of};
+use crate::handler::{log_failure, status_of, statuses_of};
 use dapr_rs_core::app::{DeliveryAnswer, HttpReply, app_api_token_from_env, read_delivery, subscribe_reply};
-use dapr_rs_core::{BulkSubscribeOptions, HandlerError, Subscription, TopicEventStatus, TopicHandler, answer_of};
+use dapr_rs_core::{HandlerError, Subscription, TopicEventStatus, answer_of};
 use pyo3::exceptions::{PyBaseException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 /// A reply as the framework sends it: (status code, content type, body).
 type Reply<'py> = (u16, &'static str, Bound<'py, PyBytes>);
@@ -70,15 +70,9 @@ impl PyHttpSubscriptions {
         route: Option<String>,
         bulk: Option<(i32, i32)>,
     ) -> PyResult<String> {
-        // Core never calls it (the framework does): it is the subscription's handler for the record.
-        let handler: Arc<dyn TopicHandler> = match bulk {
-            Some(_) => Arc::new(PyBatchHandler::new(handler)?),
-            None => Arc::new(PyHandler::new(handler)?),
-        };
-        let bulk_subscribe =
-            bulk.map(|(max_messages_count, max_await_duration_ms)| BulkSubscribeOptions { max_messages_count, max_await_duration_ms });
-        let options = subscription_options(dead_letter_topic, metadata, match_expr, priority, route, bulk_subscribe);
-        add_subscription(&mut self.subscriptions(), Subscription::new(pubsub_name, topic, handler).with_options(options))
+        // Core never calls its handler (the framework does): it is kept for the record.
+        let sub = py_subscription(pubsub_name, topic, handler, dead_letter_topic, metadata, match_expr, priority, route, bulk)?;
+        add_subscription(&mut self.subscriptions(), sub)
     }
 
     /// The answer to `GET /dapr/subscribe`: (status, content type, body).
