@@ -92,9 +92,14 @@ pub struct SidecarSubscription {
     pub dead_letter_topic: String,
 }
 
-/// A duration in milliseconds (signed on the JVM, which has no unsigned types for Java callers).
+/// A duration in milliseconds (signed on the JVM, which has no unsigned types for Java callers), at
+/// most the longest Go duration, as the other bindings take one: past it tonic's deadline panics.
 fn millis(ms: i64) -> Result<Duration, DaprError> {
-    u64::try_from(ms).map(Duration::from_millis).map_err(|_| invalid_argument(format!("a duration cannot be negative: {ms} ms")))
+    u64::try_from(ms)
+        .ok()
+        .map(Duration::from_millis)
+        .filter(|d| *d <= dapr_rs_core::proto::go_value::MAX_GO_DURATION)
+        .ok_or_else(|| invalid_argument(format!("a duration must be 0 to 9223372036854 ms, not {ms} ms")))
 }
 
 #[derive(uniffi::Object)]

@@ -131,6 +131,13 @@ class ClientTest {
     }
 
     @Test
+    void aTimeoutOutsideGosDurationsIsRefusedAtOnce() {
+        // Past the longest Go duration tonic's deadline would panic on every call.
+        assertThrows(DaprException.InvalidArgument.class, () -> new DaprClientBuilder().withTimeout(java.time.Duration.ofMillis(Long.MAX_VALUE)).build());
+        assertThrows(DaprException.InvalidArgument.class, () -> new DaprClientBuilder().withTimeout(java.time.Duration.ofMillis(-1)).build());
+    }
+
+    @Test
     void kotlinSuspendCallsAreThereForKotlinCode() throws Exception {
         // The generated client is what Kotlin code calls; the Java layer only wraps it.
         assertEquals(client.endpoint(), client.kotlinClient().endpoint());
