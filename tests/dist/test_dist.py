@@ -28,6 +28,10 @@ import pytest
 from dist_report import SIZES, TIMINGS
 from sidecar_harness import free_port, http_status, wait_until
 
+# pytest.ini's deadline, by a signal: on a hang the test fails inside and `launches` still reaps what
+# it started (the thread method ends the whole process, teardown and all).
+pytestmark = pytest.mark.timeout(300, method="signal")
+
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "dist"
 VERSION = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["package"]["version"]
@@ -134,8 +138,13 @@ class Launch:
 def launches():
     started: List[Launch] = []
     yield started
-    for launch in started:
-        launch.reap()
+    failures = []
+    for launch in started:  # every launch reaped, even when one of them will not go
+        try:
+            launch.reap()
+        except Exception as e:  # noqa: BLE001 - reported below, after the others
+            failures.append(f"{launch.log}: {e!r}")
+    assert not failures, failures
 
 
 def numbers(pattern: str, text: str) -> List[int]:
