@@ -65,7 +65,8 @@ export declare class NativeSubscriptionStream {
   /**
    * Calls `dispatch` (the facade's dispatcher, handler 0) on every event, up to `maxInFlight`
    * at once, and answers each by core's one rule. Resolves once the stream is closed and the
-   * handlers still running have answered; rejects with the error that ended it for good.
+   * handlers still running have answered (those still running 5 s after the end are given
+   * up); rejects with the error that ended it for good.
    */
   serve(dispatch: (delivery: Delivery) => Promise<unknown>, maxInFlight: number): Promise<void>
   /** Tells the sidecar what became of event `id`. */

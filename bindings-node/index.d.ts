@@ -157,7 +157,7 @@ export interface StreamHandlerOptions extends StreamSubscribeOptions {
 export declare class ServedSubscription {
   /** Settles once the subscription has ended: resolves after `close()`, rejects with the DaprError that ended it for good. */
   readonly closed: Promise<void>;
-  /** Ends the subscription; resolves once the handlers still running have answered. */
+  /** Ends the subscription; resolves once the handlers still running have answered, or 5 s after the end (those still running are given up and their events redelivered). */
   close(): Promise<void>;
 }
 

@@ -42,7 +42,8 @@ impl SubscriptionStream {
     }
 
     /// Calls `handler` on every event, up to `max_in_flight` at once, each answered by core's
-    /// rule (a throw is RETRY). Returns once the stream is closed and running handlers answered.
+    /// rule (a throw is RETRY). Returns once the stream is closed and running handlers answered
+    /// (within core's grace: one that never returns is given up).
     pub async fn serve(&self, handler: Arc<dyn EventHandler>, max_in_flight: i32) -> Result<(), DaprError> {
         let stream = self.stream.clone();
         let handler = ForeignHandler::new(handler, self.label.clone());

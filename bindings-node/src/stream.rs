@@ -46,7 +46,8 @@ impl NativeSubscriptionStream {
 
     /// Calls `dispatch` (the facade's dispatcher, handler 0) on every event, up to `maxInFlight`
     /// at once, and answers each by core's one rule. Resolves once the stream is closed and the
-    /// handlers still running have answered; rejects with the error that ended it for good.
+    /// handlers still running have answered (those still running 5 s after the end are given
+    /// up); rejects with the error that ended it for good.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn serve<'env>(
         &self,

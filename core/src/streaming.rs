@@ -131,9 +131,17 @@ impl SubscriptionStream {
 
     /// Runs `handler` on every event, up to `max_in_flight` at once, and answers each by the
     /// one answer rule ([`crate::answer_of`]: a failure or a panic is RETRY). Returns once the
-    /// stream is closed (through a [`StreamCloser`]) after the handlers still running have
-    /// answered, or with the error that ended the stream for good.
+    /// stream is closed (through a [`StreamCloser`]) and the handlers still running have ended,
+    /// or with the error that ended the stream for good. Handlers still running
+    /// [`crate::app::DEFAULT_STOP_GRACE`] after the end are given up (their events were not
+    /// answered, so the sidecar hands them over again), as an app server's stop does: one that
+    /// never returns cannot hold the caller.
     pub async fn serve(&mut self, handler: std::sync::Arc<dyn TopicHandler>, max_in_flight: usize) -> Result<()> {
+        self.serve_within(handler, max_in_flight, crate::app::DEFAULT_STOP_GRACE).await
+    }
+
+    /// [`SubscriptionStream::serve`] with `grace` for the handlers still running at the end.
+    pub async fn serve_within(&mut self, handler: std::sync::Arc<dyn TopicHandler>, max_in_flight: usize, grace: Duration) -> Result<()> {
         let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1)));
         let mut running = tokio::task::JoinSet::new();
         let ended = loop {
@@ -158,7 +166,16 @@ impl SubscriptionStream {
                 None => break Ok(()),
             }
         };
-        while running.join_next().await.is_some() {}
+        let drained = async { while running.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, drained).await.is_err() {
+            tracing::warn!(
+                ?grace,
+                handlers = running.len(),
+                "streaming subscription: handlers still running when its grace ran out; given up"
+            );
+            // Dropping the set aborts the tasks; a handler on a blocking thread finishes unheard.
+            running.abort_all();
+        }
         ended
     }
 }

@@ -192,7 +192,8 @@ def message_handler(native: _NativeStream, handler: Callable[[SubscriptionMessag
 def run_with_handler(subscription: Subscription, handler: Callable[[SubscriptionMessage], Any]) -> Callable[[], None]:
     """Serves every message of ``subscription`` to ``handler`` (core runs it on a worker thread,
     one event at a time); returns the function that closes the subscription and waits for the
-    handler still running, unless called from that handler."""
+    handler still running (at most core's 5 s grace: then it is given up and its event
+    redelivered), unless called from that handler."""
     native = subscription._native
 
     def serve() -> None:

@@ -16,6 +16,7 @@ import io.daprrs.core.SidecarMetadata;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -116,6 +117,26 @@ class ClientTest {
         assertEquals("checkout", metadata.getAppId());
         assertTrue(metadata.getComponents().stream().anyMatch(c -> c.getName().equals(PUBSUB) && c.getComponentType().equals("pubsub.sqlite")),
                 metadata.getComponents().toString());
+    }
+
+    @Test
+    void doneCompletesWithinTheGraceWhenAHandlerNeverReturns() throws Exception {
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        StreamSubscription sub = client.subscribeToEvents(PUBSUB, "stream-stuck", e -> {
+            entered.countDown();
+            release.await(); // until the test ends: a handler that never returns
+            return EventStatus.SUCCESS;
+        }).get(20, TimeUnit.SECONDS);
+        try {
+            client.publishEvent(PUBSUB, "stream-stuck", "stuck").get(20, TimeUnit.SECONDS);
+            assertTrue(entered.await(20, TimeUnit.SECONDS), "the handler was not called");
+            sub.close();
+            // Core gives running handlers 5 s after the end, then gives them up.
+            sub.done().get(15, TimeUnit.SECONDS);
+        } finally {
+            release.countDown();
+        }
     }
 
     @Test
