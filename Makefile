@@ -106,9 +106,11 @@ JAR_POM := $(DIST)/dapr-rs-$(VERSION).pom
 dist: python node nuget jvm sidecar
 	cp bindings-jvm/target/dapr-rs-$(VERSION).jar $(JAR)
 	@# The pom as a user's Maven reads it (`mvn install:install-file -DpomFile=`): its dependencies
-	@# (Kotlin, coroutines, JNA), with the version written in instead of the build's $${revision}.
-	sed 's|<version>$${revision}</version>|<version>$(VERSION)</version>|' bindings-jvm/pom.xml > $(JAR_POM)
+	@# (Kotlin, coroutines, JNA), with the version flatten-maven-plugin wrote in for $${revision},
+	@# the same pom `make jvm` installs into the local repository.
+	cp bindings-jvm/target/.flattened-pom.xml $(JAR_POM)
 	grep -q '<version>$(VERSION)</version>' $(JAR_POM)
+	! grep -q '$${revision}' $(JAR_POM)
 	scripts/dist.sh $(VERSION) $(DIST) $(WHEEL) $(SIDECAR) $(JAR) $(JAR_POM)
 
 # Every artifact of dist/ installed where there is no Rust toolchain (a fresh venv, an empty npm

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 public class Publish {
@@ -25,7 +26,8 @@ public class Publish {
             chain(client, next, count, done);
             chains.add(done);
         }
-        CompletableFuture.allOf(chains.toArray(new CompletableFuture[0])).get();
+        // No per-call deadline (the Rust core's bench sets none either): the run as a whole has this one.
+        CompletableFuture.allOf(chains.toArray(new CompletableFuture[0])).get(10, TimeUnit.MINUTES);
         return count / ((System.nanoTime() - start) / 1e9);
     }
 
@@ -44,7 +46,7 @@ public class Publish {
         int port = Integer.parseInt(args[0]);
         int count = Integer.parseInt(args[1]);
         try (DaprClient client = new DaprClientBuilder().withHost("127.0.0.1").withPort(port).build()) {
-            client.waitForSidecar(20_000).get();
+            client.waitForSidecar(20_000).get(30, TimeUnit.SECONDS);
             for (int inFlight : new int[] {1, 100}) {
                 int n = inFlight == 1 ? Math.max(1000, count / 5) : count;
                 rate(client, 2000, inFlight); // warm-up: the connection, the JIT

@@ -58,6 +58,18 @@ class DaprApp private constructor(private val server: AppServer) : AutoCloseable
             subscriptions += TopicSubscription(pubsubName, topic, listener.asHandler(), route = route, metadata = metadata)
         }
 
+        /**
+         * [listener] handles the events of [topic] that the CEL expression [match] takes, at
+         * [route]; the topic's rules are tried by ascending [priority], the first match wins (as
+         * the official SDK's `@Topic(rule = @Rule(match, priority))`). An empty [match] is the
+         * topic's default route.
+         */
+        fun subscribe(pubsubName: String, topic: String, route: String, match: String, priority: Int, listener: TopicListener) = apply {
+            subscriptions += TopicSubscription(
+                pubsubName, topic, listener.asHandler(), route = route, matchExpr = match.ifEmpty { null }, priority = priority,
+            )
+        }
+
         /** [consumer] handles [topic] of [pubsubName]: SUCCESS unless it throws. */
         fun onTopic(pubsubName: String, topic: String, consumer: Consumer<Event>) = subscribe(pubsubName, topic, TopicListener.of(consumer))
 

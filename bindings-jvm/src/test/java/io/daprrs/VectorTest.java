@@ -34,7 +34,8 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The shared vectors of tests/vectors/ that apply to a client binding, through this binding's
  * public API: content types and envelopes published through a real sidecar and received by a DaprApp, handler
- * answers as the sidecar's HTTP delivery gets them, errors as the DaprExceptions thrown. The
+ * answers as the sidecar's HTTP delivery gets them, errors as the DaprExceptions thrown, routing
+ * rules as the handler each event reaches. The
  * expectations are the vectors'; nothing here restates a rule.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -251,6 +252,55 @@ class VectorTest {
                 throw new RuntimeException(ex);
             }
         }).join();
+    }
+
+    /** After the last routed event arrived, how long an event no rule matched has to show up anyway. */
+    private static final long STRAY_WAIT_MS = 500;
+
+    @TestFactory
+    Stream<DynamicTest> routing() throws Exception {
+        Map<String, Object> vectors = load("routing.json");
+        String pubsub = (String) vectors.get("pubsub_name");
+        List<Map<String, Object>> ruleSets = cases(vectors, "rule_sets").stream().filter(VectorTest::forJava).toList();
+        // One handler per path; each topic's arrivals, as "path event-id", in one queue.
+        Map<String, java.util.concurrent.LinkedBlockingQueue<String>> arrived = new HashMap<>();
+        DaprApp.Builder app = DaprApp.builder();
+        for (Map<String, Object> ruleSet : ruleSets) {
+            String topic = (String) ruleSet.get("topic");
+            java.util.concurrent.LinkedBlockingQueue<String> queue = new java.util.concurrent.LinkedBlockingQueue<>();
+            arrived.put(topic, queue);
+            List<Map<String, Object>> rules = cases(ruleSet, "rules");
+            for (int priority = 0; priority < rules.size(); priority++) {
+                String path = (String) rules.get(priority).get("path");
+                app.subscribe(pubsub, topic, path, (String) rules.get(priority).get("match"), priority,
+                        TopicListener.of(e -> queue.add(path + " " + e.getId())));
+            }
+        }
+        DaprClient client = startBench((String) vectors.get("app_id"), app);
+        return ruleSets.stream().map(ruleSet -> DynamicTest.dynamicTest((String) ruleSet.get("name"), () -> {
+            String topic = (String) ruleSet.get("topic");
+            List<Map<String, Object>> events = new ArrayList<>(cases(ruleSet, "events"));
+            // Those no rule matches go first, so one that arrived anyway shows before the wait ends.
+            events.sort(java.util.Comparator.comparing(c -> c.get("path") != null));
+            for (Map<String, Object> c : events) {
+                client.publishEvent(pubsub, topic, c.get("event"), "application/cloudevents+json", Map.of()).get(20, TimeUnit.SECONDS);
+            }
+            Map<String, String> expected = new java.util.TreeMap<>();
+            for (Map<String, Object> c : events) {
+                if (c.get("path") != null) expected.put((String) map(c.get("event")).get("id"), (String) c.get("path"));
+            }
+            Map<String, String> got = new java.util.TreeMap<>();
+            java.util.concurrent.LinkedBlockingQueue<String> queue = arrived.get(topic);
+            for (int i = 0; i < expected.size(); i++) {
+                String one = queue.poll(20, TimeUnit.SECONDS);
+                if (one == null) throw new AssertionError("topic " + topic + ": " + got.size() + " of " + expected.size() + " routed events within 20 s: " + got);
+                got.put(one.substring(one.indexOf(' ') + 1), one.substring(0, one.indexOf(' ')));
+            }
+            Thread.sleep(STRAY_WAIT_MS);
+            for (String one : queue) got.put(one.substring(one.indexOf(' ') + 1), one.substring(0, one.indexOf(' ')));
+            queue.clear();
+            assertEquals(expected, got);
+        }));
     }
 
     @TestFactory
