@@ -150,7 +150,10 @@ client_jvm() { # issue #20: the JVM binding (the jar `make jvm` installs), again
   local version
   version=$(make -s version)
   (cd bench/jvm && mvn -q -B --no-transfer-progress -Dstyle.color=never -Ddapr-rs.version="$version" compile)
-  record_against_core "jvm publish" java -cp 'bench/jvm/target/lib/*' bench/jvm/Publish.java "$1" "$(n 100000)"
+  local out
+  out=$(java -cp 'bench/jvm/target/lib/*' bench/jvm/Publish.java "$1" "$(n 100000)") || { echo "bench: the JVM publish bench failed" >&2; exit 1; }
+  record_against_core "jvm publish" printf '%s\n' "$out"
+  record_lines "jvm uniffi floor" printf '%s\n' "$out"
 }
 clients=(node dotnet python jvm)
 if wants clients; then

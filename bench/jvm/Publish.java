@@ -42,6 +42,24 @@ public class Publish {
         });
     }
 
+    /**
+     * The layer under the binding: one synchronous uniffi call from Java, the cheapest there is
+     * with a value back (Client.endpoint(): the handle's clone, the call, a String lifted). Each
+     * allocates JNA structures (call statuses, the returned buffer) that JNA tracks in a global
+     * map until a GC frees them. A publish is one such call (Client.startPublish) plus its share
+     * of a batch of completions. The best of three rounds.
+     */
+    static double floorMicros(DaprClient client, int count) {
+        var kotlin = client.kotlinClient();
+        double best = Double.MAX_VALUE;
+        for (int round = 0; round < 3; round++) {
+            long start = System.nanoTime();
+            for (int i = 0; i < count; i++) kotlin.endpoint();
+            best = Math.min(best, (System.nanoTime() - start) / 1e3 / count);
+        }
+        return best;
+    }
+
     public static void main(String[] args) throws Exception {
         int port = Integer.parseInt(args[0]);
         int count = Integer.parseInt(args[1]);
@@ -53,6 +71,9 @@ public class Publish {
                 double r = rate(client, n, inFlight);
                 System.out.println("jvm publish (Java 17), " + inFlight + " in flight: " + Math.round(r) + " events/s (" + n + " events)");
             }
+            double us = floorMicros(client, Math.max(10_000, count));
+            System.out.printf("jvm uniffi floor: one synchronous uniffi call from Java (Client.endpoint()) takes %.1f µs, at most %d calls/s on one thread (best of 3 x %d calls)%n",
+                    us, Math.round(1e6 / us), Math.max(10_000, count));
         }
     }
 }

@@ -5,6 +5,7 @@
 //! The hand-written Java-friendly layer (`io.daprrs`) lives in `src/main/kotlin`.
 
 mod client;
+mod completions;
 mod errors;
 mod event;
 mod handler;
@@ -12,7 +13,10 @@ mod runtime;
 mod server;
 mod stream;
 
-pub use client::{BulkEntry, BulkFailure, Client, ClientConfig, Payload, SidecarComponent, SidecarMetadata, SidecarSubscription};
+pub use client::{
+    BulkEntry, BulkFailure, Client, ClientConfig, Payload, PublishRequest, SidecarComponent, SidecarMetadata, SidecarSubscription,
+};
+pub use completions::{Completion, Completions, completions};
 pub use errors::{DaprError, HandlerError};
 pub use event::{DataKind, Event, EventStatus};
 pub use handler::EventHandler;

@@ -3,6 +3,7 @@ package io.daprrs
 import io.daprrs.core.AppServer
 import io.daprrs.core.Event
 import io.daprrs.core.EventStatus
+import io.daprrs.core.NativeThreads
 import io.daprrs.core.TopicSubscription
 import kotlinx.coroutines.runBlocking
 import java.lang.reflect.InvocationTargetException
@@ -96,7 +97,10 @@ class DaprApp private constructor(private val server: AppServer) : AutoCloseable
         }
 
         /** Starts serving; throws [io.daprrs.core.DaprException] when it cannot (port taken). */
-        fun start(): DaprApp = DaprApp(runBlocking { AppServer.start(protocol, host, port, subscriptions.toList()) })
+        fun start(): DaprApp {
+            NativeThreads.ensureInitialized()
+            return DaprApp(runBlocking { AppServer.start(protocol, host, port, subscriptions.toList()) })
+        }
     }
 
     companion object {

@@ -4,6 +4,8 @@ import io.daprrs.core.BulkEntry
 import io.daprrs.core.BulkFailure
 import io.daprrs.core.Client
 import io.daprrs.core.ClientConfig
+import io.daprrs.core.NativeThreads
+import io.daprrs.core.PublishRequest
 import io.daprrs.core.SidecarMetadata
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.CoroutineStart
@@ -37,7 +39,10 @@ class DaprClientBuilder {
     fun withHttp() = apply { config = config.copy(useHttp = true) }
 
     /** Throws [io.daprrs.core.DaprException] for an endpoint no client can call. */
-    fun build(): DaprClient = DaprClient(Client(config))
+    fun build(): DaprClient {
+        NativeThreads.ensureInitialized()
+        return DaprClient(Client(config))
+    }
 }
 
 /**
@@ -68,11 +73,13 @@ class DaprClient internal constructor(private val client: Client) : AutoCloseabl
     fun publishEvent(pubsubName: String, topic: String, data: Any?, metadata: Map<String, String>): CompletableFuture<Void?> =
         publishEvent(pubsubName, topic, data, null, metadata)
 
-    /** Publishes with the content type named (null: core's for the value) and publish metadata. */
-    fun publishEvent(pubsubName: String, topic: String, data: Any?, contentType: String?, metadata: Map<String, String>): CompletableFuture<Void?> {
-        val payload = Payloads.of(data)
-        return call { client.publishEvent(pubsubName, topic, payload, contentType, metadata); null }
-    }
+    /**
+     * Publishes with the content type named (null: core's for the value) and publish metadata.
+     * The future completes on the binding's completion thread: give a stage that blocks an
+     * executor of its own (`whenCompleteAsync(fn, executor)`).
+     */
+    fun publishEvent(pubsubName: String, topic: String, data: Any?, contentType: String?, metadata: Map<String, String>): CompletableFuture<Void?> =
+        Publishes.start(client, PublishRequest(pubsubName, topic, Payloads.of(data), contentType, metadata))
 
     /** Publishes every value in one call; completes with the entries the sidecar could not publish. */
     fun publishEvents(pubsubName: String, topic: String, events: List<*>): CompletableFuture<List<BulkFailure>> =
