@@ -203,3 +203,41 @@ async fn quiet_streams_share_one_blocked_read_and_one_joining_late_is_not_kept_w
         let _: () = redis::cmd("DEL").arg(topic).query_async(&mut raw).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_bulk_publish_is_one_pipeline_with_a_result_per_entry_in_order() {
+    let topic = unique("bulk");
+    let pubsub = RedisStreamsPubSub::open(&config(&[])).await.unwrap();
+    let outcomes = pubsub.publish_bulk((0..250).map(|n| message(&topic, n)).collect()).await;
+    assert_eq!(outcomes.len(), 250);
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+
+    // Every entry stored once, in the order given.
+    let mut raw = raw_connection().await;
+    let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE").arg(&topic).arg("-").arg("+").query_async(&mut raw).await.unwrap();
+    let stored: Vec<Vec<u8>> = entries.ids.iter().map(|e| redis::from_redis_value::<Vec<u8>>(e.map["data"].clone()).unwrap()).collect();
+    let sent: Vec<Vec<u8>> = (0..250).map(|n| message(&topic, n).data.to_vec()).collect();
+    assert_eq!(stored, sent);
+    let _: () = redis::cmd("DEL").arg(&topic).query_async(&mut raw).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bulk_publish_redis_refuses_fails_every_entry_with_redis_reason() {
+    // The topic's key holds a string, so Redis refuses each XADD with WRONGTYPE.
+    let topic = unique("bulk-wrongtype");
+    let mut raw = raw_connection().await;
+    let _: () = redis::cmd("SET").arg(&topic).arg("not a stream").query_async(&mut raw).await.unwrap();
+    let pubsub = RedisStreamsPubSub::open(&config(&[])).await.unwrap();
+    let outcomes = pubsub.publish_bulk((0..3).map(|n| message(&topic, n)).collect()).await;
+    assert_eq!(outcomes.len(), 3);
+    for outcome in outcomes {
+        match outcome {
+            Err(BrokerError::Other(reason)) => assert!(reason.contains("WRONGTYPE") && reason.contains(&topic), "{reason}"),
+            other => panic!("expected Redis' refusal, got {other:?}"),
+        }
+    }
+    // And a plain publish after it still works on the shared connection.
+    let other = unique("bulk-after");
+    pubsub.publish(message(&other, 1)).await.unwrap();
+    let _: () = redis::cmd("DEL").arg(&topic).arg(&other).query_async(&mut raw).await.unwrap();
+}
