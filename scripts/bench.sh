@@ -6,6 +6,7 @@
 #
 #   BENCH_SECTIONS  what runs (default all): floor, clients, instructions, end-to-end, bulk, idle,
 #                   backlog; e.g. BENCH_SECTIONS=floor,end-to-end. The in-memory sidecar always runs.
+#   BENCH_CLIENTS   which clients section 1b runs (default: node dotnet python jvm).
 #   BENCH_SCALE     multiplies every event count (default 1): BENCH_SCALE=0.05 checks the harness
 #                   in a few minutes; its numbers are not comparable and its section says so.
 #   BENCH_OUT       where REPORT.md and charts/ are written (default bench/; a scaled run's go
@@ -155,7 +156,8 @@ client_jvm() { # issue #20: the JVM binding (the jar `make jvm` installs), again
   record_against_core "jvm publish" printf '%s\n' "$out"
   record_lines "jvm uniffi floor" printf '%s\n' "$out"
 }
-clients=(node dotnet python jvm)
+# BENCH_CLIENTS narrows them, e.g. BENCH_CLIENTS=jvm.
+read -r -a clients <<< "${BENCH_CLIENTS:-node dotnet python jvm}"
 if wants clients; then
   for c in "${clients[@]}"; do "client_$c" "$g" "$h"; done
 fi
