@@ -103,15 +103,25 @@ impl SidecarBuilder {
         sc.wait_http("/v1.0/healthz", 204, Duration::from_secs(15));
         sc
     }
-    /// Starts the sidecar and waits until its outbound APIs answer.
+    /// Starts the sidecar and waits until its outbound APIs answer. Its ports were free when
+    /// picked, but a test running beside this one can bind one first (seen in CI: "cannot listen
+    /// on 127.0.0.1:38119 for the gRPC API: Address already in use"); the sidecar then exits at
+    /// once and is started again on new ports, at most three times.
     pub fn start(self) -> Sidecar {
-        let (http, grpc) = (free_port(), free_port());
-        // DAPR_RS_TEST_SIDECAR_LOGS=1 shows the sidecars' logs (stdout) when a test needs looking into.
-        let stdout = if std::env::var_os("DAPR_RS_TEST_SIDECAR_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() };
-        let child = self.command(http, grpc).stdout(stdout).stderr(Stdio::inherit()).spawn().unwrap();
-        let mut sc = Sidecar { child, http_port: http, grpc_port: grpc, app_id: self.app_id };
-        sc.wait_http("/v1.0/healthz/outbound", 204, Duration::from_secs(20));
-        sc
+        const TRIES: usize = 3;
+        for attempt in 1..=TRIES {
+            let (http, grpc) = (free_port(), free_port());
+            // DAPR_RS_TEST_SIDECAR_LOGS=1 shows the sidecars' logs (stdout) when a test needs looking into.
+            let stdout = if std::env::var_os("DAPR_RS_TEST_SIDECAR_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() };
+            let child = self.command(http, grpc).stdout(stdout).stderr(Stdio::inherit()).spawn().unwrap();
+            let mut sc = Sidecar { child, http_port: http, grpc_port: grpc, app_id: self.app_id.clone() };
+            match sc.wait_until_up(Duration::from_secs(20)) {
+                None => return sc,
+                Some(exit) if attempt < TRIES => eprintln!("the sidecar exited ({exit}) while starting on ports {http}/{grpc}; new ports"),
+                Some(exit) => panic!("the sidecar exited ({exit}) while waiting for /v1.0/healthz/outbound, {TRIES} times"),
+            }
+        }
+        unreachable!("every try returns or panics")
     }
 }
 
@@ -124,6 +134,20 @@ impl Sidecar {
     }
     pub fn http(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
         http_request(self.http_port, method, path, headers, body)
+    }
+    /// Polls `/v1.0/healthz/outbound` until it answers 204; the exit status if the sidecar ended first.
+    fn wait_until_up(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                return Some(exit);
+            }
+            if try_http_request(self.http_port, "GET", "/v1.0/healthz/outbound", &[], b"").ok().map(|r| r.0) == Some(204) {
+                return None;
+            }
+            assert!(Instant::now() < deadline, "/v1.0/healthz/outbound did not answer 204 within {timeout:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     /// Polls `path` until it answers `status`.
     pub fn wait_http(&mut self, path: &str, status: u16, timeout: Duration) {
