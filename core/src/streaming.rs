@@ -137,11 +137,7 @@ impl SubscriptionStream {
     /// answered, so the sidecar hands them over again), as an app server's stop does: one that
     /// never returns cannot hold the caller.
     pub async fn serve(&mut self, handler: std::sync::Arc<dyn TopicHandler>, max_in_flight: usize) -> Result<()> {
-        self.serve_within(handler, max_in_flight, crate::app::DEFAULT_STOP_GRACE).await
-    }
-
-    /// [`SubscriptionStream::serve`] with `grace` for the handlers still running at the end.
-    pub async fn serve_within(&mut self, handler: std::sync::Arc<dyn TopicHandler>, max_in_flight: usize, grace: Duration) -> Result<()> {
+        let grace = crate::app::DEFAULT_STOP_GRACE;
         let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1)));
         let mut running = tokio::task::JoinSet::new();
         let ended = loop {
