@@ -66,6 +66,11 @@ impl RedisStreamsPubSub {
         Ok(streams)
     }
 
+    /// Redis' refusal of an XADD to `topic`, for the app.
+    fn refused(&self, topic: &str, err: &dyn std::fmt::Display) -> BrokerError {
+        BrokerError::Other(format!("Redis at {} refused XADD {topic}: {err}", self.settings.address()))
+    }
+
     fn xadd(&self, msg: &BrokerMessage) -> redis::Cmd {
         let mut cmd = redis::cmd("XADD");
         cmd.arg(&msg.topic);
@@ -81,11 +86,15 @@ impl RedisStreamsPubSub {
     }
 }
 
+fn empty_topic() -> BrokerError {
+    BrokerError::Other("pubsub.redis: cannot publish to an empty topic name".into())
+}
+
 #[async_trait]
 impl PubSub for RedisStreamsPubSub {
     async fn publish(&self, msg: BrokerMessage) -> Result<(), BrokerError> {
         if msg.topic.is_empty() {
-            return Err(BrokerError::Other("pubsub.redis: cannot publish to an empty topic name".into()));
+            return Err(empty_topic());
         }
         let (xadd, mut connection) = (self.xadd(&msg), self.shared.clone());
         let mut sent = xadd.query_async::<String>(&mut connection).await;
@@ -97,7 +106,7 @@ impl PubSub for RedisStreamsPubSub {
         match sent {
             Ok(_id) => Ok(()),
             Err(err) if connection::is_connection_error(&err) => Err(connection::unavailable(&self.settings, "cannot publish to", &err)),
-            Err(err) => Err(BrokerError::Other(format!("Redis at {} refused XADD {}: {err}", self.settings.address(), msg.topic))),
+            Err(err) => Err(self.refused(&msg.topic, &err)),
         }
     }
 
@@ -106,7 +115,7 @@ impl PubSub for RedisStreamsPubSub {
     /// future. Redis answers each XADD on its own, so each entry gets its own result.
     async fn publish_bulk(&self, msgs: Vec<BrokerMessage>) -> Vec<Result<(), BrokerError>> {
         if msgs.iter().any(|m| m.topic.is_empty()) {
-            return msgs.iter().map(|_| Err(BrokerError::Other("pubsub.redis: cannot publish to an empty topic name".into()))).collect();
+            return msgs.iter().map(|_| Err(empty_topic())).collect();
         }
         let mut pipe = redis::pipe();
         pipe.ignore_errors();
@@ -119,21 +128,18 @@ impl PubSub for RedisStreamsPubSub {
         if sent.as_ref().is_err_and(connection::is_connection_error) {
             sent = pipe.query_async::<Vec<redis::RedisResult<String>>>(&mut connection).await;
         }
-        let refused = |err: &dyn std::fmt::Display, topic: &str| {
-            BrokerError::Other(format!("Redis at {} refused XADD {topic}: {err}", self.settings.address()))
-        };
         match sent {
             Ok(replies) if replies.len() == msgs.len() => {
-                replies.into_iter().zip(&msgs).map(|(reply, msg)| reply.map(drop).map_err(|e| refused(&e, &msg.topic))).collect()
+                replies.into_iter().zip(&msgs).map(|(reply, msg)| reply.map(drop).map_err(|e| self.refused(&msg.topic, &e))).collect()
             }
             Ok(replies) => {
                 let err = format!("{} replies to a pipeline of {} XADDs", replies.len(), msgs.len());
-                msgs.iter().map(|msg| Err(refused(&err, &msg.topic))).collect()
+                msgs.iter().map(|msg| Err(self.refused(&msg.topic, &err))).collect()
             }
             Err(err) if connection::is_connection_error(&err) => {
                 msgs.iter().map(|_| Err(connection::unavailable(&self.settings, "cannot publish to", &err))).collect()
             }
-            Err(err) => msgs.iter().map(|msg| Err(refused(&err, &msg.topic))).collect(),
+            Err(err) => msgs.iter().map(|msg| Err(self.refused(&msg.topic, &err))).collect(),
         }
     }
 
