@@ -24,7 +24,16 @@ internal object Publishes {
     init {
         thread(isDaemon = true, name = "dapr-rs-completions") {
             while (true) {
-                for (c in finished.take(TAKE_WAIT_MS)) {
+                // A failed take (a panic in the library) must not end the thread: every publish
+                // after it would wait for ever.
+                val done = try {
+                    finished.take(TAKE_WAIT_MS)
+                } catch (e: Exception) {
+                    System.err.println("dapr-rs: taking finished publishes failed, trying again: $e")
+                    Thread.sleep(100)
+                    continue
+                }
+                for (c in done) {
                     val future = pending.remove(c.token) ?: continue
                     if (c.failed) future.completeExceptionally(failureOf(c.token)) else future.complete(null)
                 }

@@ -84,7 +84,7 @@ class FlowTest {
     }
 
     @Test
-    fun aCancelledWaitLosesNothingAndTheFlowCanBeCollectedAgain() = runBlocking {
+    fun aCancelledWaitLeavesTheStreamUsableAndTheFlowCanBeCollectedAgain() = runBlocking {
         val stream = subscribe("flow-cancel")
         stream.use {
             // Nothing published yet: the wait is cancelled while the native next() is pending.
