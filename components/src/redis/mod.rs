@@ -32,6 +32,10 @@ use settings::Settings;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// An XADD's bytes besides the topic and the payload: the name, the trimming arguments, `*`, the
+/// field names and a small metadata map.
+const XADD_FIXED_BYTES: usize = 128;
+
 pub struct RedisStreamsPubSub {
     settings: Arc<Settings>,
     client: redis::Client,
@@ -72,8 +76,9 @@ impl RedisStreamsPubSub {
     }
 
     fn xadd(&self, msg: &BrokerMessage) -> redis::Cmd {
-        let mut cmd = redis::cmd("XADD");
-        cmd.arg(&msg.topic);
+        // Sized for the whole command at once: a bulk publish builds one per entry.
+        let mut cmd = redis::Cmd::with_capacity(8, msg.topic.len() + msg.data.len() + XADD_FIXED_BYTES);
+        cmd.arg("XADD").arg(&msg.topic);
         if let Some(max_len) = self.settings.max_len_approx {
             cmd.arg("MAXLEN").arg("~").arg(max_len);
         } else if let Some(ttl) = self.settings.stream_ttl {

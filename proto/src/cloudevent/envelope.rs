@@ -22,6 +22,10 @@ pub struct EnvelopeContext<'a> {
     pub now: SystemTime,
 }
 
+/// An envelope's bytes besides the payload and the strings a publish gives: names, quotes and
+/// separators, the id, the time and the other fixed values, with room for a few overrides.
+const ENVELOPE_FIXED_BYTES: usize = 384;
+
 /// The last second an RFC 3339 timestamp can say (the end of the year 9999).
 const LAST_WRITABLE_SECOND: u64 = 253_402_300_799;
 
@@ -74,7 +78,10 @@ pub fn envelope(
         None => uuid::Uuid::new_v4().hyphenated().encode_lower(&mut id_buf),
     };
 
-    let mut ce = JsonObjectWriter::with_capacity(data.len() * 4 / 3 + 400);
+    // Room for the whole envelope, so it is written without growing: the payload (base64 at
+    // worst), the strings given, and the names and fixed values.
+    let given = [ctx.pubsub_name, ctx.topic, source, trace, trace, ctx.tracestate, content_type].map(str::len).iter().sum::<usize>();
+    let mut ce = JsonObjectWriter::with_capacity(data.len() * 4 / 3 + given + ENVELOPE_FIXED_BYTES);
     match content_type::data_encoding(content_type) {
         DataEncoding::Json if CheckedJson::is_embeddable(data) => ce.raw("data", data.trim_ascii()),
         DataEncoding::Json => ce.str("data", &String::from_utf8_lossy(data)),

@@ -47,7 +47,16 @@ fn writes_daprd_key_order_and_escapes_strings() {
 
 #[test]
 fn json_strings_round_trip() {
-    for s in ["", "plain", "q\"uote", "back\\slash", "nl\ncr\rtab\t", "\u{0}\u{1f}\u{7f}", "émoji 🎉", "end\\"] {
+    // Long ones too: the check for bytes to escape takes many at a time.
+    let long = [
+        "a".repeat(100),
+        format!("{}\"{}", "a".repeat(70), "b".repeat(40)),
+        format!("{}\u{1}", "c".repeat(63)),
+        "é".repeat(40),
+        format!("{}\\{}", "ü".repeat(9), "\u{7f}".repeat(9)),
+    ];
+    let short = ["", "plain", "q\"uote", "back\\slash", "nl\ncr\rtab\t", "\u{0}\u{1f}\u{7f}", "émoji 🎉", "end\\"];
+    for s in short.into_iter().chain(long.iter().map(String::as_str)) {
         let mut out = Vec::new();
         write_json_string(&mut out, s);
         assert_eq!(serde_json::from_slice::<String>(&out).unwrap(), s, "{}", String::from_utf8_lossy(&out));
