@@ -153,23 +153,34 @@ pub(crate) async fn run_handler<H: TopicHandler + ?Sized>(handler: &H, event: To
 /// one per event, or RETRY for every event when it failed, panicked or answered another count.
 pub(crate) async fn run_batch(handler: &dyn TopicHandler, events: Vec<TopicEvent>) -> Vec<TopicEventStatus> {
     use futures::FutureExt;
-    let (count, first_id) = (events.len(), events.first().map(|e| e.id.clone()).unwrap_or_default());
+    let (count, first) = (events.len(), events.first().map(|e| e.id.clone()).unwrap_or_default());
     let outcome = std::panic::AssertUnwindSafe(handler.handle_batch(events)).catch_unwind().await;
-    batch_answer_of(count, &first_id, outcome)
+    batch_answer_of(count, &first, outcome)
 }
 
 /// [`run_batch`]'s rule, also for a batch handler a web framework ran (`DeliveryAnswer::reply_to_batch`).
+/// A batch that is not answered is logged once, named by `first` (its first event's id or entry id)
+/// and its size, not as if it were one event.
 pub(crate) fn batch_answer_of(
     count: usize,
-    first_id: &str,
+    first: &str,
     outcome: std::thread::Result<Result<Vec<TopicEventStatus>, HandlerError>>,
 ) -> Vec<TopicEventStatus> {
-    let all = match outcome {
+    match outcome {
         Ok(Ok(statuses)) if statuses.len() == count => return statuses,
-        Ok(Ok(statuses)) => Ok(Err(format!("{} statuses for a batch of {count} events", statuses.len()).into())),
-        failed => failed.map(|answer| answer.map(|_| TopicEventStatus::Retry)),
-    };
-    vec![answer_of(first_id, all); count]
+        Ok(Ok(statuses)) => {
+            let answered = statuses.len();
+            tracing::warn!(
+                first,
+                events = count,
+                answered,
+                "batch handler answered another count of statuses; asking for redelivery of the batch"
+            );
+        }
+        Ok(Err(err)) => tracing::warn!(first, events = count, error = %err, "batch handler failed; asking for redelivery of the batch"),
+        Err(_) => tracing::error!(first, events = count, "batch handler panicked; asking for redelivery of the batch"),
+    }
+    vec![TopicEventStatus::Retry; count]
 }
 
 #[cfg(test)]

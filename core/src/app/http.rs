@@ -151,7 +151,7 @@ impl DeliveryAnswer {
     /// one per event, or RETRY for every event when it failed (`Err`), panicked or answered another
     /// count. An entry that was no event is DROP, as in [`DeliveryAnswer::reply`].
     pub fn reply_to_batch(&self, outcome: std::thread::Result<Result<Vec<TopicEventStatus>, HandlerError>>) -> HttpReply {
-        let (count, first_id) = match &self.0 {
+        let (count, first) = match &self.0 {
             Form::Single(id) => (1, id.as_str()),
             Form::Bulk(entries) => {
                 let mut events = entries.iter().filter(|(_, is_event)| *is_event).map(|(entry_id, _)| entry_id.as_str());
@@ -159,7 +159,7 @@ impl DeliveryAnswer {
                 (first.map_or(0, |_| 1 + events.count()), first.unwrap_or_default())
             }
         };
-        self.reply(&crate::handler::batch_answer_of(count, first_id, outcome))
+        self.reply(&crate::handler::batch_answer_of(count, first, outcome))
     }
 }
 
