@@ -68,7 +68,12 @@ impl TopicHandler for PulledBatchHandler {
         Box::pin(async move {
             let entry_ids: Vec<String> = events.iter().map(|e| e.entry_id.clone()).collect();
             let (tx, rx) = oneshot::channel();
-            let batch = Box::new(PulledBatch { encoded: delivered_batch(self.index, &events), ack: tx });
+            let encoded = delivered_batch(self.index, &events);
+            // The view hands the length over as an i32: a larger batch fails (core answers RETRY).
+            if i32::try_from(encoded.len()).is_err() {
+                return Err(format!("a batch of {} bytes encoded is more than the C ABI hands over (2 GiB)", encoded.len()).into());
+            }
+            let batch = Box::new(PulledBatch { encoded, ack: tx });
             self.queue.send(batch).map_err(|_| -> HandlerError { "the app host is stopping".into() })?;
             // Dropped unanswered (the caller shut down) is a failure: core answers RETRY for all.
             let answer = rx.await.map_err(|_| -> HandlerError { "the app dropped the batch without answering it".into() })??;
@@ -85,7 +90,8 @@ impl TopicHandler for PulledBatchHandler {
 pub unsafe extern "C" fn dapr_rs_batch_view(batch: *mut c_void) -> DaprBatchView {
     // SAFETY: the caller's contract.
     let batch = unsafe { &*(batch as *const PulledBatch) };
-    DaprBatchView { encoded_ptr: batch.encoded.as_ptr(), encoded_len: batch.encoded.len() as i32 }
+    // Under 2 GiB: `handle_batch` hands over no larger batch.
+    DaprBatchView { encoded_ptr: batch.encoded.as_ptr(), encoded_len: i32::try_from(batch.encoded.len()).unwrap_or(i32::MAX) }
 }
 
 /// Answers a batch with an encoded `BatchAnswer` (statuses by entry id, or the handler's failure)
