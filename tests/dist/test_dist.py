@@ -79,13 +79,25 @@ def run(cmd: List[str], env: Dict[str, str], cwd: Optional[Path] = None, timeout
     return done.stdout
 
 
+def stat_fields(stat: Path) -> Optional[List[str]]:
+    """The fields of a /proc/<pid>/stat after the command name (state, ppid, pgrp, ...), or None
+    when the process is gone."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
 def alive(pid: int) -> bool:
     """A process that runs (not a zombie waiting for its parent)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    fields = stat_fields(Path(f"/proc/{pid}/stat"))
+    return fields is not None and fields[0] != "Z"
+
+
+def group_running(pgid: int) -> bool:
+    """Whether a process of the process group `pgid` still runs (zombies aside)."""
+    running = (stat_fields(stat) for stat in Path("/proc").glob("[0-9]*/stat"))
+    return any(fields[0] != "Z" and int(fields[2]) == pgid for fields in running if fields is not None)
 
 
 class Launch:
@@ -118,6 +130,8 @@ class Launch:
             code = self.proc.wait(timeout=deadline_s)
         except subprocess.TimeoutExpired:
             pytest.fail(f"`dapr-rs run` still running {deadline_s}s after SIGTERM:\n{self.output()}")
+        # npx exits before the launcher it started (in its group) has stopped the app and sidecar.
+        wait_until(lambda: not group_running(self.proc.pid), 10, f"the launcher's process group is gone:\n{self.output()}")
         if self.app_pid is not None:
             wait_until(lambda: not alive(self.app_pid), 10, f"the app is gone:\n{self.output()}")
         return code
