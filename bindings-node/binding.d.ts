@@ -161,6 +161,13 @@ export interface NativeSubscription {
 }
 
 /**
+ * The floor under every call that returns a Promise, for the bench (`bench/node`): a [`promise`]
+ * with nothing to do, so only its hand-off to the runtime and back to the JS thread is timed.
+ * Not part of the facade.
+ */
+export declare function promiseRoundTrip(): Promise<void>
+
+/**
  * Runs the `dapr-rs` command line `argv` (`argv[0]` is the program) on the calling thread and
  * returns its exit code: the command builds its own tokio runtime, and the JS thread, which has
  * nothing else to do in `bin/dapr-rs.js`, blocks until it ends. Signals reach it as they reach

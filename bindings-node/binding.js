@@ -842,5 +842,6 @@ module.exports.NativeSubscriptionStream = nativeBinding.NativeSubscriptionStream
 module.exports.DataKind = nativeBinding.DataKind
 module.exports.httpRoutes = nativeBinding.httpRoutes
 module.exports.logToStderr = nativeBinding.logToStderr
+module.exports.promiseRoundTrip = nativeBinding.promiseRoundTrip
 module.exports.runCli = nativeBinding.runCli
 module.exports.startAppServer = nativeBinding.startAppServer

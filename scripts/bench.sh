@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks of issue #2's targets, the clients beside the official SDKs (#4 Node, #5 .NET, #6
 # Python), and issue #19's: every layer against the layer under it, in one run on this machine.
-# Results go to stdout, to a section of bench/REPORT.md and to PNG charts in bench/charts/.
+# Results go to stdout, to a section of bench/REPORT.md and (a whole run) to PNG charts in
+# bench/charts/.
 # Not a test: nothing here fails on a slow number.
 #
 #   BENCH_SECTIONS  what runs (default all): floor, clients, instructions, end-to-end, bulk, idle,
@@ -97,6 +98,9 @@ if wants floor; then
   measure "$bin/bare_tonic" publish --address "$bare" --count "$(n 200000)" --in-flight 100
   measure "$bin/publish_throughput" --address "$bare" --count "$(n 200000)" --in-flight 100 --label "core client -> do-nothing server"
   measure "$bin/publish_throughput" --address "$bare" --count "$(n 20000)" --in-flight 1 --label "core client -> do-nothing server"
+  # One round trip's latency at 1,000/s: the floor under the paced end-to-end runs of section 2,
+  # whose path makes two such calls (publisher -> its sidecar, subscriber sidecar -> app).
+  measure "$bin/publish_throughput" --address "$bare" --count "$(n 10000)" --rate 1000 --label "core client -> do-nothing server"
 fi
 
 # 1. Rust client, 100 in flight and serially, through our sidecar on pubsub.in-memory; the sidecar's
@@ -107,6 +111,7 @@ sidecar memory "$work/mem" "$g" "$h"
 memory_pid=${pids[-1]}
 measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count "$(n 200000)" --in-flight 100
 measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count "$(n 20000)" --in-flight 1
+wants floor && measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count "$(n 10000)" --rate 1000
 if wants floor; then
   through=$(last_rate "publish_throughput: .* 1 in flight"); floor=$(last_rate "core client -> do-nothing server: .* 1 in flight")
   record "$(python3 -c "a, b = 1e6 / $through, 1e6 / $floor; print(f'sidecar tax, serial: the sidecar on pubsub.in-memory adds {a - b:.1f} µs to a publish (core client, 1 in flight: {a:.1f} µs a publish through it, {b:.1f} µs to the do-nothing server)')")"
@@ -136,16 +141,25 @@ record_against_core() { # prefix command...
 }
 client_node() { # issue #4: dapr-rs's client and the official @dapr/dapr
   (cd bench/node && npm install --no-audit --no-fund --loglevel=error > /dev/null)
-  record_lines "node publish" node bench/node/publish.mjs --grpc-port "$1" --http-port "$2" --count "$(n 20000)"
+  local out
+  out=$(node bench/node/publish.mjs --grpc-port "$1" --http-port "$2" --count "$(n 20000)") || { echo "bench: the Node publish bench failed" >&2; exit 1; }
+  # dapr-rs's rates also as a share of the bare Rust core's (the binding tax), then the official
+  # client's and the floor under the binding.
+  record_against_core "node publish, [0-9]* in flight: dapr-rs (gRPC)" printf '%s\n' "$out"
+  record_lines "node publish, [0-9]* in flight: \(@dapr\|dapr-rs is\)" printf '%s\n' "$out"
+  record_lines "node promise floor" printf '%s\n' "$out"
 }
 client_dotnet() { # issue #5: the DaprRs binding under Mono, against the bare Rust core's rates of section 1
   mkdir -p bench/dotnet/bin
   cp bindings-dotnet/bin/DaprRs.dll bindings-dotnet/bin/libdapr_rs_ffi.so bench/dotnet/bin/
   mcs -nologo -langversion:7 -optimize+ -r:bench/dotnet/bin/DaprRs.dll -out:bench/dotnet/bin/Publish.exe bench/dotnet/Publish.cs
-  record_against_core "dotnet publish" mono bench/dotnet/bin/Publish.exe "http://127.0.0.1:$1" "$(n 100000)"
+  local out
+  out=$(mono bench/dotnet/bin/Publish.exe "http://127.0.0.1:$1" "$(n 100000)") || { echo "bench: the .NET publish bench failed" >&2; exit 1; }
+  record_against_core "dotnet publish" printf '%s\n' "$out"
+  record_lines "dotnet native floor" printf '%s\n' "$out"
 }
 client_python() { # issue #6: dapr_rs and the official dapr SDK
-  record_lines "python publish" .venv/bin/python bench/python/publish.py --grpc-port "$1" --http-port "$2" --count "$(n 20000)"
+  record_lines "python \(publish\|runtime floor\)" .venv/bin/python bench/python/publish.py --grpc-port "$1" --http-port "$2" --count "$(n 20000)"
 }
 client_jvm() { # issue #20: the JVM binding (the jar `make jvm` installs), against the bare Rust core's rates of section 1
   local version
@@ -290,6 +304,12 @@ mkdir -p "$out/charts"
   echo
   echo "$backlog"
 } >> "$out/REPORT.md"
-printf '%s\n' "${results[@]}" > "$work/lines.txt"
-.venv/bin/python bench/charts.py --lines "$work/lines.txt" --latency "$work" --out "$out/charts" \
-  --title "$(date -u +%Y-%m-%d) on $(nproc) cores ($commit)"
+# The charts show a whole run: a partial one (some sections or clients) keeps the last whole run's,
+# which the README shows.
+if [ -z "${BENCH_SECTIONS:-}${BENCH_CLIENTS:-}" ]; then
+  printf '%s\n' "${results[@]}" > "$work/lines.txt"
+  .venv/bin/python bench/charts.py --lines "$work/lines.txt" --latency "$work" --out "$out/charts" \
+    --title "$(date -u +%Y-%m-%d) on $(nproc) cores ($commit)"
+else
+  echo "bench: a partial run (BENCH_SECTIONS/BENCH_CLIENTS); $out/charts/ kept as the last whole run drew them"
+fi

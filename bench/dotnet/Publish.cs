@@ -17,6 +17,7 @@ class Publish
 
     static void Main(string[] args)
     {
+        Console.OutputEncoding = new System.Text.UTF8Encoding(false);
         Run(args[0], int.Parse(args[1])).GetAwaiter().GetResult();
     }
 
@@ -53,5 +54,16 @@ class Publish
                 Console.WriteLine("dotnet publish (Mono), " + inFlight + " in flight: " + Math.Round(rate) + " events/s (" + n + " events)");
             }
         }
+        // The floor under the binding (issue #19): a call handed to the native runtime and completed
+        // back with nothing to do, serially, best of 3.
+        int calls = Math.Max(1000, count / 5);
+        double floorUs = double.MaxValue;
+        for (int round = 0; round < 3; round++)
+        {
+            var watch = Stopwatch.StartNew();
+            for (int i = 0; i < calls; i++) await DaprClient.NativeRoundTripAsync().ConfigureAwait(false);
+            floorUs = Math.Min(floorUs, watch.Elapsed.TotalMilliseconds * 1000.0 / calls);
+        }
+        Console.WriteLine("dotnet native floor: a call through the C ABI's runtime and back with nothing to do takes " + floorUs.ToString("F1") + " µs (best of 3 x " + calls + " calls)");
     }
 }

@@ -3,6 +3,8 @@
 // Usage: node publish.mjs --grpc-port G --http-port H [--count N]. Prints one line per run.
 import { DaprClient as OfficialClient, CommunicationProtocolEnum as OfficialProtocol } from '@dapr/dapr';
 import { DaprClient } from 'dapr-rs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({ options: { 'grpc-port': { type: 'string' }, 'http-port': { type: 'string' }, count: { type: 'string', default: '20000' } } });
@@ -48,5 +50,17 @@ for (const inFlight of [1, 100]) {
   const official = Math.max(best[inFlight]['@dapr/dapr (gRPC)'], best[inFlight]['@dapr/dapr (HTTP)']);
   console.log(`node publish, ${inFlight} in flight: dapr-rs is ${(ours / official).toFixed(1)}x the official client's best`);
 }
+// The floor under the binding (issue #19): a Promise through napi's runtime and back with nothing
+// to do, the hand-off each of its calls makes; serially, best of 3.
+const require = createRequire(import.meta.url);
+const binding = require(join(dirname(require.resolve('dapr-rs')), 'binding.js'));
+const floorCalls = Math.max(1000, count);
+let floorUs = Infinity;
+for (let round = 0; round < 3; round++) {
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < floorCalls; i++) await binding.promiseRoundTrip();
+  floorUs = Math.min(floorUs, Number(process.hrtime.bigint() - started) / 1e3 / floorCalls);
+}
+console.log(`node promise floor: a Promise through napi's runtime and back with nothing to do takes ${floorUs.toFixed(1)} µs (best of 3 x ${floorCalls} calls)`);
 for (const [, client] of clients) await client.stop?.();
 process.exit(0);

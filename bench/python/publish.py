@@ -102,6 +102,34 @@ def main() -> None:
     }
     for name, (ours, theirs) in results.items():
         print(f"python publish {name}: dapr-rs {ours:,.0f}/s, official dapr SDK {theirs:,.0f}/s ({ours / theirs:.1f}x)")
+    print(floors(n))
+
+
+def floors(count: int) -> str:
+    """The floor under the binding (issue #19): a call into the runtime and back with nothing to
+    do, the hand-off each publish makes; blocking calls one at a time, awaited ones 100 in flight
+    (as the publish runs above), best of 3."""
+    from dapr_rs import _native
+
+    def blocking() -> None:
+        for _ in range(count):
+            _native._round_trip()
+
+    async def awaited() -> None:
+        async def worker() -> None:
+            for _ in range(count // IN_FLIGHT):
+                await _native._round_trip_async()
+
+        await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
+
+    def best_us(run: Callable[[], None]) -> float:
+        return min(1e6 / timed(run, count) for _ in range(3))
+
+    sync_us, async_us = best_us(blocking), best_us(lambda: asyncio.run(awaited()))
+    return (
+        f"python runtime floor: a call into the runtime and back with nothing to do takes {sync_us:.1f} µs blocking, "
+        f"1 in flight; {async_us:.1f} µs a call awaited, {IN_FLIGHT} in flight (best of 3 x {count} calls)"
+    )
 
 
 if __name__ == "__main__":

@@ -84,3 +84,27 @@ where
     let events = count * per_call;
     println!("{label}: {events} events, {in_flight} in flight: {:.0} events/s ({secs:.2} s)", events as f64 / secs);
 }
+
+/// `count` calls started `rate` a second on a fixed schedule (a slow call does not hold up the
+/// next), each call's time measured: the latency of one call at that load, the floor under a
+/// paced end-to-end run whose path makes such calls.
+pub async fn run_paced<F, Fut>(label: &str, count: usize, rate: u64, call: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(1) as f64));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        ticker.tick().await;
+        let started = Instant::now();
+        let fut = call();
+        calls.spawn(async move {
+            fut.await;
+            started.elapsed()
+        });
+    }
+    let latencies = Latencies::new(calls.join_all().await);
+    println!("{label}: {count} calls paced at {rate}/s: latency {}", latencies.summary());
+}

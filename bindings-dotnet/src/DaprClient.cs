@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.ComponentModel;
 using System.Threading;
 using System.Threading.Tasks;
 using DaprRs.Native;
@@ -18,6 +19,17 @@ namespace DaprRs
         internal DaprClient(ClientHandle handle)
         {
             this.handle = handle;
+        }
+
+        /// <summary>
+        /// The floor under every call of this library, for its benchmark (bench/dotnet): a call with
+        /// nothing to do, handed to the native runtime and completed back as each call is. Not for
+        /// applications.
+        /// </summary>
+        [EditorBrowsable(EditorBrowsableState.Never)]
+        public static unsafe Task NativeRoundTripAsync()
+        {
+            return NativeCall.Run(userData => (IntPtr)NativeMethods.dapr_rs_round_trip((void*)userData), CancellationToken.None);
         }
 
         /// <summary>The sidecar endpoint this client talks to, e.g. <c>http://127.0.0.1:50001</c>.</summary>

@@ -40,3 +40,11 @@ where
 {
     env.spawn_future_with_callback(async move { Ok(work.await) }, |env, outcome| outcome.map_err(|e| to_js_error(env, &e)))
 }
+
+/// The floor under every call that returns a Promise, for the bench (`bench/node`): a [`promise`]
+/// with nothing to do, so only its hand-off to the runtime and back to the JS thread is timed.
+/// Not part of the facade.
+#[napi_derive::napi(ts_return_type = "Promise<void>")]
+pub fn promise_round_trip(env: &Env) -> napi::Result<PromiseRaw<'_, ()>> {
+    promise(env, async { Ok(()) })
+}

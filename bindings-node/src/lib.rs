@@ -19,6 +19,7 @@ mod stream;
 #[cfg(feature = "cli")]
 pub use cli::run_cli;
 pub use client::NativeClient;
+pub use errors::promise_round_trip;
 pub use http_routes::{NativeHttpRoutes, http_routes};
 pub use log::log_to_stderr;
 pub use server::{NativeAppServer, start_app_server};

@@ -23,6 +23,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<http_routes::PyHttpDelivery>()?;
     m.add_class::<stream::PySubscriptionStream>()?;
     m.add_function(wrap_pyfunction!(handler::in_topic_handler, m)?)?;
+    // The bench's floors (bench/python/publish.py).
+    m.add_function(wrap_pyfunction!(runtime::_round_trip, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::_round_trip_async, m)?)?;
     #[cfg(feature = "cli")]
     m.add_function(wrap_pyfunction!(cli::run_cli, m)?)?;
     errors::add_classes(m)?;

@@ -278,3 +278,18 @@ where
     handoff(py)?.watched_by(py, locals.event_loop(py).as_any())?;
     pyo3_async_runtimes::generic::future_into_py_with_locals::<SharedRuntime, F, T>(py, locals, fut)
 }
+
+/// The floor under every blocking call, for the bench (`bench/python`): a task with nothing to do
+/// run on the runtime and waited for as [`wait`] waits, so only the hand-off to a runtime thread
+/// and the wake-up back are timed. Not part of the package's API.
+#[pyfunction]
+pub fn _round_trip(py: Python<'_>) -> PyResult<()> {
+    let rt = runtime()?;
+    wait(py, rt.spawn(async {}))?.map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+/// The same for awaitables: a future with nothing to do, as [`awaitable`] runs every call.
+#[pyfunction]
+pub fn _round_trip_async(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    awaitable(py, async { Ok(()) })
+}

@@ -28,6 +28,10 @@ struct Args {
     /// caller warmed it already (`scripts/bench.sh` counts a sidecar's instructions from here on).
     #[arg(long, default_value_t = 200)]
     warmup: usize,
+    /// Calls a second, paced, each call's latency reported (1 in flight unless one runs late);
+    /// 0 runs `--in-flight` calls at a time as fast as they go.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
     /// What the report line calls this run.
     #[arg(long, default_value = "publish_throughput")]
     label: String,
@@ -75,6 +79,14 @@ async fn main() {
     }
     for _ in 0..args.warmup {
         client.publish_event(request.clone()).await.expect("publish");
+    }
+    if args.rate > 0 {
+        dapr_rs_bench::run_paced(&args.label, args.count, args.rate, move || {
+            let (client, request) = (client.clone(), request.clone());
+            async move { client.publish_event(request).await.expect("publish") }
+        })
+        .await;
+        return;
     }
     dapr_rs_bench::run_in_flight(&args.label, args.count, args.in_flight, move || {
         let (client, request) = (client.clone(), request.clone());

@@ -141,6 +141,14 @@ where
     Arc::into_raw(operation) as *mut c_void
 }
 
+/// The floor under every async call, for the bench (`bench/dotnet`): a call with nothing to do,
+/// started on the runtime and completed through the callback as every call is. Completes with
+/// no result; returns the operation handle, as every call does.
+#[unsafe(no_mangle)]
+pub extern "C" fn dapr_rs_round_trip(user_data: *mut c_void) -> *mut c_void {
+    start(user_data, async { Ok(Completed::NOTHING) })
+}
+
 /// Cancels an async call: it completes with CANCELLED unless it completed already.
 ///
 /// # Safety

@@ -214,6 +214,12 @@ class SubscriptionStream:
 def in_topic_handler() -> bool:
     """Whether this thread is running a topic handler."""
 
+def _round_trip() -> None:
+    """The bench's floor: a task with nothing to do run on the runtime and waited for."""
+
+def _round_trip_async() -> Awaitable[None]:
+    """The bench's floor for awaitables: a future with nothing to do."""
+
 def run_cli(argv: list[str]) -> int:
     """Runs the ``dapr-rs`` command line ``argv`` (``argv[0]`` the program); its exit code."""
 
