@@ -71,6 +71,10 @@ pub(super) fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_handler(Some(wait_for_writer))?;
     conn.set_prepared_statement_cache_capacity(64);
+    // Plans fixed at prepare time. Without this, SQLite plans a `LIMIT ?` with the value bound
+    // then and prepares the statement again whenever another value is bound: a claim's LIMITs
+    // change with the room left, and re-preparing two statements cost more than the claim.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     // Small pages for a new file: every commit writes each page it touched whole into the WAL, and
     // a commit here touches a few pages to store a message of a few hundred bytes. (Ignored once
     // the file exists in WAL mode.)

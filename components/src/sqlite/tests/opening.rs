@@ -28,3 +28,17 @@ async fn an_unopenable_path_is_unavailable_and_names_it() {
         Ok(_) => panic!("opened a database under a file"),
     }
 }
+
+/// A statement with `LIMIT ?` run with one limit, then another, as claims are: SQLite would plan
+/// each limit anew and prepare the statement again each time the value changed, unless the
+/// connection fixes plans when they are prepared.
+#[test]
+fn a_statement_is_not_prepared_again_when_its_limit_changes() {
+    let dir = TempDir::new().unwrap();
+    let conn = schema::open(&dir.path().join("pubsub.db")).unwrap();
+    let mut select = conn.prepare("SELECT seq FROM messages WHERE topic = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3").unwrap();
+    for limit in [1, 7, 100, 3] {
+        select.query_map(rusqlite::params!["orders", 0, limit], |r| r.get::<_, i64>(0)).unwrap().for_each(drop);
+    }
+    assert_eq!(select.get_status(rusqlite::StatementStatus::RePrepare), 0);
+}
