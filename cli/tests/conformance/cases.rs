@@ -12,6 +12,7 @@ use dapr_rs_core::{
     BulkPublishEntry, BulkSubscribeOptions, DaprClient, PublishRequest, Subscription, SubscriptionOptions, TopicEvent, TopicEventStatus,
     handler_fn,
 };
+use futures::{StreamExt, TryStreamExt};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -108,6 +109,60 @@ pub async fn one_subscriber_gets_publish_order(broker: &'static Broker) {
     let client = case.publisher(&app).await;
     publish_numbers(&client, &topic, 0..40).await;
     assert_eq!(numbers(&inbox.take(40).await), (0..40).collect::<Vec<_>>());
+}
+
+/// Many publishes in flight while the app takes one message at a time, slowly: the broker holds a
+/// backlog far larger than what the sidecar has in flight, and every accepted message still
+/// arrives (at least once). A broker that drops what a slow consumer has not taken (Mosquitto past
+/// its `max_queued_messages`, a bounded channel that sheds) fails here.
+pub async fn a_publisher_faster_than_the_app_loses_nothing(broker: &'static Broker) {
+    const COUNT: usize = 3000;
+    const IN_FLIGHT: usize = 64;
+    let mut case = Case::new(broker);
+    let topic = case.name("orders");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let handler = handler_fn(move |ev: TopicEvent| {
+        let tx = tx.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let _ = tx.send(String::from_utf8_lossy(&ev.data).parse::<usize>().expect("a number"));
+            Ok(TopicEventStatus::Success)
+        }
+    });
+    let app = case.app(&case.name("checkout"), vec![Subscription::new(PUBSUB, &topic, handler)], &["--app-max-concurrency", "1"]).await;
+    let client = case.publisher(&app).await;
+    let started = std::time::Instant::now();
+    futures::stream::iter(0..COUNT)
+        .map(|n| client.publish_event(json(&topic, n)))
+        .buffer_unordered(IN_FLIGHT)
+        .try_collect::<Vec<()>>()
+        .await
+        .expect("every publish is accepted");
+    let (published, backlog) = (started.elapsed(), COUNT.saturating_sub(rx.len()));
+    let mut missing = set(0..COUNT);
+    let mut taken = 0;
+    // Given up when nothing arrives for 30 s (what is lost does not come later) or after 120 s.
+    let drained = tokio::time::timeout(Duration::from_secs(120), async {
+        while !missing.is_empty() {
+            let Ok(n) = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await else { return false };
+            missing.remove(&n.expect("the handler lives"));
+            taken += 1;
+        }
+        true
+    })
+    .await;
+    let taking = started.elapsed();
+    assert!(
+        drained == Ok(true),
+        "{}: {} of {COUNT} never arrived: {:?}",
+        broker.component_type,
+        missing.len(),
+        missing.iter().take(20).collect::<Vec<_>>()
+    );
+    eprintln!(
+        "{}: {COUNT} published in {published:?} ({IN_FLIGHT} in flight), all taken after {taking:?} ({taken} deliveries, {backlog} waiting when the last publish was accepted)",
+        broker.component_type
+    );
 }
 
 /// The app answers RETRY more often than the sidecar retries by itself (three times, without a

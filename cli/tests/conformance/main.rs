@@ -22,6 +22,7 @@ on_every_broker!(
     publish_subscribe,
     app_ids_each_get_every_message_and_instances_share_them,
     one_subscriber_gets_publish_order,
+    a_publisher_faster_than_the_app_loses_nothing,
     retry_is_redelivered,
     a_message_in_flight_when_the_sidecar_dies_is_redelivered,
     dropped_messages_go_to_the_dead_letter_topic,
