@@ -3,8 +3,19 @@
 
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
+# Every cargo build here names the host's target triple, as `napi build` always does: cargo keeps a
+# build for a named triple apart from one for none, so otherwise the Node addon compiled the whole
+# tree a second time (6 of a cold CI run's minutes). The sidecar, the wheel (maturin reads this
+# variable too), the addon, the C ABI library and the JVM library share one build of each crate.
+ifndef CARGO_BUILD_TARGET
+CARGO_BUILD_TARGET := $(shell rustc -vV | sed -n 's/^host: //p')
+$(if $(CARGO_BUILD_TARGET),,$(error no host triple from `rustc -vV`))
+endif
+export CARGO_BUILD_TARGET
+# Where cargo puts release builds for that triple.
+export DAPR_RS_RELEASE_DIR := $(CARGO_TARGET_DIR)/$(CARGO_BUILD_TARGET)/release
 PY := $(CURDIR)/.venv/bin/python
-SIDECAR := $(CARGO_TARGET_DIR)/release/dapr-rs
+SIDECAR := $(DAPR_RS_RELEASE_DIR)/dapr-rs
 export DAPR_RS_BIN := $(SIDECAR)
 # The one version of every artifact: Cargo.toml's `[workspace.package] version`. Every crate takes
 # it (`dapr-rs --version`, `dapr_rs.__version__`), maturin gives it to the wheel, `make node` stamps it
@@ -90,9 +101,9 @@ MVN := mvn -B --no-transfer-progress -Dstyle.color=never -Drevision=$(VERSION)
 jvm: deps
 	cargo build --release -p dapr-rs-jvm
 	rm -rf bindings-jvm/target-kotlin
-	$(CARGO_TARGET_DIR)/release/uniffi-bindgen generate --library $(CARGO_TARGET_DIR)/release/libdapr_rs_jvm.so \
+	$(DAPR_RS_RELEASE_DIR)/uniffi-bindgen generate --library $(DAPR_RS_RELEASE_DIR)/libdapr_rs_jvm.so \
 	  --language kotlin --no-format --out-dir bindings-jvm/target-kotlin
-	mkdir -p $(JVM_NATIVE) && cp $(CARGO_TARGET_DIR)/release/libdapr_rs_jvm.so $(JVM_NATIVE)/
+	mkdir -p $(JVM_NATIVE) && cp $(DAPR_RS_RELEASE_DIR)/libdapr_rs_jvm.so $(JVM_NATIVE)/
 	cd bindings-jvm && $(MVN) -q -Dmaven.test.skip=true install
 
 version:

@@ -25,7 +25,8 @@ out=${BENCH_OUT:-bench}
 # What the bench needs besides `make test`'s: valgrind, redis-benchmark, matplotlib; and the brokers.
 scripts/install-deps.sh bench
 cargo build -q --release -p dapr-rs-cli -p dapr-rs-bench
-bin=$CARGO_TARGET_DIR/release
+# Cargo's release dir: the Makefile's (it builds for the host's triple by name), else cargo's own.
+bin=${DAPR_RS_RELEASE_DIR:-$CARGO_TARGET_DIR/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}release}
 sidecar_bin=${DAPR_RS_BIN:-$bin/dapr-rs}
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 # Numbers of a tree with uncommitted changes are not the commit's: say so on every line.

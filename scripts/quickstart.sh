@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 lang=${1:-python}
 # The cargo-built `dapr-rs`, unless a language installs its own (DAPR_RS_BIN overrides either).
-default_bin=${CARGO_TARGET_DIR:-target}/release/dapr-rs
+# Cargo's release dir: the Makefile's (it builds for the host's triple by name), else cargo's own.
+release_dir=${DAPR_RS_RELEASE_DIR:-${CARGO_TARGET_DIR:-target}/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}release}
+default_bin=$release_dir/dapr-rs
 components=${2:-${QUICKSTART_RESOURCES:-samples/components}}
 orders=${ORDER_COUNT:-10}
 log=$(mktemp -d)
@@ -63,9 +65,8 @@ case $lang in
     # As a user would: cargo builds both programs (a workspace member: the sidecar's lock file and
     # target dir), then they run as built, as the C# programs do.
     cargo build --release -p dapr-rs-pubsub-quickstart
-    target=$(realpath "${CARGO_TARGET_DIR:-target}")
-    sub_cmd=("$target/release/checkout-service")
-    pub_cmd=("$target/release/order-processing-service")
+    sub_cmd=("$(realpath "$release_dir")/checkout-service")
+    pub_cmd=("$(realpath "$release_dir")/order-processing-service")
     sub_flags=(--app-protocol grpc); pub_flags=(--app-protocol grpc)
     ;;
   *) echo "unknown quickstart language: $lang" >&2; exit 2 ;;
