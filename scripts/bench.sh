@@ -34,13 +34,15 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 work=$(mktemp -d)
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  # Every child (sidecars, valgrind, the do-nothing server) within 10 s, or killed.
-  for p in "${pids[@]}"; do timeout 10 tail --pid="$p" -f /dev/null 2>/dev/null || kill -9 "$p" 2>/dev/null || true; done
+  # Every child (sidecars, valgrind, the do-nothing server).
+  [ ${#pids[@]} -eq 0 ] || stop "${pids[@]}"
   wait 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+# Stops processes started here and waits for each up to 30 s, then kills it (a sidecar under
+# valgrind takes seconds to exit), so the next section does not share the machine with them.
+stop() { kill "$@" 2>/dev/null || true; for p in "$@"; do timeout 30 tail --pid="$p" -f /dev/null 2>/dev/null || kill -9 "$p" 2>/dev/null || true; done; }
 n() { python3 -c "print(max(1, round($1 * $scale)))"; } # an event count, scaled
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Writes a component `order_pub_sub` of `type` to dir/pubsub.yaml: name=value metadata after it.
@@ -96,6 +98,7 @@ if wants floor; then
   pids+=($!)
   for _ in $(seq 100); do [ -s "$work/bare.addr" ] && break; sleep 0.05; done
   bare=$(cat "$work/bare.addr")
+  [ -n "$bare" ] || { echo "bench: the do-nothing server did not say its address within 5 s" >&2; exit 1; }
   measure "$bin/bare_tonic" publish --address "$bare" --count "$(n 200000)" --in-flight 100
   measure "$bin/publish_throughput" --address "$bare" --count "$(n 200000)" --in-flight 100 --label "core client -> do-nothing server"
   measure "$bin/publish_throughput" --address "$bare" --count "$(n 20000)" --in-flight 1 --label "core client -> do-nothing server"
@@ -237,7 +240,7 @@ if wants instructions; then
     "$bin/publish_throughput" --address "127.0.0.1:$ig" --count 0 --warmup 500 --in-flight 1 > /dev/null
     instructions "${pids[-1]}" "publish on pubsub.$b (core client, 1 in flight)" "$count" "" \
       "$bin/publish_throughput" --address "127.0.0.1:$ig" --topic "bench-ir-$run_id" --count "$count" --warmup 0 --in-flight 1
-    kill "${pids[-1]}"
+    stop "${pids[-1]}"
   done
   for b in sqlite redis; do
     dir=$work/sqlite; [ "$b" = redis ] && dir=$work/redis-ir
@@ -248,7 +251,7 @@ if wants instructions; then
     "${e2e[@]}" --count 500 > /dev/null
     instructions "${pids[-1]}" "delivery on pubsub.$b (subscriber sidecar, gRPC app, 10 in flight)" "$count" \
       "dapr_rs_sidecar::delivery::event_delivery::EventDelivery as dapr_rs_components::MessageHandler>::handle" "${e2e[@]}" --count "$count"
-    kill "${pids[-1]}" "${pids[-2]}"
+    stop "${pids[-1]}" "${pids[-2]}"
   done
   redis-cli -h 127.0.0.1 -p 6379 del "bench-ir-$run_id" "bench-ir-redis-$run_id" > /dev/null
 fi
