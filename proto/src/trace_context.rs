@@ -40,16 +40,17 @@ impl Traceparent {
     /// gets a new one, and `write!` per byte made that thousands of instructions a publish.
     fn encode(&self) -> [u8; TRACEPARENT_LEN] {
         let mut out = [b'-'; TRACEPARENT_LEN];
-        out[..2].copy_from_slice(b"00");
-        put_hex(&mut out[3..35], &self.trace_id);
-        put_hex(&mut out[36..52], &self.span_id);
-        put_hex(&mut out[53..], &[self.flags]);
+        let mut at = 0;
+        for field in [&[0][..], &self.trace_id, &self.span_id, &[self.flags]] {
+            put_hex(&mut out[at..at + 2 * field.len()], field);
+            at += 2 * field.len() + 1;
+        }
         out
     }
 }
 
-/// `00-` + 32 hex + `-` + 16 hex + `-` + 2 hex.
-const TRACEPARENT_LEN: usize = 55;
+/// Version, trace id, span id and flags in hex, with a `-` between each two: 55 bytes.
+const TRACEPARENT_LEN: usize = 2 * (1 + 16 + 8 + 1) + 3;
 
 /// `bytes` as lowercase hex into `out`, two digits a byte.
 fn put_hex(out: &mut [u8], bytes: &[u8]) {
