@@ -40,6 +40,12 @@ impl DeliverySlots {
         DeliverySlot { _own: own, shared: None }
     }
 
+    /// [`DeliverySlots::reserve`] if the subscription's own part is free right now.
+    pub fn try_reserve(&self) -> Option<DeliverySlot> {
+        let own = self.own.clone().try_acquire_owned().ok()?;
+        Some(DeliverySlot { _own: own, shared: None })
+    }
+
     /// Adds the shared part to a reserved slot, waiting for it; nothing to add to a slot that has
     /// it, or without a shared limit. Cancel-safe: dropped early, the slot stays reserved.
     pub async fn complete(&self, slot: &mut DeliverySlot) {

@@ -74,6 +74,11 @@ impl ReaderControl {
         }
     }
 
+    /// [`ReaderControl::reserve`] if a slot's own part is free right now.
+    pub fn try_reserve(&self) -> Option<DeliverySlot> {
+        self.slots.try_reserve()
+    }
+
     /// The rest of a reserved slot, for a message already taken from the broker (see
     /// [`DeliverySlots::complete_unless_stopped`]).
     pub async fn complete(&self, mut slot: DeliverySlot) -> DeliverySlot {

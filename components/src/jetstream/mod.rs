@@ -5,14 +5,18 @@
 //! - [`settings`]: the metadata keys and their defaults.
 //! - [`subscription`]: a durable pull consumer per app id and topic (instances of one app id pull
 //!   from the same consumer, so they share messages), explicit ack on success, nak otherwise.
+//! - [`pull`]: the pull requests, asking for no more messages than there are free delivery slots.
 //!
 //! Publishing waits for JetStream's ack (the message is stored) and fails while NATS is away.
 
+mod pull;
 mod settings;
 mod subscription;
 
 #[cfg(test)]
 mod outage_tests;
+#[cfg(test)]
+mod pull_tests;
 
 use crate::{BrokerError, BrokerMessage, ComponentConfig, MessageHandler, PubSub, SubscribeRequest, Subscription, url_credentials};
 use async_nats::jetstream::{self, stream};
@@ -21,12 +25,14 @@ use async_trait::async_trait;
 use settings::{Settings, nats_name};
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 
 pub struct JetStreamPubSub {
     settings: Arc<Settings>,
     client: async_nats::Client,
     context: jetstream::Context,
+    /// Changes on every (re)connection: a subscription's pull requests die with the connection.
+    reconnects: watch::Receiver<()>,
     /// The stream found (or made) for each topic, so a publish asks NATS only the first time.
     streams: Mutex<HashMap<String, String>>,
 }
@@ -39,7 +45,13 @@ impl JetStreamPubSub {
         let (bare_url, credentials) = url_credentials::split(&settings.url);
         let address: ServerAddr =
             bare_url.parse().map_err(|e| BrokerError::Config(format!("natsURL: {:?} is not a NATS address: {e}", settings.address())))?;
-        let mut options = async_nats::ConnectOptions::new().connection_timeout(settings.connect_timeout);
+        let (connected, reconnects) = watch::channel(());
+        let mut options = async_nats::ConnectOptions::new().connection_timeout(settings.connect_timeout).event_callback(move |event| {
+            if matches!(event, async_nats::Event::Connected) {
+                connected.send_replace(());
+            }
+            std::future::ready(())
+        });
         options = match credentials {
             Some((user, Some(password))) => options.user_and_password(user, password),
             Some((token, None)) => options.token(token),
@@ -70,7 +82,7 @@ impl JetStreamPubSub {
             return Err(no_jetstream(error.to_string()));
         }
         tracing::debug!(component = %config.name, url = %settings.address(), "pubsub.jetstream connected");
-        Ok(Self { settings: Arc::new(settings), client, context, streams: Mutex::new(HashMap::new()) })
+        Ok(Self { settings: Arc::new(settings), client, context, reconnects, streams: Mutex::new(HashMap::new()) })
     }
 
     /// The name of the stream that holds `topic`, creating or extending one as the module says.
@@ -175,6 +187,8 @@ impl PubSub for JetStreamPubSub {
         let consumer = subscription::DurableConsumer {
             settings: self.settings.clone(),
             context: self.context.clone(),
+            client: self.client.clone(),
+            reconnects: self.reconnects.clone(),
             stream,
             // Consumer names are per stream, and one stream may hold many topics.
             name: nats_name(&format!("{durable}-{}", req.topic)),

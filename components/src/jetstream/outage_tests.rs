@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// The test's own nats-server, stopped (SIGKILL) when dropped, also when the test fails.
-struct NatsServer(Child);
+pub(super) struct NatsServer(Child);
 
 impl Drop for NatsServer {
     fn drop(&mut self) {
@@ -18,7 +18,7 @@ impl Drop for NatsServer {
     }
 }
 
-fn nats_server(port: u16, store: &std::path::Path) -> NatsServer {
+pub(super) fn nats_server(port: u16, store: &std::path::Path) -> NatsServer {
     let server = Command::new("nats-server")
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(store)

@@ -1,32 +1,29 @@
-//! One subscription: a durable pull consumer filtered to the topic, a read loop that pulls at
-//! most as many messages as it may have in flight, bounded dispatch in stream order, `+ACK` on
-//! success and `-NAK` (redeliver now) otherwise. The read loop outlives NATS going away: it
-//! binds the consumer again with backoff and carries on once NATS is back.
+//! One subscription: a durable pull consumer filtered to the topic, a read loop that asks for no
+//! more messages than it may have in flight ([`super::pull`]), bounded dispatch in stream order,
+//! `+ACK` on success and `-NAK` (redeliver now) otherwise. The read loop outlives NATS going away:
+//! it binds the consumer again with backoff and carries on once NATS is back.
 
+use super::pull::PullFeed;
 use super::settings::Settings;
 use crate::{
     BrokerError, BrokerMessage, DeliverySlot, DeliverySlots, Handled, MessageHandler, ReaderControl, TaskSubscription, call_handler,
 };
-use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
+use async_nats::jetstream::consumer::{AckPolicy, pull};
 use async_nats::jetstream::{self, AckKind};
-use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
-/// How long one pull request waits for messages, and how often NATS tells an idle pull it is still
-/// there (a missed beat means the pull is gone). Long, because every idle subscription costs one
-/// beat per HEARTBEAT and one pull per PULL_EXPIRES: a thousand quiet subscriptions at 5 s beats
-/// kept 1.9% of a core busy. A reconnect does not wait for a missed beat: the client pulls again as
-/// soon as it is connected.
-const PULL_EXPIRES: Duration = Duration::from_secs(60);
-const HEARTBEAT: Duration = Duration::from_secs(30);
 
 /// What a subscription needs; built by `JetStreamPubSub::subscribe`.
 pub(super) struct DurableConsumer {
     pub settings: Arc<Settings>,
     pub context: jetstream::Context,
+    pub client: async_nats::Client,
+    /// Changes on every (re)connection of the client.
+    pub reconnects: watch::Receiver<()>,
     pub stream: String,
     /// The durable consumer's name: every instance of the app binds the same one.
     pub name: String,
@@ -39,7 +36,7 @@ pub(super) struct DurableConsumer {
 impl DurableConsumer {
     /// Creates (or binds) the durable consumer now, so a bad setting fails the subscription.
     pub async fn start(self) -> Result<TaskSubscription, BrokerError> {
-        let consumer = self.bind().await.map_err(|e| {
+        self.bind().await.map_err(|e| {
             BrokerError::Unavailable(format!(
                 "cannot create consumer {} on stream {} at NATS {}: {e}",
                 self.name,
@@ -50,11 +47,11 @@ impl DurableConsumer {
         let control = ReaderControl::new(self.slots.clone());
         let subscription = control.subscription();
         let reader = Arc::new(Reader { consumer: self, control });
-        subscription.tasks.spawn(reader.read_loop(consumer));
+        subscription.tasks.spawn(reader.read_loop());
         Ok(subscription)
     }
 
-    async fn bind(&self) -> Result<PullConsumer, async_nats::Error> {
+    async fn bind(&self) -> Result<(), async_nats::Error> {
         let settings = &self.settings;
         let config = pull::Config {
             durable_name: Some(self.name.clone()),
@@ -67,7 +64,8 @@ impl DurableConsumer {
             ..Default::default()
         };
         let stream = self.context.get_stream(&self.stream).await?;
-        Ok(stream.get_or_create_consumer(&self.name, config).await?)
+        stream.get_or_create_consumer::<pull::Config>(&self.name, config).await?;
+        Ok(())
     }
 }
 
@@ -78,65 +76,54 @@ struct Reader {
 }
 
 impl Reader {
-    async fn read_loop(self: Arc<Self>, first: PullConsumer) {
-        let mut bound = Some(first);
+    async fn read_loop(self: Arc<Self>) {
+        let consumer = &self.consumer;
+        // Bound by `start`; bound again after the feed ended on an error.
+        let mut bound = true;
         let mut failures = 0u32;
         loop {
-            let consumer = match bound.take() {
-                Some(consumer) => consumer,
-                None => match self.consumer.bind().await {
-                    Ok(consumer) => consumer,
-                    Err(err) => {
-                        failures += 1;
-                        if !self.after_failure("binding the consumer", &err, failures).await {
-                            return;
-                        }
-                        continue;
+            if !bound {
+                if let Err(err) = consumer.bind().await {
+                    failures += 1;
+                    if !self.after_failure("binding the consumer", &err, failures).await {
+                        return;
                     }
-                },
-            };
-            // Pull no more than may be in flight: what waits in a local buffer would outlive ackWait.
-            let messages = consumer
-                .stream()
-                .max_messages_per_batch(self.consumer.max_concurrency)
-                .expires(PULL_EXPIRES)
-                .heartbeat(HEARTBEAT)
-                .messages()
-                .await;
-            let mut messages = match messages {
-                Ok(messages) => messages,
+                    continue;
+                }
+                bound = true;
+            }
+            let feed =
+                PullFeed::open(&consumer.client, &consumer.stream, &consumer.name, consumer.max_concurrency, consumer.reconnects.clone());
+            let mut feed = match feed.await {
+                Ok(feed) => feed,
                 Err(err) => {
                     failures += 1;
-                    if !self.after_failure("pulling", &err, failures).await {
+                    if !self.after_failure("subscribing", &err, failures).await {
                         return;
                     }
                     continue;
                 }
             };
             loop {
-                let Some(slot) = self.control.reserve().await else { return };
-                let next = tokio::select! {
-                    biased;
-                    () = self.control.stop.cancelled() => return,
-                    next = messages.next() => next,
-                };
-                match next {
-                    Some(Ok(message)) => {
+                match feed.next(&self.control).await {
+                    Ok(Some((message, slot))) => {
                         if failures > 0 {
-                            tracing::info!(topic = %self.consumer.topic, consumer = %self.consumer.name, "pubsub.jetstream: pulling again");
+                            tracing::info!(topic = %consumer.topic, consumer = %consumer.name, "pubsub.jetstream: pulling again");
                             failures = 0;
                         }
                         let slot = self.control.complete(slot).await;
+                        let message = jetstream::Message { message, context: consumer.context.clone() };
                         self.control.tasks.spawn(self.clone().dispatch(message, slot));
                     }
-                    Some(Err(err)) => {
+                    Ok(None) => return,
+                    Err(err) => {
                         failures += 1;
                         if !self.after_failure("pulling", &err, failures).await {
                             return;
                         }
+                        bound = false;
                         break;
                     }
-                    None => break,
                 }
             }
         }
