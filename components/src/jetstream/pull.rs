@@ -49,6 +49,8 @@ pub(super) struct PullFeed {
     /// NATS, not one per slot (NATS refuses more than 512 waiting requests per consumer).
     spare: Vec<DeliverySlot>,
     ask_at: usize,
+    /// The most one request asks for: NATS refuses a batch over the consumer's `maxAckPending`.
+    max_batch: usize,
     /// When the inbox last heard from NATS; with requests waiting, silence for two heartbeats means
     /// they are gone.
     last_heard: Instant,
@@ -61,6 +63,7 @@ impl PullFeed {
         stream: &str,
         consumer: &str,
         max_concurrency: usize,
+        max_ack_pending: Option<usize>,
         mut reconnects: watch::Receiver<()>,
     ) -> Result<Self, BrokerError> {
         // Requests are sent on the connection there is now.
@@ -77,7 +80,8 @@ impl PullFeed {
             inbox_messages,
             asked: Vec::new(),
             spare: Vec::new(),
-            ask_at: (max_concurrency / 2).max(1),
+            ask_at: (max_concurrency / 2).max(1).min(max_ack_pending.unwrap_or(usize::MAX)),
+            max_batch: max_ack_pending.unwrap_or(usize::MAX).max(1),
             last_heard: Instant::now(),
             reconnects,
         })
@@ -164,8 +168,8 @@ impl PullFeed {
         if self.spare.is_empty() || (self.spare.len() < self.ask_at && !self.asked.is_empty()) {
             return Ok(());
         }
-        let request =
-            format!(r#"{{"batch":{},"expires":{},"idle_heartbeat":{}}}"#, self.spare.len(), PULL_EXPIRES.as_nanos(), HEARTBEAT.as_nanos());
+        let batch = self.spare.len().min(self.max_batch);
+        let request = format!(r#"{{"batch":{batch},"expires":{},"idle_heartbeat":{}}}"#, PULL_EXPIRES.as_nanos(), HEARTBEAT.as_nanos());
         self.client
             .publish_with_reply(self.next_subject.clone(), self.inbox.clone(), request.into())
             .await
@@ -174,7 +178,7 @@ impl PullFeed {
             // The heartbeat clock starts with the first request waiting.
             self.last_heard = Instant::now();
         }
-        self.asked.append(&mut self.spare);
+        self.asked.extend(self.spare.drain(..batch));
         Ok(())
     }
 

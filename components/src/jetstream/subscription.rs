@@ -92,8 +92,15 @@ impl Reader {
                 }
                 bound = true;
             }
-            let feed =
-                PullFeed::open(&consumer.client, &consumer.stream, &consumer.name, consumer.max_concurrency, consumer.reconnects.clone());
+            let max_ack_pending = consumer.settings.max_ack_pending.and_then(|n| usize::try_from(n).ok()).filter(|&n| n > 0);
+            let feed = PullFeed::open(
+                &consumer.client,
+                &consumer.stream,
+                &consumer.name,
+                consumer.max_concurrency,
+                max_ack_pending,
+                consumer.reconnects.clone(),
+            );
             let mut feed = match feed.await {
                 Ok(feed) => feed,
                 Err(err) => {
