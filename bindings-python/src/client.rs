@@ -2,7 +2,7 @@
 //! until the sidecar answers, or (`*_async`, for `dapr_rs.aio`) returns an asyncio awaitable.
 
 use crate::errors::to_py_err;
-use crate::runtime::{awaitable, runtime, wait};
+use crate::runtime::{awaitable, awaitable_none, runtime, wait};
 use crate::stream::PySubscriptionStream;
 use dapr_rs_core::{BulkPublishEntry, ClientOptions, DaprClient, PublishPayload, PublishRequest, SubscriptionOptions, TraceContext};
 use pyo3::exceptions::PyValueError;
@@ -175,7 +175,7 @@ impl PyDaprClient {
         let req = publish_request(pubsub_name, topic_name, data, data_content_type, publish_metadata)?;
         let trace = trace_context(traceparent, tracestate);
         let client = self.client()?;
-        awaitable(py, async move { client.publish_event_traced(req, &trace).await.map_err(to_py_err) })
+        awaitable_none(py, async move { client.publish_event_traced(req, &trace).await.map_err(to_py_err) })
     }
 
     /// `entries` are `(entry_id, data, content_type or None, metadata)`; returns the failed
@@ -227,7 +227,7 @@ impl PyDaprClient {
     fn wait_for_sidecar_async<'py>(&self, py: Python<'py>, timeout_s: f64) -> PyResult<Bound<'py, PyAny>> {
         let timeout = seconds("timeout_s", timeout_s)?;
         let client = self.client()?;
-        awaitable(py, async move { client.wait_for_sidecar(timeout).await.map_err(to_py_err) })
+        awaitable_none(py, async move { client.wait_for_sidecar(timeout).await.map_err(to_py_err) })
     }
 
     /// Asks the sidecar to shut down.

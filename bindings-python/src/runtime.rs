@@ -279,6 +279,15 @@ where
     pyo3_async_runtimes::generic::future_into_py_with_locals::<SharedRuntime, F, T>(py, locals, fut)
 }
 
+/// [`awaitable`] for a call with nothing to return: it resolves to `None`, as `_native.pyi` says,
+/// where pyo3 would turn `()` into an empty tuple.
+pub fn awaitable_none<'py, F>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = PyResult<()>> + Send + 'static,
+{
+    awaitable(py, async move { fut.await.map(|()| None::<()>) })
+}
+
 /// The floor under every blocking call, for the bench (`bench/python`): a task with nothing to do
 /// run on the runtime and waited for as [`wait`] waits, so only the hand-off to a runtime thread
 /// and the wake-up back are timed. Not part of the package's API.
@@ -291,5 +300,5 @@ pub fn _round_trip(py: Python<'_>) -> PyResult<()> {
 /// The same for awaitables: a future with nothing to do, as [`awaitable`] runs every call.
 #[pyfunction]
 pub fn _round_trip_async(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    awaitable(py, async { Ok(()) })
+    awaitable_none(py, async { Ok(()) })
 }

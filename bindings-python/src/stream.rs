@@ -4,7 +4,7 @@
 use crate::errors::to_py_err;
 use crate::event::PyTopicEvent;
 use crate::handler::{PyHandler, status_of};
-use crate::runtime::{awaitable, wait};
+use crate::runtime::{awaitable, awaitable_none, wait};
 use dapr_rs_core::{StreamCloser, StreamResponder, SubscriptionStream};
 use pyo3::prelude::*;
 use std::sync::Arc;
@@ -83,7 +83,7 @@ impl PySubscriptionStream {
     /// `serve` as an awaitable.
     fn serve_async<'py>(&self, py: Python<'py>, handler: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let (stream, handler) = (self.stream.clone(), Arc::new(PyHandler::new(handler)?));
-        awaitable(py, async move { stream.lock().await.serve(handler, HANDLERS_IN_FLIGHT).await.map_err(to_py_err) })
+        awaitable_none(py, async move { stream.lock().await.serve(handler, HANDLERS_IN_FLIGHT).await.map_err(to_py_err) })
     }
 
     /// Ends the subscription: a waiting `next` returns None, and so does every later one.

@@ -157,9 +157,8 @@ def test_the_bench_floor_calls_complete_with_nothing() -> None:
 
     assert _native._round_trip() is None
 
-    async def awaited() -> None:
-        # It resolves to `()`, as every native awaitable with nothing to return does (though
-        # `_native.pyi` says None): completing is what is checked.
-        await _native._round_trip_async()
+    async def awaited() -> object:
+        return await _native._round_trip_async()
 
-    asyncio.run(asyncio.wait_for(awaited(), timeout=10))
+    # None, as `_native.pyi` says, not pyo3's `()` for a unit result.
+    assert asyncio.run(asyncio.wait_for(awaited(), timeout=10)) is None
