@@ -12,13 +12,7 @@ use tokio::runtime::Runtime;
 
 pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("dapr-rs")
-            .build()
-            .expect("cannot start the dapr-rs tokio runtime")
-    })
+    RUNTIME.get_or_init(|| dapr_rs_core::binding_runtime("dapr-rs").expect("cannot start the dapr-rs tokio runtime"))
 }
 
 /// A future polled inside the runtime's context (its timers, its spawns), on whichever thread polls it.

@@ -28,11 +28,8 @@ pub fn runtime() -> PyResult<Arc<Runtime>> {
         Some((_, inherited)) => std::mem::forget(inherited),
         None => {}
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("dapr-rs")
-        .build()
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot start the dapr-rs runtime: {e}")))?;
+    let rt =
+        dapr_rs_core::binding_runtime("dapr-rs").map_err(|e| PyRuntimeError::new_err(format!("cannot start the dapr-rs runtime: {e}")))?;
     let rt = Arc::new(rt);
     *slot = Some((pid, rt.clone()));
     Ok(rt)

@@ -73,6 +73,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+mod binding_runtime;
 mod client;
 mod config;
 mod error;
@@ -83,6 +84,7 @@ mod streaming;
 mod subscription;
 mod trace_context;
 
+pub use binding_runtime::{binding_runtime, binding_worker_threads};
 pub use client::{BulkPublishEntry, BulkPublishFailure, DaprClient, PublishRequest};
 pub use config::{ClientOptions, ClientProtocol};
 pub use error::{Error, ErrorKind, Result};

@@ -25,13 +25,8 @@ static IN_CALLBACK: AtomicUsize = AtomicUsize::new(0);
 /// The running runtime, started on first use (and again after `dapr_rs_shutdown`).
 pub(crate) fn runtime() -> tokio::runtime::Handle {
     let mut guard = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
-    let runtime = guard.get_or_insert_with(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("dapr-rs-ffi")
-            .build()
-            .expect("cannot start the dapr-rs tokio runtime")
-    });
+    let runtime =
+        guard.get_or_insert_with(|| dapr_rs_core::binding_runtime("dapr-rs-ffi").expect("cannot start the dapr-rs tokio runtime"));
     runtime.handle().clone()
 }
 

@@ -1,0 +1,43 @@
+//! The tokio runtime a language binding (Python, .NET, JVM) runs core on.
+//!
+//! Such a runtime only moves bytes: encoding, HTTP/2, waking the host language. The host's own
+//! threads run the app (its event loop, thread pool, coroutines). Each idle worker a call wakes is
+//! a context switch, and tokio's default (a worker per core) left the second worker of a 2-core
+//! machine waking and stealing on every call: one worker did a serial publish in 3 fewer context
+//! switches, 12% faster from .NET and 21% from Python's sync client, and no slower with 100 in
+//! flight (bench/REPORT.md, 2026-12-07). Bigger machines keep a worker per four cores, so a
+//! busy host process's I/O is not held to one thread. `TOKIO_WORKER_THREADS` still decides when set.
+
+/// Worker threads for a binding's runtime on a machine with `cores` cores.
+pub fn binding_worker_threads(cores: usize) -> usize {
+    (cores / 4).max(1)
+}
+
+/// A multi-thread runtime with I/O and timers, named `thread_name`, with
+/// [`binding_worker_threads`] workers unless `TOKIO_WORKER_THREADS` says otherwise.
+pub fn binding_runtime(thread_name: &str) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name(thread_name);
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        builder.worker_threads(binding_worker_threads(cores));
+    }
+    builder.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::binding_worker_threads;
+
+    #[test]
+    fn small_machines_get_one_worker_and_big_ones_one_per_four_cores() {
+        let workers: Vec<usize> = [1, 2, 4, 8, 16, 64].into_iter().map(binding_worker_threads).collect();
+        assert_eq!(workers, [1, 1, 1, 2, 4, 16]);
+    }
+
+    #[test]
+    fn the_runtime_runs_work() {
+        let runtime = super::binding_runtime("dapr-rs-test").unwrap();
+        assert_eq!(runtime.block_on(async { tokio::spawn(async { 7 }).await.unwrap() }), 7);
+    }
+}
