@@ -18,7 +18,7 @@ impl Drop for NatsServer {
     }
 }
 
-pub(super) fn nats_server(port: u16, store: &std::path::Path) -> NatsServer {
+fn nats_server(port: u16, store: &std::path::Path) -> NatsServer {
     let server = Command::new("nats-server")
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(store)
@@ -36,8 +36,15 @@ pub(super) fn nats_server(port: u16, store: &std::path::Path) -> NatsServer {
     panic!("nats-server did not listen on {port}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_nats_that_goes_away_fails_publishes_and_delivery_resumes_when_it_is_back() {
+/// A nats-server of the test's own, its persistent store, and a component config pointing at it.
+pub(super) struct PrivateNats {
+    pub server: NatsServer,
+    pub store: tempfile::TempDir,
+    pub port: u16,
+    pub config: ComponentConfig,
+}
+
+pub(super) fn private_nats() -> PrivateNats {
     let store = tempfile::tempdir().unwrap();
     // The port of a listener just closed: nats-server cannot be asked for port 0 and tell it back.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -48,6 +55,12 @@ async fn a_nats_that_goes_away_fails_publishes_and_delivery_resumes_when_it_is_b
         metadata: [("natsURL".to_owned(), format!("nats://127.0.0.1:{port}"))].into(),
         app_id: "checkout".into(),
     };
+    PrivateNats { server, store, port, config }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nats_that_goes_away_fails_publishes_and_delivery_resumes_when_it_is_back() {
+    let PrivateNats { server, store, port, config } = private_nats();
     let pubsub = JetStreamPubSub::open(&config).await.unwrap();
     let (handler, mut rx) = recorder(0);
     let request = SubscribeRequest { topic: "orders".into(), consumer_group: "checkout".into(), max_concurrency: 4, shared_slots: None };

@@ -2,9 +2,9 @@
 //! and a backlog taken one slot at a time does not stall.
 
 use super::JetStreamPubSub;
-use super::outage_tests::nats_server;
+use super::outage_tests::{PrivateNats, private_nats};
 use crate::test_support::numbered;
-use crate::{BrokerMessage, ComponentConfig, MessageHandler, NotProcessed, PubSub, SubscribeRequest};
+use crate::{BrokerMessage, MessageHandler, NotProcessed, PubSub, SubscribeRequest};
 use async_nats::jetstream::consumer::pull;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -26,22 +26,9 @@ impl MessageHandler for Gate {
     }
 }
 
-async fn private_nats() -> (super::outage_tests::NatsServer, tempfile::TempDir, ComponentConfig) {
-    let store = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let server = nats_server(port, store.path());
-    let config = ComponentConfig {
-        name: "pubsub".into(),
-        component_type: "pubsub.jetstream".into(),
-        metadata: [("natsURL".to_owned(), format!("nats://127.0.0.1:{port}"))].into(),
-        app_id: "checkout".into(),
-    };
-    (server, store, config)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn nats_hands_over_no_more_than_the_subscription_has_room_for() {
-    let (_server, _store, config) = private_nats().await;
+    let PrivateNats { server: _server, store: _store, config, .. } = private_nats();
     let pubsub = JetStreamPubSub::open(&config).await.unwrap();
     for n in 0..20 {
         pubsub.publish(numbered("orders", n)).await.unwrap();
@@ -77,7 +64,7 @@ async fn nats_hands_over_no_more_than_the_subscription_has_room_for() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backlog_taken_one_at_a_time_never_stalls() {
     const COUNT: usize = 10_000;
-    let (_server, _store, config) = private_nats().await;
+    let PrivateNats { server: _server, store: _store, config, .. } = private_nats();
     let pubsub = JetStreamPubSub::open(&config).await.unwrap();
     for n in 0..COUNT {
         pubsub.publish(numbered("orders", n)).await.unwrap();
@@ -101,7 +88,7 @@ async fn a_backlog_taken_one_at_a_time_never_stalls() {
 /// case guards the feed's handling of the limit, not the refusal).
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_stay_within_max_ack_pending() {
-    let (_server, _store, mut config) = private_nats().await;
+    let PrivateNats { server: _server, store: _store, mut config, .. } = private_nats();
     config.metadata.insert("maxAckPending".into(), "2".into());
     let pubsub = JetStreamPubSub::open(&config).await.unwrap();
     for n in 0..10 {
