@@ -4,8 +4,8 @@
 //! threads run the app (its event loop, thread pool, coroutines). Each idle worker a call wakes is
 //! a context switch, and tokio's default (a worker per core) left the second worker of a 2-core
 //! machine waking and stealing on every call: one worker did a serial publish in 3 fewer context
-//! switches, 12% faster from .NET and 21% from Python's sync client, and no slower with 100 in
-//! flight (bench/REPORT.md, 2026-12-07). Bigger machines keep a worker per four cores, so a
+//! switches and made .NET, Python and the JVM faster both serially (11-25%) and with 100 in flight
+//! (8-13%) (bench/REPORT.md, 2026-12-07T14:31Z). Bigger machines keep a worker per four cores, so a
 //! busy host process's I/O is not held to one thread. `TOKIO_WORKER_THREADS` still decides when set.
 
 /// Worker threads for a binding's runtime on a machine with `cores` cores.

@@ -48,9 +48,7 @@ pub(super) struct PullFeed {
     /// (half the subscription's slots), so a busy subscription keeps a few requests waiting at
     /// NATS, not one per slot (NATS refuses more than 512 waiting requests per consumer).
     spare: Vec<DeliverySlot>,
-    ask_at: usize,
-    /// The most one request asks for: NATS refuses a batch over the consumer's `maxAckPending`.
-    max_batch: usize,
+    asking: AskPolicy,
     /// When the inbox last heard from NATS; with requests waiting, silence for two heartbeats means
     /// they are gone.
     last_heard: Instant,
@@ -80,8 +78,7 @@ impl PullFeed {
             inbox_messages,
             asked: Vec::new(),
             spare: Vec::new(),
-            ask_at: (max_concurrency / 2).max(1).min(max_ack_pending.unwrap_or(usize::MAX)),
-            max_batch: max_ack_pending.unwrap_or(usize::MAX).max(1),
+            asking: AskPolicy::new(max_concurrency, max_ack_pending),
             last_heard: Instant::now(),
             reconnects,
         })
@@ -165,15 +162,15 @@ impl PullFeed {
         while let Some(slot) = control.try_reserve() {
             self.spare.push(slot);
         }
-        if self.spare.is_empty() || (self.spare.len() < self.ask_at && !self.asked.is_empty()) {
-            return Ok(());
-        }
-        let batch = self.spare.len().min(self.max_batch);
+        let Some(batch) = self.asking.batch(self.spare.len(), self.asked.len()) else { return Ok(()) };
         let request = format!(r#"{{"batch":{batch},"expires":{},"idle_heartbeat":{}}}"#, PULL_EXPIRES.as_nanos(), HEARTBEAT.as_nanos());
-        self.client
-            .publish_with_reply(self.next_subject.clone(), self.inbox.clone(), request.into())
-            .await
-            .map_err(|e| FeedEnded(format!("cannot send a pull request to {}: {e}", self.next_subject)))?;
+        let sent = tokio::select! {
+            biased;
+            // The client's queue may be full while NATS is away: a stop does not wait for it.
+            () = control.stop.cancelled() => return Ok(()),
+            sent = self.client.publish_with_reply(self.next_subject.clone(), self.inbox.clone(), request.into()) => sent,
+        };
+        sent.map_err(|e| FeedEnded(format!("cannot send a pull request to {}: {e}", self.next_subject)))?;
         if self.asked.is_empty() {
             // The heartbeat clock starts with the first request waiting.
             self.last_heard = Instant::now();
@@ -186,5 +183,48 @@ impl PullFeed {
     fn forget(&mut self, count: usize) {
         let keep = self.asked.len().saturating_sub(count);
         self.asked.truncate(keep);
+    }
+}
+
+/// How much one pull request asks for: the reserved slots not asked for yet, once there are half
+/// the subscription's slots of them (or nothing is asked for), and never more than the consumer's
+/// `maxAckPending` (servers refuse a larger batch with 409).
+#[derive(Debug, Clone, Copy)]
+struct AskPolicy {
+    ask_at: usize,
+    max_batch: usize,
+}
+
+impl AskPolicy {
+    fn new(max_concurrency: usize, max_ack_pending: Option<usize>) -> Self {
+        let max_batch = max_ack_pending.unwrap_or(usize::MAX).max(1);
+        Self { ask_at: (max_concurrency / 2).max(1).min(max_batch), max_batch }
+    }
+
+    /// The batch to ask for with `spare` slots reserved and `asked` messages still to come.
+    fn batch(self, spare: usize, asked: usize) -> Option<usize> {
+        if spare == 0 || (spare < self.ask_at && asked > 0) {
+            return None;
+        }
+        Some(spare.min(self.max_batch))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AskPolicy;
+
+    #[test]
+    fn asks_in_halves_and_never_over_max_ack_pending() {
+        let eight = AskPolicy::new(8, None);
+        assert_eq!(eight.batch(8, 0), Some(8), "everything at first");
+        assert_eq!(eight.batch(3, 5), None, "fewer than half free while messages are coming");
+        assert_eq!(eight.batch(4, 4), Some(4));
+        assert_eq!(eight.batch(1, 0), Some(1), "anything when nothing is coming");
+        assert_eq!(eight.batch(0, 0), None);
+        let capped = AskPolicy::new(8, Some(2));
+        assert_eq!(capped.batch(8, 0), Some(2), "maxAckPending caps a request");
+        assert_eq!(capped.batch(6, 2), Some(2), "and the half is at most the cap");
+        assert_eq!(AskPolicy::new(1, None).batch(1, 0), Some(1));
     }
 }
