@@ -165,7 +165,7 @@ export interface NativeSubscription {
  * with nothing to do, so only its hand-off to the runtime and back to the JS thread is timed.
  * Not part of the facade.
  */
-export declare function promiseRoundTrip(): Promise<void>
+export declare function promiseRoundTrip(busyUs?: number | undefined | null): Promise<void>
 
 /**
  * Runs the `dapr-rs` command line `argv` (`argv[0]` is the program) on the calling thread and

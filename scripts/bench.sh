@@ -143,10 +143,13 @@ record_against_core() { # prefix command...
     record "$line = $(python3 -c "print(round(100 * $r / $c))")% of the bare Rust core ($c events/s)"
   done < <(grep "^$prefix" <<< "$out")
 }
+# The bare core's serial publish in whole µs (section 1): the work the bindings' floors put on the
+# runtime so their callers go idle, as they do behind a real publish.
+work_us() { python3 -c "print(round(1e6 / $(last_rate "publish_throughput: .* 1 in flight")))"; }
 client_node() { # issue #4: dapr-rs's client and the official @dapr/dapr
   (cd bench/node && npm install --no-audit --no-fund --loglevel=error > /dev/null)
   local out
-  out=$(node bench/node/publish.mjs --grpc-port "$1" --http-port "$2" --count "$(n 20000)") || { echo "bench: the Node publish bench failed" >&2; exit 1; }
+  out=$(node bench/node/publish.mjs --grpc-port "$1" --http-port "$2" --count "$(n 20000)" --work-us "$(work_us)") || { echo "bench: the Node publish bench failed" >&2; exit 1; }
   # dapr-rs's rates also as a share of the bare Rust core's (the binding tax), then the official
   # client's and the floor under the binding.
   record_against_core "node publish, [0-9]* in flight: dapr-rs (gRPC)" printf '%s\n' "$out"
@@ -158,12 +161,12 @@ client_dotnet() { # issue #5: the DaprRs binding under Mono, against the bare Ru
   cp bindings-dotnet/bin/DaprRs.dll bindings-dotnet/bin/libdapr_rs_ffi.so bench/dotnet/bin/
   mcs -nologo -langversion:7 -optimize+ -r:bench/dotnet/bin/DaprRs.dll -out:bench/dotnet/bin/Publish.exe bench/dotnet/Publish.cs
   local out
-  out=$(mono bench/dotnet/bin/Publish.exe "http://127.0.0.1:$1" "$(n 100000)") || { echo "bench: the .NET publish bench failed" >&2; exit 1; }
+  out=$(mono bench/dotnet/bin/Publish.exe "http://127.0.0.1:$1" "$(n 100000)" "$(work_us)") || { echo "bench: the .NET publish bench failed" >&2; exit 1; }
   record_against_core "dotnet publish" printf '%s\n' "$out"
   record_lines "dotnet native floor" printf '%s\n' "$out"
 }
 client_python() { # issue #6: dapr_rs and the official dapr SDK
-  record_lines "python \(publish\|runtime floor\)" .venv/bin/python bench/python/publish.py --grpc-port "$1" --http-port "$2" --count "$(n 20000)"
+  record_lines "python \(publish\|runtime floor\)" .venv/bin/python bench/python/publish.py --grpc-port "$1" --http-port "$2" --count "$(n 20000)" --work-us "$(work_us)"
 }
 client_jvm() { # issue #20: the JVM binding (the jar `make jvm` installs), against the bare Rust core's rates of section 1
   local version

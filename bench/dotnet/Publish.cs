@@ -1,6 +1,7 @@
 // Publish throughput of the .NET binding (DaprRs under Mono) against a sidecar: serial (1 in
 // flight) and 100 in flight, the same JSON payload as bench/src/bin/publish_throughput.rs.
-// Usage: mono Publish.exe <grpc endpoint> <count>. Prints one line per run (scripts/bench.sh).
+// Usage: mono Publish.exe <grpc endpoint> <count> [work µs: the bare core's serial publish]. Prints
+// one line per run (scripts/bench.sh).
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -18,7 +19,7 @@ class Publish
     static void Main(string[] args)
     {
         Console.OutputEncoding = new System.Text.UTF8Encoding(false);
-        Run(args[0], int.Parse(args[1])).GetAwaiter().GetResult();
+        Run(args[0], int.Parse(args[1]), args.Length > 2 ? int.Parse(args[2]) : 0).GetAwaiter().GetResult();
     }
 
     static async Task<double> Rate(DaprClient client, int count, int inFlight)
@@ -41,7 +42,7 @@ class Publish
         return count / watch.Elapsed.TotalSeconds;
     }
 
-    static async Task Run(string endpoint, int count)
+    static async Task Run(string endpoint, int count, int workUs)
     {
         using (var client = new DaprClientBuilder().UseGrpcEndpoint(endpoint).Build())
         {
@@ -55,15 +56,26 @@ class Publish
             }
         }
         // The floor under the binding (issue #19): a call handed to the native runtime and completed
-        // back with nothing to do, serially, best of 3.
+        // back, serially, best of 3; with nothing to do (the caller is still awake when it completes),
+        // then with a serial publish's time of work on the runtime (it has gone idle and is woken).
         int calls = Math.Max(1000, count / 5);
-        double floorUs = double.MaxValue;
+        Console.WriteLine("dotnet native floor: a call through the C ABI's runtime and back with nothing to do takes " + (await FloorUs(calls, 0)).ToString("F1") + " µs (best of 3 x " + calls + " calls)");
+        if (workUs > 0)
+        {
+            double us = await FloorUs(calls, workUs);
+            Console.WriteLine("dotnet native floor, caller idle: a call the C ABI's runtime completes after " + workUs + " µs of work takes " + us.ToString("F1") + " µs, " + (us - workUs).ToString("F1") + " µs over the work (best of 3 x " + calls + " calls)");
+        }
+    }
+
+    static async Task<double> FloorUs(int calls, int workUs)
+    {
+        double best = double.MaxValue;
         for (int round = 0; round < 3; round++)
         {
             var watch = Stopwatch.StartNew();
-            for (int i = 0; i < calls; i++) await DaprClient.NativeRoundTripAsync().ConfigureAwait(false);
-            floorUs = Math.Min(floorUs, watch.Elapsed.TotalMilliseconds * 1000.0 / calls);
+            for (int i = 0; i < calls; i++) await DaprClient.NativeRoundTripAsync(workUs).ConfigureAwait(false);
+            best = Math.Min(best, watch.Elapsed.TotalMilliseconds * 1000.0 / calls);
         }
-        Console.WriteLine("dotnet native floor: a call through the C ABI's runtime and back with nothing to do takes " + floorUs.ToString("F1") + " µs (best of 3 x " + calls + " calls)");
+        return best;
     }
 }

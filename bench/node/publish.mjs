@@ -1,16 +1,18 @@
 // Publish throughput of dapr-rs's Node client and the official @dapr/dapr, in one run against the
 // same sidecar: serial (1 in flight) and 100 in flight, the official client over gRPC and HTTP.
-// Usage: node publish.mjs --grpc-port G --http-port H [--count N]. Prints one line per run.
+// Usage: node publish.mjs --grpc-port G --http-port H [--count N] [--work-us W: the bare core's
+// serial publish, for the floor]. Prints one line per run.
 import { DaprClient as OfficialClient, CommunicationProtocolEnum as OfficialProtocol } from '@dapr/dapr';
 import { DaprClient } from 'dapr-rs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { 'grpc-port': { type: 'string' }, 'http-port': { type: 'string' }, count: { type: 'string', default: '20000' } } });
+const { values } = parseArgs({ options: { 'grpc-port': { type: 'string' }, 'http-port': { type: 'string' }, count: { type: 'string', default: '20000' }, 'work-us': { type: 'string', default: '0' } } });
 const grpcPort = values['grpc-port'];
 const httpPort = values['http-port'];
 const count = Number(values.count);
+const workUs = Number(values['work-us']);
 const PUBSUB = 'order_pub_sub';
 
 /** Publishes `n` events with `inFlight` at a time; events/s. */
@@ -50,17 +52,25 @@ for (const inFlight of [1, 100]) {
   const official = Math.max(best[inFlight]['@dapr/dapr (gRPC)'], best[inFlight]['@dapr/dapr (HTTP)']);
   console.log(`node publish, ${inFlight} in flight: dapr-rs is ${(ours / official).toFixed(1)}x the official client's best`);
 }
-// The floor under the binding (issue #19): a Promise through napi's runtime and back with nothing
-// to do, the hand-off each of its calls makes; serially, best of 3.
+// The floor under the binding (issue #19): a Promise through napi's runtime and back, the hand-off
+// each of its calls makes; serially, best of 3. With nothing to do the JS thread is still awake when
+// it settles; with a serial publish's time of work on the runtime (--work-us) it has gone idle.
 const require = createRequire(import.meta.url);
 const binding = require(join(dirname(require.resolve('dapr-rs')), 'binding.js'));
 const floorCalls = Math.max(1000, count);
-let floorUs = Infinity;
-for (let round = 0; round < 3; round++) {
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < floorCalls; i++) await binding.promiseRoundTrip();
-  floorUs = Math.min(floorUs, Number(process.hrtime.bigint() - started) / 1e3 / floorCalls);
+async function floorUs(workUs) {
+  let best = Infinity;
+  for (let round = 0; round < 3; round++) {
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < floorCalls; i++) await binding.promiseRoundTrip(workUs);
+    best = Math.min(best, Number(process.hrtime.bigint() - started) / 1e3 / floorCalls);
+  }
+  return best;
 }
-console.log(`node promise floor: a Promise through napi's runtime and back with nothing to do takes ${floorUs.toFixed(1)} µs (best of 3 x ${floorCalls} calls)`);
+console.log(`node promise floor: a Promise through napi's runtime and back with nothing to do takes ${(await floorUs(0)).toFixed(1)} µs (best of 3 x ${floorCalls} calls)`);
+if (workUs > 0) {
+  const us = await floorUs(workUs);
+  console.log(`node promise floor, caller idle: a Promise napi's runtime settles after ${workUs} µs of work takes ${us.toFixed(1)} µs, ${(us - workUs).toFixed(1)} µs over the work (best of 3 x ${floorCalls} calls)`);
+}
 for (const [, client] of clients) await client.stop?.();
 process.exit(0);

@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--grpc-port", type=int, required=True)
     parser.add_argument("--http-port", type=int, required=True)
     parser.add_argument("--count", type=int, default=20000)
+    parser.add_argument("--work-us", type=int, default=0, help="the bare core's serial publish, for the floor")
     args = parser.parse_args()
     # The official SDK reads where its sidecar is (and waits for its HTTP health) from here.
     os.environ.update(DAPR_GRPC_PORT=str(args.grpc_port), DAPR_HTTP_PORT=str(args.http_port), DAPR_RUNTIME_HOST="127.0.0.1")
@@ -102,18 +103,19 @@ def main() -> None:
     }
     for name, (ours, theirs) in results.items():
         print(f"python publish {name}: dapr-rs {ours:,.0f}/s, official dapr SDK {theirs:,.0f}/s ({ours / theirs:.1f}x)")
-    print(floors(n))
+    print(floors(n, args.work_us))
 
 
-def floors(count: int) -> str:
+def floors(count: int, work_us: int) -> str:
     """The floor under the binding (issue #19): a call into the runtime and back with nothing to
     do, the hand-off each publish makes; blocking calls one at a time, awaited ones 100 in flight
-    (as the publish runs above), best of 3."""
+    (as the publish runs above), best of 3. With `work_us`, blocking calls again with a serial
+    publish's time of work on the runtime: the caller has gone idle when it completes."""
     from dapr_rs import _native
 
-    def blocking() -> None:
+    def blocking(busy_us: int = 0) -> None:
         for _ in range(count):
-            _native._round_trip()
+            _native._round_trip(busy_us)
 
     async def awaited() -> None:
         async def worker() -> None:
@@ -126,10 +128,17 @@ def floors(count: int) -> str:
         return min(1e6 / timed(run, count) for _ in range(3))
 
     sync_us, async_us = best_us(blocking), best_us(lambda: asyncio.run(awaited()))
-    return (
+    lines = [
         f"python runtime floor: a call into the runtime and back with nothing to do takes {sync_us:.1f} µs blocking, "
         f"1 in flight; {async_us:.1f} µs a call awaited, {IN_FLIGHT} in flight (best of 3 x {count} calls)"
-    )
+    ]
+    if work_us > 0:
+        idle_us = best_us(lambda: blocking(work_us))
+        lines.append(
+            f"python runtime floor, caller idle: a blocking call the runtime completes after {work_us} µs of work takes "
+            f"{idle_us:.1f} µs, {idle_us - work_us:.1f} µs over the work (best of 3 x {count} calls)"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

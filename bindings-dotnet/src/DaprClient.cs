@@ -23,13 +23,13 @@ namespace DaprRs
 
         /// <summary>
         /// The floor under every call of this library, for its benchmark (bench/dotnet): a call with
-        /// nothing to do, handed to the native runtime and completed back as each call is. Not for
-        /// applications.
+        /// nothing to do but <paramref name="busyMicroseconds"/> of CPU on the native runtime, handed
+        /// to it and completed back as each call is. Not for applications.
         /// </summary>
         [EditorBrowsable(EditorBrowsableState.Never)]
-        public static unsafe Task NativeRoundTripAsync()
+        public static unsafe Task NativeRoundTripAsync(int busyMicroseconds = 0)
         {
-            return NativeCall.Run(userData => (IntPtr)NativeMethods.dapr_rs_round_trip((void*)userData), CancellationToken.None);
+            return NativeCall.Run(userData => (IntPtr)NativeMethods.dapr_rs_round_trip((void*)userData, (uint)busyMicroseconds), CancellationToken.None);
         }
 
         /// <summary>The sidecar endpoint this client talks to, e.g. <c>http://127.0.0.1:50001</c>.</summary>

@@ -45,6 +45,10 @@ where
 /// with nothing to do, so only its hand-off to the runtime and back to the JS thread is timed.
 /// Not part of the facade.
 #[napi_derive::napi(ts_return_type = "Promise<void>")]
-pub fn promise_round_trip(env: &Env) -> napi::Result<PromiseRaw<'_, ()>> {
-    promise(env, async { Ok(()) })
+pub fn promise_round_trip(env: &Env, busy_us: Option<u32>) -> napi::Result<PromiseRaw<'_, ()>> {
+    let busy = std::time::Duration::from_micros(u64::from(busy_us.unwrap_or(0)));
+    promise(env, async move {
+        dapr_rs_core::floor_call(busy).await;
+        Ok(())
+    })
 }

@@ -289,13 +289,20 @@ where
 /// run on the runtime and waited for as [`wait`] waits, so only the hand-off to a runtime thread
 /// and the wake-up back are timed. Not part of the package's API.
 #[pyfunction]
-pub fn _round_trip(py: Python<'_>) -> PyResult<()> {
+#[pyo3(signature = (busy_us = 0))]
+pub fn _round_trip(py: Python<'_>, busy_us: u32) -> PyResult<()> {
     let rt = runtime()?;
-    wait(py, rt.spawn(async {}))?.map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    let busy = Duration::from_micros(u64::from(busy_us));
+    wait(py, rt.spawn(dapr_rs_core::floor_call(busy)))?.map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
 /// The same for awaitables: a future with nothing to do, as [`awaitable`] runs every call.
 #[pyfunction]
-pub fn _round_trip_async(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    awaitable_none(py, async { Ok(()) })
+#[pyo3(signature = (busy_us = 0))]
+pub fn _round_trip_async(py: Python<'_>, busy_us: u32) -> PyResult<Bound<'_, PyAny>> {
+    let busy = Duration::from_micros(u64::from(busy_us));
+    awaitable_none(py, async move {
+        dapr_rs_core::floor_call(busy).await;
+        Ok(())
+    })
 }

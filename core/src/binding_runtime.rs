@@ -8,6 +8,17 @@
 //! (8-13%) (bench/REPORT.md, 2026-12-07T14:31Z). Bigger machines keep a worker per four cores, so a
 //! busy host process's I/O is not held to one thread. `TOKIO_WORKER_THREADS` still decides when set.
 
+/// The stand-in for a call's work in the bindings' floors (the bench): `busy` of CPU on a runtime
+/// worker, then done. With none, the caller is still awake when the call completes, and only the
+/// hand-off is timed. With about a serial publish's time, the caller has gone idle first, as behind
+/// a real call, and its wake-up is timed too: what every serial call of a binding pays.
+pub async fn floor_call(busy: std::time::Duration) {
+    let until = std::time::Instant::now() + busy;
+    while std::time::Instant::now() < until {
+        std::hint::spin_loop();
+    }
+}
+
 /// Worker threads for a binding's runtime on a machine with `cores` cores.
 pub fn binding_worker_threads(cores: usize) -> usize {
     (cores / 4).max(1)

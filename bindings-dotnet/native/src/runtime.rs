@@ -140,8 +140,11 @@ where
 /// started on the runtime and completed through the callback as every call is. Completes with
 /// no result; returns the operation handle, as every call does.
 #[unsafe(no_mangle)]
-pub extern "C" fn dapr_rs_round_trip(user_data: *mut c_void) -> *mut c_void {
-    start(user_data, async { Ok(Completed::NOTHING) })
+pub extern "C" fn dapr_rs_round_trip(user_data: *mut c_void, busy_us: u32) -> *mut c_void {
+    start(user_data, async move {
+        dapr_rs_core::floor_call(Duration::from_micros(u64::from(busy_us))).await;
+        Ok(Completed::NOTHING)
+    })
 }
 
 /// Cancels an async call: it completes with CANCELLED unless it completed already.

@@ -214,11 +214,11 @@ class SubscriptionStream:
 def in_topic_handler() -> bool:
     """Whether this thread is running a topic handler."""
 
-def _round_trip() -> None:
-    """The bench's floor: a task with nothing to do run on the runtime and waited for."""
+def _round_trip(busy_us: int = 0) -> None:
+    """The bench's floor: a task with nothing to do but `busy_us` of CPU, run on the runtime and waited for."""
 
-def _round_trip_async() -> Awaitable[None]:
-    """The bench's floor for awaitables: a future with nothing to do."""
+def _round_trip_async(busy_us: int = 0) -> Awaitable[None]:
+    """The bench's floor for awaitables: a future with nothing to do but `busy_us` of CPU."""
 
 def run_cli(argv: list[str]) -> int:
     """Runs the ``dapr-rs`` command line ``argv`` (``argv[0]`` the program); its exit code."""
