@@ -1,4 +1,4 @@
-//! The tokio runtime a language binding (Python, .NET, JVM) runs core on.
+//! The tokio runtime a language binding (Python, Node, .NET, JVM) runs core on.
 //!
 //! Such a runtime only moves bytes: encoding, HTTP/2, waking the host language. The host's own
 //! threads run the app (its event loop, thread pool, coroutines). Each idle worker a call wakes is
