@@ -199,9 +199,20 @@ end_to_end() { # name resources
   [ "$1" = redis ] && redis-cli -h 127.0.0.1 -p 6379 del "$topic" > /dev/null
   return 0
 }
+# The floor under them: one sidecar on pubsub.in-memory delivering its own publishes to the app,
+# the same two round trips (client -> sidecar, sidecar -> app) without a broker or a second sidecar.
+end_to_end_floor() {
+  local g h app topic=bench-e2e-floor-$run_id
+  g=$(port); h=$(port); app=$(port)
+  sidecar in-memory-floor "$work/mem" "$g" "$h" "$app"
+  measure_broker in-memory-one-sidecar "$bin/end_to_end" --publish-address "127.0.0.1:$g" --app-port "$app" --topic "$topic" --count "$(n 50000)" --in-flight 100 &&
+  measure_broker in-memory-one-sidecar "$bin/end_to_end" --publish-address "127.0.0.1:$g" --app-port "$app" --topic "$topic" --count "$(n 10000)" --rate 1000 || true
+  stop "${pids[-1]}"
+}
 component "$work/sqlite" pubsub.sqlite "path=$work/bench.db"
 e2e_brokers=(sqlite redis jetstream rabbitmq mqtt3 kafka)
 if wants end-to-end; then
+  end_to_end_floor
   for b in "${e2e_brokers[@]}"; do
     [ "$b" = sqlite ] || sample_component "$work/$b" "$b"
     end_to_end "$b" "$work/$b"
