@@ -10,8 +10,9 @@
 
 /// The stand-in for a call's work in the bindings' floors (the bench): `busy` of CPU on a runtime
 /// worker, then done. With none, the caller is still awake when the call completes, and only the
-/// hand-off is timed. With about a serial publish's time, the caller has gone idle first, as behind
-/// a real call, and its wake-up is timed too: what every serial call of a binding pays.
+/// hand-off is timed. With about a serial publish's time, the caller has gone idle first and its
+/// wake-up is timed too, an idle core's included: the hand-off's cost bounded from above, where
+/// none bounds it from below.
 pub async fn floor_call(busy: std::time::Duration) {
     let until = std::time::Instant::now() + busy;
     while std::time::Instant::now() < until {
