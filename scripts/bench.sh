@@ -180,7 +180,13 @@ client_jvm() { # issue #20: the JVM binding (the jar `make jvm` installs), again
 # BENCH_CLIENTS narrows them, e.g. BENCH_CLIENTS=jvm.
 read -r -a clients <<< "${BENCH_CLIENTS:-node dotnet python jvm}"
 if wants clients; then
-  for c in "${clients[@]}"; do "client_$c" "$g" "$h"; done
+  for c in "${clients[@]}"; do
+    # The core's rates again just before each client: this machine's speed drifts by 10-20% within
+    # minutes, and each client's share reads against the core's rates nearest to it (last_rate).
+    measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count "$(n 200000)" --in-flight 100
+    measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count "$(n 20000)" --in-flight 1
+    "client_$c" "$g" "$h"
+  done
 fi
 
 # 2. End to end: publisher sidecar → broker → subscriber sidecar → app, as fast as it goes with
