@@ -88,6 +88,8 @@ namespace DaprRs.Tests
         {
             // bench/dotnet measures each publish against it: its loss would only show in `make bench`.
             Assert.IsTrue(DaprClient.NativeRoundTripAsync().Wait(TimeSpan.FromSeconds(10)));
+            // With work on the native runtime first (the caller-idle floor) too.
+            Assert.IsTrue(DaprClient.NativeRoundTripAsync(200).Wait(TimeSpan.FromSeconds(10)));
         }
 
         [Test]

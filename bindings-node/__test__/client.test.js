@@ -266,4 +266,6 @@ test("the bench's floor call resolves with nothing", async () => {
   // bench/node measures each publish against it: its loss would only show in `make bench`.
   const binding = require('../binding.js');
   assert.equal(await binding.promiseRoundTrip(), undefined);
+  // With work on the runtime first (the caller-idle floor), it still resolves with nothing.
+  assert.equal(await binding.promiseRoundTrip(200), undefined);
 });

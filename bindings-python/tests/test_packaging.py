@@ -156,8 +156,11 @@ def test_the_bench_floor_calls_complete_with_nothing() -> None:
     import asyncio
 
     assert _native._round_trip() is None
+    # With work on the runtime first (the caller-idle floor) too.
+    assert _native._round_trip(200) is None
 
     async def awaited() -> object:
+        assert await _native._round_trip_async(200) is None
         return await _native._round_trip_async()
 
     # None, as `_native.pyi` says, not pyo3's `()` for a unit result.
