@@ -8,6 +8,7 @@
 #   BENCH_SECTIONS  what runs (default all): floor, clients, instructions, end-to-end, bulk, idle,
 #                   backlog; e.g. BENCH_SECTIONS=floor,end-to-end. The in-memory sidecar always runs.
 #   BENCH_CLIENTS   which clients section 1b runs (default: node dotnet python jvm).
+#   BENCH_ROUNDS    interleaved rounds of section 1c's binding tax (default 5).
 #   BENCH_SCALE     multiplies every event count (default 1): BENCH_SCALE=0.05 checks the harness
 #                   in a few minutes; its numbers are not comparable and its section says so.
 #   BENCH_OUT       where REPORT.md and charts/ are written (default bench/; a scaled run's go
@@ -186,6 +187,43 @@ if wants clients; then
     measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count "$(n 200000)" --in-flight 100
     measure "$bin/publish_throughput" --address "127.0.0.1:$g" --count "$(n 20000)" --in-flight 1
     "client_$c" "$g" "$h"
+  done
+fi
+
+# 1c. The binding tax (issue #19 item 1) as the median of interleaved rounds: one pass of 1b moves
+#     by 10-15 points between runs minutes apart on a small virtual machine. Each round measures the
+#     core, a binding's own two rates (no official client, no floor), then the core again, and reads
+#     the binding against the mean of the core's two. The JVM, with no target, keeps its one pass.
+rates_node() { node bench/node/publish.mjs --grpc-port "$g" --http-port "$h" --count "$(n 20000)" --rates-only; }
+rates_dotnet() { mono bench/dotnet/bin/Publish.exe "http://127.0.0.1:$g" "$(n 100000)" rates-only; }
+rates_python() { .venv/bin/python bench/python/publish.py --grpc-port "$g" --http-port "$h" --count "$(n 20000)" --rates-only; }
+core_rate() { # in-flight: the core's rate through the in-memory sidecar, not recorded
+  local count=100000
+  [ "$1" = 1 ] && count=10000
+  rate_of "$("$bin/publish_throughput" --address "127.0.0.1:$g" --count "$(n "$count")" --in-flight "$1")"
+}
+rounds=${BENCH_ROUNDS:-5}
+if wants clients; then
+  for c in "${clients[@]}"; do
+    declare -F "rates_$c" > /dev/null || continue
+    samples=()
+    for _ in $(seq "$rounds"); do
+      before1=$(core_rate 1); before100=$(core_rate 100)
+      out=$("rates_$c") || { echo "bench: $c's rates failed" >&2; exit 1; }
+      after1=$(core_rate 1); after100=$(core_rate 100)
+      samples+=("$(rate_of "$(grep ', 1 in flight' <<< "$out")") $before1 $after1 $(rate_of "$(grep ', 100 in flight' <<< "$out")") $before100 $after100")
+    done
+    record "$(python3 - "$c" "${samples[@]}" <<'EOF'
+import statistics, sys
+name, rounds = sys.argv[1], [list(map(float, r.split())) for r in sys.argv[2:]]
+def shares(i):
+    return [round(100 * r[i] / ((r[i + 1] + r[i + 2]) / 2)) for r in rounds]
+def said(values):
+    return f"{statistics.median(values):.0f}% (rounds: {', '.join(f'{v}%' for v in values)})"
+print(f"binding tax, {name}: the median of {len(rounds)} interleaved rounds, each against the core's rates just before and after it: "
+      f"serial {said(shares(0))}, 100 in flight {said(shares(3))}")
+EOF
+)"
   done
 fi
 

@@ -1,7 +1,8 @@
 // Publish throughput of the .NET binding (DaprRs under Mono) against a sidecar: serial (1 in
 // flight) and 100 in flight, the same JSON payload as bench/src/bin/publish_throughput.rs.
-// Usage: mono Publish.exe <grpc endpoint> <count> [work µs: the bare core's serial publish]. Prints
-// one line per run (scripts/bench.sh).
+// Usage: mono Publish.exe <grpc endpoint> <count> [work µs: the bare core's serial publish, for the
+// floor; "rates-only": the two rates alone (the bench's interleaved rounds)]. Prints one line per
+// run (scripts/bench.sh).
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -19,7 +20,9 @@ class Publish
     static void Main(string[] args)
     {
         Console.OutputEncoding = new System.Text.UTF8Encoding(false);
-        Run(args[0], int.Parse(args[1]), args.Length > 2 ? int.Parse(args[2]) : 0).GetAwaiter().GetResult();
+        bool ratesOnly = args.Length > 2 && args[2] == "rates-only";
+        int workUs = args.Length > 2 && !ratesOnly ? int.Parse(args[2]) : 0;
+        Run(args[0], int.Parse(args[1]), workUs, ratesOnly).GetAwaiter().GetResult();
     }
 
     static async Task<double> Rate(DaprClient client, int count, int inFlight)
@@ -42,7 +45,7 @@ class Publish
         return count / watch.Elapsed.TotalSeconds;
     }
 
-    static async Task Run(string endpoint, int count, int workUs)
+    static async Task Run(string endpoint, int count, int workUs, bool ratesOnly)
     {
         using (var client = new DaprClientBuilder().UseGrpcEndpoint(endpoint).Build())
         {
@@ -55,6 +58,7 @@ class Publish
                 Console.WriteLine("dotnet publish (Mono), " + inFlight + " in flight: " + Math.Round(rate) + " events/s (" + n + " events)");
             }
         }
+        if (ratesOnly) return;
         // The floor under the binding (issue #19): a call handed to the native runtime and completed
         // back, best of 3; with nothing to do, serially (the caller is still awake when it completes)
         // and 100 in flight (as the publish runs above), then serially with a serial publish's time of

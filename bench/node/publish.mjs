@@ -1,18 +1,20 @@
 // Publish throughput of dapr-rs's Node client and the official @dapr/dapr, in one run against the
 // same sidecar: serial (1 in flight) and 100 in flight, the official client over gRPC and HTTP.
 // Usage: node publish.mjs --grpc-port G --http-port H [--count N] [--work-us W: the bare core's
-// serial publish, for the floor]. Prints one line per run.
+// serial publish, for the floor] [--rates-only: dapr-rs's two rates alone, no official client and
+// no floor (the bench's interleaved rounds)]. Prints one line per run.
 import { DaprClient as OfficialClient, CommunicationProtocolEnum as OfficialProtocol } from '@dapr/dapr';
 import { DaprClient } from 'dapr-rs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { 'grpc-port': { type: 'string' }, 'http-port': { type: 'string' }, count: { type: 'string', default: '20000' }, 'work-us': { type: 'string', default: '0' } } });
+const { values } = parseArgs({ options: { 'grpc-port': { type: 'string' }, 'http-port': { type: 'string' }, count: { type: 'string', default: '20000' }, 'work-us': { type: 'string', default: '0' }, 'rates-only': { type: 'boolean', default: false } } });
 const grpcPort = values['grpc-port'];
 const httpPort = values['http-port'];
 const count = Number(values.count);
 const workUs = Number(values['work-us']);
+const ratesOnly = values['rates-only'];
 const PUBSUB = 'order_pub_sub';
 
 /** Publishes `n` events with `inFlight` at a time; events/s. */
@@ -31,8 +33,10 @@ async function rate(publish, n, inFlight) {
 
 const clients = [
   ['dapr-rs (gRPC)', new DaprClient({ daprHost: '127.0.0.1', daprPort: grpcPort })],
-  ['@dapr/dapr (gRPC)', new OfficialClient({ daprHost: '127.0.0.1', daprPort: grpcPort, communicationProtocol: OfficialProtocol.GRPC })],
-  ['@dapr/dapr (HTTP)', new OfficialClient({ daprHost: '127.0.0.1', daprPort: httpPort, communicationProtocol: OfficialProtocol.HTTP })],
+  ...(ratesOnly ? [] : [
+    ['@dapr/dapr (gRPC)', new OfficialClient({ daprHost: '127.0.0.1', daprPort: grpcPort, communicationProtocol: OfficialProtocol.GRPC })],
+    ['@dapr/dapr (HTTP)', new OfficialClient({ daprHost: '127.0.0.1', daprPort: httpPort, communicationProtocol: OfficialProtocol.HTTP })],
+  ]),
 ];
 const best = {};
 for (const inFlight of [1, 100]) {
@@ -48,13 +52,16 @@ for (const inFlight of [1, 100]) {
     best[inFlight][name] = r;
     console.log(`node publish, ${inFlight} in flight: ${name} ${Math.round(r)} events/s (${n} events)`);
   }
+  if (ratesOnly) continue;
   const ours = best[inFlight]['dapr-rs (gRPC)'];
   const official = Math.max(best[inFlight]['@dapr/dapr (gRPC)'], best[inFlight]['@dapr/dapr (HTTP)']);
   console.log(`node publish, ${inFlight} in flight: dapr-rs is ${(ours / official).toFixed(1)}x the official client's best`);
 }
+if (ratesOnly) process.exit(0);
 // The floor under the binding (issue #19): a Promise through napi's runtime and back, the hand-off
-// each of its calls makes; serially and 100 in flight (as the publish runs above), best of 3. With nothing to do the JS thread is still awake when
-// it settles; with a serial publish's time of work on the runtime (--work-us) it has gone idle.
+// each of its calls makes; serially and 100 in flight (as the publish runs above), best of 3. With
+// nothing to do the JS thread is still awake when it settles; with a serial publish's time of work
+// on the runtime (--work-us) it has gone idle.
 const require = createRequire(import.meta.url);
 const binding = require(join(dirname(require.resolve('dapr-rs')), 'binding.js'));
 const floorCalls = Math.max(1000, count);

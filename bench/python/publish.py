@@ -2,7 +2,10 @@
 in one run (issue #6's targets): serial with the sync client, 100 in flight with the asyncio
 client, and a client made per message (the quickstart's habit). Not a test: it prints rates.
 
-    python bench/python/publish.py --grpc-port 50001 --http-port 3500 [--count 20000]
+    python bench/python/publish.py --grpc-port 50001 --http-port 3500 [--count 20000] [--rates-only]
+
+`--rates-only` prints dapr-rs's serial (sync) and 100-in-flight (asyncio) rates alone, with no
+official client and no floor: the bench's interleaved rounds.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ def main() -> None:
     parser.add_argument("--http-port", type=int, required=True)
     parser.add_argument("--count", type=int, default=20000)
     parser.add_argument("--work-us", type=int, default=0, help="the bare core's serial publish, for the floor")
+    parser.add_argument("--rates-only", action="store_true", help="dapr-rs's two rates alone")
     args = parser.parse_args()
     # The official SDK reads where its sidecar is (and waits for its HTTP health) from here.
     os.environ.update(DAPR_GRPC_PORT=str(args.grpc_port), DAPR_HTTP_PORT=str(args.http_port), DAPR_RUNTIME_HOST="127.0.0.1")
@@ -90,6 +94,10 @@ def main() -> None:
 
     address = f"127.0.0.1:{args.grpc_port}"
     n = args.count
+    if args.rates_only:
+        print(f"python publish, 1 in flight: dapr-rs (sync) {serial(lambda: dapr_rs.DaprClient(address), n):.0f} events/s")
+        print(f"python publish, {IN_FLIGHT} in flight: dapr-rs (asyncio) {in_flight(lambda: dapr_rs.aio.DaprClient(address), n):.0f} events/s")
+        return
     results: Dict[str, List[float]] = {
         "serial (sync client)": [serial(lambda: dapr_rs.DaprClient(address), n), serial(OfficialSync, n // 4)],
         f"{IN_FLIGHT} in flight (asyncio client)": [
