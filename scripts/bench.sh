@@ -209,9 +209,9 @@ if wants clients; then
     samples=()
     for _ in $(seq "$rounds"); do
       before1=$(core_rate 1); before100=$(core_rate 100)
-      out=$("rates_$c") || { echo "bench: $c's rates failed" >&2; exit 1; }
+      rates=$("rates_$c") || { echo "bench: $c's rates failed" >&2; exit 1; }
       after1=$(core_rate 1); after100=$(core_rate 100)
-      samples+=("$(rate_of "$(grep ', 1 in flight' <<< "$out")") $before1 $after1 $(rate_of "$(grep ', 100 in flight' <<< "$out")") $before100 $after100")
+      samples+=("$(rate_of "$(grep ', 1 in flight' <<< "$rates")") $before1 $after1 $(rate_of "$(grep ', 100 in flight' <<< "$rates")") $before100 $after100")
     done
     record "$(python3 - "$c" "${samples[@]}" <<'EOF'
 import statistics, sys
