@@ -162,8 +162,8 @@ export interface NativeSubscription {
 
 /**
  * The floor under every call that returns a Promise, for the bench (`bench/node`): a [`promise`]
- * with nothing to do, so only its hand-off to the runtime and back to the JS thread is timed.
- * Not part of the facade.
+ * with nothing to do (but `busyUs` of CPU: `dapr_rs_core::floor_call`), so only its hand-off to
+ * the runtime and back to the JS thread is timed. Not part of the facade.
  */
 export declare function promiseRoundTrip(busyUs?: number | undefined | null): Promise<void>
 

@@ -42,13 +42,12 @@ where
 }
 
 /// The floor under every call that returns a Promise, for the bench (`bench/node`): a [`promise`]
-/// with nothing to do, so only its hand-off to the runtime and back to the JS thread is timed.
-/// Not part of the facade.
+/// with nothing to do (but `busyUs` of CPU: `dapr_rs_core::floor_call`), so only its hand-off to
+/// the runtime and back to the JS thread is timed. Not part of the facade.
 #[napi_derive::napi(ts_return_type = "Promise<void>")]
 pub fn promise_round_trip(env: &Env, busy_us: Option<u32>) -> napi::Result<PromiseRaw<'_, ()>> {
-    let busy = std::time::Duration::from_micros(u64::from(busy_us.unwrap_or(0)));
     promise(env, async move {
-        dapr_rs_core::floor_call(busy).await;
+        dapr_rs_core::floor_call(busy_us.unwrap_or(0)).await;
         Ok(())
     })
 }

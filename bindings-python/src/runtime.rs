@@ -286,23 +286,21 @@ where
 }
 
 /// The floor under every blocking call, for the bench (`bench/python`): a task with nothing to do
-/// run on the runtime and waited for as [`wait`] waits, so only the hand-off to a runtime thread
-/// and the wake-up back are timed. Not part of the package's API.
+/// but `busy_us` of CPU (`dapr_rs_core::floor_call`), run on the runtime and waited for as [`wait`]
+/// waits, so only the hand-off to a runtime thread and the wake-up back are timed. Not part of the package's API.
 #[pyfunction]
 #[pyo3(signature = (busy_us = 0))]
 pub fn _round_trip(py: Python<'_>, busy_us: u32) -> PyResult<()> {
     let rt = runtime()?;
-    let busy = Duration::from_micros(u64::from(busy_us));
-    wait(py, rt.spawn(dapr_rs_core::floor_call(busy)))?.map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    wait(py, rt.spawn(dapr_rs_core::floor_call(busy_us)))?.map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
 /// The same for awaitables: a future with nothing to do, as [`awaitable`] runs every call.
 #[pyfunction]
 #[pyo3(signature = (busy_us = 0))]
 pub fn _round_trip_async(py: Python<'_>, busy_us: u32) -> PyResult<Bound<'_, PyAny>> {
-    let busy = Duration::from_micros(u64::from(busy_us));
     awaitable_none(py, async move {
-        dapr_rs_core::floor_call(busy).await;
+        dapr_rs_core::floor_call(busy_us).await;
         Ok(())
     })
 }

@@ -8,12 +8,18 @@
 //! (8-13%) (bench/REPORT.md, 2026-12-07T14:31Z). Bigger machines keep a worker per four cores, so a
 //! busy host process's I/O is not held to one thread. `TOKIO_WORKER_THREADS` still decides when set.
 
-/// The stand-in for a call's work in the bindings' floors (the bench): `busy` of CPU on a runtime
-/// worker, then done. With none, the caller is still awake when the call completes, and only the
-/// hand-off is timed. With about a serial publish's time, the caller has gone idle first and its
-/// wake-up is timed too, an idle core's included: the hand-off's cost bounded from above, where
-/// none bounds it from below.
-pub async fn floor_call(busy: std::time::Duration) {
+/// The most work [`floor_call`] does: it holds a runtime worker meanwhile, and a floor stands in for
+/// one call's work (about 100 µs here), not for a stalled runtime. The bindings take the amount
+/// from their callers unchecked (a negative C# or JS number arrives as a huge `u32`).
+pub const FLOOR_CALL_MAX_BUSY: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The stand-in for a call's work in the bindings' floors (the bench): `busy_us` µs of CPU on a
+/// runtime worker (at most [`FLOOR_CALL_MAX_BUSY`]), then done. With none, the caller is still awake
+/// when the call completes, and only the hand-off is timed. With about a serial publish's time, the
+/// caller has gone idle first and its wake-up is timed too, an idle core's included: the
+/// hand-off's cost bounded from above, where none bounds it from below.
+pub async fn floor_call(busy_us: u32) {
+    let busy = std::time::Duration::from_micros(u64::from(busy_us)).min(FLOOR_CALL_MAX_BUSY);
     let until = std::time::Instant::now() + busy;
     while std::time::Instant::now() < until {
         std::hint::spin_loop();
@@ -45,6 +51,25 @@ mod tests {
     fn small_machines_get_one_worker_and_big_ones_one_per_four_cores() {
         let workers: Vec<usize> = [1, 2, 4, 8, 16, 64].into_iter().map(binding_worker_threads).collect();
         assert_eq!(workers, [1, 1, 1, 2, 4, 16]);
+    }
+
+    /// How long one floor call of `busy_us` takes on a binding runtime of its own.
+    fn timed(busy_us: u32) -> std::time::Duration {
+        let runtime = super::binding_runtime("dapr-rs-test").unwrap();
+        let started = std::time::Instant::now();
+        runtime.block_on(super::floor_call(busy_us));
+        started.elapsed()
+    }
+
+    #[test]
+    fn a_floor_call_does_its_work_and_no_more_than_the_most_allowed() {
+        assert!(timed(2_000) >= std::time::Duration::from_millis(2), "spins for the work asked");
+        // u32::MAX µs is over an hour: a caller's negative number must not hold the worker that long.
+        // Timed on a thread of its own, so a loss of the cap fails here instead of hanging the run.
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done.send(timed(u32::MAX)));
+        let most = finished.recv_timeout(std::time::Duration::from_secs(5)).expect("a floor call held the worker over 5 s");
+        assert!(most >= super::FLOOR_CALL_MAX_BUSY, "{most:?}");
     }
 
     #[test]

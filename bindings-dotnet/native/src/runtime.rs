@@ -136,13 +136,13 @@ where
     Arc::into_raw(operation) as *mut c_void
 }
 
-/// The floor under every async call, for the bench (`bench/dotnet`): a call with nothing to do,
-/// started on the runtime and completed through the callback as every call is. Completes with
+/// The floor under every async call, for the bench (`bench/dotnet`): a call with nothing to do but
+/// `busy_us` of CPU (`dapr_rs_core::floor_call`), started on the runtime and completed through the callback as every call is. Completes with
 /// no result; returns the operation handle, as every call does.
 #[unsafe(no_mangle)]
 pub extern "C" fn dapr_rs_round_trip(user_data: *mut c_void, busy_us: u32) -> *mut c_void {
     start(user_data, async move {
-        dapr_rs_core::floor_call(Duration::from_micros(u64::from(busy_us))).await;
+        dapr_rs_core::floor_call(busy_us).await;
         Ok(Completed::NOTHING)
     })
 }
