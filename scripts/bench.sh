@@ -147,10 +147,15 @@ record_against_core() { # prefix command...
 # The bare core's serial publish in whole µs (section 1): the work the bindings' floors put on the
 # runtime so their callers go idle, as they do behind a real publish.
 work_us() { python3 -c "print(round(1e6 / $(last_rate "publish_throughput: .* 1 in flight")))"; }
+# Each binding's publish driver against the sidecar at grpc-port/http-port, with its own flags after
+# them: section 1b runs it whole, 1c for its two rates alone (--rates-only).
+node_driver() { local grpc=$1 http=$2; shift 2; node bench/node/publish.mjs --grpc-port "$grpc" --http-port "$http" --count "$(n 20000)" "$@"; }
+dotnet_driver() { local grpc=$1; shift 2; mono bench/dotnet/bin/Publish.exe "http://127.0.0.1:$grpc" "$(n 100000)" "$@"; }
+python_driver() { local grpc=$1 http=$2; shift 2; .venv/bin/python bench/python/publish.py --grpc-port "$grpc" --http-port "$http" --count "$(n 20000)" "$@"; }
 client_node() { # issue #4: dapr-rs's client and the official @dapr/dapr
   (cd bench/node && npm install --no-audit --no-fund --loglevel=error > /dev/null)
   local out
-  out=$(node bench/node/publish.mjs --grpc-port "$1" --http-port "$2" --count "$(n 20000)" --work-us "$(work_us)") || { echo "bench: the Node publish bench failed" >&2; exit 1; }
+  out=$(node_driver "$1" "$2" --work-us "$(work_us)") || { echo "bench: the Node publish bench failed" >&2; exit 1; }
   # dapr-rs's rates also as a share of the bare Rust core's (the binding tax), then the official
   # client's and the floor under the binding.
   record_against_core "node publish, [0-9]* in flight: dapr-rs (gRPC)" printf '%s\n' "$out"
@@ -162,12 +167,12 @@ client_dotnet() { # issue #5: the DaprRs binding under Mono, against the bare Ru
   cp bindings-dotnet/bin/DaprRs.dll bindings-dotnet/bin/libdapr_rs_ffi.so bench/dotnet/bin/
   mcs -nologo -langversion:7 -optimize+ -r:bench/dotnet/bin/DaprRs.dll -out:bench/dotnet/bin/Publish.exe bench/dotnet/Publish.cs
   local out
-  out=$(mono bench/dotnet/bin/Publish.exe "http://127.0.0.1:$1" "$(n 100000)" "$(work_us)") || { echo "bench: the .NET publish bench failed" >&2; exit 1; }
+  out=$(dotnet_driver "$1" "$2" "$(work_us)") || { echo "bench: the .NET publish bench failed" >&2; exit 1; }
   record_against_core "dotnet publish" printf '%s\n' "$out"
   record_lines "dotnet native floor" printf '%s\n' "$out"
 }
 client_python() { # issue #6: dapr_rs and the official dapr SDK
-  record_lines "python \(publish\|runtime floor\)" .venv/bin/python bench/python/publish.py --grpc-port "$1" --http-port "$2" --count "$(n 20000)" --work-us "$(work_us)"
+  record_lines "python \(publish\|runtime floor\)" python_driver "$1" "$2" --work-us "$(work_us)"
 }
 client_jvm() { # issue #20: the JVM binding (the jar `make jvm` installs), against the bare Rust core's rates of section 1
   local version
@@ -194,9 +199,9 @@ fi
 #     by 10-15 points between runs minutes apart on a small virtual machine. Each round measures the
 #     core, a binding's own two rates (no official client, no floor), then the core again, and reads
 #     the binding against the mean of the core's two. The JVM, with no target, keeps its one pass.
-rates_node() { node bench/node/publish.mjs --grpc-port "$g" --http-port "$h" --count "$(n 20000)" --rates-only; }
-rates_dotnet() { mono bench/dotnet/bin/Publish.exe "http://127.0.0.1:$g" "$(n 100000)" rates-only; }
-rates_python() { .venv/bin/python bench/python/publish.py --grpc-port "$g" --http-port "$h" --count "$(n 20000)" --rates-only; }
+rates_node() { node_driver "$g" "$h" --rates-only; }
+rates_dotnet() { dotnet_driver "$g" "$h" rates-only; }
+rates_python() { python_driver "$g" "$h" --rates-only; }
 core_rate() { # in-flight: the core's rate through the in-memory sidecar, not recorded
   local count=100000
   [ "$1" = 1 ] && count=10000
