@@ -137,8 +137,9 @@ where
 }
 
 /// The floor under every async call, for the bench (`bench/dotnet`): a call with nothing to do but
-/// `busy_us` of CPU (`dapr_rs_core::floor_call`), started on the runtime and completed through the callback as every call is. Completes with
-/// no result; returns the operation handle, as every call does.
+/// `busy_us` of CPU (`dapr_rs_core::floor_call`), started on the runtime and completed through the
+/// callback as every call is. Completes with no result; returns the operation handle, as every
+/// call does.
 #[unsafe(no_mangle)]
 pub extern "C" fn dapr_rs_round_trip(user_data: *mut c_void, busy_us: u32) -> *mut c_void {
     start(user_data, async move {
