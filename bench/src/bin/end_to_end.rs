@@ -37,6 +37,10 @@ struct Args {
     /// Writes the latency distribution (percentile → ms) as JSON here, for `bench/charts.py`.
     #[arg(long)]
     latency_out: Option<std::path::PathBuf>,
+    /// Writes one line per event, `ms into the run it was sent,latency ms`, here: where in a run
+    /// its slow events sit (a stall, or a queue that grows).
+    #[arg(long)]
+    timeline_out: Option<std::path::PathBuf>,
 }
 
 fn now_micros() -> u64 {
@@ -53,7 +57,7 @@ async fn main() {
         let (r, l) = (r.clone(), l.clone());
         async move {
             if let Ok(sent) = std::str::from_utf8(&ev.data).unwrap_or("").parse::<u64>() {
-                l.lock().unwrap().push(Duration::from_micros(now_micros().saturating_sub(sent)));
+                l.lock().unwrap().push((sent, Duration::from_micros(now_micros().saturating_sub(sent))));
             }
             r.fetch_add(1, Ordering::Relaxed);
             Ok(TopicEventStatus::Success)
@@ -87,7 +91,7 @@ async fn main() {
     received.store(0, Ordering::SeqCst);
     latencies.lock().unwrap().clear();
 
-    let start = Instant::now();
+    let (start, start_micros) = (Instant::now(), now_micros());
     let next = Arc::new(AtomicUsize::new(0));
     let interval = (args.rate > 0).then(|| Duration::from_secs_f64(1.0 / args.rate as f64));
     let workers = if interval.is_some() { 1 } else { args.in_flight };
@@ -133,7 +137,16 @@ async fn main() {
     }
     let total = start.elapsed();
     let got = received.load(Ordering::Relaxed);
-    let lat = Latencies::new(std::mem::take(&mut *latencies.lock().unwrap()));
+    let events = std::mem::take(&mut *latencies.lock().unwrap());
+    if let Some(path) = &args.timeline_out {
+        let ms = |us: u64| us as f64 / 1000.0;
+        let lines: String = events
+            .iter()
+            .map(|(sent, took)| format!("{:.3},{:.3}\n", ms(sent.saturating_sub(start_micros)), took.as_secs_f64() * 1000.0))
+            .collect();
+        std::fs::write(path, lines).expect("write --timeline-out");
+    }
+    let lat = Latencies::new(events.into_iter().map(|(_, took)| took).collect());
     let mode = if args.rate > 0 { format!("paced at {}/s", args.rate) } else { format!("{} in flight", args.in_flight) };
     println!(
         "end_to_end ({mode}): {got}/{} delivered, publish {:.0}/s, delivery {:.0} events/s; latency {}",
