@@ -38,7 +38,7 @@ where
     T: ToNapiValue + Send + 'static,
     F: Future<Output = Result<T, Error>> + Send + 'static,
 {
-    env.spawn_future_with_callback(async move { Ok(work.await) }, |env, outcome| outcome.map_err(|e| to_js_error(env, &e)))
+    crate::settle::spawn_promise(env, work, |env, e| to_js_error(env, &e))
 }
 
 /// The floor under every call that returns a Promise, for the bench (`bench/node`): a [`promise`]

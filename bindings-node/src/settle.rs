@@ -1,0 +1,185 @@
+//! Promises for work done on the runtime, settled on the JS thread through one threadsafe function
+//! per JS thread. napi's `spawn_future_with_callback` makes a threadsafe function for every
+//! promise (a libuv handle opened and closed, an env cleanup hook added and removed); here that is
+//! made once, and results that arrive together are settled in one wake-up of the event loop.
+//!
+//! The threadsafe function keeps the event loop alive only while one of its promises is pending,
+//! as napi's own does (each of its functions lives as long as its one promise). Results that
+//! arrive after their environment was torn down (a worker thread that exited) are dropped.
+
+use napi::bindgen_prelude::{PromiseRaw, ToNapiValue};
+use napi::{Env, sys};
+use std::cell::RefCell;
+use std::ffi::c_void;
+use std::future::Future;
+use std::ptr;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+/// Settles its deferred on the JS thread, with the result converted there.
+type Settle = Box<dyn FnOnce(sys::napi_env, sys::napi_deferred) + Send>;
+
+struct Completion {
+    deferred: Deferred,
+    settle: Settle,
+}
+
+struct Deferred(sys::napi_deferred);
+
+// Only used on its JS thread, in `settle_on_js_thread`; other threads just carry it.
+unsafe impl Send for Deferred {}
+
+/// The way results go back to a JS thread: its threadsafe function, `None` once the environment
+/// is torn down. Locked around each call, so teardown cannot free the function under a caller.
+struct Door(Mutex<Option<ThreadsafeFunction>>);
+
+struct ThreadsafeFunction(sys::napi_threadsafe_function);
+
+// napi_call_threadsafe_function may be called from any thread.
+unsafe impl Send for ThreadsafeFunction {}
+
+impl Door {
+    fn send(&self, completion: Completion) {
+        let open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(tsfn) = open.as_ref() else { return };
+        let data = Box::into_raw(Box::new(completion));
+        let status = unsafe { sys::napi_call_threadsafe_function(tsfn.0, data.cast(), sys::ThreadsafeFunctionCallMode::nonblocking) };
+        if status != sys::Status::napi_ok {
+            // Closing: nothing was queued, and the promise goes with its environment.
+            drop(unsafe { Box::from_raw(data) });
+        }
+    }
+}
+
+/// One JS thread's settler: its door and how many of its promises are pending.
+struct Settler {
+    env: sys::napi_env,
+    tsfn: sys::napi_threadsafe_function,
+    door: Arc<Door>,
+    pending: std::cell::Cell<usize>,
+}
+
+thread_local! {
+    /// The settler of the environment running on this thread (Node runs one per thread).
+    static SETTLER: RefCell<Option<Rc<Settler>>> = const { RefCell::new(None) };
+}
+
+fn settler(env: sys::napi_env) -> napi::Result<Rc<Settler>> {
+    if let Some(s) = SETTLER.with_borrow(|s| s.clone()).filter(|s| s.env == env) {
+        return Ok(s);
+    }
+    let mut name = ptr::null_mut();
+    let label = c"dapr-rs settle";
+    check(unsafe { sys::napi_create_string_utf8(env, label.as_ptr(), label.count_bytes() as isize, &mut name) })?;
+    let mut tsfn = ptr::null_mut();
+    check(unsafe {
+        sys::napi_create_threadsafe_function(
+            env,
+            ptr::null_mut(),
+            ptr::null_mut(),
+            name,
+            0,
+            1,
+            ptr::null_mut(),
+            None,
+            ptr::null_mut(),
+            Some(settle_on_js_thread),
+            &mut tsfn,
+        )
+    })?;
+    // Idle until a promise is pending (`track`).
+    check(unsafe { sys::napi_unref_threadsafe_function(env, tsfn) })?;
+    let door = Arc::new(Door(Mutex::new(Some(ThreadsafeFunction(tsfn)))));
+    // Before Node finalizes the function at teardown (hooks run in reverse order of registration):
+    // a result arriving later finds the door shut instead of a freed function.
+    let hook_arg = Arc::into_raw(door.clone()).cast_mut().cast();
+    check(unsafe { sys::napi_add_env_cleanup_hook(env, Some(shut_door), hook_arg) })?;
+    let s = Rc::new(Settler { env, tsfn, door, pending: std::cell::Cell::new(0) });
+    SETTLER.set(Some(s.clone()));
+    Ok(s)
+}
+
+unsafe extern "C" fn shut_door(arg: *mut c_void) {
+    let door = unsafe { Arc::from_raw(arg.cast_const().cast::<Door>()) };
+    if let Some(tsfn) = door.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        unsafe { sys::napi_release_threadsafe_function(tsfn.0, sys::ThreadsafeFunctionReleaseMode::abort) };
+    }
+    let _ = SETTLER.try_with(|s| s.take());
+}
+
+impl Settler {
+    /// One more pending promise: the loop stays alive until it settles.
+    fn track(&self) -> napi::Result<()> {
+        if self.pending.get() == 0 {
+            check(unsafe { sys::napi_ref_threadsafe_function(self.env, self.tsfn) })?;
+        }
+        self.pending.set(self.pending.get() + 1);
+        Ok(())
+    }
+
+    fn settled(&self) {
+        let left = self.pending.get().saturating_sub(1);
+        self.pending.set(left);
+        if left == 0 {
+            unsafe { sys::napi_unref_threadsafe_function(self.env, self.tsfn) };
+        }
+    }
+}
+
+unsafe extern "C" fn settle_on_js_thread(env: sys::napi_env, _js_callback: sys::napi_value, _context: *mut c_void, data: *mut c_void) {
+    let completion = unsafe { Box::from_raw(data.cast::<Completion>()) };
+    // A null env: the function is being finalized with this still queued; only free it.
+    if env.is_null() {
+        return;
+    }
+    (completion.settle)(env, completion.deferred.0);
+    if let Some(s) = SETTLER.with_borrow(|s| s.clone()).filter(|s| s.env == env) {
+        s.settled();
+    }
+}
+
+/// A Promise of `work`'s result, run on the runtime; `T` is converted on the JS thread, and an
+/// error becomes `reject`'s value.
+pub fn spawn_promise<'env, T, E, F, R>(env: &'env Env, work: F, reject: R) -> napi::Result<PromiseRaw<'env, T>>
+where
+    T: ToNapiValue + Send + 'static,
+    E: Send + 'static,
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    R: FnOnce(&Env, E) -> napi::Error + Send + 'static,
+{
+    let raw_env = env.raw();
+    let settler = settler(raw_env)?;
+    let mut deferred = ptr::null_mut();
+    let mut promise = ptr::null_mut();
+    check(unsafe { sys::napi_create_promise(raw_env, &mut deferred, &mut promise) })?;
+    settler.track()?;
+    let (door, deferred) = (settler.door.clone(), Deferred(deferred));
+    napi::bindgen_prelude::spawn(async move {
+        let outcome = work.await;
+        let settle: Settle = Box::new(move |env, deferred| {
+            let converted = match outcome {
+                Ok(value) => unsafe { T::to_napi_value(env, value) },
+                Err(err) => Err(reject(&Env::from_raw(env), err)),
+            };
+            unsafe {
+                match converted {
+                    Ok(value) => sys::napi_resolve_deferred(env, deferred, value),
+                    Err(err) => {
+                        let reason = napi::Error::to_napi_value(env, err).unwrap_or_else(|err| napi::JsError::from(err).into_value(env));
+                        sys::napi_reject_deferred(env, deferred, reason)
+                    }
+                };
+            }
+        });
+        door.send(Completion { deferred, settle });
+    });
+    Ok(PromiseRaw::new(raw_env, promise))
+}
+
+fn check(status: sys::napi_status) -> napi::Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(napi::Error::new(napi::Status::from(status), "dapr-rs could not set up a promise".to_owned()))
+    }
+}
