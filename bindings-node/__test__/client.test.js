@@ -269,3 +269,35 @@ test("the bench's floor call resolves with nothing", async () => {
   // With work on the runtime first (the caller-idle floor), it still resolves with nothing.
   assert.equal(await binding.promiseRoundTrip(200), undefined);
 });
+
+// Promises settle through one threadsafe function per JS thread (src/settle.rs), which holds the
+// event loop open only while one of them is pending.
+test('a pending call keeps the process alive, and a settled one lets it exit', { timeout: 30_000 }, () => {
+  const { spawnSync } = require('node:child_process');
+  const script = `
+    const binding = require(${JSON.stringify(require.resolve('../binding.js'))});
+    binding.promiseRoundTrip(10000).then(() => console.log('settled'));
+    process.on('exit', () => console.log('exit'));`;
+  const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(run.error, undefined, 'the process did not exit within 20 s');
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(run.stdout.trim().split('\n'), ['settled', 'exit']);
+});
+
+test('a worker thread that exits with calls pending leaves the others working', { timeout: 60_000 }, async () => {
+  const { Worker } = require('node:worker_threads');
+  const bindingPath = require.resolve('../binding.js');
+  for (let round = 0; round < 3; round++) {
+    const worker = new Worker(
+      `const binding = require(${JSON.stringify(bindingPath)});
+       for (let i = 0; i < 500; i++) binding.promiseRoundTrip(100);
+       setTimeout(() => process.exit(0), 1);`,
+      { eval: true },
+    );
+    assert.equal(await new Promise((resolve) => worker.on('exit', resolve)), 0);
+  }
+  const binding = require('../binding.js');
+  const results = await Promise.all(Array.from({ length: 200 }, () => binding.promiseRoundTrip()));
+  assert.equal(results.length, 200);
+  assert.ok(results.every((r) => r === undefined));
+});
