@@ -2,6 +2,7 @@
 //! Python into it: the call is driven on the calling thread with the GIL released, and Ctrl-C is
 //! still noticed.
 
+use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use std::future::Future;
@@ -94,71 +95,9 @@ thread_local! {
     static THIS_THREAD: Waker = Waker::from(Arc::new(Unpark(std::thread::current())));
 }
 
-/// pyo3-async-runtimes' view of the runtime above, so awaitables run on the same runtime (and
-/// the same shared channel) as blocking calls, and follow it across a fork.
-pub struct SharedRuntime;
-
-tokio::task_local! {
-    static TASK_LOCALS: std::cell::OnceCell<pyo3_async_runtimes::TaskLocals>;
-}
-
-impl pyo3_async_runtimes::generic::Runtime for SharedRuntime {
-    type JoinError = TaskFailed;
-    type JoinHandle = Joined;
-
-    fn spawn<F>(fut: F) -> Self::JoinHandle
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        Joined::Task(match tokio::runtime::Handle::try_current() {
-            Ok(handle) => handle.spawn(fut),
-            // Only reached after `awaitable` made the runtime, so building it cannot fail here.
-            Err(_) => runtime().expect("the dapr-rs runtime").spawn(fut),
-        })
-    }
-
-    /// pyo3-async-runtimes hands results to the event loop here: they wait in the [`Handoff`]
-    /// for the loop's own thread, instead of a pool thread each taking the GIL.
-    fn spawn_blocking<F>(f: F) -> Self::JoinHandle
-    where
-        F: FnOnce() + Send + 'static,
-    {
-        send_completion(Box::new(f));
-        Joined::Done
-    }
-}
-
-/// A spawned task, or work already handed over (nothing to wait for).
-pub enum Joined {
-    Task(tokio::task::JoinHandle<()>),
-    Done,
-}
-
-impl Future for Joined {
-    type Output = Result<(), TaskFailed>;
-
-    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
-        match self.get_mut() {
-            Joined::Task(handle) => std::pin::Pin::new(handle).poll(cx).map(|r| r.map_err(TaskFailed)),
-            Joined::Done => std::task::Poll::Ready(Ok(())),
-        }
-    }
-}
-
-/// A spawned task that panicked or was cancelled.
-pub struct TaskFailed(tokio::task::JoinError);
-
-impl pyo3_async_runtimes::generic::JoinError for TaskFailed {
-    fn is_panic(&self) -> bool {
-        self.0.is_panic()
-    }
-
-    fn into_panic(self) -> Box<dyn std::any::Any + Send + 'static> {
-        self.0.into_panic()
-    }
-}
-
-type Completion = Box<dyn FnOnce() + Send>;
+/// A result to hand to its asyncio future, run by a loop's thread with the GIL held; it is given
+/// that loop, which may not be the future's (see [`deliver`]).
+type Completion = Box<dyn FnOnce(Python<'_>, &Bound<'_, PyAny>) + Send>;
 
 /// Results waiting to be handed to their event loops. The loops take them on their own threads
 /// (they hold the GIL there anyway), woken by a doorbell that needs no GIL to ring: a Rust
@@ -233,8 +172,12 @@ fn take_completions(py: Python<'_>) -> PyResult<()> {
     let mut rung = [0u8; 256];
     while matches!(std::io::Read::read(&mut &h.door, &mut rung), Ok(n) if n > 0) {}
     let jobs = std::mem::take(&mut *h.queue.lock().unwrap_or_else(|e| e.into_inner()));
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let running = py.import("asyncio")?.call_method0("get_running_loop")?;
     for job in jobs {
-        job();
+        job(py, &running);
     }
     Ok(())
 }
@@ -247,33 +190,103 @@ fn send_completion(job: Completion) {
     }
 }
 
-impl pyo3_async_runtimes::generic::ContextExt for SharedRuntime {
-    fn scope<F, R>(locals: pyo3_async_runtimes::TaskLocals, fut: F) -> std::pin::Pin<Box<dyn Future<Output = R> + Send>>
-    where
-        F: Future<Output = R> + Send + 'static,
-    {
-        let cell = std::cell::OnceCell::new();
-        cell.set(locals).ok();
-        Box::pin(TASK_LOCALS.scope(cell, fut))
-    }
-
-    fn get_task_locals() -> Option<pyo3_async_runtimes::TaskLocals> {
-        TASK_LOCALS.try_with(|c| c.get().cloned()).unwrap_or_default()
-    }
-}
-
-/// `fut` as an asyncio awaitable of the running loop: it runs on the shared runtime (no thread
-/// per call) and the loop is only woken to take its result; cancelling the awaitable drops `fut`.
+/// `fut` as an asyncio future of the running loop: it runs on the shared runtime (no thread per
+/// call), and its result is set by the loop's own thread, in a batch with the others that arrived
+/// meanwhile (see [`Handoff`]); one write to the doorbell wakes the loop for all of them, where
+/// `call_soon_threadsafe` writes to the loop's self-pipe for each. Cancelling the future aborts
+/// `fut`; a panic in it is raised as a RuntimeError.
 pub fn awaitable<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = PyResult<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    runtime()?;
-    // The running loop alone: results are plain values, so no contextvars copy is needed per call.
-    let locals = pyo3_async_runtimes::TaskLocals::with_running_loop(py)?;
-    handoff(py)?.watched_by(py, locals.event_loop(py).as_any())?;
-    pyo3_async_runtimes::generic::future_into_py_with_locals::<SharedRuntime, F, T>(py, locals, fut)
+    let rt = runtime()?;
+    let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+    handoff(py)?.watched_by(py, &event_loop)?;
+    let future = event_loop.call_method0("create_future")?;
+    let mut unsettled = Unsettled(Some((event_loop.unbind(), future.clone().unbind())));
+    let task = rt.spawn(async move {
+        let out = fut.await;
+        if let Some((event_loop, target)) = unsettled.0.take() {
+            send_completion(Box::new(move |py, running| deliver(py, running, event_loop, target, out.and_then(|v| v.into_py_any(py)))));
+        }
+    });
+    future.call_method1("add_done_callback", (AbortOnCancel(task.abort_handle()),))?;
+    Ok(future)
+}
+
+/// Settles `future` if `running` is its loop; else (a client used from several loops, whose
+/// doorbell the other loop answered) asks the future's own loop to.
+fn deliver(py: Python<'_>, running: &Bound<'_, PyAny>, event_loop: Py<PyAny>, future: Py<PyAny>, out: PyResult<Py<PyAny>>) {
+    let event_loop = event_loop.bind(py);
+    if event_loop.is(running) {
+        settle(py, future.bind(py), out);
+        return;
+    }
+    let later = SettleLater { future, out: Mutex::new(Some(out)) };
+    // Fails only for a closed loop, where nobody awaits the future any more.
+    let _ = event_loop.call_method1("call_soon_threadsafe", (later,));
+}
+
+/// Sets `future`'s result or exception, unless it was cancelled meanwhile.
+fn settle(py: Python<'_>, future: &Bound<'_, PyAny>, out: PyResult<Py<PyAny>>) {
+    let settled = future.call_method0("cancelled").and_then(|c| c.is_truthy()).and_then(|cancelled| {
+        if cancelled {
+            return Ok(());
+        }
+        match out {
+            Ok(value) => future.call_method1("set_result", (value,)).map(drop),
+            Err(err) => future.call_method1("set_exception", (err.into_value(py),)).map(drop),
+        }
+    });
+    if let Err(err) = settled {
+        err.write_unraisable(py, Some(future));
+    }
+}
+
+/// [`settle`] as a callback for the future's own loop.
+#[pyclass]
+struct SettleLater {
+    future: Py<PyAny>,
+    out: Mutex<Option<PyResult<Py<PyAny>>>>,
+}
+
+#[pymethods]
+impl SettleLater {
+    fn __call__(&self, py: Python<'_>) {
+        if let Some(out) = self.out.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            settle(py, self.future.bind(py), out);
+        }
+    }
+}
+
+/// A call's loop and future, until its result is sent: dropped without sending (the task
+/// panicked, or was dropped with the runtime), it raises a RuntimeError in the future so no
+/// awaiter waits forever. After a cancel (the task aborted) the future is cancelled already and
+/// this changes nothing.
+struct Unsettled(Option<(Py<PyAny>, Py<PyAny>)>);
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        if let Some((event_loop, target)) = self.0.take() {
+            let reason = if std::thread::panicking() { "the dapr-rs call panicked" } else { "the dapr-rs call was dropped" };
+            send_completion(Box::new(move |py, running| deliver(py, running, event_loop, target, Err(PyRuntimeError::new_err(reason)))));
+        }
+    }
+}
+
+/// A done-callback that aborts the call's task when its future was cancelled.
+#[pyclass]
+struct AbortOnCancel(tokio::task::AbortHandle);
+
+#[pymethods]
+impl AbortOnCancel {
+    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        if future.call_method0("cancelled")?.is_truthy()? {
+            self.0.abort();
+        }
+        Ok(())
+    }
 }
 
 /// [`awaitable`] for a call with nothing to return: it resolves to `None`, as `_native.pyi` says,
