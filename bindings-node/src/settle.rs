@@ -153,27 +153,53 @@ where
     let mut promise = ptr::null_mut();
     check(unsafe { sys::napi_create_promise(raw_env, &mut deferred, &mut promise) })?;
     settler.track()?;
-    let (door, deferred) = (settler.door.clone(), Deferred(deferred));
+    let unsettled = Unsettled { door: settler.door.clone(), deferred: Some(Deferred(deferred)) };
     napi::bindgen_prelude::spawn(async move {
         let outcome = work.await;
-        let settle: Settle = Box::new(move |env, deferred| {
-            let converted = match outcome {
-                Ok(value) => unsafe { T::to_napi_value(env, value) },
-                Err(err) => Err(reject(&Env::from_raw(env), err)),
-            };
-            unsafe {
-                match converted {
-                    Ok(value) => sys::napi_resolve_deferred(env, deferred, value),
-                    Err(err) => {
-                        let reason = napi::Error::to_napi_value(env, err).unwrap_or_else(|err| napi::JsError::from(err).into_value(env));
-                        sys::napi_reject_deferred(env, deferred, reason)
-                    }
-                };
-            }
-        });
-        door.send(Completion { deferred, settle });
+        unsettled.send(Box::new(move |env, deferred| match outcome {
+            Ok(value) => match unsafe { T::to_napi_value(env, value) } {
+                Ok(value) => unsafe {
+                    sys::napi_resolve_deferred(env, deferred, value);
+                },
+                Err(err) => reject_with(env, deferred, err),
+            },
+            Err(err) => reject_with(env, deferred, reject(&Env::from_raw(env), err)),
+        }));
     });
     Ok(PromiseRaw::new(raw_env, promise))
+}
+
+fn reject_with(env: sys::napi_env, deferred: sys::napi_deferred, err: napi::Error) {
+    unsafe {
+        let reason = napi::Error::to_napi_value(env, err).unwrap_or_else(|err| napi::JsError::from(err).into_value(env));
+        sys::napi_reject_deferred(env, deferred, reason);
+    }
+}
+
+/// A promise's deferred until its result is sent. Dropped unsent (the work panicked, or the
+/// runtime dropped it), it rejects the promise: otherwise its caller would wait forever, and the
+/// event loop, held open while a promise is pending, would never let the process exit.
+struct Unsettled {
+    door: Arc<Door>,
+    deferred: Option<Deferred>,
+}
+
+impl Unsettled {
+    fn send(mut self, settle: Settle) {
+        if let Some(deferred) = self.deferred.take() {
+            self.door.send(Completion { deferred, settle });
+        }
+    }
+}
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        if let Some(deferred) = self.deferred.take() {
+            let reason = if std::thread::panicking() { "the dapr-rs call panicked" } else { "the dapr-rs call was dropped" };
+            let settle: Settle = Box::new(move |env, deferred| reject_with(env, deferred, napi::Error::from_reason(reason)));
+            self.door.send(Completion { deferred, settle });
+        }
+    }
 }
 
 fn check(status: sys::napi_status) -> napi::Result<()> {
