@@ -278,3 +278,20 @@ def test_a_handler_may_close_its_own_subscription(durable: Sidecar) -> None:
             assert await asyncio.wait_for(done.get(), 15) == "stop"
 
     asyncio.run(main())
+
+
+def test_an_aio_read_that_timed_out_takes_nothing(durable: Sidecar) -> None:
+    """`next_message(timeout)` cancels its read when the time is up; the cancelled read must stop
+    (runtime.rs aborts the call's task), or it would take the next message and drop it."""
+    t = topic()
+
+    async def main() -> None:
+        async with dapr_rs.aio.DaprClient(address(durable)) as client:
+            async with await client.subscribe(PUBSUB, t) as sub:
+                assert await sub.next_message(0.3) is None
+                await client.publish_event(PUBSUB, t, "after a timed-out read")
+                m = await sub.next_message(15)
+                assert m is not None and m.data() == "after a timed-out read"
+                await sub.respond_success(m)
+
+    asyncio.run(main())
