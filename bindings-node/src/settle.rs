@@ -1,7 +1,9 @@
 //! Promises for work done on the runtime, settled on the JS thread through one threadsafe function
 //! per JS thread. napi's `spawn_future_with_callback` makes a threadsafe function for every
 //! promise (a libuv handle opened and closed, an env cleanup hook added and removed); here that is
-//! made once, and results that arrive together are settled in one wake-up of the event loop.
+//! made once. Results queue at the JS thread's door, and only the first of a batch calls the
+//! threadsafe function: the JS thread takes the whole batch at one wake-up with one lock, instead
+//! of napi's queue locked (and fought over with the runtime's threads) once per result.
 //!
 //! The threadsafe function keeps the event loop alive only while one of its promises is pending,
 //! as napi's own does (each of its functions lives as long as its one promise). Results that
@@ -29,9 +31,19 @@ struct Deferred(sys::napi_deferred);
 // Only used on its JS thread, in `settle_on_js_thread`; other threads just carry it.
 unsafe impl Send for Deferred {}
 
-/// The way results go back to a JS thread: its threadsafe function, `None` once the environment
-/// is torn down. Locked around each call, so teardown cannot free the function under a caller.
-struct Door(Mutex<Option<ThreadsafeFunction>>);
+/// The way results go back to a JS thread. Locked around each call of the threadsafe function, so
+/// teardown cannot free the function under a caller.
+struct Door(Mutex<DoorState>);
+
+struct DoorState {
+    /// `None` once the environment is torn down.
+    tsfn: Option<ThreadsafeFunction>,
+    /// Results the JS thread has not taken yet.
+    queue: Vec<Completion>,
+    /// The threadsafe function has been called for `queue` and the JS thread has not taken it
+    /// yet: later results only join the queue.
+    rung: bool,
+}
 
 struct ThreadsafeFunction(sys::napi_threadsafe_function);
 
@@ -39,15 +51,30 @@ struct ThreadsafeFunction(sys::napi_threadsafe_function);
 unsafe impl Send for ThreadsafeFunction {}
 
 impl Door {
+    fn lock(&self) -> std::sync::MutexGuard<'_, DoorState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn send(&self, completion: Completion) {
-        let open = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(tsfn) = open.as_ref() else { return };
-        let data = Box::into_raw(Box::new(completion));
-        let status = unsafe { sys::napi_call_threadsafe_function(tsfn.0, data.cast(), sys::ThreadsafeFunctionCallMode::nonblocking) };
-        if status != sys::Status::napi_ok {
-            // Closing: nothing was queued, and the promise goes with its environment.
-            drop(unsafe { Box::from_raw(data) });
+        let mut state = self.lock();
+        let Some(tsfn) = state.tsfn.as_ref() else { return };
+        if !state.rung {
+            let status =
+                unsafe { sys::napi_call_threadsafe_function(tsfn.0, ptr::null_mut(), sys::ThreadsafeFunctionCallMode::nonblocking) };
+            if status != sys::Status::napi_ok {
+                // Closing: the promise goes with its environment.
+                return;
+            }
+            state.rung = true;
         }
+        state.queue.push(completion);
+    }
+
+    /// The queued results, leaving `spare` (empty, its capacity kept) in their place.
+    fn take(&self, spare: Vec<Completion>) -> Vec<Completion> {
+        let mut state = self.lock();
+        state.rung = false;
+        std::mem::replace(&mut state.queue, spare)
     }
 }
 
@@ -57,6 +84,8 @@ struct Settler {
     tsfn: sys::napi_threadsafe_function,
     door: Arc<Door>,
     pending: std::cell::Cell<usize>,
+    /// The last batch's vector, emptied, to swap in for the next.
+    spare: std::cell::Cell<Vec<Completion>>,
 }
 
 thread_local! {
@@ -89,19 +118,21 @@ fn settler(env: sys::napi_env) -> napi::Result<Rc<Settler>> {
     })?;
     // Idle until a promise is pending (`track`).
     check(unsafe { sys::napi_unref_threadsafe_function(env, tsfn) })?;
-    let door = Arc::new(Door(Mutex::new(Some(ThreadsafeFunction(tsfn)))));
+    let door = Arc::new(Door(Mutex::new(DoorState { tsfn: Some(ThreadsafeFunction(tsfn)), queue: Vec::new(), rung: false })));
     // Before Node finalizes the function at teardown (hooks run in reverse order of registration):
     // a result arriving later finds the door shut instead of a freed function.
     let hook_arg = Arc::into_raw(door.clone()).cast_mut().cast();
     check(unsafe { sys::napi_add_env_cleanup_hook(env, Some(shut_door), hook_arg) })?;
-    let s = Rc::new(Settler { env, tsfn, door, pending: std::cell::Cell::new(0) });
+    let s = Rc::new(Settler { env, tsfn, door, pending: std::cell::Cell::new(0), spare: std::cell::Cell::new(Vec::new()) });
     SETTLER.set(Some(s.clone()));
     Ok(s)
 }
 
 unsafe extern "C" fn shut_door(arg: *mut c_void) {
     let door = unsafe { Arc::from_raw(arg.cast_const().cast::<Door>()) };
-    if let Some(tsfn) = door.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
+    let mut state = door.lock();
+    state.queue.clear();
+    if let Some(tsfn) = state.tsfn.take() {
         unsafe { sys::napi_release_threadsafe_function(tsfn.0, sys::ThreadsafeFunctionReleaseMode::abort) };
     }
     let _ = SETTLER.try_with(|s| s.take());
@@ -117,8 +148,8 @@ impl Settler {
         Ok(())
     }
 
-    fn settled(&self) {
-        let left = self.pending.get().saturating_sub(1);
+    fn settled(&self, count: usize) {
+        let left = self.pending.get().saturating_sub(count);
         self.pending.set(left);
         if left == 0 {
             unsafe { sys::napi_unref_threadsafe_function(self.env, self.tsfn) };
@@ -126,16 +157,25 @@ impl Settler {
     }
 }
 
-unsafe extern "C" fn settle_on_js_thread(env: sys::napi_env, _js_callback: sys::napi_value, _context: *mut c_void, data: *mut c_void) {
-    let completion = unsafe { Box::from_raw(data.cast::<Completion>()) };
-    // A null env: the function is being finalized with this still queued; only free it.
+unsafe extern "C" fn settle_on_js_thread(env: sys::napi_env, _js_callback: sys::napi_value, _context: *mut c_void, _data: *mut c_void) {
+    // A null env: the function is being finalized; the door was shut first.
     if env.is_null() {
         return;
     }
-    (completion.settle)(env, completion.deferred.0);
-    if let Some(s) = SETTLER.with_borrow(|s| s.clone()).filter(|s| s.env == env) {
-        s.settled();
+    let Some(settler) = SETTLER.with_borrow(|s| s.clone()).filter(|s| s.env == env) else { return };
+    let mut batch = settler.door.take(settler.spare.take());
+    let count = batch.len();
+    for completion in batch.drain(..) {
+        // Each result's values are freed as it is settled, not with the whole batch.
+        let mut scope = ptr::null_mut();
+        let opened = unsafe { sys::napi_open_handle_scope(env, &mut scope) } == sys::Status::napi_ok;
+        (completion.settle)(env, completion.deferred.0);
+        if opened {
+            unsafe { sys::napi_close_handle_scope(env, scope) };
+        }
     }
+    settler.spare.set(batch);
+    settler.settled(count);
 }
 
 /// A Promise of `work`'s result, run on the runtime; `T` is converted on the JS thread, and an
