@@ -25,6 +25,10 @@ pub use stream::SubscriptionStream;
 
 uniffi::setup_scaffolding!();
 
+/// Rust's allocations in the library go to mimalloc (see ARCHITECTURE.md, "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Sends core's logs (`RUST_LOG`, default warnings) to stderr; later calls do nothing.
 #[uniffi::export]
 pub fn log_to_stderr() {

@@ -14,6 +14,10 @@ mod stream;
 
 use pyo3::prelude::*;
 
+/// Rust's allocations in the module go to mimalloc (see ARCHITECTURE.md, "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::PyDaprClient>()?;

@@ -31,6 +31,11 @@
 //! - `dapr_rs_shutdown` stops the runtime (Mono does not exit while a runtime thread that has
 //!   called into managed code lives); the next call starts a new one.
 
+/// Rust's allocations in the library go to mimalloc (see ARCHITECTURE.md, "Allocator").
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod abi;
 mod app;
 mod batch;
