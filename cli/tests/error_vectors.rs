@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 fn vectors() -> Json {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/errors.json");
+    let path = checkout_dir::checkout_dir().join("../tests/vectors/errors.json");
     serde_json::from_str(&std::fs::read_to_string(path).expect("errors.json")).expect("valid JSON")
 }
 
@@ -94,3 +94,6 @@ async fn each_cause_gets_the_answer_and_the_error_the_vector_says() {
         sidecar.stop();
     }
 }
+
+#[path = "../../tests/checkout_dir.rs"]
+mod checkout_dir;

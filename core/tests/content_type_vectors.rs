@@ -44,7 +44,7 @@ fn assert_data(actual: &[u8], expected: &Json, what: &str) {
 
 #[test]
 fn every_value_gets_its_content_type_and_bytes_and_reaches_a_subscriber_as_the_vector_says() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/content_types.json");
+    let path = checkout_dir::checkout_dir().join("../tests/vectors/content_types.json");
     let vectors: Json = serde_json::from_str(&std::fs::read_to_string(path).expect("content_types.json")).expect("valid JSON");
     let cases = vectors["cases"].as_array().expect("cases");
     assert!(!cases.is_empty());
@@ -83,3 +83,6 @@ fn every_value_gets_its_content_type_and_bytes_and_reaches_a_subscriber_as_the_v
         }
     }
 }
+
+#[path = "../../tests/checkout_dir.rs"]
+mod checkout_dir;

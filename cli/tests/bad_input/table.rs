@@ -1,6 +1,6 @@
 //! The bad-input table: its rows, its markdown (`tests/BAD_INPUT.md`), and the check against it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 struct Row {
     entry: &'static str,
@@ -55,7 +55,7 @@ impl Table {
 /// its documented answer; or, without the variable, fails on such rows first and then on a
 /// committed table that differs from this run's.
 pub fn write_or_check(table: &Table) {
-    let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/BAD_INPUT.md");
+    let path: PathBuf = checkout_dir::checkout_dir().join("../tests/BAD_INPUT.md");
     let doc = table.markdown();
     let writing = std::env::var("DAPR_RS_WRITE_BAD_INPUT").is_ok_and(|v| v == "1");
     if writing {
@@ -81,3 +81,6 @@ pub fn write_or_check(table: &Table) {
         );
     }
 }
+
+#[path = "../../../tests/checkout_dir.rs"]
+mod checkout_dir;

@@ -14,6 +14,9 @@ mod settings;
 mod subscription;
 
 #[cfg(test)]
+#[path = "../../../tests/checkout_dir.rs"]
+mod checkout_dir;
+#[cfg(test)]
 mod leave_tests;
 #[cfg(test)]
 mod outage_tests;

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 fn scripts() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka")
+    super::checkout_dir::checkout_dir().join("../scripts/kafka")
 }
 
 /// The test's own broker (the script execs the JVM, so this child is the broker), killed

@@ -38,7 +38,7 @@ impl Drop for SecuredKafka {
 
 impl SecuredKafka {
     fn start() -> Self {
-        let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka");
+        let scripts = super::checkout_dir::checkout_dir().join("../scripts/kafka");
         // Nothing here is skipped: a machine without the tools fails, saying what to install.
         let openssl = Command::new("openssl").arg("version").output();
         assert!(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 /// `tests/vectors/<file>`, parsed.
 pub fn load(file: &str) -> Json {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors").join(file);
+    let path = checkout_dir::checkout_dir().join("../tests/vectors").join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -80,3 +80,6 @@ fn matches(text: &str, regex: &str) -> bool {
         other => panic!("matching {text:?} against {regex:?}: {other:?}"),
     }
 }
+
+#[path = "../../../tests/checkout_dir.rs"]
+mod checkout_dir;
