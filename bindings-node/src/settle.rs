@@ -38,11 +38,9 @@ struct Door(Mutex<DoorState>);
 struct DoorState {
     /// `None` once the environment is torn down.
     tsfn: Option<ThreadsafeFunction>,
-    /// Results the JS thread has not taken yet.
+    /// Results the JS thread has not taken yet. The threadsafe function is called when the first
+    /// joins an empty queue; later ones only join it, until the JS thread takes them all.
     queue: Vec<Completion>,
-    /// The threadsafe function has been called for `queue` and the JS thread has not taken it
-    /// yet: later results only join the queue.
-    rung: bool,
 }
 
 struct ThreadsafeFunction(sys::napi_threadsafe_function);
@@ -58,23 +56,20 @@ impl Door {
     fn send(&self, completion: Completion) {
         let mut state = self.lock();
         let Some(tsfn) = state.tsfn.as_ref() else { return };
-        if !state.rung {
+        if state.queue.is_empty() {
             let status =
                 unsafe { sys::napi_call_threadsafe_function(tsfn.0, ptr::null_mut(), sys::ThreadsafeFunctionCallMode::nonblocking) };
             if status != sys::Status::napi_ok {
                 // Closing: the promise goes with its environment.
                 return;
             }
-            state.rung = true;
         }
         state.queue.push(completion);
     }
 
-    /// The queued results, leaving `spare` (empty, its capacity kept) in their place.
-    fn take(&self, spare: Vec<Completion>) -> Vec<Completion> {
-        let mut state = self.lock();
-        state.rung = false;
-        std::mem::replace(&mut state.queue, spare)
+    /// The queued results, all of them.
+    fn take(&self) -> Vec<Completion> {
+        std::mem::take(&mut self.lock().queue)
     }
 }
 
@@ -84,8 +79,6 @@ struct Settler {
     tsfn: sys::napi_threadsafe_function,
     door: Arc<Door>,
     pending: std::cell::Cell<usize>,
-    /// The last batch's vector, emptied, to swap in for the next.
-    spare: std::cell::Cell<Vec<Completion>>,
 }
 
 thread_local! {
@@ -118,12 +111,12 @@ fn settler(env: sys::napi_env) -> napi::Result<Rc<Settler>> {
     })?;
     // Idle until a promise is pending (`track`).
     check(unsafe { sys::napi_unref_threadsafe_function(env, tsfn) })?;
-    let door = Arc::new(Door(Mutex::new(DoorState { tsfn: Some(ThreadsafeFunction(tsfn)), queue: Vec::new(), rung: false })));
+    let door = Arc::new(Door(Mutex::new(DoorState { tsfn: Some(ThreadsafeFunction(tsfn)), queue: Vec::new() })));
     // Before Node finalizes the function at teardown (hooks run in reverse order of registration):
     // a result arriving later finds the door shut instead of a freed function.
     let hook_arg = Arc::into_raw(door.clone()).cast_mut().cast();
     check(unsafe { sys::napi_add_env_cleanup_hook(env, Some(shut_door), hook_arg) })?;
-    let s = Rc::new(Settler { env, tsfn, door, pending: std::cell::Cell::new(0), spare: std::cell::Cell::new(Vec::new()) });
+    let s = Rc::new(Settler { env, tsfn, door, pending: std::cell::Cell::new(0) });
     SETTLER.set(Some(s.clone()));
     Ok(s)
 }
@@ -163,9 +156,9 @@ unsafe extern "C" fn settle_on_js_thread(env: sys::napi_env, _js_callback: sys::
         return;
     }
     let Some(settler) = SETTLER.with_borrow(|s| s.clone()).filter(|s| s.env == env) else { return };
-    let mut batch = settler.door.take(settler.spare.take());
+    let batch = settler.door.take();
     let count = batch.len();
-    for completion in batch.drain(..) {
+    for completion in batch {
         // Each result's values are freed as it is settled, not with the whole batch.
         let mut scope = ptr::null_mut();
         let opened = unsafe { sys::napi_open_handle_scope(env, &mut scope) } == sys::Status::napi_ok;
@@ -174,7 +167,6 @@ unsafe extern "C" fn settle_on_js_thread(env: sys::napi_env, _js_callback: sys::
             unsafe { sys::napi_close_handle_scope(env, scope) };
         }
     }
-    settler.spare.set(batch);
     settler.settled(count);
 }
 
