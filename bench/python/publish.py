@@ -115,12 +115,10 @@ def main() -> None:
 
 
 def floors(count: int, work_us: int) -> str:
-    """The floor under the binding (issue #19): a call into the shared runtime and back with
-    nothing to do, the hand-off each asyncio publish makes; blocking calls one at a time, awaited
-    ones 100 in flight (as the publish runs above), best of 3. With `work_us`, blocking calls again
-    with a serial publish's time of work on the runtime: the caller has gone idle when it
-    completes. The sync client's own calls make no such hand-off (they run on the calling thread's
-    runtime, 0fd445b): the blocking lines show what one would cost it."""
+    """The floor under the binding (issue #19): a call into the runtime and back with nothing to
+    do, the hand-off each publish makes; blocking calls one at a time, awaited ones 100 in flight
+    (as the publish runs above), best of 3. With `work_us`, blocking calls again with a serial
+    publish's time of work on the runtime: the caller has gone idle when it completes."""
     from dapr_rs import _native
 
     def blocking(busy_us: int = 0) -> None:
@@ -139,13 +137,13 @@ def floors(count: int, work_us: int) -> str:
 
     sync_us, async_us = best_us(blocking), best_us(lambda: asyncio.run(awaited()))
     lines = [
-        f"python runtime floor: a call into the shared runtime and back with nothing to do takes {sync_us:.1f} µs blocking, "
+        f"python runtime floor: a call into the runtime and back with nothing to do takes {sync_us:.1f} µs blocking, "
         f"1 in flight; {async_us:.1f} µs a call awaited, {IN_FLIGHT} in flight (best of 3 x {count} calls)"
     ]
     if work_us > 0:
         idle_us = best_us(lambda: blocking(work_us))
         lines.append(
-            f"python runtime floor, caller idle: a blocking call the shared runtime completes after {work_us} µs of work takes "
+            f"python runtime floor, caller idle: a blocking call the runtime completes after {work_us} µs of work takes "
             f"{idle_us:.1f} µs, {idle_us - work_us:.1f} µs over the work (best of 3 x {count} calls)"
         )
     return "\n".join(lines)

@@ -2,7 +2,7 @@
 //! until the sidecar answers, or (`*_async`, for `dapr_rs.aio`) returns an asyncio awaitable.
 
 use crate::errors::to_py_err;
-use crate::runtime::{awaitable, awaitable_none, runtime, wait, wait_here};
+use crate::runtime::{awaitable, awaitable_none, runtime, wait};
 use crate::stream::PySubscriptionStream;
 use dapr_rs_core::{BulkPublishEntry, ClientOptions, DaprClient, PublishPayload, PublishRequest, SubscriptionOptions, TraceContext};
 use pyo3::exceptions::PyValueError;
@@ -155,7 +155,7 @@ impl PyDaprClient {
     ) -> PyResult<()> {
         let req = publish_request(pubsub_name, topic_name, data, data_content_type, publish_metadata)?;
         let trace = trace_context(traceparent, tracestate);
-        wait_here(py, &self.options, |client| async move { client.publish_event_traced(req, &trace).await })?.map_err(to_py_err)
+        wait(py, self.client()?.publish_event_traced(req, &trace))?.map_err(to_py_err)
     }
 
     /// `publish_event` as an awaitable; the payload is converted before this returns.
@@ -194,7 +194,8 @@ impl PyDaprClient {
     ) -> PyResult<Vec<(String, String)>> {
         let entries = bulk_entries(entries)?;
         let trace = trace_context(traceparent, tracestate);
-        wait_here(py, &self.options, |client| bulk_publish(client, pubsub_name, topic_name, entries, publish_metadata, trace))?
+        let client = self.client()?;
+        wait(py, bulk_publish(client, pubsub_name, topic_name, entries, publish_metadata, trace))?
     }
 
     /// `bulk_publish` as an awaitable.
@@ -219,7 +220,7 @@ impl PyDaprClient {
     /// Blocks until the sidecar answers; DaprError (DEADLINE_EXCEEDED) after `timeout_s`.
     fn wait_for_sidecar(&self, py: Python<'_>, timeout_s: f64) -> PyResult<()> {
         let timeout = seconds("timeout_s", timeout_s)?;
-        wait_here(py, &self.options, |client| async move { client.wait_for_sidecar(timeout).await })?.map_err(to_py_err)
+        wait(py, self.client()?.wait_for_sidecar(timeout))?.map_err(to_py_err)
     }
 
     /// `wait_for_sidecar` as an awaitable.
@@ -231,7 +232,7 @@ impl PyDaprClient {
 
     /// Asks the sidecar to shut down.
     fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
-        wait_here(py, &self.options, |client| async move { client.shutdown_sidecar().await })?.map_err(to_py_err)
+        wait(py, self.client()?.shutdown_sidecar())?.map_err(to_py_err)
     }
 
     /// Opens a streaming subscription (no app port); returns once the sidecar accepted it.

@@ -2,8 +2,6 @@
 //! Python into it: the call is driven on the calling thread with the GIL released, and Ctrl-C is
 //! still noticed.
 
-use crate::errors::to_py_err;
-use dapr_rs_core::{ClientOptions, DaprClient};
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -50,48 +48,6 @@ where
     let mut fut = std::pin::pin!(fut);
     loop {
         if let Some(out) = py.detach(|| drive(&rt, fut.as_mut(), SIGNAL_POLL)) {
-            return Ok(out);
-        }
-        py.check_signals()?;
-    }
-}
-
-/// Runs the call `call` makes of a client with `options` to completion, as [`wait`] does, on this
-/// thread's own runtime ([`dapr_rs_core::this_thread_runtime`]) with a client made in it, so the
-/// calling thread does the call's I/O itself instead of waking the shared runtime to do it and
-/// being woken back. A thread already in a runtime's context (a topic handler, on the shared
-/// runtime's blocking pool) calls through the shared runtime as before.
-pub fn wait_here<C, F>(py: Python<'_>, options: &ClientOptions, call: C) -> PyResult<F::Output>
-where
-    C: FnOnce(DaprClient) -> F,
-    F: Future + Send,
-    F::Output: Send,
-{
-    if tokio::runtime::Handle::try_current().is_ok() {
-        let client = {
-            let rt = runtime()?;
-            let _entered = rt.enter();
-            DaprClient::new(options.clone()).map_err(to_py_err)?
-        };
-        return wait(py, call(client));
-    }
-    let own = dapr_rs_core::this_thread_runtime()
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot start a dapr-rs runtime for this thread: {e}")))?;
-    let rt: &Runtime = &own;
-    let _entered = rt.enter();
-    let mut fut = std::pin::pin!(call(DaprClient::new(options.clone()).map_err(to_py_err)?));
-    let mut caught_up = false;
-    loop {
-        // A timer of this runtime's own: arming it wakes no other thread.
-        let polled = py.detach(|| {
-            rt.block_on(async {
-                if !std::mem::replace(&mut caught_up, true) {
-                    dapr_rs_core::caught_up().await;
-                }
-                tokio::time::timeout(SIGNAL_POLL, fut.as_mut()).await.ok()
-            })
-        });
-        if let Some(out) = polled {
             return Ok(out);
         }
         py.check_signals()?;

@@ -43,51 +43,6 @@ pub fn binding_runtime(thread_name: &str) -> std::io::Result<tokio::runtime::Run
     builder.build()
 }
 
-/// This thread's own current-thread runtime, made on its first use and dropped when the thread
-/// exits; a forked child's thread makes a new one (the parent's shares its epoll with the parent).
-///
-/// A binding's blocking call (Python's sync client) runs on it, its client made inside it so the
-/// connection is this runtime's too ([`crate::DaprClient::new`] keeps one per runtime): the calling
-/// thread then writes the request, waits in epoll and reads the answer itself. Handing the call to
-/// [`binding_runtime`] instead wakes one of its workers to do the I/O, and the worker wakes the
-/// caller back: two wake-ups of idle threads, on this 2-core VM about a fifth of a serial publish
-/// (bench/REPORT.md). The thread's connection is idle between its calls, as a blocked caller's is.
-///
-/// Its connections are not driven while the thread is away: a call runs [`caught_up`] first.
-///
-/// Must not be used on a thread running a runtime's tasks (tokio refuses a `block_on` there).
-pub fn this_thread_runtime() -> std::io::Result<std::rc::Rc<tokio::runtime::Runtime>> {
-    thread_local! {
-        static OWN: std::cell::RefCell<Option<(u32, std::rc::Rc<tokio::runtime::Runtime>)>> = const { std::cell::RefCell::new(None) };
-    }
-    OWN.with(|own| {
-        let mut own = own.borrow_mut();
-        let pid = std::process::id();
-        match own.take() {
-            Some((owner, rt)) if owner == pid => {
-                *own = Some((owner, rt.clone()));
-                return Ok(rt);
-            }
-            // Forgotten, not dropped: its driver's epoll is the parent's too.
-            Some(inherited) => std::mem::forget(inherited),
-            None => {}
-        }
-        let rt = std::rc::Rc::new(tokio::runtime::Builder::new_current_thread().enable_all().build()?);
-        *own = Some((pid, rt.clone()));
-        Ok(rt)
-    })
-}
-
-/// On a [`this_thread_runtime`], before a call: lets the runtime handle what its connections
-/// received while nothing drove it (a sidecar that closed one, a GOAWAY), so the call picks a live
-/// connection or makes a new one instead of failing on the dead one. The first yield polls the
-/// I/O driver and wakes the connections' tasks, the second lets them run; two polls of epoll with
-/// no wait, a microsecond or so.
-pub async fn caught_up() {
-    tokio::task::yield_now().await;
-    tokio::task::yield_now().await;
-}
-
 #[cfg(test)]
 mod tests {
     use super::binding_worker_threads;
@@ -115,21 +70,6 @@ mod tests {
         std::thread::spawn(move || done.send(timed(u32::MAX)));
         let most = finished.recv_timeout(std::time::Duration::from_secs(5)).expect("a floor call held the worker over 5 s");
         assert!(most >= super::FLOOR_CALL_MAX_BUSY, "{most:?}");
-    }
-
-    #[test]
-    fn a_thread_keeps_its_own_runtime_until_it_exits() {
-        let mine = super::this_thread_runtime().unwrap();
-        assert!(std::rc::Rc::ptr_eq(&mine, &super::this_thread_runtime().unwrap()), "made once per thread");
-        let theirs = std::thread::spawn(|| {
-            let rt = super::this_thread_runtime().unwrap();
-            // Its work runs, and the thread exits cleanly with the runtime in its thread-local.
-            (rt.block_on(async { tokio::spawn(async { 7 }).await.unwrap() }), rt.handle().id())
-        })
-        .join()
-        .expect("the thread exits without a panic");
-        assert_eq!(theirs.0, 7);
-        assert_ne!(theirs.1, mine.handle().id(), "another thread has another runtime");
     }
 
     #[test]

@@ -84,7 +84,7 @@ mod streaming;
 mod subscription;
 mod trace_context;
 
-pub use binding_runtime::{FLOOR_CALL_MAX_BUSY, binding_runtime, binding_worker_threads, caught_up, floor_call, this_thread_runtime};
+pub use binding_runtime::{FLOOR_CALL_MAX_BUSY, binding_runtime, binding_worker_threads, floor_call};
 pub use client::{BulkPublishEntry, BulkPublishFailure, DaprClient, PublishRequest};
 pub use config::{ClientOptions, ClientProtocol};
 pub use error::{Error, ErrorKind, Result};

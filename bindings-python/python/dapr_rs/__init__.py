@@ -165,10 +165,9 @@ class _ClientBase:
 
 
 class DaprClient(_ClientBase):
-    """A client for the Dapr sidecar. Clients for one address share one connection per thread,
-    so a client per message (``with DaprClient() as client:``) is cheap. Every call blocks the
-    calling thread with the GIL released, doing the call's I/O on it, and raises
-    :class:`DaprError` when it fails.
+    """A client for the Dapr sidecar. Clients for one address share one connection, so a client
+    per message (``with DaprClient() as client:``) is cheap. Every call blocks the calling thread
+    with the GIL released, and raises :class:`DaprError` when it fails.
 
     ``address`` (``host:port``, ``http://host:port``, ``dns:host:port``) defaults to
     ``DAPR_GRPC_ENDPOINT``, else ``DAPR_RUNTIME_HOST``:``DAPR_GRPC_PORT`` (127.0.0.1:50001);
