@@ -4,8 +4,10 @@
 // reflection-based serializer that runs the same on Mono and on modern .NET.
 using System;
 using System.Collections;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq.Expressions;
 using System.Reflection;
 using System.Text;
 
@@ -24,10 +26,29 @@ namespace DaprRs
 
         public static string Serialize(object value)
         {
-            var sb = new StringBuilder();
-            Write(sb, value, 0);
-            return sb.ToString();
+            // The thread's builder, grown once, when no serialization on this thread holds it.
+            var sb = reusableBuilder ?? new StringBuilder();
+            reusableBuilder = null;
+            try
+            {
+                Write(sb, value, 0);
+                return sb.ToString();
+            }
+            finally
+            {
+                // A builder grown by one huge payload is left to the GC instead of kept.
+                if (sb.Capacity <= MaxReusedCapacity)
+                {
+                    sb.Clear();
+                    reusableBuilder = sb;
+                }
+            }
         }
+
+        private const int MaxReusedCapacity = 16 * 1024;
+
+        [ThreadStatic]
+        private static StringBuilder reusableBuilder;
 
         public static T Deserialize<T>(string json)
         {
@@ -136,16 +157,56 @@ namespace DaprRs
             }
             sb.Append('{');
             bool firstMember = true;
+            foreach (var member in MembersOf(type))
+            {
+                if (!firstMember) sb.Append(',');
+                firstMember = false;
+                sb.Append(member.Key);
+                Write(sb, member.Get(value), depth + 1);
+            }
+            sb.Append('}');
+        }
+
+        /// <summary>One property an object is written with: its JSON name, quoted, with the colon.</summary>
+        private sealed class JsonMember
+        {
+            internal readonly string Key;
+            internal readonly Func<object, object> Get;
+
+            internal JsonMember(string key, Func<object, object> get)
+            {
+                Key = key;
+                Get = get;
+            }
+        }
+
+        // Each type's members, found by reflection once: an app publishes the same few types over
+        // and over, and reading them anew (the property list, the camelCase names, a reflective get)
+        // was most of a small publish's serialization.
+        private static readonly ConcurrentDictionary<Type, JsonMember[]> Members = new ConcurrentDictionary<Type, JsonMember[]>();
+
+        private static JsonMember[] MembersOf(Type type)
+        {
+            JsonMember[] members;
+            if (Members.TryGetValue(type, out members)) return members;
+            var found = new List<JsonMember>();
             foreach (var p in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
             {
                 if (!p.CanRead || p.GetIndexParameters().Length > 0 || p.GetGetMethod() == null) continue;
-                if (!firstMember) sb.Append(',');
-                firstMember = false;
-                WriteString(sb, CamelCase(p.Name));
-                sb.Append(':');
-                Write(sb, p.GetValue(value, null), depth + 1);
+                var key = new StringBuilder();
+                WriteString(key, CamelCase(p.Name));
+                key.Append(':');
+                found.Add(new JsonMember(key.ToString(), Getter(type, p)));
             }
-            sb.Append('}');
+            return Members.GetOrAdd(type, found.ToArray());
+        }
+
+        /// <summary>A compiled read of <paramref name="property"/>: a delegate call, not a reflective one.</summary>
+        private static Func<object, object> Getter(Type type, PropertyInfo property)
+        {
+            var target = Expression.Parameter(typeof(object), "target");
+            var read = Expression.Property(Expression.Convert(target, type), property);
+            return Expression.Lambda<Func<object, object>>(Expression.Convert(read, typeof(object)), target).Compile();
         }
 
         /// <summary>The attribute names of CloudEvents' JSON format, which are not camelCase.</summary>

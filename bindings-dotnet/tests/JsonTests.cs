@@ -19,9 +19,65 @@ namespace DaprRs.Tests
         public DateTime When { get; set; }
     }
 
+    public struct Point
+    {
+        public int X { get; set; }
+        public int Y { get; set; }
+    }
+
+    /// <summary>A property whose getter serializes another object: the writer is entered again.</summary>
+    public class Labelled
+    {
+        public Point At { get; set; }
+        public string AtJson { get { return DaprJson.Serialize(At); } }
+    }
+
+    public class Faulty
+    {
+        public int Fine { get { return 1; } }
+        public int Broken { get { throw new InvalidOperationException("no value here"); } }
+    }
+
     [TestFixture]
     public class JsonTests
     {
+        [Test]
+        public void Each_value_of_a_type_is_written_with_its_own_member_values()
+        {
+            // The members of a type are read once, then reused: the values must still be each object's.
+            Assert.AreEqual("{\"x\":1,\"y\":2}", DaprJson.Serialize(new Point { X = 1, Y = 2 }));
+            Assert.AreEqual("{\"x\":3,\"y\":-4}", DaprJson.Serialize(new Point { X = 3, Y = -4 }));
+            Assert.AreEqual("{\"at\":{\"x\":5,\"y\":6},\"atJson\":\"{\\\"x\\\":5,\\\"y\\\":6}\"}",
+                DaprJson.Serialize(new Labelled { At = new Point { X = 5, Y = 6 } }));
+            var ex = Assert.Throws<InvalidOperationException>(() => DaprJson.Serialize(new Faulty()));
+            Assert.AreEqual("no value here", ex.Message);
+            Assert.AreEqual("{\"x\":7,\"y\":8}", DaprJson.Serialize(new Point { X = 7, Y = 8 }), "a failed write leaves nothing behind");
+        }
+
+        [Test]
+        public void Threads_write_at_once_without_mixing_their_output()
+        {
+            var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            var threads = new List<System.Threading.Thread>();
+            for (int t = 0; t < 4; t++)
+            {
+                int id = t;
+                var thread = new System.Threading.Thread(() =>
+                {
+                    for (int i = 0; i < 2000; i++)
+                    {
+                        var want = "{\"x\":" + id + ",\"y\":" + i + "}";
+                        var got = DaprJson.Serialize(new Point { X = id, Y = i });
+                        if (got != want) errors.Enqueue(got + " for " + want);
+                    }
+                });
+                threads.Add(thread);
+                thread.Start();
+            }
+            foreach (var thread in threads) Assert.IsTrue(thread.Join(30000), "a writing thread hung");
+            CollectionAssert.IsEmpty(errors);
+        }
+
         [Test]
         public void Names_are_camelCased_as_System_Text_Json_does()
         {
