@@ -41,6 +41,12 @@ namespace DaprRs.Tests
     [TestFixture]
     public class JsonTests
     {
+        private class Private
+        {
+            public int Visible { get; set; }
+            internal int Internal { get; set; }
+        }
+
         [Test]
         public void Each_value_of_a_type_is_written_with_its_own_member_values()
         {
@@ -49,6 +55,9 @@ namespace DaprRs.Tests
             Assert.AreEqual("{\"x\":3,\"y\":-4}", DaprJson.Serialize(new Point { X = 3, Y = -4 }));
             Assert.AreEqual("{\"at\":{\"x\":5,\"y\":6},\"atJson\":\"{\\\"x\\\":5,\\\"y\\\":6}\"}",
                 DaprJson.Serialize(new Labelled { At = new Point { X = 5, Y = 6 } }));
+            // Types of the app's own assembly that DaprRs cannot name: anonymous and private ones.
+            Assert.AreEqual("{\"orderId\":9,\"note\":\"n\"}", DaprJson.Serialize(new { OrderId = 9, Note = "n" }));
+            Assert.AreEqual("{\"visible\":1}", DaprJson.Serialize(new Private { Visible = 1, Internal = 2 }));
             var ex = Assert.Throws<InvalidOperationException>(() => DaprJson.Serialize(new Faulty()));
             Assert.AreEqual("no value here", ex.Message);
             Assert.AreEqual("{\"x\":7,\"y\":8}", DaprJson.Serialize(new Point { X = 7, Y = 8 }), "a failed write leaves nothing behind");
