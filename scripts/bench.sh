@@ -338,13 +338,14 @@ if wants bulk; then
     redis-cli -h 127.0.0.1 -p 6379 del "$stream" > /dev/null
     rb=$(timeout 600 redis-benchmark -h 127.0.0.1 -p 6379 -n "$(n 200000)" -P 100 -c 4 -q XADD "$stream-rb" '*' data "$entry" 2>/dev/null | tr '\r' '\n' | grep -oE '[0-9.]+ requests per second' | tail -1 | grep -oE '^[0-9.]+')
     redis-cli -h 127.0.0.1 -p 6379 del "$stream-rb" > /dev/null
-    record "redis-benchmark XADD (pipeline 100, 4 connections, ${#entry}-byte entries), round $round: $(n 200000) events: ${rb%.*} events/s; bulk publish through the sidecar = $(python3 -c "print(round(100 * $ours / $rb))")% of it"
-    bulk_rounds+=("$ours $rb")
+    share=$(python3 -c "print(round(100 * $ours / $rb))")
+    record "redis-benchmark XADD (pipeline 100, 4 connections, ${#entry}-byte entries), round $round: $(n 200000) events: ${rb%.*} events/s; bulk publish through the sidecar = $share% of it"
+    bulk_rounds+=("$ours $rb $share")
   done
   record "$(python3 - "${bulk_rounds[@]}" <<'PY'
 import statistics, sys
 rounds = [tuple(map(float, r.split())) for r in sys.argv[1:]]
-shares = [round(100 * ours / rb) for ours, rb in rounds]
+shares = [round(r[2]) for r in rounds]
 print(f"bulk publish through the sidecar to pubsub.redis as a share of redis-benchmark's XADDs: the median of "
       f"{len(rounds)} interleaved rounds {statistics.median(shares):.0f}% (rounds: {', '.join(f'{v}%' for v in shares)}); "
       f"medians {statistics.median(r[0] for r in rounds):.0f} and {statistics.median(r[1] for r in rounds):.0f} events/s")
